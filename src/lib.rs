@@ -1,0 +1,53 @@
+//! Owned Linux descriptors over an inline-assembly syscall core, built for
+//! io_uring programs.
+//!
+//! ```
+//! use std::os::fd::OwnedFd;
+//!
+//! use iofd::sys::event::{EventFdFlags, eventfd2};
+//! use iofd::{Error, Fd};
+//!
+//! // The syscall core: a typed wrapper per syscall, no libc underneath.
+//! let efd = eventfd2(0, EventFdFlags::CLOEXEC | EventFdFlags::NONBLOCK)?;
+//!
+//! // `Fd` owns it: read and write through `&self`, close from any thread.
+//! let fd = Fd::from(efd);
+//! fd.write(&3u64.to_ne_bytes())?;
+//! let mut counter = [0u8; 8];
+//! fd.read(&mut counter)?;
+//! assert_eq!(u64::from_ne_bytes(counter), 3);
+//! assert_eq!(fd.read(&mut counter), Err(Error::WouldBlock));
+//!
+//! fd.close()?;
+//! fd.close()?; // idempotent
+//! assert_eq!(fd.read(&mut counter), Err(Error::Closed)); // no syscall made
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Layers
+//!
+//! - [`sys`]: the syscall core. Raw entry points in `asm!`
+//!   ([`sys::syscall0`] .. [`sys::syscall6`]), one decode of the kernel's
+//!   `-errno` convention into [`sys::Errno`], and one thin typed wrapper per
+//!   syscall, grouped by family.
+//! - [`fd`]: owned handles. [`Fd`] is the close-capable cell every handle
+//!   wraps.
+//! - [`ring`]: the io_uring driver (in progress).
+//!
+//! Errors are [`Error`]: the errno values callers match on get their own
+//! variants, and [`Error::Closed`] is decided before any syscall.
+//!
+//! # Platform
+//!
+//! Linux on x86_64 only; other targets fail to compile.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub mod error;
+pub mod fd;
+pub mod ring;
+pub mod sys;
+
+pub use error::{Error, Result};
+pub use fd::Fd;
