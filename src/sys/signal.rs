@@ -1,0 +1,128 @@
+//! Signal masks and signalfd: `rt_sigprocmask`, `signalfd4`.
+//!
+//! Signal sets cross this layer as a plain `u64` in the kernel's layout for
+//! x86_64 (`sizeof(sigset_t)` is 8): bit `n - 1` stands for signal `n`.
+//!
+//! # Safety
+//!
+//! Every call here passes the kernel pointers to live `u64` masks for the
+//! length of the call only. `signalfd4` returns a new descriptor when asked
+//! to create one, which becomes an [`OwnedFd`]; when asked to update an
+//! existing one it returns that descriptor's number again, which is never
+//! wrapped a second time.
+#![allow(unsafe_code)]
+
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use bitflags::bitflags;
+
+use super::{Errno, fd_arg, nr, owned_fd, syscall4};
+
+/// `sizeof(sigset_t)` as the x86_64 kernel expects it.
+const SIGSET_SIZE: usize = size_of::<u64>();
+
+/// What `rt_sigprocmask` does with its set (`SIG_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigHow {
+    /// `SIG_BLOCK`: add the set to the blocked signals.
+    Block = 0,
+    /// `SIG_UNBLOCK`: remove the set from the blocked signals.
+    Unblock = 1,
+    /// `SIG_SETMASK`: the set becomes the blocked signals.
+    SetMask = 2,
+}
+
+bitflags! {
+    /// Flags of `signalfd4` (`SFD_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct SignalFdFlags: u32 {
+        /// `SFD_NONBLOCK`: reads fail with `EAGAIN` instead of blocking.
+        const NONBLOCK = 0o4000;
+        /// `SFD_CLOEXEC`: the descriptor is close-on-exec.
+        const CLOEXEC = 0o2000000;
+    }
+}
+
+/// `rt_sigprocmask(how, set, oldset, 8)` — changes the calling *thread's*
+/// blocked signals as `how` says (or only reads them, with `set: None`) and
+/// returns the mask as it was before. Other threads' masks are untouched.
+/// The kernel silently keeps `SIGKILL` and `SIGSTOP` unblocked.
+///
+/// # Errors
+///
+/// None reachable through this signature: the kernel's `EINVAL` (an unknown
+/// `how`, a wrong set size) and `EFAULT` (a bad pointer) cannot be expressed.
+/// The `Result` keeps the shape of every other wrapper.
+///
+/// See [rt_sigprocmask(2)](https://man7.org/linux/man-pages/man2/rt_sigprocmask.2.html).
+#[inline]
+pub fn rt_sigprocmask(how: SigHow, set: Option<&u64>) -> Result<u64, Errno> {
+    let mut old: u64 = 0;
+    let set_ptr = set.map_or(0, |s| s as *const u64 as usize);
+    // SAFETY: `set_ptr` is null or a live `u64` the kernel reads; `old` is a
+    // writable `u64`; both are used during the call only.
+    unsafe {
+        syscall4(
+            nr::RT_SIGPROCMASK,
+            how as usize,
+            set_ptr,
+            &mut old as *mut u64 as usize,
+            SIGSET_SIZE,
+        )?;
+    }
+    Ok(old)
+}
+
+/// `signalfd4(-1, mask, 8, flags)` — creates a signalfd that reads the
+/// signals in `mask` as 128-byte `signalfd_siginfo` records. The signals
+/// must also be blocked (see [`rt_sigprocmask`]) or they are delivered the
+/// usual way first. A read dequeues signals pending for the process and for
+/// the *reading* thread. The kernel drops `SIGKILL` and `SIGSTOP` from
+/// `mask`.
+///
+/// # Errors
+///
+/// `EINVAL` for an unknown flag; `EMFILE`/`ENFILE` when out of descriptors;
+/// `ENOMEM`.
+///
+/// See [signalfd4(2)](https://man7.org/linux/man-pages/man2/signalfd4.2.html).
+#[inline]
+pub fn signalfd4(mask: u64, flags: SignalFdFlags) -> Result<OwnedFd, Errno> {
+    // SAFETY: `mask` is a live `u64` the kernel reads during the call; with
+    // fd -1 the call returns a new descriptor.
+    unsafe {
+        let r = syscall4(
+            nr::SIGNALFD4,
+            -1isize as usize,
+            &mask as *const u64 as usize,
+            SIGSET_SIZE,
+            flags.bits() as usize,
+        )?;
+        Ok(owned_fd(r))
+    }
+}
+
+/// `signalfd4(fd, mask, 8, 0)` — replaces the mask of an existing signalfd.
+/// The kernel returns `fd`'s own number, which is discarded (the caller
+/// already owns that descriptor); the descriptor's flags are unchanged.
+///
+/// # Errors
+///
+/// `EINVAL` when `fd` is not a signalfd; `EBADF`.
+///
+/// See [signalfd4(2)](https://man7.org/linux/man-pages/man2/signalfd4.2.html).
+#[inline]
+pub fn signalfd4_update(fd: BorrowedFd<'_>, mask: u64) -> Result<(), Errno> {
+    // SAFETY: `mask` is a live `u64` the kernel reads during the call; the
+    // returned number is `fd` itself and is not taken ownership of.
+    unsafe {
+        syscall4(
+            nr::SIGNALFD4,
+            fd_arg(fd),
+            &mask as *const u64 as usize,
+            SIGSET_SIZE,
+            0,
+        )
+    }
+    .map(drop)
+}
