@@ -86,11 +86,22 @@ impl From<Errno> for io::Error {
 /// convention.
 #[inline(always)]
 pub fn decode(ret: usize) -> Result<usize, Errno> {
-    if ret >= (-(Errno::MAX as isize)) as usize {
-        Err(Errno(ret.wrapping_neg() as u16))
+    // `ret` in [-4095, -1] maps to [0, 4094] here, everything else above.
+    if ret.wrapping_add(Errno::MAX as usize) < Errno::MAX as usize {
+        Err(cold_errno(ret))
     } else {
         Ok(ret)
     }
+}
+
+/// The errno of a raw return in `[-4095, -1]`. Kept out of line and cold so
+/// that the success path after every syscall is one compare and one
+/// not-taken branch.
+#[cold]
+#[inline(never)]
+fn cold_errno(ret: usize) -> Errno {
+    // The negation of a value in [-4095, -1] is 1..=4095, which fits a u16.
+    Errno((ret as u16).wrapping_neg())
 }
 
 #[cfg(test)]

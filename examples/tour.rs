@@ -1,0 +1,207 @@
+//! A tour of iofd: what each layer does, shown step by step.
+//!
+//! Run: `cargo run --release --example tour`.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use iofd::sys::{self, Errno};
+use iofd::{Error, Fd};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn section(title: &str) {
+    println!("\n== {title}");
+}
+
+fn syscall_core() -> Result<()> {
+    section("the syscall core: inline asm, one errno decode, typed wrappers");
+    let pid = sys::process::getpid();
+    println!(
+        "getpid() = {pid}, getppid() = {}, gettid() = {}",
+        sys::process::getppid(),
+        sys::process::gettid()
+    );
+    // SAFETY: getppid takes no arguments and touches no memory.
+    let raw = unsafe { sys::syscall0(sys::nr::GETPPID) }?;
+    println!("syscall0(GETPPID) = {raw} (the raw entry point agrees)");
+
+    let mono = sys::time::clock_gettime(sys::time::ClockId::Monotonic)?;
+    println!("clock_gettime(MONOTONIC) = {}.{:09} s", mono.sec, mono.nsec);
+
+    // SAFETY: the wrapper only hands the number to the kernel, which
+    // answers EBADF for a descriptor this process never opened.
+    let nowhere = unsafe { BorrowedFd::borrow_raw(900_000) };
+    let err = sys::io::read(nowhere, &mut [0u8; 1]).expect_err("not open");
+    println!(
+        "read(900000) -> Err({}) = \"{}\"",
+        err.name(),
+        err.description()
+    );
+    println!(
+        "  as iofd::Error: {:?}; as io::Error: {}",
+        Error::from(err),
+        std::io::Error::from(err)
+    );
+    assert_eq!(err, Errno::EBADF);
+    Ok(())
+}
+
+fn eventfd_counter() -> Result<()> {
+    section("an eventfd: a kernel counter that wakes pollers");
+    use sys::event::{EventFdFlags, eventfd2};
+    let fd = Fd::from(eventfd2(0, EventFdFlags::CLOEXEC | EventFdFlags::NONBLOCK)?);
+    println!(
+        "eventfd2(0, CLOEXEC|NONBLOCK) -> {fd:?}, non-blocking: {}, close-on-exec: {}",
+        fd.is_nonblocking()?,
+        fd.is_cloexec()?
+    );
+    for n in [1u64, 2, 39] {
+        fd.write(&n.to_ne_bytes())?;
+    }
+    let mut v = [0u8; 8];
+    fd.read(&mut v)?;
+    println!(
+        "signalled 1 + 2 + 39, one read takes the sum: {}",
+        u64::from_ne_bytes(v)
+    );
+    println!("read again: {:?} (the counter is zero)", fd.read(&mut v));
+    Ok(())
+}
+
+fn pipes() -> Result<()> {
+    section("pipes: pipe2, tee and splice move data without copying it through user space");
+    use sys::pipe::{PipeFlags, SpliceFlags, pipe2, splice, tee};
+    let (r1, w1) = pipe2(PipeFlags::CLOEXEC)?;
+    let (r2, w2) = pipe2(PipeFlags::CLOEXEC)?;
+    let (r3, w3) = pipe2(PipeFlags::CLOEXEC)?;
+    sys::io::writev(w1.as_fd(), &[IoSlice::new(b"zero-"), IoSlice::new(b"copy")])?;
+    let teed = tee(r1.as_fd(), w2.as_fd(), 64, SpliceFlags::empty())?;
+    let spliced = splice(r1.as_fd(), None, w3.as_fd(), None, 64, SpliceFlags::empty())?;
+    let (mut a, mut b) = ([0u8; 9], [0u8; 9]);
+    sys::io::readv(r2.as_fd(), &mut [IoSliceMut::new(&mut a)])?;
+    sys::io::read(r3.as_fd(), &mut b)?;
+    println!(
+        "tee copied {teed} bytes to a second pipe ({:?}), splice moved {spliced} to a third ({:?})",
+        std::str::from_utf8(&a)?,
+        std::str::from_utf8(&b)?
+    );
+    Ok(())
+}
+
+fn memfd_and_mmap() -> Result<()> {
+    section("a memfd: anonymous memory with a descriptor, sealable, mappable");
+    use sys::file::{Seals, fcntl_add_seals, fcntl_get_seals, fstat, ftruncate};
+    use sys::mem::{MapFlags, MemFdFlags, Prot, memfd_create, mmap, munmap};
+    let fd = memfd_create(c"tour", MemFdFlags::CLOEXEC | MemFdFlags::ALLOW_SEALING)?;
+    ftruncate(fd.as_fd(), 4096)?;
+    sys::io::pwritev(fd.as_fd(), &[IoSlice::new(b"written with pwritev")], 100)?;
+    // SAFETY: a fresh shared read-only mapping of a file only this function
+    // writes to; it is unmapped below before `fd` is dropped, and the slice
+    // made from it does not outlive the mapping.
+    unsafe {
+        let p = mmap(
+            std::ptr::null_mut(),
+            4096,
+            Prot::READ,
+            MapFlags::SHARED,
+            Some(fd.as_fd()),
+            0,
+        )?;
+        let bytes = std::slice::from_raw_parts(p.as_ptr().cast::<u8>().add(100), 20);
+        println!(
+            "memfd of {} bytes, read through mmap: {:?}",
+            fstat(fd.as_fd())?.size,
+            std::str::from_utf8(bytes)?
+        );
+        munmap(p.as_ptr(), 4096)?;
+    }
+    fcntl_add_seals(fd.as_fd(), Seals::SHRINK | Seals::GROW)?;
+    println!(
+        "sealed {:?}; ftruncate now: {:?}",
+        fcntl_get_seals(fd.as_fd())?,
+        ftruncate(fd.as_fd(), 1).map_err(Error::from)
+    );
+    Ok(())
+}
+
+fn closing() -> Result<()> {
+    section("Fd: close from any thread, atomically, once");
+    use sys::pipe::{PipeFlags, pipe2};
+    let (r, w) = pipe2(PipeFlags::CLOEXEC)?;
+    let (reader, writer) = (Fd::from(r), Arc::new(Fd::from(w)));
+    let number = writer.as_fd().as_raw_fd();
+    let closers: Vec<_> = (0..8)
+        .map(|_| {
+            let w = Arc::clone(&writer);
+            std::thread::spawn(move || w.close())
+        })
+        .collect();
+    let results: Vec<_> = closers
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .collect();
+    println!("8 threads called close(): {:?}", results);
+    println!(
+        "writer now: {writer:?}, raw() = {}, write -> {:?}",
+        writer.raw(),
+        writer.write(b"x")
+    );
+    println!(
+        "reader sees end of file: read -> {:?}",
+        reader.read(&mut [0u8; 1])
+    );
+    println!(
+        "descriptor {number} stays reserved (pointing at an inert O_PATH file) until drop: read on it -> {:?}",
+        sys::io::read(writer.as_fd(), &mut [0u8; 1])
+    );
+    Ok(())
+}
+
+fn uring_probe() -> Result<()> {
+    section("io_uring: the raw syscalls");
+    use sys::uring::{IoUringParams, IoUringProbe, io_uring_register_probe, io_uring_setup};
+    let mut params = IoUringParams::default();
+    let ring = io_uring_setup(8, &mut params)?;
+    let mut probe = IoUringProbe::new();
+    io_uring_register_probe(ring.as_fd(), &mut probe)?;
+    let supported = (0..=probe.last_op())
+        .filter(|&op| probe.is_supported(op))
+        .count();
+    println!(
+        "io_uring_setup(8): {} SQ entries, {} CQ entries; the kernel supports {supported} opcodes (last {})",
+        params.sq_entries,
+        params.cq_entries,
+        probe.last_op()
+    );
+    Ok(())
+}
+
+fn cost() -> Result<()> {
+    section("what a syscall costs here");
+    let n = 200_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(sys::process::getppid());
+    }
+    let per = t.elapsed().as_nanos() as f64 / n as f64;
+    println!(
+        "getppid through the asm core: {per:.0} ns per call ({n} calls; see BENCHMARKS.md for rivals)"
+    );
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    println!("iofd tour — Linux x86_64, syscalls through inline asm, no libc");
+    syscall_core()?;
+    eventfd_counter()?;
+    pipes()?;
+    memfd_and_mmap()?;
+    closing()?;
+    uring_probe()?;
+    cost()?;
+    println!("\ntour complete");
+    Ok(())
+}
