@@ -49,7 +49,9 @@ pub enum Error {
     /// The kernel is out of memory (`ENOMEM`).
     #[error("out of memory")]
     NoMemory,
-    /// The caller lacks the privilege or access (`EPERM`, `EACCES`).
+    /// The caller lacks the privilege or access (`EPERM`, `EACCES`). The
+    /// two are not told apart: [`Error::errno`] and the `io::Error`
+    /// conversion report `EPERM` for both.
     #[error("permission denied")]
     Permission,
     /// Any other kernel error, with its errno.
@@ -150,6 +152,8 @@ mod tests {
             assert_eq!(Error::from(e).errno(), Some(e));
         }
         assert_eq!(Error::Closed.errno(), None);
+        // EACCES folds into Permission and comes back as EPERM (documented).
+        assert_eq!(Error::from(Errno::EACCES).errno(), Some(Errno::EPERM));
         assert_eq!(Error::InvalidParam("x").errno(), Some(Errno::EINVAL));
     }
 

@@ -135,18 +135,37 @@ fn a_closed_fd_keeps_its_number_until_drop() -> TestResult {
 
 #[test]
 fn concurrent_reads_and_close_never_touch_a_foreign_file() -> TestResult {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const MARKER: &[u8; 8] = b"FOREIGN!";
     for _ in 0..20 {
         let (r, w) = pipe();
         r.set_nonblocking(true)?;
+        let reserved = r.as_fd().as_raw_fd();
         let r = Arc::new(r);
-        let readers: Vec<_> = (0..3)
+        let stop = Arc::new(AtomicBool::new(false));
+        // Another thread keeps opening pipes full of a marker: if the
+        // closed number were ever reused, a reader would see the marker.
+        let opener = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut reused = false;
+                while !stop.load(Ordering::Relaxed) {
+                    let (fr, fw) = pipe();
+                    fw.write(MARKER).expect("marker");
+                    reused |= fr.raw() == reserved || fw.raw() == reserved;
+                }
+                reused
+            })
+        };
+        let readers: Vec<_> = (0..2)
             .map(|_| {
                 let r = Arc::clone(&r);
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 8];
-                    for _ in 0..200 {
+                    for _ in 0..500 {
                         match r.read(&mut buf) {
-                            Ok(_) | Err(Error::WouldBlock) | Err(Error::Closed) => {}
+                            Ok(n) => assert_ne!(&buf[..n], MARKER, "read a foreign file"),
+                            Err(Error::WouldBlock) | Err(Error::Closed) => {}
                             Err(Error::Os(Errno::EBADF)) => {} // raced onto the placeholder
                             Err(e) => panic!("unexpected {e:?}"),
                         }
@@ -159,7 +178,23 @@ fn concurrent_reads_and_close_never_touch_a_foreign_file() -> TestResult {
         for t in readers {
             t.join().expect("reader");
         }
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            !opener.join().expect("opener"),
+            "the reserved number was reused"
+        );
     }
+    Ok(())
+}
+
+#[test]
+fn the_placeholder_is_not_a_directory() -> TestResult {
+    let (r, _w) = pipe();
+    r.close()?;
+    // Lookups relative to a closed Fd's number must not reach the file system.
+    let flags = iofd::sys::file::OpenFlags::CLOEXEC;
+    let opened = iofd::sys::file::openat(Some(r.as_fd()), c"etc/hostname", flags, 0);
+    assert_eq!(opened.map(drop), Err(Errno::ENOTDIR));
     Ok(())
 }
 

@@ -21,10 +21,13 @@ fn not_open() -> BorrowedFd<'static> {
 
 #[test]
 fn close_releases_the_descriptor() -> Result<(), Errno> {
-    let raw = memfd(MemFdFlags::CLOEXEC).into_raw_fd();
+    let (r, w) = std::io::pipe().expect("pipe");
+    let raw = OwnedFd::from(w).into_raw_fd();
     assert!(util::is_open(raw));
     // SAFETY: `raw` came from `into_raw_fd` and is owned here.
     unsafe { file::close(raw) }?;
+    // The only writer is gone: the reader sees end of file.
+    assert_eq!(iofd::sys::io::read(r.as_fd(), &mut [0u8; 1])?, 0);
     Ok(())
 }
 

@@ -205,6 +205,22 @@ fn preadv2_pwritev2_errors() {
     let mut a = [0u8; 1];
     // A flag bit the kernel does not know.
     let bogus = ReadWriteFlags::from_bits_retain(0x8000_0000);
+    // u64::MAX would be -1, "the current position", to the kernel: refused.
+    let none = ReadWriteFlags::empty();
+    assert_eq!(
+        io::pwritev2(fd.as_fd(), &[IoSlice::new(&a)], Some(u64::MAX), none),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        io::preadv2(
+            fd.as_fd(),
+            &mut [IoSliceMut::new(&mut a)],
+            Some(1 << 63),
+            none
+        ),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(iofd::sys::file::fstat(fd.as_fd()).map(|s| s.size), Ok(0));
     assert_eq!(
         io::preadv2(fd.as_fd(), &mut [IoSliceMut::new(&mut a)], Some(0), bogus),
         Err(Errno::EOPNOTSUPP)

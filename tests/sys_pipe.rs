@@ -319,3 +319,39 @@ fn vmsplice_read_refuses_a_write_end() -> TestResult {
     assert_eq!(err, Err(Errno::EBADF));
     Ok(())
 }
+
+#[test]
+fn vmsplice_gift_hands_whole_pages_to_the_pipe() -> TestResult {
+    use iofd::sys::mem::{MapFlags, Prot, mmap, munmap};
+    use iofd::sys::pipe::vmsplice_gift;
+    const PAGE: usize = 4096;
+    let (r, w) = pipe2(PipeFlags::CLOEXEC)?;
+    // SAFETY: a fresh private anonymous page (not FIXED, so nothing is
+    // replaced), written once through a raw pointer before it is gifted.
+    let page = unsafe {
+        let p = mmap(
+            std::ptr::null_mut(),
+            PAGE,
+            Prot::READ | Prot::WRITE,
+            MapFlags::PRIVATE | MapFlags::ANONYMOUS,
+            None,
+            0,
+        )?;
+        p.as_ptr().cast::<u8>().write_bytes(b'g', PAGE);
+        p
+    };
+    // SAFETY: a whole, page-aligned page; `w` is a write end; the page is
+    // never written again and is unmapped below without being touched.
+    let n = unsafe {
+        let slice = std::slice::from_raw_parts(page.as_ptr().cast::<u8>(), PAGE);
+        vmsplice_gift(w.as_fd(), &[IoSlice::new(slice)], SpliceFlags::empty())?
+    };
+    // SAFETY: the mapping is owned here and no reference into it remains.
+    unsafe { munmap(page.as_ptr(), PAGE) }?;
+    assert_eq!(n, PAGE);
+    drop(w);
+    let got = drain(r.as_fd())?;
+    assert_eq!(got.len(), PAGE);
+    assert!(got.iter().all(|&b| b == b'g'));
+    Ok(())
+}

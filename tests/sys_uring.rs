@@ -424,3 +424,29 @@ fn registered_eventfd_is_signalled_by_a_completion() -> TestResult {
     assert_eq!(r, Err(Errno::ENXIO));
     Ok(())
 }
+
+#[test]
+fn setup_refuses_registered_fd_only() {
+    let mut params = IoUringParams::default();
+    params.flags = SetupFlags::REGISTERED_FD_ONLY;
+    assert_eq!(io_uring_setup(8, &mut params).unwrap_err(), Errno::EINVAL);
+}
+
+#[test]
+fn enter_refuses_a_registered_ring_index() -> TestResult {
+    let mut params = IoUringParams::default();
+    let ring = io_uring_setup(8, &mut params)?;
+    // SAFETY: refused before the call; nothing is submitted.
+    let r = unsafe {
+        io_uring_enter(
+            ring.as_fd(),
+            0,
+            0,
+            EnterFlags::REGISTERED_RING,
+            ptr::null(),
+            0,
+        )
+    };
+    assert_eq!(r, Err(Errno::EINVAL));
+    Ok(())
+}

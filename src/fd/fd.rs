@@ -19,6 +19,13 @@
 //! placeholder, on which I/O fails with `EBADF`. The number itself is
 //! released only by `Drop` or `into_raw_fd`, which take the `Fd` by value or
 //! by `&mut`, so no borrow can outlive it.
+//!
+//! The one change a `BorrowedFd` of an `Fd` can see is therefore its open
+//! file becoming the placeholder: an `O_PATH` descriptor of a file that is
+//! not a directory (`/dev/null`), so I/O fails with `EBADF` and path
+//! lookups relative to it fail with `ENOTDIR`. Code in this crate that
+//! checks a descriptor's access mode before a call (`vmsplice`) stays sound
+//! under that change, because every such call refuses `O_PATH` files.
 #![allow(unsafe_code)]
 
 use std::fmt;
@@ -29,7 +36,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::error::{Error, Result};
-use crate::sys::{self, file::DupFlags, file::FdFlags, file::OpenFlags, file::StatusFlags};
+use crate::sys::{self, Errno, file::DupFlags, file::FdFlags, file::OpenFlags, file::StatusFlags};
 
 /// The state word of an [`Fd`], as an `i32`:
 ///
@@ -60,16 +67,27 @@ mod state {
     }
 }
 
-/// The process-wide inert descriptor that closed `Fd`s point at: `/` opened
-/// with `O_PATH`, on which `read`, `write` and most other calls fail with
-/// `EBADF`. Opened on first use and never closed.
+/// The process-wide inert descriptor that closed `Fd`s point at: a file that
+/// is not a directory (`/dev/null`, or where a sandbox lacks it, this
+/// program's executable) opened with `O_PATH`, on which `read`, `write` and
+/// most other calls fail with `EBADF`, and lookups relative to it with
+/// `ENOTDIR`. Opened on first use and never closed.
 fn placeholder() -> Result<BorrowedFd<'static>> {
     static INERT: OnceLock<OwnedFd> = OnceLock::new();
     if let Some(fd) = INERT.get() {
         return Ok(fd.as_fd());
     }
-    let flags = OpenFlags::PATH | OpenFlags::DIRECTORY | OpenFlags::CLOEXEC;
-    let fd = sys::file::openat(None, c"/", flags, 0)?;
+    let flags = OpenFlags::PATH | OpenFlags::NOFOLLOW | OpenFlags::CLOEXEC;
+    let fd = match sys::file::openat(None, c"/dev/null", flags, 0) {
+        Ok(fd) => fd,
+        Err(e @ (Errno::EMFILE | Errno::ENFILE | Errno::ENOMEM)) => return Err(e.into()),
+        Err(_) => sys::file::openat(
+            None,
+            c"/proc/self/exe",
+            OpenFlags::PATH | OpenFlags::CLOEXEC,
+            0,
+        )?,
+    };
     // If another thread won the race, its descriptor is kept and ours is
     // dropped (closed) here.
     Ok(INERT.get_or_init(|| fd).as_fd())
@@ -155,6 +173,10 @@ impl Fd {
     /// The borrow is sound even if another thread closes the `Fd` meanwhile:
     /// the number stays reserved until the `Fd` is dropped (see the type's
     /// docs).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once closed.
     #[inline]
     pub fn borrow(&self) -> Result<BorrowedFd<'_>> {
         let s = self.state.load(Ordering::Acquire);
@@ -178,10 +200,16 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// `Os(EMFILE)` if the process-wide placeholder has never been opened
-    /// and no descriptor is free to open it; the `Fd` then stays open.
+    /// - `Os(EMFILE)` (or `ENFILE`, `NoMemory`) if the process-wide
+    ///   placeholder has never been opened and no descriptor is free to open
+    ///   it; the `Fd` then stays open and a later `close` can succeed.
+    /// - The error of `dup3` itself, which needs the process to have lowered
+    ///   `RLIMIT_NOFILE` below this descriptor's number (`Os(EBADF)`): the
+    ///   `Fd` is then marked closed (every operation returns `Closed`) but
+    ///   its open file is released only when the `Fd` is dropped.
     ///
-    /// See [close(2)](https://man7.org/linux/man-pages/man2/close.2.html).
+    /// See [dup3(2)](https://man7.org/linux/man-pages/man2/dup3.2.html) and
+    /// [close(2)](https://man7.org/linux/man-pages/man2/close.2.html).
     pub fn close(&self) -> Result<()> {
         let s = self.state.load(Ordering::Acquire);
         if s < 0 {
@@ -202,9 +230,12 @@ impl Fd {
         {
             return Ok(());
         }
-        // SAFETY: this `Fd` owns number `s` (it still holds it); wrapping it
-        // lets `dup3` take `&mut OwnedFd`, and `ManuallyDrop` keeps it from
-        // being closed here.
+        // SAFETY: this `Fd` owns number `s` (it still holds it), and
+        // `ManuallyDrop` keeps the temporary `OwnedFd` from closing it.
+        // Other threads may hold `BorrowedFd`s of `s`, against `dup3`'s
+        // premise that nothing borrows its target: that is sound only
+        // because the new open file is the inert placeholder, the one swap
+        // the module invariant allows.
         let mut held = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(s) });
         sys::file::dup3(inert, &mut held, DupFlags::CLOEXEC)?;
         Ok(())
@@ -306,8 +337,11 @@ impl Fd {
         Ok(Fd::from(sys::file::fcntl_dupfd_cloexec(self.borrow()?, 0)?))
     }
 
-    /// Converts into an [`OwnedFd`]; [`Error::Closed`] once closed (the
-    /// reserved number is released).
+    /// Converts into an [`OwnedFd`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] once closed (the reserved number is released).
     pub fn into_owned(self) -> Result<OwnedFd> {
         if !self.is_valid() {
             return Err(Error::Closed);

@@ -84,6 +84,10 @@ impl From<Errno> for io::Error {
 ///
 /// This is the only place in the crate that interprets the kernel's error
 /// convention.
+///
+/// # Errors
+///
+/// `Err(errno)` for a return value in `[-4095, -1]`.
 #[inline(always)]
 pub fn decode(ret: usize) -> Result<usize, Errno> {
     // `ret` in [-4095, -1] maps to [0, 4094] here, everything else above.

@@ -350,8 +350,9 @@ pub fn fcntl_get_seals(fd: BorrowedFd<'_>) -> Result<Seals, Errno> {
 /// See [dup3(2)](https://man7.org/linux/man-pages/man2/dup3.2.html).
 #[inline]
 pub fn dup3(old: BorrowedFd<'_>, new: &mut OwnedFd, flags: DupFlags) -> Result<(), Errno> {
-    // SAFETY: `new` is owned by the caller, so replacing the open file it
-    // names affects no one else; its number does not change.
+    // SAFETY: `new` is owned by the caller and `&mut` shows nothing borrows
+    // it, so replacing the open file it names affects no one else; its
+    // number does not change.
     unsafe {
         syscall3(
             nr::DUP3,

@@ -151,12 +151,15 @@ pub fn pwritev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>], offset: u64) -> Result<
 }
 
 /// The offset argument of `preadv2`/`pwritev2`: `-1` means "the current
-/// file position, and advance it".
+/// file position, and advance it", so an offset past `i64::MAX` (which the
+/// kernel would read as negative, and `u64::MAX` as exactly `-1`) is
+/// refused with `EINVAL` before the call.
 #[inline(always)]
-fn offset_arg(offset: Option<u64>) -> usize {
+fn offset_arg(offset: Option<u64>) -> Result<usize, Errno> {
     match offset {
-        Some(o) => o as usize,
-        None => usize::MAX,
+        Some(o) if o > i64::MAX as u64 => Err(Errno::EINVAL),
+        Some(o) => Ok(o as usize),
+        None => Ok(usize::MAX),
     }
 }
 
@@ -165,7 +168,8 @@ fn offset_arg(offset: Option<u64>) -> usize {
 ///
 /// # Errors
 ///
-/// As [`preadv`], `EOPNOTSUPP` for a flag the file does not support,
+/// As [`preadv`] (`EINVAL` for an offset past `i64::MAX`, refused before
+/// the call), `EOPNOTSUPP` for a flag the file does not support,
 /// `EAGAIN` with [`ReadWriteFlags::NOWAIT`] when data is not at hand.
 ///
 /// See [preadv2(2)](https://man7.org/linux/man-pages/man2/preadv2.2.html).
@@ -176,6 +180,7 @@ pub fn preadv2(
     offset: Option<u64>,
     flags: ReadWriteFlags,
 ) -> Result<usize, Errno> {
+    let offset = offset_arg(offset)?;
     // SAFETY: as `readv`; `pos_h` is ignored on 64-bit.
     unsafe {
         syscall6(
@@ -183,7 +188,7 @@ pub fn preadv2(
             fd_arg(fd),
             bufs.as_mut_ptr() as usize,
             bufs.len(),
-            offset_arg(offset),
+            offset,
             0,
             flags.bits() as usize,
         )
@@ -195,7 +200,8 @@ pub fn preadv2(
 ///
 /// # Errors
 ///
-/// As [`pwritev`], `EOPNOTSUPP` for a flag the file does not support.
+/// As [`pwritev`] (`EINVAL` for an offset past `i64::MAX`, refused before
+/// the call), `EOPNOTSUPP` for a flag the file does not support.
 ///
 /// See [pwritev2(2)](https://man7.org/linux/man-pages/man2/pwritev2.2.html).
 #[inline]
@@ -205,6 +211,7 @@ pub fn pwritev2(
     offset: Option<u64>,
     flags: ReadWriteFlags,
 ) -> Result<usize, Errno> {
+    let offset = offset_arg(offset)?;
     // SAFETY: as `writev`; `pos_h` is ignored on 64-bit.
     unsafe {
         syscall6(
@@ -212,7 +219,7 @@ pub fn pwritev2(
             fd_arg(fd),
             bufs.as_ptr() as usize,
             bufs.len(),
-            offset_arg(offset),
+            offset,
             0,
             flags.bits() as usize,
         )

@@ -160,6 +160,11 @@ pub fn memfd_create(name: &CStr, flags: MemFdFlags) -> Result<OwnedFd, Errno> {
 /// - Pages of a file mapping past the file's end (after a truncate by
 ///   anyone) raise `SIGBUS` when touched: the caller must keep accessed
 ///   pages within the file, e.g. with seals.
+/// - Mapping an io_uring's rings (`fd` a ring, `offset` one of the
+///   `IORING_OFF_*` values) makes every SQE written there a submission
+///   (with `SQPOLL`, without any `io_uring_enter`): whoever writes SQEs into
+///   that memory carries the obligations of
+///   [`io_uring_enter`](super::uring::io_uring_enter).
 ///
 /// # Errors
 ///

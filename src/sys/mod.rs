@@ -8,7 +8,7 @@
 //! - [`syscall0`] .. [`syscall6`] join the two, for callers that need a raw
 //!   call;
 //! - the family modules ([`io`], [`file`](mod@file), [`event`], [`time`], [`mem`],
-//!   [`signal`], [`process`], [`net`], [`pipe`], [`uring`]) hold one typed
+//!   [`signal`], [`process`], [`resource`], [`net`], [`pipe`], [`uring`]) hold one typed
 //!   wrapper per syscall. Wrappers take `BorrowedFd<'_>`, slices and
 //!   references, return owned descriptors as `OwnedFd`,
 //!   and are `unsafe` only where the kernel keeps a pointer past the call or
@@ -17,6 +17,14 @@
 //! Every wrapper is `#[inline]` and every stub `#[inline(always)]`: a wrapper
 //! adds no instruction that a hand-written `syscall` would not need. The
 //! `sys` benchmark and `BENCHMARKS.md` hold the measurements.
+//!
+//! # Safety
+//!
+//! This module joins the asm stubs to the decode: `syscall0` ..
+//! `syscall6` are `unsafe fn`s that add no obligation of their own beyond
+//! the call's (their `# Safety` sections say so), and `owned_fd` wraps a
+//! number only a syscall that returns a new descriptor produced. Each
+//! family module states what its wrappers promise.
 //!
 //! # Examples
 //!
@@ -44,6 +52,7 @@ pub mod mem;
 pub mod net;
 pub mod pipe;
 pub mod process;
+pub mod resource;
 pub mod signal;
 pub mod time;
 pub mod uring;
@@ -60,6 +69,10 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 /// - `nr` must be a syscall that is sound to make with no arguments in the
 ///   current program state (it must not, for example, unmap memory Rust
 ///   still references, or close a descriptor something else owns).
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall0(nr: usize) -> Result<usize, Errno> {
     // SAFETY: forwarded to the caller.
@@ -74,6 +87,10 @@ pub unsafe fn syscall0(nr: usize) -> Result<usize, Errno> {
 ///   state: every pointer valid for what the kernel reads or writes, for as
 ///   long as the kernel uses it, and no descriptor or mapping that something
 ///   else owns closed or changed.
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall1(nr: usize, a0: usize) -> Result<usize, Errno> {
     // SAFETY: forwarded to the caller.
@@ -85,6 +102,10 @@ pub unsafe fn syscall1(nr: usize, a0: usize) -> Result<usize, Errno> {
 /// # Safety
 ///
 /// - As [`syscall1`], for every argument.
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall2(nr: usize, a0: usize, a1: usize) -> Result<usize, Errno> {
     // SAFETY: forwarded to the caller.
@@ -96,6 +117,10 @@ pub unsafe fn syscall2(nr: usize, a0: usize, a1: usize) -> Result<usize, Errno> 
 /// # Safety
 ///
 /// - As [`syscall1`], for every argument.
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall3(nr: usize, a0: usize, a1: usize, a2: usize) -> Result<usize, Errno> {
     // SAFETY: forwarded to the caller.
@@ -107,6 +132,10 @@ pub unsafe fn syscall3(nr: usize, a0: usize, a1: usize, a2: usize) -> Result<usi
 /// # Safety
 ///
 /// - As [`syscall1`], for every argument.
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall4(
     nr: usize,
@@ -124,6 +153,10 @@ pub unsafe fn syscall4(
 /// # Safety
 ///
 /// - As [`syscall1`], for every argument.
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall5(
     nr: usize,
@@ -142,6 +175,10 @@ pub unsafe fn syscall5(
 /// # Safety
 ///
 /// - As [`syscall1`], for every argument.
+///
+/// # Errors
+///
+/// The kernel's `-errno`, decoded by [`decode`].
 #[inline(always)]
 pub unsafe fn syscall6(
     nr: usize,

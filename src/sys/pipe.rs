@@ -24,8 +24,10 @@
 //! - the kernel picks the direction from the descriptor's access mode, and
 //!   on a descriptor open only for reading it *writes* into the buffers,
 //!   which must not happen through `&[u8]`. [`vmsplice`] checks the access
-//!   mode first (one `fcntl(F_GETFL)`); I/O safety guarantees the borrowed
-//!   descriptor cannot be replaced between the check and the call;
+//!   mode first (one `fcntl(F_GETFL)`). Between the check and the call the
+//!   open file behind a borrowed descriptor can change only to iofd's inert
+//!   `O_PATH` placeholder (when an `Fd` is closed), on which `vmsplice`
+//!   fails with `EBADF`;
 //! - `SPLICE_F_GIFT` gives the pages to the kernel, whose documented
 //!   contract is that the application never modifies them again. Today the
 //!   kernel only steals a gifted page once nothing else maps it, but a safe
@@ -209,8 +211,9 @@ pub fn vmsplice(
     if !is_write_end(fd)? {
         return Err(Errno::EBADF);
     }
-    // SAFETY: `fd` is open for writing (checked above; I/O safety keeps the
-    // borrowed descriptor's open file the same), so the kernel only reads
+    // SAFETY: `fd` is open for writing (checked above; its open file can
+    // since have changed only to the O_PATH placeholder of a closed `Fd`,
+    // which vmsplice refuses with EBADF), so the kernel only reads
     // the buffers; it takes page references, not pointers, and never writes
     // those pages (module docs). `IoSlice` is ABI-compatible with `iovec`.
     unsafe {

@@ -21,6 +21,12 @@ use super::{Errno, fd_arg, nr, owned_fd, syscall4};
 /// `sizeof(sigset_t)` as the x86_64 kernel expects it.
 const SIGSET_SIZE: usize = size_of::<u64>();
 
+/// Signals 32 and 33, which glibc keeps for itself (`SIGCANCEL` for thread
+/// cancellation, `SIGSETXID` to run `setuid`/`setgid` on every thread).
+/// Blocking them in one thread makes `setuid` in another hang forever, so
+/// glibc's `sigprocmask` never blocks them, and neither does this one.
+pub const LIBC_RESERVED: u64 = (1 << 31) | (1 << 32);
+
 /// What `rt_sigprocmask` does with its set (`SIG_*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SigHow {
@@ -46,7 +52,9 @@ bitflags! {
 /// `rt_sigprocmask(how, set, oldset, 8)` — changes the calling *thread's*
 /// blocked signals as `how` says (or only reads them, with `set: None`) and
 /// returns the mask as it was before. Other threads' masks are untouched.
-/// The kernel silently keeps `SIGKILL` and `SIGSTOP` unblocked.
+/// The kernel silently keeps `SIGKILL` and `SIGSTOP` unblocked, and this
+/// wrapper keeps the C library's signals 32 and 33 ([`LIBC_RESERVED`])
+/// unblocked with [`SigHow::Block`] and [`SigHow::SetMask`], as glibc does.
 ///
 /// # Errors
 ///
@@ -58,7 +66,11 @@ bitflags! {
 #[inline]
 pub fn rt_sigprocmask(how: SigHow, set: Option<&u64>) -> Result<u64, Errno> {
     let mut old: u64 = 0;
-    let set_ptr = set.map_or(0, |s| s as *const u64 as usize);
+    let filtered = match how {
+        SigHow::Unblock => set.copied(),
+        SigHow::Block | SigHow::SetMask => set.map(|s| s & !LIBC_RESERVED),
+    };
+    let set_ptr = filtered.as_ref().map_or(0, |s| s as *const u64 as usize);
     // SAFETY: `set_ptr` is null or a live `u64` the kernel reads; `old` is a
     // writable `u64`; both are used during the call only.
     unsafe {

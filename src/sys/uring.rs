@@ -327,9 +327,11 @@ impl Default for IoUringProbe {
 /// `entries` submission slots and fills `params` with its sizes, features
 /// and ring offsets for `mmap`.
 ///
-/// [`SetupFlags::NO_MMAP`] is refused with `EINVAL` before the call: with
-/// it the kernel keeps the user addresses in `params` and writes to them
-/// for the ring's life, which a safe call cannot vouch for.
+/// [`SetupFlags::NO_MMAP`] and [`SetupFlags::REGISTERED_FD_ONLY`] are
+/// refused with `EINVAL` before the call: with the first the kernel keeps
+/// the user addresses in `params` and writes to them for the ring's life,
+/// which a safe call cannot vouch for; with the second it returns a
+/// registered ring index, not a descriptor an `OwnedFd` could own.
 ///
 /// # Errors
 ///
@@ -341,7 +343,10 @@ impl Default for IoUringProbe {
 /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
 #[inline]
 pub fn io_uring_setup(entries: u32, params: &mut IoUringParams) -> Result<OwnedFd, Errno> {
-    if params.flags.contains(SetupFlags::NO_MMAP) {
+    if params
+        .flags
+        .intersects(SetupFlags::NO_MMAP | SetupFlags::REGISTERED_FD_ONLY)
+    {
         return Err(Errno::EINVAL);
     }
     // SAFETY: `params` is a live `io_uring_params`, read and written only
@@ -368,12 +373,17 @@ pub fn io_uring_setup(entries: u32, params: &mut IoUringParams) -> Result<OwnedF
 ///   addresses, timespecs, ...) valid for what its operation reads and
 ///   writes until that operation's CQE has been reaped, and descriptors
 ///   that stay open that long.
+/// - No SQE may do what safe Rust could not: close, replace or install over
+///   a descriptor the caller does not own (`IORING_OP_CLOSE`, fixed-file
+///   installs), or change memory Rust holds (`IORING_OP_MADVISE` with
+///   `MADV_DONTNEED`, a read into borrowed memory, ...).
 /// - `arg` must be null, or valid for `argsz` bytes of what `flags` says it
 ///   is: a signal mask of `argsz` (8) bytes to wait with, or with
 ///   [`EnterFlags::EXT_ARG`] a `struct io_uring_getevents_arg` whose own
 ///   pointers are valid, for the duration of the call.
-/// - With [`EnterFlags::REGISTERED_RING`], `fd`'s number is a registered
-///   ring index of this thread, not a descriptor.
+/// - `flags` must not hold [`EnterFlags::REGISTERED_RING`]: `fd` is a
+///   borrowed descriptor, not a registered ring index. (It is refused with
+///   `EINVAL` before the call.)
 ///
 /// # Errors
 ///
@@ -392,6 +402,9 @@ pub unsafe fn io_uring_enter(
     arg: *const c_void,
     argsz: usize,
 ) -> Result<u32, Errno> {
+    if flags.contains(EnterFlags::REGISTERED_RING) {
+        return Err(Errno::EINVAL);
+    }
     // SAFETY: the caller vouches for the submitted SQEs and for `arg`.
     let r = unsafe {
         syscall6(

@@ -206,6 +206,7 @@ pub mod nr {
     pub const PREADV: usize = 295;
     pub const PWRITEV: usize = 296;
     pub const RECVMMSG: usize = 299;
+    pub const PRLIMIT64: usize = 302;
     pub const SENDMMSG: usize = 307;
     pub const MEMFD_CREATE: usize = 319;
     pub const PREADV2: usize = 327;
