@@ -50,4 +50,9 @@ pub mod ring;
 pub mod sys;
 
 pub use error::{Error, Result};
-pub use fd::Fd;
+pub use fd::{
+    Clock, EventFd, Fd, Handle, MappedRegion, MemFd, PidFd, SigSet, Signal, SignalFd, SignalInfo,
+    Signaler, Timer, TimerFd,
+};
+pub use sys::file::Seals;
+pub use sys::mem::Prot;
