@@ -269,3 +269,32 @@ fn preadv2_pwritev2_errors() {
         Err(Errno::EBADF)
     );
 }
+
+#[test]
+fn pread_pwrite_at_offsets_leave_the_position() -> Result<(), Errno> {
+    let fd = memfd();
+    assert_eq!(io::pwrite(fd.as_fd(), b"world", 6)?, 5);
+    assert_eq!(io::pwrite(fd.as_fd(), b"hello ", 0)?, 6);
+    let mut buf = [0u8; 11];
+    assert_eq!(io::pread(fd.as_fd(), &mut buf, 0)?, 11);
+    assert_eq!(&buf, b"hello world");
+    assert_eq!(io::pread(fd.as_fd(), &mut buf, 11)?, 0, "at the end");
+    assert_eq!(io::read(fd.as_fd(), &mut buf[..5])?, 5, "position still 0");
+    Ok(())
+}
+
+#[test]
+fn pread_pwrite_errors() {
+    let mut buf = [0u8; 8];
+    assert_eq!(io::pread(not_open(), &mut buf, 0), Err(Errno::EBADF));
+    assert_eq!(io::pwrite(not_open(), &buf, 0), Err(Errno::EBADF));
+    let efd = eventfd();
+    assert_eq!(io::pread(efd.as_fd(), &mut buf, 0), Err(Errno::ESPIPE));
+    assert_eq!(io::pwrite(efd.as_fd(), &buf, 0), Err(Errno::ESPIPE));
+    let fd = memfd();
+    assert_eq!(
+        io::pread(fd.as_fd(), &mut buf, u64::MAX),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(io::pwrite(fd.as_fd(), &buf, 1 << 63), Err(Errno::EINVAL));
+}

@@ -1,21 +1,429 @@
-//! `MemFd` (placeholder, being written).
+//! `MemFd`: an anonymous, sealable, mappable in-memory file.
+//!
+//! # Safety
+//!
+//! This file maps memfds into memory. [`MemFd::map`] and [`MemFd::map_at`]
+//! are `unsafe fn`: their callers promise that nothing else writes or
+//! shrinks the mapped part of the file while a slice of the region is in
+//! use. [`MemFd::map_sealed`] is safe because it maps only files whose
+//! seals (`F_SEAL_WRITE | F_SEAL_SHRINK`, which can never be removed) make
+//! those promises hold for the kernel itself. Every mapping is owned by one
+//! [`MappedRegion`] (see `memfd/region.rs`), which unmaps it exactly once.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use super::{Fd, handle_impls};
+use crate::error::{Error, Result};
+use crate::sys::file::{self, Seals};
+use crate::sys::mem::{self, MapFlags, MemFdFlags, Prot};
+use crate::sys::{Errno, io};
 
-/// Placeholder.
+mod region;
+
+pub use region::MappedRegion;
+
+/// The longest name `memfd_create` accepts, in bytes (`NAME_MAX` less the
+/// `memfd:` prefix).
+const NAME_MAX: usize = 249;
+
+/// The page size of x86_64, to which mapping offsets must be aligned.
+const PAGE_SIZE: u64 = 4096;
+
+/// An anonymous file that lives in memory (`memfd_create`).
+///
+/// A memfd behaves like a regular file on tmpfs that has no path: it can be
+/// resized, read and written at offsets, mapped into memory, and handed to
+/// another process (over a unix socket, or inherited), which then shares
+/// the same pages. Its memory is freed when the last descriptor and the
+/// last mapping are gone. Its name only labels it in
+/// `/proc/<pid>/fd` (`/memfd:<name> (deleted)`); names need not be unique.
+///
+/// A memfd made with [`new_sealable`](MemFd::new_sealable) can be *sealed*:
+/// each seal forbids a kind of change (shrinking, growing, writing, adding
+/// more seals) for good, for every holder of the file. A receiver that
+/// checks the seals can then trust the contents not to change under it:
+/// [`map_sealed`](MemFd::map_sealed) maps such a file safely.
+///
+/// `MemFd` is close-on-exec; it has no non-blocking mode (file I/O on
+/// memory never waits).
+///
+/// # Examples
+///
+/// ```
+/// use iofd::{Error, MemFd, Seals};
+///
+/// let memfd = MemFd::new_sealable("config")?;
+/// assert_eq!(memfd.name(), "config");
+/// memfd.write_at(b"threads=4", 0)?;
+/// assert_eq!(memfd.len()?, 9);
+///
+/// memfd.seal(Seals::WRITE | Seals::SHRINK | Seals::GROW | Seals::SEAL)?;
+/// assert_eq!(memfd.write_at(b"x", 0), Err(Error::Permission));
+///
+/// let region = memfd.map_sealed()?; // safe: the contents can no longer change
+/// assert_eq!(region.as_slice(), b"threads=4");
+/// drop(memfd); // the mapping keeps the file alive
+/// assert_eq!(&region.as_slice()[..7], b"threads");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct MemFd {
     fd: Fd,
+    name: String,
 }
 
 impl MemFd {
+    /// `memfd_create(name, MFD_CLOEXEC)` — creates an empty, close-on-exec
+    /// memfd that cannot be sealed (the kernel sets [`Seals::SEAL`] on it).
+    ///
+    /// The name is copied into a stack buffer to be NUL-terminated; nothing
+    /// is allocated for it but the cached copy [`name`](MemFd::name)
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidParam`] for a name containing NUL or longer than
+    ///   249 bytes, before any syscall.
+    /// - `Os(EMFILE)`/`Os(ENFILE)` when no descriptor is free;
+    ///   [`Error::NoMemory`].
+    ///
+    /// See [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
+    pub fn new(name: &str) -> Result<MemFd> {
+        MemFd::create(name, MemFdFlags::CLOEXEC)
+    }
+
+    /// `memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING)` — as
+    /// [`new`](MemFd::new), but the memfd accepts [`seal`](MemFd::seal).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](MemFd::new).
+    ///
+    /// See [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
+    pub fn new_sealable(name: &str) -> Result<MemFd> {
+        MemFd::create(name, MemFdFlags::CLOEXEC | MemFdFlags::ALLOW_SEALING)
+    }
+
+    /// `memfd_create(name, MFD_CLOEXEC | MFD_HUGETLB)` — as
+    /// [`new`](MemFd::new), but backed by huge pages of the default size
+    /// (2 MiB on x86_64), from the pool the administrator reserved
+    /// (`/proc/sys/vm/nr_hugepages`).
+    ///
+    /// Creation succeeds even when the pool is empty; the shortage shows
+    /// later, when the pages are needed ([`map`](MemFd::map) fails with
+    /// [`Error::NoMemory`]). On a hugetlb memfd, sizes and mapping offsets
+    /// must be multiples of the huge page size, and the kernel does not
+    /// support [`write_at`](MemFd::write_at): write through a mapping.
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](MemFd::new); [`Error::InvalidParam`] or `Os(ENOENT)`
+    /// when the kernel has no hugetlbfs support.
+    ///
+    /// See [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html).
+    pub fn new_hugetlb(name: &str) -> Result<MemFd> {
+        MemFd::create(name, MemFdFlags::CLOEXEC | MemFdFlags::HUGETLB)
+    }
+
+    fn create(name: &str, flags: MemFdFlags) -> Result<MemFd> {
+        let mut buf = [0u8; NAME_MAX + 1];
+        let bytes = name.as_bytes();
+        let Some(dst) = buf.get_mut(..bytes.len()) else {
+            return Err(Error::InvalidParam("memfd name longer than 249 bytes"));
+        };
+        dst.copy_from_slice(bytes);
+        let Some(with_nul) = buf.get(..=bytes.len()) else {
+            return Err(Error::InvalidParam("memfd name longer than 249 bytes"));
+        };
+        let Ok(cname) = CStr::from_bytes_with_nul(with_nul) else {
+            return Err(Error::InvalidParam("memfd name contains NUL"));
+        };
+        let fd = mem::memfd_create(cname, flags)?;
+        Ok(MemFd {
+            fd: Fd::from(fd),
+            name: name.to_owned(),
+        })
+    }
+
+    /// Rebuilds the handle around a memfd, reading its name back from the
+    /// `/proc/self/fd` link (`/memfd:<name> (deleted)`); empty when the
+    /// link does not have that form.
     fn from_fd(fd: Fd) -> MemFd {
-        MemFd { fd }
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()));
+        let name = link
+            .ok()
+            .and_then(|target| {
+                let target = target.into_os_string().into_string().ok()?;
+                let rest = target.strip_prefix("/memfd:")?;
+                Some(rest.strip_suffix(" (deleted)").unwrap_or(rest).to_owned())
+            })
+            .unwrap_or_default();
+        MemFd { fd, name }
+    }
+
+    /// The name given at creation (no syscall). It is not unique and only
+    /// labels the file in `/proc/<pid>/fd`.
+    #[inline]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `ftruncate(fd, size)` — sets the file's size; growth reads as zeros.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; [`Error::Permission`] when a seal forbids the
+    /// change ([`Seals::SHRINK`], [`Seals::GROW`]);
+    /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` for a size past
+    /// `i64::MAX` (or, on a hugetlb memfd, not a multiple of the huge page
+    /// size); `Os(EFBIG)` past the file size limit.
+    ///
+    /// See [ftruncate(2)](https://man7.org/linux/man-pages/man2/ftruncate.2.html).
+    pub fn set_len(&self, size: u64) -> Result<()> {
+        let fd = self.fd.borrow()?;
+        Ok(file::ftruncate(fd, size)?)
+    }
+
+    /// `fstat(fd)` — the file's size in bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; the kernel's errors.
+    ///
+    /// See [fstat(2)](https://man7.org/linux/man-pages/man2/fstat.2.html).
+    pub fn len(&self) -> Result<u64> {
+        file_size(self.fd.borrow()?)
+    }
+
+    /// `fstat(fd)` — whether the file's size is 0.
+    ///
+    /// # Errors
+    ///
+    /// As [`len`](MemFd::len).
+    ///
+    /// See [fstat(2)](https://man7.org/linux/man-pages/man2/fstat.2.html).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.len()? == 0)
+    }
+
+    /// `pread64(fd, buf, offset)` — reads up to `buf.len()` bytes at
+    /// `offset`, leaving the file position alone (as std's
+    /// `FileExt::read_at`); `Ok(0)` at or past the end.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` for an
+    /// offset past `i64::MAX`.
+    ///
+    /// See [pread(2)](https://man7.org/linux/man-pages/man2/pread.2.html).
+    #[inline]
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize> {
+        let fd = self.fd.borrow()?;
+        Ok(io::pread(fd, buf, offset)?)
+    }
+
+    /// `pwrite64(fd, buf, offset)` — writes up to `buf.len()` bytes at
+    /// `offset`, growing the file as needed and leaving the file position
+    /// alone (as std's `FileExt::write_at`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; [`Error::Permission`] when a seal forbids the
+    /// write ([`Seals::WRITE`], [`Seals::FUTURE_WRITE`], or
+    /// [`Seals::GROW`] for a write past the end);
+    /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` for an offset past
+    /// `i64::MAX`, or on a hugetlb memfd; `Os(EFBIG)` past the file size
+    /// limit.
+    ///
+    /// See [pwrite(2)](https://man7.org/linux/man-pages/man2/pwrite.2.html).
+    #[inline]
+    pub fn write_at(&self, buf: &[u8], offset: u64) -> Result<usize> {
+        let fd = self.fd.borrow()?;
+        Ok(io::pwrite(fd, buf, offset)?)
+    }
+
+    /// `fcntl(fd, F_ADD_SEALS, seals)` — adds seals, for good and for every
+    /// holder of the file. Adding a seal already set is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; [`Error::Permission`] when [`Seals::SEAL`] is
+    /// set, which includes every memfd not made by
+    /// [`new_sealable`](MemFd::new_sealable); `Os(EBUSY)` for
+    /// [`Seals::WRITE`] while a writable shared mapping of the file exists
+    /// (any [`MappedRegion`] made with [`Prot::WRITE`]);
+    /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` for an unknown seal bit.
+    ///
+    /// See [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html)
+    /// (File sealing).
+    pub fn seal(&self, seals: Seals) -> Result<()> {
+        let fd = self.fd.borrow()?;
+        Ok(file::fcntl_add_seals(fd, seals)?)
+    }
+
+    /// `fcntl(fd, F_GET_SEALS)` — the seals set on the file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; the kernel's errors.
+    ///
+    /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
+    pub fn seals(&self) -> Result<Seals> {
+        let fd = self.fd.borrow()?;
+        Ok(file::fcntl_get_seals(fd)?)
+    }
+
+    /// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)` — maps the first `len`
+    /// bytes of the file; as [`map_at`](MemFd::map_at) with offset 0.
+    ///
+    /// # Safety
+    ///
+    /// As [`map_at`](MemFd::map_at).
+    ///
+    /// # Errors
+    ///
+    /// As [`map_at`](MemFd::map_at).
+    ///
+    /// See [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
+    pub unsafe fn map(&self, len: usize, prot: Prot) -> Result<MappedRegion> {
+        // SAFETY: the caller keeps `map_at`'s contract, which `map` shares.
+        unsafe { self.map_at(len, prot, 0) }
+    }
+
+    /// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)` — maps `len` bytes
+    /// of the file from `offset` into memory, shared: writes through the
+    /// region reach the file (and every other mapping and reader of it),
+    /// and writes to the file show in the region.
+    ///
+    /// The range must lie within the file (checked against its size now);
+    /// the region keeps the file alive after this `MemFd` is dropped.
+    ///
+    /// # Safety
+    ///
+    /// The region hands out ordinary Rust slices over shared memory, so:
+    ///
+    /// - while a slice from the region is alive, nothing else may write the
+    ///   mapped pages: no [`write_at`](MemFd::write_at), no other writable
+    ///   mapping of the same range (in this or another process), no writer
+    ///   holding the descriptor elsewhere (the contract of memmap2's
+    ///   `Mmap::map`);
+    /// - while the region is accessed, nothing may shrink the file below
+    ///   the mapped range (touching pages past the end raises `SIGBUS`).
+    ///
+    /// [`map_sealed`](MemFd::map_sealed) needs neither promise.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidParam`], before the call, for `len == 0`, an
+    ///   `offset` that is not a multiple of the 4096-byte page, a `prot`
+    ///   without [`Prot::READ`], or a range past the end of the file.
+    /// - [`Error::Closed`].
+    /// - [`Error::Permission`] for [`Prot::WRITE`] on a file sealed with
+    ///   [`Seals::WRITE`] or [`Seals::FUTURE_WRITE`], or [`Prot::EXEC`]
+    ///   where executable memfds are forbidden.
+    /// - [`Error::NoMemory`] when memory (or, for a hugetlb memfd, the
+    ///   huge page pool) runs short; `InvalidParam(`[`Error::KERNEL_EINVAL`]`)`
+    ///   for an offset that is not huge-page aligned on a hugetlb memfd.
+    ///
+    /// See [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
+    pub unsafe fn map_at(&self, len: usize, prot: Prot, offset: u64) -> Result<MappedRegion> {
+        let fd = self.fd.borrow()?;
+        if len == 0 {
+            return Err(Error::InvalidParam("mapping length is zero"));
+        }
+        if !offset.is_multiple_of(PAGE_SIZE) {
+            return Err(Error::InvalidParam("mapping offset is not page-aligned"));
+        }
+        if !prot.contains(Prot::READ) {
+            return Err(Error::InvalidParam("a mapped region must be readable"));
+        }
+        let size = file_size(fd)?;
+        if offset.checked_add(len as u64).is_none_or(|end| end > size) {
+            return Err(Error::InvalidParam(
+                "mapping extends past the end of the file",
+            ));
+        }
+        // SAFETY: not a fixed mapping, so nothing existing is replaced. The
+        // new memory aliases the file; the caller's contract (above) keeps
+        // it unchanged and within the file while slices of it are alive.
+        let ptr = unsafe {
+            mem::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                MapFlags::SHARED,
+                Some(fd),
+                offset,
+            )
+        }?;
+        // SAFETY: `ptr..ptr + len` is a fresh readable mapping owned by no
+        // one else; the region takes it over.
+        Ok(unsafe { MappedRegion::from_raw(ptr.cast(), len, prot) })
+    }
+
+    /// `mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0)` — maps the whole
+    /// file read-only, safely, because its seals make it immutable.
+    ///
+    /// It requires both [`Seals::WRITE`] (no write, and no writable shared
+    /// mapping can exist: the kernel refuses that seal while one does) and
+    /// [`Seals::SHRINK`] (the file never gets shorter than the mapping).
+    /// Together they guarantee, for every holder of the file and forever,
+    /// what [`map`](MemFd::map) makes the caller promise. The file may
+    /// still grow (unless [`Seals::GROW`] is set); the region covers the
+    /// size at the time of the call.
+    ///
+    /// [`Seals::FUTURE_WRITE`] is not enough: writable mappings made before
+    /// it keep writing.
+    ///
+    /// An empty file gives an empty region (a zero-length mapping does not
+    /// exist, so none is made): [`MappedRegion::as_slice`] is `&[]`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; [`Error::InvalidParam`] unless both seals are set;
+    /// [`Error::NoMemory`].
+    ///
+    /// See [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
+    pub fn map_sealed(&self) -> Result<MappedRegion> {
+        let fd = self.fd.borrow()?;
+        let seals = file::fcntl_get_seals(fd)?;
+        if !seals.contains(Seals::WRITE | Seals::SHRINK) {
+            return Err(Error::InvalidParam(
+                "map_sealed needs the WRITE and SHRINK seals",
+            ));
+        }
+        let size = file_size(fd)?;
+        if size == 0 {
+            return Ok(MappedRegion::empty());
+        }
+        let len = usize::try_from(size).map_err(|_| Error::NoMemory)?;
+        // SAFETY: not a fixed mapping, so nothing existing is replaced. The
+        // WRITE and SHRINK seals, checked above and irrevocable, keep the
+        // first `len` bytes of the file unchanged and present for as long as
+        // the mapping exists.
+        let ptr = unsafe {
+            mem::mmap(
+                std::ptr::null_mut(),
+                len,
+                Prot::READ,
+                MapFlags::SHARED,
+                Some(fd),
+                0,
+            )
+        }?;
+        // SAFETY: `ptr..ptr + len` is a fresh readable mapping owned by no
+        // one else; the region takes it over.
+        Ok(unsafe { MappedRegion::from_raw(ptr.cast(), len, Prot::READ) })
     }
 }
 
-handle_impls!(MemFd, MemFd::from_fd);
+/// The size of the file behind `fd`.
+fn file_size(fd: BorrowedFd<'_>) -> Result<u64> {
+    let st = file::fstat(fd)?;
+    u64::try_from(st.size).map_err(|_| Error::Os(Errno::EOVERFLOW))
+}
 
-/// Placeholder.
-#[derive(Debug)]
-pub struct MappedRegion;
+handle_impls!(MemFd, MemFd::from_fd);

@@ -33,13 +33,15 @@ mod fd;
 mod memfd;
 mod pidfd;
 mod signalfd;
+mod sigset;
 mod timerfd;
 
 pub use eventfd::EventFd;
 pub use fd::Fd;
 pub use memfd::{MappedRegion, MemFd};
 pub use pidfd::PidFd;
-pub use signalfd::{SigSet, SigSetIter, Signal, SignalFd, SignalInfo};
+pub use signalfd::{Signal, SignalFd, SignalInfo};
+pub use sigset::{SigSet, SigSetIter};
 pub use timerfd::{Clock, TimerFd};
 
 /// What every handle offers: its descriptor number, whether it is still

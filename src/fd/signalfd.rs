@@ -1,8 +1,17 @@
-//! `SignalFd` (being written), and `Signal`.
+//! `SignalFd`: signals read as records from a descriptor; `Signal`, a
+//! signal number. `SignalInfo`, the record, lives in `signalfd/info.rs`.
 
 use std::fmt;
 
-use super::{Fd, handle_impls};
+use super::{Fd, SigSet, fdinfo_field, handle_impls};
+use crate::error::{Error, Result};
+use crate::sys::Errno;
+use crate::sys::signal::{SignalFdFlags, signalfd4, signalfd4_update};
+
+mod info;
+
+pub use info::SignalInfo;
+use info::records_as_bytes;
 
 /// A Linux signal number, `1..=64`.
 ///
@@ -128,29 +137,189 @@ impl fmt::Display for Signal {
     }
 }
 
-/// Placeholder.
+/// A queue of pending signals, read as records from a descriptor
+/// (`signalfd`).
+///
+/// A signalfd does not catch signals by itself: it *reads* them. A signal
+/// in its mask that is blocked in the reading thread stays pending, and each
+/// read dequeues pending signals, the lowest-numbered first, as
+/// [`SignalInfo`] records of 128 bytes (the kernel's `signalfd_siginfo`),
+/// instead of running a handler. A read takes signals pending for the whole
+/// process and those directed at the reading thread (`tgkill`), never those
+/// directed at other threads. Standard signals (1 to 31) coalesce while
+/// pending: sent twice, read once. Real-time signals (34 to 64) queue: each
+/// send is one record. So the usual pattern is: block the signals (in the
+/// main thread, before other threads exist, so that all of them inherit
+/// the block), then read them through a `SignalFd`, which a poller or an
+/// io_uring read can wait on.
+///
+/// The descriptor is non-blocking and close-on-exec: a read with nothing
+/// pending returns [`Error::WouldBlock`]. The mask is cached: a `SignalFd`
+/// made from a raw or owned descriptor reads it back from
+/// `/proc/self/fdinfo`.
+///
+/// # Examples
+///
+/// ```
+/// use iofd::sys::process::{getpid, gettid, tgkill};
+/// use iofd::{Error, SigSet, Signal, SignalFd};
+///
+/// // Block SIGUSR1 in this thread, then read it instead of handling it.
+/// let mask = SigSet::from(Signal::USR1);
+/// let old = mask.block_thread()?;
+/// let sfd = SignalFd::new(&mask)?;
+/// assert_eq!(sfd.read_info(), Err(Error::WouldBlock));
+///
+/// tgkill(getpid(), gettid(), Signal::USR1.number())?; // this thread only
+/// let info = sfd.read_info()?;
+/// assert_eq!(info.signal(), Some(Signal::USR1));
+/// assert_eq!(info.pid, getpid());
+/// assert_eq!(sfd.read_info(), Err(Error::WouldBlock));
+///
+/// old.set_thread_mask()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SignalFd {
     fd: Fd,
+    mask: SigSet,
 }
 
+/// `SIGKILL` and `SIGSTOP`, which the kernel drops from a signalfd's mask.
+const UNCATCHABLE: SigSet = SigSet::empty().with(Signal::KILL).with(Signal::STOP);
+
+/// A read that returned a partial record or nothing: impossible from a
+/// signalfd, so the descriptor is something else.
+const NOT_RECORDS: Error = Error::Os(Errno::EIO);
+
 impl SignalFd {
+    /// `signalfd4(-1, mask, 8, SFD_NONBLOCK | SFD_CLOEXEC)` — creates a
+    /// signalfd that reads the signals of `mask`.
+    ///
+    /// The signals must also be blocked in every thread that could receive
+    /// them (see [`SigSet::block_thread`]), or they are delivered the usual
+    /// way before the signalfd sees them. The kernel drops `SIGKILL` and
+    /// `SIGSTOP` from the mask, and so does the cached
+    /// [`mask`](SignalFd::mask). An empty mask is allowed (nothing is read
+    /// until [`set_mask`](SignalFd::set_mask)).
+    ///
+    /// # Errors
+    ///
+    /// `Os(EMFILE)` / `Os(ENFILE)` when out of descriptors;
+    /// [`Error::NoMemory`].
+    ///
+    /// See [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html).
+    pub fn new(mask: &SigSet) -> Result<SignalFd> {
+        let flags = SignalFdFlags::NONBLOCK | SignalFdFlags::CLOEXEC;
+        let fd = signalfd4(mask.bits(), flags)?;
+        Ok(SignalFd {
+            fd: Fd::from(fd),
+            mask: mask.difference(UNCATCHABLE),
+        })
+    }
+
+    /// Rebuilds the cached mask from `/proc/self/fdinfo` (`sigmask:`, in
+    /// hex); empty if the field is missing (not a signalfd) or `fd` is
+    /// closed.
     fn from_fd(fd: Fd) -> SignalFd {
-        SignalFd { fd }
+        let mask = fd
+            .borrow()
+            .ok()
+            .and_then(|b| fdinfo_field(b, "sigmask"))
+            .and_then(|hex| u64::from_str_radix(&hex, 16).ok())
+            .map_or(SigSet::empty(), SigSet::from_bits);
+        SignalFd { fd, mask }
+    }
+
+    /// `signalfd4(fd, mask, 8, 0)` — replaces the set of signals this
+    /// signalfd reads. Signals already pending and now in the mask become
+    /// readable at once. The cached [`mask`](SignalFd::mask) changes only
+    /// when the call succeeds (minus `SIGKILL` and `SIGSTOP`, as in
+    /// [`new`](SignalFd::new)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; `InvalidParam(Error::KERNEL_EINVAL)` when the
+    /// descriptor is not a signalfd (a handle made from another kind of
+    /// descriptor).
+    ///
+    /// See [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html).
+    pub fn set_mask(&mut self, mask: &SigSet) -> Result<()> {
+        let fd = self.fd.borrow()?;
+        signalfd4_update(fd, mask.bits())?;
+        self.mask = mask.difference(UNCATCHABLE);
+        Ok(())
+    }
+
+    /// The signals this signalfd reads, as cached (no syscall).
+    #[inline]
+    pub fn mask(&self) -> SigSet {
+        self.mask
+    }
+
+    /// `read(fd, &mut info, 128)` — dequeues the lowest-numbered pending
+    /// signal of the mask and returns its record.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WouldBlock`] when none is pending; [`Error::Closed`];
+    /// `Os(EIO)` when the descriptor returned something other than a whole
+    /// record (it is not a signalfd).
+    ///
+    /// See [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html).
+    #[inline]
+    pub fn read_info(&self) -> Result<SignalInfo> {
+        let mut info = SignalInfo::zeroed();
+        self.read_into(&mut info)?;
+        Ok(info)
+    }
+
+    /// `read(fd, out, 128)` — as [`read_info`](SignalFd::read_info), into
+    /// caller-owned storage. On error `out` may be partly overwritten.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_info`](SignalFd::read_info).
+    ///
+    /// See [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html).
+    #[inline]
+    pub fn read_into(&self, out: &mut SignalInfo) -> Result<()> {
+        let fd = self.fd.borrow()?;
+        let n = crate::sys::io::read(fd, records_as_bytes(std::slice::from_mut(out)))?;
+        if n == SignalInfo::SIZE {
+            Ok(())
+        } else {
+            Err(NOT_RECORDS)
+        }
+    }
+
+    /// `read(fd, out, 128 * out.len())` — dequeues up to `out.len()` pending
+    /// signals in one call and returns how many records were written to the
+    /// front of `out` (at least one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; `InvalidParam` for an empty `out` (no syscall);
+    /// [`Error::WouldBlock`] when none is pending; `Os(EIO)` when the
+    /// descriptor returned something other than whole records (it is not a
+    /// signalfd).
+    ///
+    /// See [signalfd(2)](https://man7.org/linux/man-pages/man2/signalfd.2.html).
+    #[inline]
+    pub fn read_many(&self, out: &mut [SignalInfo]) -> Result<usize> {
+        let fd = self.fd.borrow()?;
+        if out.is_empty() {
+            return Err(Error::InvalidParam("no room for a signal record"));
+        }
+        let n = crate::sys::io::read(fd, records_as_bytes(out))?;
+        if n == 0 || n % SignalInfo::SIZE != 0 {
+            return Err(NOT_RECORDS);
+        }
+        Ok(n / SignalInfo::SIZE)
     }
 }
 
 handle_impls!(SignalFd, SignalFd::from_fd);
-
-/// Placeholder.
-#[derive(Debug)]
-pub struct SigSet;
-/// Placeholder.
-#[derive(Debug)]
-pub struct SigSetIter;
-/// Placeholder.
-#[derive(Debug)]
-pub struct SignalInfo;
 
 #[cfg(test)]
 mod signal_tests {

@@ -64,6 +64,53 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     unsafe { syscall3(nr::WRITE, fd_arg(fd), buf.as_ptr() as usize, buf.len()) }
 }
 
+/// `pread64(fd, buf, len, offset)` — reads up to `buf.len()` bytes at
+/// `offset`, leaving the file position alone; `Ok(0)` at or past the end.
+///
+/// # Errors
+///
+/// As [`read`], `ESPIPE` on a pipe or socket, `EINVAL` for an offset past
+/// `i64::MAX`.
+///
+/// See [pread(2)](https://man7.org/linux/man-pages/man2/pread.2.html).
+#[inline]
+pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is valid for writes of `buf.len()` bytes during the call.
+    unsafe {
+        syscall4(
+            nr::PREAD64,
+            fd_arg(fd),
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            offset as usize,
+        )
+    }
+}
+
+/// `pwrite64(fd, buf, len, offset)` — writes up to `buf.len()` bytes at
+/// `offset`, leaving the file position alone (but see `O_APPEND` in the
+/// man page: Linux then appends).
+///
+/// # Errors
+///
+/// As [`write()`], `ESPIPE` on a pipe or socket, `EINVAL` for an offset
+/// past `i64::MAX`, `EFBIG` past the maximum file size.
+///
+/// See [pwrite(2)](https://man7.org/linux/man-pages/man2/pwrite.2.html).
+#[inline]
+pub fn pwrite(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> Result<usize, Errno> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
+    unsafe {
+        syscall4(
+            nr::PWRITE64,
+            fd_arg(fd),
+            buf.as_ptr() as usize,
+            buf.len(),
+            offset as usize,
+        )
+    }
+}
+
 /// `readv(fd, iov, iovcnt)` — scatters one read across `bufs`.
 ///
 /// # Errors

@@ -160,6 +160,8 @@ pub mod nr {
     pub const MMAP: usize = 9;
     pub const MUNMAP: usize = 11;
     pub const RT_SIGPROCMASK: usize = 14;
+    pub const PREAD64: usize = 17;
+    pub const PWRITE64: usize = 18;
     pub const READV: usize = 19;
     pub const WRITEV: usize = 20;
     pub const GETPID: usize = 39;
