@@ -57,6 +57,11 @@ pub enum Error {
     /// Any other kernel error, with its errno.
     #[error("{0}")]
     Os(Errno),
+    /// The running kernel lacks a feature the operation needs (an io_uring
+    /// opcode, a setup flag); the text names it. Detected by probing, before
+    /// anything is submitted.
+    #[error("not supported by this kernel: {0}")]
+    Unsupported(&'static str),
 }
 
 impl Error {
@@ -66,7 +71,8 @@ impl Error {
     /// The errno that best describes this error: the kernel's own for
     /// [`Os`](Error::Os), the errno each other variant stands for
     /// (`Permission` reports `EPERM`, `InvalidParam` `EINVAL`), and `None`
-    /// for [`Closed`](Error::Closed), which never came from the kernel.
+    /// for [`Closed`](Error::Closed), which never came from the kernel
+    /// (`Unsupported` reports `EOPNOTSUPP`).
     #[inline]
     pub fn errno(&self) -> Option<Errno> {
         match *self {
@@ -77,6 +83,7 @@ impl Error {
             Error::NoMemory => Some(Errno::ENOMEM),
             Error::Permission => Some(Errno::EPERM),
             Error::Os(e) => Some(e),
+            Error::Unsupported(_) => Some(Errno::EOPNOTSUPP),
         }
     }
 }
@@ -107,6 +114,7 @@ impl From<Error> for io::Error {
             }
             Error::InvalidParam(_) => io::Error::new(io::ErrorKind::InvalidInput, e),
             Error::Closed => io::Error::other(e),
+            Error::Unsupported(_) => io::Error::new(io::ErrorKind::Unsupported, e),
             Error::Os(errno) => io::Error::from(errno),
             other => match other.errno() {
                 Some(errno) => io::Error::from(errno),
@@ -176,6 +184,11 @@ mod tests {
                 None,
             ),
             (Error::Closed, io::ErrorKind::Other, None),
+            (
+                Error::Unsupported("waitid"),
+                io::ErrorKind::Unsupported,
+                None,
+            ),
         ];
         for (e, kind, raw) in cases {
             let io = io::Error::from(e);

@@ -1,5 +1,88 @@
-//! The ring driver (planned): typed handle operations batched through
-//! io_uring into caller-owned storage, indexed by a slab-backed,
-//! generation-checked completion table.
+//! The ring driver: typed handle operations batched through io_uring into
+//! storage the caller owns, indexed by a slab-backed, generation-checked
+//! completion table.
 //!
-//! This module is empty until the driver lands; see `DESIGN.md`.
+//! # The model
+//!
+//! - **Operations are values.** Every handle hands out [`Op`]s next to its
+//!   syscall methods ([`ops`] lists them): read an eventfd counter, read
+//!   timerfd expirations, read a `SignalInfo`, wait for a child, read or
+//!   write at an offset. An operation borrows its handle (or shares it
+//!   through an `Arc`), never a bare descriptor number, builds one SQE and
+//!   turns its CQE into a typed result or an [`Error`](crate::Error).
+//! - **The completion table** is a `slab` sized once, when the ring is
+//!   built, and never reallocated. Each SQE's `user_data` ([`UserData`])
+//!   packs its slot key and the slot's generation; a CQE whose slot is free
+//!   or has moved on to a later generation is counted
+//!   ([`Ring::stale_completions`]) and dropped, never delivered to another
+//!   operation.
+//! - **Batching.** Pushing only fills the submission queue; one
+//!   `io_uring_enter` ([`Ring::submit`], [`Ring::submit_and_wait`]) submits
+//!   the whole batch and may wait in the same call. A full submission queue
+//!   is submitted and refilled, never an error. Completions that overflow
+//!   the completion queue are flushed from the kernel's overflow list by
+//!   [`Ring::reap`]: none is lost.
+//! - **Reads that find nothing** (`-EAGAIN` on a non-blocking handle) are
+//!   re-armed by the driver — a `POLL_ADD` linked to the read — rather than
+//!   reported.
+//!
+//! # Who owns an operation's storage
+//!
+//! The kernel may write into an operation's result storage until that
+//! operation's final CQE has been reaped, so the storage must outlive it
+//! whatever the caller does — return early, panic, or `mem::forget`
+//! something. iofd offers three ways, from safest to rawest:
+//!
+//! 1. **Driver-owned** ([`Ring::push`]): the result lands in the
+//!    operation's own slot of the table (128 bytes inline), which is freed
+//!    only after the final CQE. The returned [`Token`] borrows nothing, so
+//!    long-lived server operations can be kept anywhere; an operation made
+//!    from an `Arc`-held handle keeps the handle open too. No heap
+//!    allocation per operation.
+//! 2. **Scoped** ([`Ring::scope`]): operations write into the caller's own
+//!    storage, borrowed for longer than the scope. Leaving the scope by any
+//!    path cancels and reaps every operation it started before the borrows
+//!    end; the cleanup is not a value the caller holds, so it cannot be
+//!    forgotten.
+//! 3. **Raw** ([`Ring::push_raw`], `unsafe`): any SQE, with its contract
+//!    under `# Safety`.
+//!
+//! Dropping a [`Ring`] cancels and reaps every operation still in flight
+//! before any storage is freed.
+//!
+//! # Examples
+//!
+//! Signal three eventfds and read them back in one batch:
+//!
+//! ```
+//! use iofd::EventFd;
+//! use iofd::ring::Ring;
+//!
+//! let mut ring = Ring::new(16)?;
+//! let efds = [EventFd::new(0)?, EventFd::new(0)?, EventFd::new(0)?];
+//! for (i, efd) in efds.iter().enumerate() {
+//!     efd.signal(i as u64 + 1)?;
+//! }
+//! let mut values = [0u64; 3];
+//! ring.scope(|s| {
+//!     for (efd, v) in efds.iter().zip(values.iter_mut()) {
+//!         let _ = s.push_into(efd.read_op(), v)?;
+//!     }
+//!     s.submit_and_wait_all() // one io_uring_enter for the batch
+//! })?;
+//! assert_eq!(values, [1, 2, 3]);
+//! # Ok::<(), iofd::Error>(())
+//! ```
+
+mod driver;
+mod op;
+pub mod ops;
+mod scope;
+mod table;
+mod user_data;
+
+pub use driver::{Notify, Ring, RingBuilder};
+pub use op::{Op, Ticket, Token};
+pub use scope::Scope;
+pub use table::{Cqe, INLINE_BYTES};
+pub use user_data::UserData;

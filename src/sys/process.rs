@@ -148,10 +148,13 @@ impl WaitInfo {
     }
 }
 
-/// The kernel's `siginfo_t` as `waitid` fills it for `SIGCHLD` (128 bytes,
-/// the `_sigchld` arm of the union at offset 16).
+/// The kernel's `siginfo_t` as `waitid` (and io_uring's `IORING_OP_WAITID`)
+/// fills it for `SIGCHLD`: 128 bytes, the `_sigchld` arm of the union at
+/// offset 16. Start from [`SigInfoChld::zeroed`] and read it with
+/// [`SigInfoChld::decode`].
 #[repr(C)]
-struct SigInfoChld {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfoChld {
     signo: i32,
     errno: i32,
     code: i32,
@@ -163,6 +166,47 @@ struct SigInfoChld {
     utime: i64,
     stime: i64,
     rest: [u64; 10],
+}
+
+impl SigInfoChld {
+    /// All zeroes: what `waitid` expects, so that "no child ready" (which
+    /// leaves it untouched) reads as pid 0.
+    #[inline]
+    pub const fn zeroed() -> SigInfoChld {
+        SigInfoChld {
+            signo: 0,
+            errno: 0,
+            code: 0,
+            pad0: 0,
+            pid: 0,
+            uid: 0,
+            status: 0,
+            pad1: 0,
+            utime: 0,
+            stime: 0,
+            rest: [0; 10],
+        }
+    }
+
+    /// The child state change it holds: `Ok(None)` when no child was
+    /// ready (pid 0).
+    ///
+    /// # Errors
+    ///
+    /// `EPROTO` for a `si_code` outside `CLD_*`, which Linux does not report.
+    #[inline]
+    pub fn decode(&self) -> Result<Option<WaitInfo>, Errno> {
+        if self.pid == 0 {
+            return Ok(None);
+        }
+        let code = WaitCode::from_raw(self.code).ok_or(Errno::EPROTO)?;
+        Ok(Some(WaitInfo {
+            pid: self.pid as u32,
+            uid: self.uid,
+            code,
+            status: self.status,
+        }))
+    }
 }
 
 /// `getpid()` — the calling process's id (its thread group id).
@@ -291,19 +335,7 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target: RawFd) -> Result<OwnedFd, Errn
 /// See [waitid(2)](https://man7.org/linux/man-pages/man2/waitid.2.html).
 #[inline]
 pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitInfo>, Errno> {
-    let mut info = SigInfoChld {
-        signo: 0,
-        errno: 0,
-        code: 0,
-        pad0: 0,
-        pid: 0,
-        uid: 0,
-        status: 0,
-        pad1: 0,
-        utime: 0,
-        stime: 0,
-        rest: [0; 10],
-    };
+    let mut info = SigInfoChld::zeroed();
     let (idtype, id) = id.args();
     // SAFETY: `info` is a writable, zeroed 128-byte `siginfo_t` for the call;
     // the `rusage` pointer is null.
@@ -317,16 +349,7 @@ pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitInfo>, 
             0,
         )?;
     }
-    if info.pid == 0 {
-        return Ok(None);
-    }
-    let code = WaitCode::from_raw(info.code).ok_or(Errno::EPROTO)?;
-    Ok(Some(WaitInfo {
-        pid: info.pid as u32,
-        uid: info.uid,
-        code,
-        status: info.status,
-    }))
+    info.decode()
 }
 
 #[cfg(test)]

@@ -1,0 +1,745 @@
+//! `Ring`: setup, submission, reaping, driver-owned operations, drop.
+//!
+//! # Safety
+//!
+//! Every SQE this file pushes is built by an [`Op`] (an `unsafe trait`
+//! whose implementations promise what the SQE touches) or is one of the
+//! driver's own requests (cancel, wake, the poll half of a re-arm), which
+//! touch no memory. The storage a driver-owned operation writes is its
+//! slot's inline buffer in the [`Table`], which outlives the operation:
+//! slots are freed only after their final CQE, and `Drop` cancels and reaps
+//! every operation before the table goes.
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd};
+
+use io_uring::{IoUring, cqueue, opcode, squeue, types};
+
+use super::UserData;
+use super::op::{Op, Token};
+use super::table::{Delivery, INLINE_BYTES, State, Table};
+use crate::error::{Error, Result};
+use crate::fd::EventFd;
+use crate::sys::Errno;
+
+/// `POLLIN`.
+pub(crate) const POLLIN: u32 = 0x1;
+
+/// The io-uring crate's `io::Error` as an iofd error.
+#[inline]
+pub(crate) fn io_error(e: &std::io::Error) -> Error {
+    match Errno::from_io_error(e) {
+        Some(errno) => Error::from(errno),
+        None => Error::Os(Errno::EIO),
+    }
+}
+
+/// Which completions wake a registered eventfd.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notify {
+    /// Every completion (`IORING_REGISTER_EVENTFD`).
+    All,
+    /// Only completions that did not finish inline during submission
+    /// (`IORING_REGISTER_EVENTFD_ASYNC`).
+    AsyncOnly,
+}
+
+/// Options for a [`Ring`]; start from [`Ring::builder`].
+#[derive(Clone, Debug)]
+pub struct RingBuilder {
+    entries: u32,
+    cq_entries: Option<u32>,
+    capacity: Option<usize>,
+    single_issuer: bool,
+    defer_taskrun: bool,
+    coop_taskrun: bool,
+}
+
+impl RingBuilder {
+    /// The completion-queue size (`IORING_SETUP_CQSIZE`); by default twice
+    /// the submission queue. Completions beyond it wait in the kernel's
+    /// overflow list and are flushed by the driver: none is lost.
+    pub fn cq_entries(mut self, n: u32) -> RingBuilder {
+        self.cq_entries = Some(n);
+        self
+    }
+
+    /// How many operations may be in flight (or completed but not taken)
+    /// at once: the completion table's size, fixed for the ring's life. By
+    /// default the completion-queue size.
+    pub fn capacity(mut self, n: usize) -> RingBuilder {
+        self.capacity = Some(n);
+        self
+    }
+
+    /// `IORING_SETUP_SINGLE_ISSUER`: only the thread that creates the ring
+    /// submits to it (a `Ring` used from another thread then fails with
+    /// `Os(EEXIST)`). Lets the kernel skip locking.
+    pub fn single_issuer(mut self, on: bool) -> RingBuilder {
+        self.single_issuer = on;
+        self
+    }
+
+    /// `IORING_SETUP_DEFER_TASKRUN` (with `SINGLE_ISSUER` and
+    /// `TASKRUN_FLAG`): completion work runs only when the ring is entered
+    /// to wait, in the submitter's own context. The driver keeps entering
+    /// while the kernel flags deferred work (`IORING_SQ_TASKRUN`), since one
+    /// entry runs only a bounded batch of it.
+    pub fn defer_taskrun(mut self, on: bool) -> RingBuilder {
+        self.defer_taskrun = on;
+        if on {
+            self.single_issuer = true;
+        }
+        self
+    }
+
+    /// `IORING_SETUP_COOP_TASKRUN` (with `TASKRUN_FLAG`): no interrupt to
+    /// run completion work; it runs at the next entry.
+    pub fn coop_taskrun(mut self, on: bool) -> RingBuilder {
+        self.coop_taskrun = on;
+        self
+    }
+
+    /// `io_uring_setup` — creates the ring and probes its opcodes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for zero entries or capacity;
+    /// [`Error::Permission`] when io_uring is disabled
+    /// (`kernel.io_uring_disabled`); `Os(ENOSYS)` without io_uring;
+    /// [`Error::NoMemory`]; [`Error::InvalidParam`] for flags the kernel
+    /// does not know.
+    ///
+    /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
+    pub fn build(self) -> Result<Ring> {
+        if self.entries == 0 {
+            return Err(Error::InvalidParam("ring entries must be at least 1"));
+        }
+        let mut b = IoUring::builder();
+        if let Some(cq) = self.cq_entries {
+            if cq == 0 {
+                return Err(Error::InvalidParam(
+                    "completion queue entries must be at least 1",
+                ));
+            }
+            b.setup_cqsize(cq);
+        }
+        if self.single_issuer {
+            b.setup_single_issuer();
+        }
+        if self.defer_taskrun {
+            b.setup_defer_taskrun();
+            b.setup_taskrun_flag();
+        }
+        if self.coop_taskrun {
+            b.setup_coop_taskrun();
+            b.setup_taskrun_flag();
+        }
+        let uring = b.build(self.entries).map_err(|e| io_error(&e))?;
+        let capacity = self
+            .capacity
+            .unwrap_or(uring.params().cq_entries() as usize);
+        if capacity == 0 {
+            return Err(Error::InvalidParam("table capacity must be at least 1"));
+        }
+        if capacity > u32::MAX as usize {
+            return Err(Error::InvalidParam("table capacity must fit in 32 bits"));
+        }
+        let mut probe = io_uring::Probe::new();
+        uring
+            .submitter()
+            .register_probe(&mut probe)
+            .map_err(|e| io_error(&e))?;
+        let mut supported = [0u64; 4];
+        for op in 0..=255u8 {
+            if probe.is_supported(op) {
+                supported[usize::from(op / 64)] |= 1 << (op % 64);
+            }
+        }
+        Ok(Ring {
+            uring,
+            table: Table::with_capacity(capacity),
+            supported,
+            eventfd: None,
+        })
+    }
+}
+
+/// An io_uring instance with a completion table: the iofd driver.
+///
+/// Operations are values ([`Op`]) that handles hand out
+/// (`EventFd::read_op`, `TimerFd::expirations_op`, `PidFd::wait_op`, ...).
+/// Pushing one fills a submission-queue entry; [`submit`](Ring::submit)
+/// (or [`submit_and_wait`](Ring::submit_and_wait)) hands the whole batch to
+/// the kernel in one `io_uring_enter`. A full submission queue is submitted
+/// and refilled, never reported. Completions are drained into the table by
+/// [`reap`](Ring::reap), including those that overflowed the completion
+/// queue.
+///
+/// Two ways to own an operation's result storage:
+///
+/// - [`push`](Ring::push): driver-owned. The result lands in the
+///   operation's slot in the table and lives there until taken with
+///   [`poll`](Ring::poll) or [`wait`](Ring::wait). Nothing is borrowed, so
+///   it suits long-lived server operations; no heap allocation per
+///   operation.
+/// - [`scope`](Ring::scope): caller-owned. Inside the scope, operations
+///   write into the caller's own storage; leaving the scope — normally, by
+///   `?` or by a panic — cancels and reaps every operation it started
+///   before the borrows end.
+///
+/// Dropping the ring cancels and reaps everything still in flight before
+/// any storage is freed.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use iofd::EventFd;
+/// use iofd::ring::Ring;
+///
+/// let mut ring = Ring::new(8)?;
+/// // A driver-owned operation keeps its handle open: share it.
+/// let efd = Arc::new(EventFd::new(0)?);
+/// let token = ring.push(efd.read_op_shared())?;
+/// ring.submit()?; // armed: the counter is zero
+/// efd.signal(42)?;
+/// assert_eq!(ring.wait(token)?, 42);
+/// # Ok::<(), iofd::Error>(())
+/// ```
+pub struct Ring {
+    uring: IoUring,
+    table: Table,
+    supported: [u64; 4],
+    eventfd: Option<Notify>,
+}
+
+impl Ring {
+    /// A ring with `entries` submission slots (rounded up to a power of
+    /// two) and default options.
+    ///
+    /// # Errors
+    ///
+    /// As [`RingBuilder::build`].
+    pub fn new(entries: u32) -> Result<Ring> {
+        Ring::builder(entries).build()
+    }
+
+    /// Options for a ring with `entries` submission slots.
+    pub fn builder(entries: u32) -> RingBuilder {
+        RingBuilder {
+            entries,
+            cq_entries: None,
+            capacity: None,
+            single_issuer: false,
+            defer_taskrun: false,
+            coop_taskrun: false,
+        }
+    }
+
+    /// Submission-queue entries.
+    pub fn sq_entries(&self) -> u32 {
+        self.uring.params().sq_entries()
+    }
+
+    /// Completion-queue entries.
+    pub fn cq_entries(&self) -> u32 {
+        self.uring.params().cq_entries()
+    }
+
+    /// How many operations the completion table holds at once.
+    pub fn capacity(&self) -> usize {
+        self.table.capacity()
+    }
+
+    /// Operations pushed whose final CQE has not been reaped.
+    pub fn in_flight(&self) -> usize {
+        self.table.in_flight()
+    }
+
+    /// CQEs dropped because no live operation had their `user_data` (a
+    /// freed slot, or an older generation of a reused one).
+    pub fn stale_completions(&self) -> u64 {
+        self.table.stale()
+    }
+
+    /// Whether the kernel supports opcode `code` (`IORING_OP_*`).
+    #[inline]
+    pub fn is_supported(&self, code: u8) -> bool {
+        self.supported[usize::from(code / 64)] & (1 << (code % 64)) != 0
+    }
+
+    /// The ring's descriptor, for `epoll` or `IORING_REGISTER_*` calls of
+    /// one's own.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the io-uring crate owns the ring descriptor for as long
+        // as `self.uring` lives, which outlives the borrow.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.uring.as_raw_fd()) }
+    }
+
+    /// Checks that the kernel has `O`'s opcode.
+    #[inline]
+    pub(crate) fn check<O: Op>(&self) -> Result<()> {
+        if self.is_supported(O::CODE) {
+            Ok(())
+        } else {
+            Err(Error::Unsupported(O::NAME))
+        }
+    }
+
+    /// Pushes one SQE, submitting first when the queue is full.
+    ///
+    /// # Safety
+    ///
+    /// - The SQE satisfies [`io_uring_enter`](crate::sys::uring::io_uring_enter)'s
+    ///   contract for as long as its operation is in flight.
+    pub(crate) unsafe fn push_entry(&mut self, entry: &squeue::Entry) -> Result<()> {
+        loop {
+            // SAFETY: forwarded to the caller.
+            if unsafe { self.uring.submission().push(entry) }.is_ok() {
+                return Ok(());
+            }
+            self.submit()?;
+        }
+    }
+
+    /// Allocates a table slot for a new operation.
+    ///
+    /// # Errors
+    ///
+    /// `Os(EBUSY)` when every slot holds an operation or an untaken result,
+    /// even after reaping.
+    pub(crate) fn alloc(&mut self, scoped: bool) -> Result<UserData> {
+        if let Some(ud) = self.table.insert(scoped) {
+            return Ok(ud);
+        }
+        self.reap()?;
+        self.table.insert(scoped).ok_or(Error::Os(Errno::EBUSY))
+    }
+
+    /// Fills `op`'s storage and pushes its SQE for slot `ud` (from
+    /// [`alloc`](Ring::alloc)); on error the slot is freed.
+    ///
+    /// # Safety
+    ///
+    /// - `storage` points at `O::Storage` that stays valid, and is not
+    ///   otherwise accessed, until the slot's final CQE is reaped.
+    pub(crate) unsafe fn launch<O: Op>(
+        &mut self,
+        op: &O,
+        ud: UserData,
+        storage: *mut O::Storage,
+    ) -> Result<()> {
+        if let Err(e) = self.check::<O>() {
+            self.table.remove(ud);
+            return Err(e);
+        }
+        // SAFETY: the caller's promise: `storage` is valid and nothing else
+        // accesses it; the kernel does not see it before the push below.
+        op.prepare(unsafe { &mut *storage });
+        let entry = op.entry(storage).user_data(ud.raw());
+        if let Some(slot) = self.table.get_mut(ud) {
+            slot.keep = op.keep();
+            slot.rearm = op.rearm().map(|(fd, events)| super::table::Rearm {
+                fd,
+                events,
+                entry: entry.clone(),
+            });
+        }
+        // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
+        // operation (the caller's promise).
+        if let Err(e) = unsafe { self.push_entry(&entry) } {
+            self.table.remove(ud);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Queues a driver-owned operation: its result lands in its slot of the
+    /// completion table and waits there to be taken with
+    /// [`poll`](Ring::poll) or [`wait`](Ring::wait). Nothing is submitted
+    /// until [`submit`](Ring::submit) (or a call that submits).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the kernel lacks the operation (naming
+    /// it); `Os(EBUSY)` when every table slot holds an operation or an
+    /// untaken result; errors of the submission a full queue forces.
+    pub fn push<O: Op + 'static>(&mut self, op: O) -> Result<Token<O>>
+    where
+        O::Storage: Sized + Copy,
+    {
+        const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
+        let ud = self.alloc(false)?;
+        let storage = self.table.inline_ptr(ud).cast::<O::Storage>();
+        // SAFETY: the slot's inline buffer fits `O::Storage` (asserted
+        // above), is reached only through this pointer, and lives until the
+        // final CQE.
+        unsafe { self.launch(&op, ud, storage) }?;
+        Ok(Token::new(ud))
+    }
+
+    /// Takes one result of a driver-owned operation: `None` while nothing
+    /// has completed (call [`submit`](Ring::submit) and [`reap`](Ring::reap),
+    /// or use [`wait`](Ring::wait)). A multishot operation yields each shot
+    /// in turn; the token is done after the final one.
+    pub fn poll<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
+    where
+        O::Storage: Sized,
+    {
+        if token.done {
+            return None;
+        }
+        let ptr = self.table.inline_ptr(token.ud).cast::<O::Storage>();
+        let cqe = self.table.take(token.ud)?;
+        if self.table.get(token.ud).is_none() {
+            token.done = true;
+        }
+        // SAFETY: the CQE was reaped, so the kernel is done with the slot's
+        // inline buffer, which held this operation's storage; the buffer
+        // stays allocated with the table.
+        Some(unsafe { O::output(cqe, ptr) })
+    }
+
+    /// Submits what is queued and waits until `token`'s operation has a
+    /// result, then takes it.
+    ///
+    /// # Errors
+    ///
+    /// The operation's own error, or the ring's ([`Error::Interrupted`]
+    /// when a signal interrupted the wait; the token is then lost, and its
+    /// operation is cancelled).
+    pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
+    where
+        O::Storage: Sized,
+    {
+        loop {
+            if let Some(r) = self.poll(&mut token) {
+                if !token.done {
+                    self.cancel(token)?;
+                }
+                return r;
+            }
+            if token.done {
+                return Err(Error::InvalidParam("the token's result was already taken"));
+            }
+            if let Err(e) = self.submit_and_wait(1) {
+                self.cancel(token)?;
+                return Err(e);
+            }
+        }
+    }
+
+    /// Gives up an operation: asks the kernel to cancel it if it is still
+    /// in flight. Its slot, and the storage and handle it keeps, stay until
+    /// its final CQE arrives, then are freed by [`reap`](Ring::reap).
+    ///
+    /// # Errors
+    ///
+    /// Errors of the submission a full queue forces.
+    pub fn cancel<O: Op>(&mut self, token: Token<O>) -> Result<()> {
+        self.cancel_ud(token.ud)
+    }
+
+    pub(crate) fn cancel_ud(&mut self, ud: UserData) -> Result<()> {
+        let in_flight = matches!(self.table.get(ud).map(|s| s.state), Some(State::Submitted));
+        self.table.abandon(ud);
+        if in_flight {
+            let entry = opcode::AsyncCancel::new(ud.raw())
+                .build()
+                .user_data(UserData::CANCEL.raw());
+            // SAFETY: a cancel request touches no memory.
+            unsafe { self.push_entry(&entry) }?;
+        }
+        Ok(())
+    }
+
+    /// Asks the kernel to cancel operation `ud` but keeps its slot: the
+    /// owner still takes its (cancelled or completed) result.
+    pub(crate) fn request_cancel(&mut self, ud: UserData) -> Result<()> {
+        if matches!(self.table.get(ud).map(|s| s.state), Some(State::Submitted)) {
+            let entry = opcode::AsyncCancel::new(ud.raw())
+                .build()
+                .user_data(UserData::CANCEL.raw());
+            // SAFETY: a cancel request touches no memory.
+            unsafe { self.push_entry(&entry) }?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn table_inline(&self, ud: UserData) -> *mut u8 {
+        self.table.inline_ptr(ud)
+    }
+
+    pub(crate) fn table_take(&mut self, ud: UserData) -> Option<super::Cqe> {
+        self.table.take(ud)
+    }
+
+    pub(crate) fn table_live(&self, ud: UserData) -> bool {
+        self.table.get(ud).is_some()
+    }
+
+    pub(crate) fn table_scoped_in_flight(&self) -> usize {
+        self.table.scoped_in_flight()
+    }
+
+    /// `io_uring_enter` — submits every queued SQE.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
+    /// waiting to be flushed) is handled by reaping and retrying.
+    pub fn submit(&mut self) -> Result<usize> {
+        self.enter(0)
+    }
+
+    /// `io_uring_enter` — submits every queued SQE and waits until at least
+    /// `want` completions are in the completion queue, then reaps them into
+    /// the table.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Ring::submit).
+    pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
+        let n = self.enter(want)?;
+        self.reap()?;
+        Ok(n)
+    }
+
+    fn enter(&mut self, want: usize) -> Result<usize> {
+        loop {
+            match self.uring.submit_and_wait(want) {
+                Ok(n) => return Ok(n),
+                Err(e) => match Errno::from_io_error(&e) {
+                    Some(Errno::EBUSY) | Some(Errno::EAGAIN) => {
+                        // The kernel holds overflowed completions: drain
+                        // the queue, which lets it flush them.
+                        if self.reap()? == 0 {
+                            return Err(io_error(&e));
+                        }
+                    }
+                    _ => return Err(io_error(&e)),
+                },
+            }
+        }
+    }
+
+    /// Drains the completion queue into the table — flushing completions
+    /// that overflowed it and running deferred completion work while the
+    /// kernel flags any — and re-arms reads that found nothing ready.
+    /// Returns how many CQEs it consumed.
+    ///
+    /// # Errors
+    ///
+    /// Errors of the `io_uring_enter` that flushes overflow or runs
+    /// deferred work, or of re-arming.
+    pub fn reap(&mut self) -> Result<usize> {
+        let mut total = 0;
+        let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; 32];
+        loop {
+            // Copy a batch out of the ring (which frees the CQ entries for
+            // the kernel), then deliver it.
+            let batch = self.uring.completion().fill(&mut buf);
+            total += batch.len();
+            if batch.is_empty() {
+                let backlog = {
+                    let sq = self.uring.submission();
+                    sq.cq_overflow() || sq.taskrun()
+                };
+                if !backlog {
+                    break;
+                }
+                // GETEVENTS flushes the overflow list and runs deferred
+                // work into the queue; then drain again.
+                self.uring.submit_and_wait(0).map_err(|e| io_error(&e))?;
+                if self.uring.completion().is_empty() {
+                    break;
+                }
+                continue;
+            }
+            for cqe in batch.iter() {
+                let ud = UserData::from_raw(cqe.user_data());
+                if let Delivery::Rearm(key) = self.table.complete(ud, cqe.result(), cqe.flags()) {
+                    self.rearm(key)?;
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Re-arms the read in slot `key` after `-EAGAIN`: a `POLL_ADD` for its
+    /// descriptor linked to the read itself, so the read runs once there is
+    /// something to read. Only a failing poll produces a CQE (tagged with the
+    /// auxiliary flag); the read keeps its tag.
+    fn rearm(&mut self, key: u32) -> Result<()> {
+        let Some((ud, r)) = self.table.rearm_of(key) else {
+            return Ok(());
+        };
+        let poll = opcode::PollAdd::new(types::Fd(r.fd), r.events)
+            .build()
+            .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
+            .user_data(ud.aux().raw());
+        let read = r.entry.clone();
+        // SAFETY: the poll touches no memory and its descriptor is kept
+        // open by the operation (borrowed for its scope, or kept by the
+        // slot); `read` is the operation's own SQE again, whose storage is
+        // still reserved for it (the slot is in flight).
+        unsafe {
+            self.push_entry(&poll)?;
+            self.push_entry(&read)?;
+        }
+        Ok(())
+    }
+
+    /// Registers `efd` to be signalled when completions arrive, so that an
+    /// `epoll` or tokio loop can sleep on it and reap when it fires. The
+    /// kernel keeps its own reference to the eventfd.
+    ///
+    /// # Errors
+    ///
+    /// `Os(EBUSY)` when an eventfd is already registered; [`Error::Closed`].
+    ///
+    /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
+    pub fn register_eventfd(&mut self, efd: &EventFd, notify: Notify) -> Result<()> {
+        let fd = efd.as_fd().as_raw_fd();
+        if !efd.is_valid() {
+            return Err(Error::Closed);
+        }
+        let sub = self.uring.submitter();
+        let r = match notify {
+            Notify::All => sub.register_eventfd(fd),
+            Notify::AsyncOnly => sub.register_eventfd_async(fd),
+        };
+        r.map_err(|e| io_error(&e))?;
+        self.eventfd = Some(notify);
+        Ok(())
+    }
+
+    /// Unregisters the eventfd.
+    ///
+    /// # Errors
+    ///
+    /// `Os(ENXIO)` when none is registered.
+    pub fn unregister_eventfd(&mut self) -> Result<()> {
+        self.uring
+            .submitter()
+            .unregister_eventfd()
+            .map_err(|e| io_error(&e))?;
+        self.eventfd = None;
+        Ok(())
+    }
+
+    /// Which completions signal the registered eventfd, if one is.
+    pub fn registered_eventfd(&self) -> Option<Notify> {
+        self.eventfd
+    }
+
+    /// Switches eventfd notifications off or on at run time
+    /// (`IORING_CQ_EVENTFD_DISABLED`), without unregistering.
+    pub fn set_eventfd_enabled(&mut self, on: bool) {
+        let cq = self.uring.completion();
+        if on {
+            cq.enable_eventfd();
+        } else {
+            cq.disable_eventfd();
+        }
+    }
+
+    /// Whether eventfd notifications are on.
+    pub fn eventfd_enabled(&mut self) -> bool {
+        !self.uring.completion().eventfd_disabled()
+    }
+
+    /// Cancels every operation still in flight (all of them, or only the
+    /// scoped ones) and reaps until none is left. Never returns while the
+    /// kernel may still write into their storage: if the ring stops
+    /// working, the process is aborted rather than let memory be written
+    /// after it is freed.
+    pub(crate) fn drain(&mut self, scoped_only: bool) {
+        if self.table.live_count(scoped_only) > 0 {
+            for key in 0..self.table.capacity() {
+                let Some((ud, state, scoped)) = self.table.at(key) else {
+                    continue;
+                };
+                if scoped_only && !scoped {
+                    continue;
+                }
+                match state {
+                    State::Submitted => {
+                        if self.cancel_ud(ud).is_err() {
+                            self.table.abandon(ud);
+                        }
+                    }
+                    State::Cancelled => {}
+                    State::Completed => {
+                        self.table.remove(ud);
+                    }
+                }
+            }
+        }
+        let mut failures = 0u32;
+        loop {
+            let left = if scoped_only {
+                self.table.scoped_in_flight()
+            } else {
+                self.table.in_flight()
+            };
+            if left == 0 {
+                break;
+            }
+            match self.submit_and_wait(1) {
+                Ok(_) | Err(Error::Interrupted) => failures = 0,
+                Err(_) => {
+                    failures += 1;
+                    if failures > 1000 {
+                        // The kernel may still write into storage that is
+                        // about to be freed: stopping is the only sound
+                        // choice left.
+                        std::process::abort();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pushes an SQE as it is, `user_data` included, with no table slot:
+    /// its CQE is matched against the table like any other, so a tag that
+    /// names no live operation is counted in
+    /// [`stale_completions`](Ring::stale_completions) and dropped.
+    ///
+    /// # Safety
+    ///
+    /// - The SQE satisfies [`io_uring_enter`](crate::sys::uring::io_uring_enter)'s
+    ///   contract: everything it points at stays valid, and every descriptor
+    ///   it names stays open, until its CQE has been reaped.
+    /// - Its `user_data` does not name a live operation of this ring (a
+    ///   result would be delivered to that operation's owner).
+    /// - It does not close the ring or change its registrations.
+    ///
+    /// # Errors
+    ///
+    /// Errors of the submission a full queue forces.
+    pub unsafe fn push_raw(&mut self, entry: &squeue::Entry) -> Result<()> {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.push_entry(entry) }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        self.drain(false);
+    }
+}
+
+impl fmt::Debug for Ring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ring")
+            .field("sq_entries", &self.sq_entries())
+            .field("cq_entries", &self.cq_entries())
+            .field("table", &self.table)
+            .field("eventfd", &self.eventfd)
+            .finish()
+    }
+}

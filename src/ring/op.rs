@@ -1,0 +1,201 @@
+//! The `Op` trait: an io_uring operation as a value that builds one SQE and
+//! turns its CQE into a typed result.
+//!
+//! # Safety
+//!
+//! `Op` is an `unsafe trait`: the driver pushes whatever SQE an
+//! implementation builds, so implementing it is a promise about what that
+//! SQE touches (spelled out on the trait). `output` is an `unsafe fn`
+//! because it reads storage only the kernel has written.
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, RawFd};
+use std::sync::Arc;
+
+use io_uring::squeue;
+
+use super::{Cqe, UserData};
+use crate::error::{Error, Result};
+use crate::sys::Errno;
+
+/// An io_uring operation: builds one SQE and decodes its CQE.
+///
+/// Every handle offers its operations as `Op` values (`EventFd::read_op`,
+/// `TimerFd::expirations_op`, ...); the ring's [`push`](super::Ring::push)
+/// and a [`Scope`](super::Scope)'s `push`/`push_into` submit them.
+///
+/// # Safety
+///
+/// The driver trusts an implementation's SQE, so implementing `Op` is a
+/// promise:
+///
+/// - [`entry`](Op::entry) builds an SQE whose memory accesses are only the
+///   `storage` it is given (within `Self::Storage`'s size, reading or
+///   writing as the operation does) and memory that `Self` itself borrows
+///   for its whole lifetime;
+/// - the descriptors it names are borrowed by `Self` (or kept alive by
+///   [`keep`](Op::keep)) for its whole lifetime;
+/// - it does nothing safe Rust could not (close or replace a descriptor,
+///   change memory Rust holds other than `storage`);
+/// - [`output`](Op::output) only reads `storage` as the kernel left it.
+pub unsafe trait Op {
+    /// What the kernel reads or writes for the operation.
+    type Storage: ?Sized;
+    /// The typed result.
+    type Output;
+    /// The io_uring opcode (`IORING_OP_*`), probed before submission.
+    const CODE: u8;
+    /// A short name for errors (`"eventfd read"`).
+    const NAME: &'static str;
+
+    /// Fills `storage` before submission with what the kernel must read
+    /// (a write's value). Most operations leave it alone.
+    #[inline]
+    fn prepare(&self, storage: &mut Self::Storage) {
+        let _ = storage;
+    }
+
+    /// Builds the SQE, pointing the kernel at `storage`. The driver sets
+    /// the `user_data`.
+    fn entry(&self, storage: *mut Self::Storage) -> squeue::Entry;
+
+    /// For a read on a pollable descriptor: the descriptor and `poll`
+    /// events to wait for when the read completes with `-EAGAIN` (a
+    /// non-blocking handle with nothing ready), after which the driver
+    /// submits it again.
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        None
+    }
+
+    /// The handle a driver-owned operation keeps open until its final CQE
+    /// (for operations that hold an `Arc` of their handle).
+    #[inline]
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        None
+    }
+
+    /// Turns the CQE into the typed result.
+    ///
+    /// # Safety
+    ///
+    /// - `storage` points at this operation's storage, which the kernel is
+    ///   done with (the final CQE has been reaped).
+    unsafe fn output(cqe: Cqe, storage: *const Self::Storage) -> Result<Self::Output>;
+}
+
+/// The error of a CQE with a negative result.
+#[inline]
+pub(crate) fn cqe_error(res: i32) -> Error {
+    match Errno::from_raw(res.wrapping_neg()) {
+        Some(e) => Error::from(e),
+        None => Error::Os(Errno::EIO),
+    }
+}
+
+/// The CQE's result as a count, or its error.
+#[inline]
+pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
+    if cqe.res < 0 {
+        Err(cqe_error(cqe.res))
+    } else {
+        Ok(cqe.res as usize)
+    }
+}
+
+/// A driver-owned operation's claim ticket: what [`Ring::push`] returns.
+///
+/// The operation's storage lives in the ring's completion table until its
+/// final CQE, so a `Token` borrows nothing: it can be kept across calls,
+/// stored in a connection's state, or dropped. Take the result with
+/// [`Ring::poll`] or [`Ring::wait`]; give it up with [`Ring::cancel`]. A
+/// token dropped while its operation is in flight leaves the slot in use
+/// until the ring is dropped.
+///
+/// [`Ring::push`]: super::Ring::push
+/// [`Ring::poll`]: super::Ring::poll
+/// [`Ring::wait`]: super::Ring::wait
+/// [`Ring::cancel`]: super::Ring::cancel
+#[must_use = "a token is the only way to take the result or cancel the operation"]
+pub struct Token<O: Op> {
+    pub(crate) ud: UserData,
+    pub(crate) done: bool,
+    _op: PhantomData<fn() -> O>,
+}
+
+impl<O: Op> Token<O> {
+    pub(crate) fn new(ud: UserData) -> Token<O> {
+        Token {
+            ud,
+            done: false,
+            _op: PhantomData,
+        }
+    }
+
+    /// The `user_data` the operation's SQE carries.
+    #[inline]
+    pub fn user_data(&self) -> UserData {
+        self.ud
+    }
+
+    /// Whether the final result has been taken.
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl<O: Op> fmt::Debug for Token<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("op", &O::NAME)
+            .field("user_data", &self.ud)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// A scoped operation's claim ticket: what a [`Scope`](super::Scope)'s
+/// `push` and `push_into` return. It is valid only inside its scope.
+#[must_use = "a ticket is the only way to take the result"]
+pub struct Ticket<'scope, O: Op> {
+    pub(crate) ud: UserData,
+    pub(crate) storage: *mut O::Storage,
+    pub(crate) done: bool,
+    _scope: PhantomData<&'scope mut O::Storage>,
+}
+
+impl<'scope, O: Op> Ticket<'scope, O> {
+    pub(crate) fn new(ud: UserData, storage: *mut O::Storage) -> Ticket<'scope, O> {
+        Ticket {
+            ud,
+            storage,
+            done: false,
+            _scope: PhantomData,
+        }
+    }
+
+    /// The `user_data` the operation's SQE carries.
+    #[inline]
+    pub fn user_data(&self) -> UserData {
+        self.ud
+    }
+
+    /// Whether the final result has been taken.
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl<O: Op> fmt::Debug for Ticket<'_, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticket")
+            .field("op", &O::NAME)
+            .field("user_data", &self.ud)
+            .field("done", &self.done)
+            .finish()
+    }
+}

@@ -1,0 +1,163 @@
+//! EventFd operations: read the counter, signal it.
+//!
+//! # Safety
+//!
+//! Each `unsafe impl Op` below builds an 8-byte read or write of its
+//! handle's descriptor into the `u64` storage it is given, and reads that
+//! storage back only after the final CQE.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsFd, RawFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{CURRENT_POSITION, OpHandle, POLLOUT};
+use crate::error::{Error, Result};
+use crate::fd::EventFd;
+use crate::ring::Cqe;
+use crate::ring::driver::POLLIN;
+use crate::ring::op::{Op, cqe_error};
+use crate::sys::Errno;
+
+/// Reads (and resets, or in semaphore mode decrements) an eventfd's
+/// counter: `IORING_OP_READ` of 8 bytes. Waits — the driver re-arms it on
+/// a poll — while the counter is zero.
+#[derive(Debug)]
+pub struct ReadCounter<H> {
+    handle: H,
+}
+
+/// Adds a value to an eventfd's counter: `IORING_OP_WRITE` of 8 bytes.
+#[derive(Debug)]
+pub struct WriteCounter<H> {
+    handle: H,
+    value: u64,
+}
+
+impl EventFd {
+    /// An operation that reads the counter into a `u64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iofd::EventFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let efd = EventFd::new(0)?;
+    /// let mut counter = 0u64;
+    /// ring.scope(|s| {
+    ///     let t = s.push_into(efd.read_op(), &mut counter)?;
+    ///     s.submit()?; // armed: the counter is still zero
+    ///     efd.signal(7)?;
+    ///     s.wait(t)
+    /// })?;
+    /// assert_eq!(counter, 7);
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    pub fn read_op(&self) -> ReadCounter<&EventFd> {
+        ReadCounter { handle: self }
+    }
+
+    /// An operation that adds `value` to the counter.
+    pub fn signal_op(&self, value: u64) -> WriteCounter<&EventFd> {
+        WriteCounter {
+            handle: self,
+            value,
+        }
+    }
+
+    /// [`read_op`](EventFd::read_op) for a shared handle, which the
+    /// operation keeps open until it completes (for [`Ring::push`](crate::ring::Ring::push)).
+    pub fn read_op_shared(self: &Arc<Self>) -> ReadCounter<Arc<EventFd>> {
+        ReadCounter {
+            handle: Arc::clone(self),
+        }
+    }
+
+    /// [`signal_op`](EventFd::signal_op) for a shared handle.
+    pub fn signal_op_shared(self: &Arc<Self>, value: u64) -> WriteCounter<Arc<EventFd>> {
+        WriteCounter {
+            handle: Arc::clone(self),
+            value,
+        }
+    }
+}
+
+/// The counter value of an 8-byte eventfd transfer.
+#[inline]
+pub(super) fn counter_result(cqe: Cqe) -> Result<()> {
+    match cqe.res {
+        8 => Ok(()),
+        res if res < 0 => Err(cqe_error(res)),
+        _ => Err(Error::Os(Errno::EIO)),
+    }
+}
+
+// SAFETY: the SQE reads 8 bytes into `storage` (a `u64`) from a descriptor
+// the operation holds (borrowed or kept alive); it touches nothing else.
+unsafe impl<H: OpHandle> Op for ReadCounter<H> {
+    type Storage = u64;
+    type Output = u64;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "eventfd read (IORING_OP_READ)";
+
+    #[inline]
+    fn entry(&self, storage: *mut u64) -> squeue::Entry {
+        opcode::Read::new(types::Fd(self.handle.raw()), storage.cast(), 8)
+            .offset(CURRENT_POSITION)
+            .build()
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        Some((self.handle.raw(), POLLIN))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, storage: *const u64) -> Result<u64> {
+        counter_result(cqe)?;
+        // SAFETY: the kernel wrote the 8 bytes (res == 8) and is done.
+        Ok(unsafe { storage.read() })
+    }
+}
+
+// SAFETY: the SQE writes 8 bytes from `storage` (a `u64` filled by
+// `prepare`) to a descriptor the operation holds; it touches nothing else.
+unsafe impl<H: OpHandle> Op for WriteCounter<H> {
+    type Storage = u64;
+    type Output = ();
+    const CODE: u8 = opcode::Write::CODE;
+    const NAME: &'static str = "eventfd write (IORING_OP_WRITE)";
+
+    #[inline]
+    fn prepare(&self, storage: &mut u64) {
+        *storage = self.value;
+    }
+
+    #[inline]
+    fn entry(&self, storage: *mut u64) -> squeue::Entry {
+        opcode::Write::new(types::Fd(self.handle.raw()), storage.cast_const().cast(), 8)
+            .offset(CURRENT_POSITION)
+            .build()
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        Some((self.handle.raw(), POLLOUT))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const u64) -> Result<()> {
+        counter_result(cqe)
+    }
+}

@@ -1,0 +1,165 @@
+//! Fd and MemFd operations: read and write at an offset into caller buffers.
+//!
+//! # Safety
+//!
+//! Each `unsafe impl Op` below reads into, or writes from, the byte buffer
+//! it is given, never past its length (capped at `u32::MAX`).
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsFd, RawFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{OpHandle, POLLOUT};
+use crate::error::Result;
+use crate::fd::{Fd, MemFd};
+use crate::ring::Cqe;
+use crate::ring::driver::POLLIN;
+use crate::ring::op::{Op, cqe_count};
+
+/// Reads into a caller's byte buffer at an offset: `IORING_OP_READ`. On a
+/// non-blocking stream with nothing to read, the driver re-arms it on a
+/// poll. The result is the byte count (0 at end of file).
+#[derive(Debug)]
+pub struct ReadAt<H> {
+    handle: H,
+    offset: u64,
+}
+
+/// Writes a caller's byte buffer at an offset: `IORING_OP_WRITE`. The
+/// result is the byte count.
+#[derive(Debug)]
+pub struct WriteAt<H> {
+    handle: H,
+    offset: u64,
+}
+
+impl Fd {
+    /// An operation that reads into the buffer it is given at `offset`
+    /// (ignored by streams such as pipes and sockets).
+    pub fn read_at_op(&self, offset: u64) -> ReadAt<&Fd> {
+        ReadAt {
+            handle: self,
+            offset,
+        }
+    }
+
+    /// An operation that writes the buffer it is given at `offset`.
+    pub fn write_at_op(&self, offset: u64) -> WriteAt<&Fd> {
+        WriteAt {
+            handle: self,
+            offset,
+        }
+    }
+}
+
+impl MemFd {
+    /// An operation that reads into the buffer it is given at `offset`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iofd::MemFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let mem = MemFd::new("ring")?;
+    /// mem.write_at(b"hello, ring", 0)?;
+    /// let mut buf = [0u8; 4];
+    /// let n = ring.scope(|s| {
+    ///     let t = s.push_into(mem.read_at_op(7), &mut buf)?;
+    ///     s.wait(t)
+    /// })?;
+    /// assert_eq!(&buf[..n], b"ring");
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    pub fn read_at_op(&self, offset: u64) -> ReadAt<&MemFd> {
+        ReadAt {
+            handle: self,
+            offset,
+        }
+    }
+
+    /// An operation that writes the buffer it is given at `offset`.
+    pub fn write_at_op(&self, offset: u64) -> WriteAt<&MemFd> {
+        WriteAt {
+            handle: self,
+            offset,
+        }
+    }
+}
+
+/// The length of one io_uring transfer: at most `u32::MAX` bytes.
+#[inline]
+fn len32(len: usize) -> u32 {
+    len.min(u32::MAX as usize) as u32
+}
+
+// SAFETY: the SQE reads at most `storage.len()` bytes into `storage` from
+// a descriptor the operation holds.
+unsafe impl<H: OpHandle> Op for ReadAt<H> {
+    type Storage = [u8];
+    type Output = usize;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "read (IORING_OP_READ)";
+
+    #[inline]
+    fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
+        opcode::Read::new(
+            types::Fd(self.handle.raw()),
+            storage.cast(),
+            len32(storage.len()),
+        )
+        .offset(self.offset)
+        .build()
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        Some((self.handle.raw(), POLLIN))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {
+        cqe_count(cqe)
+    }
+}
+
+// SAFETY: the SQE writes at most `storage.len()` bytes from `storage` to a
+// descriptor the operation holds; the kernel only reads the buffer.
+unsafe impl<H: OpHandle> Op for WriteAt<H> {
+    type Storage = [u8];
+    type Output = usize;
+    const CODE: u8 = opcode::Write::CODE;
+    const NAME: &'static str = "write (IORING_OP_WRITE)";
+
+    #[inline]
+    fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
+        opcode::Write::new(
+            types::Fd(self.handle.raw()),
+            storage.cast_const().cast(),
+            len32(storage.len()),
+        )
+        .offset(self.offset)
+        .build()
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        Some((self.handle.raw(), POLLOUT))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {
+        cqe_count(cqe)
+    }
+}

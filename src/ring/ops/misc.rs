@@ -1,0 +1,86 @@
+//! Ring operations that need no handle: nop and cancel.
+//!
+//! # Safety
+//!
+//! `Nop` and `Cancel` touch no memory and no descriptor.
+#![allow(unsafe_code)]
+
+use io_uring::{opcode, squeue};
+
+use crate::error::Result;
+use crate::ring::op::{Op, cqe_error};
+use crate::ring::{Cqe, UserData};
+
+/// Does nothing and completes: `IORING_OP_NOP`. Useful to measure the
+/// ring's own cost, or to wake a waiter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Nop {
+    _priv: (),
+}
+
+impl Nop {
+    /// A no-op.
+    pub fn new() -> Nop {
+        Nop { _priv: () }
+    }
+}
+
+/// Asks the kernel to cancel the operation tagged `target`:
+/// `IORING_OP_ASYNC_CANCEL`. The result is `Ok(())` when it was found and
+/// cancelled, `Os(ENOENT)` when no such operation is in flight, and
+/// `Os(EALREADY)` when it is running and will complete on its own.
+#[derive(Clone, Copy, Debug)]
+pub struct Cancel {
+    target: UserData,
+}
+
+impl Cancel {
+    /// Cancels the operation whose token or ticket has this `user_data`.
+    pub fn new(target: UserData) -> Cancel {
+        Cancel { target }
+    }
+}
+
+// SAFETY: a no-op touches no memory and no descriptor.
+unsafe impl Op for Nop {
+    type Storage = ();
+    type Output = ();
+    const CODE: u8 = opcode::Nop::CODE;
+    const NAME: &'static str = "nop (IORING_OP_NOP)";
+
+    #[inline]
+    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+        opcode::Nop::new().build()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
+        if cqe.res < 0 {
+            Err(cqe_error(cqe.res))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+// SAFETY: a cancel request touches no memory and no descriptor.
+unsafe impl Op for Cancel {
+    type Storage = ();
+    type Output = ();
+    const CODE: u8 = opcode::AsyncCancel::CODE;
+    const NAME: &'static str = "cancel (IORING_OP_ASYNC_CANCEL)";
+
+    #[inline]
+    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+        opcode::AsyncCancel::new(self.target.raw()).build()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
+        if cqe.res < 0 {
+            Err(cqe_error(cqe.res))
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Typed operations: what each handle can do on the ring.
+//!
+//! Each operation is a small struct that borrows (or shares) its handle and
+//! builds one SQE; the handles hand them out next to their syscall methods:
+//!
+//! | handle | method | operation | result |
+//! |---|---|---|---|
+//! | [`EventFd`](crate::EventFd) | `read_op` | [`ReadCounter`] | the counter, `u64` |
+//! | [`EventFd`](crate::EventFd) | `signal_op(n)` | [`WriteCounter`] | `()` |
+//! | [`TimerFd`](crate::TimerFd) | `expirations_op` | [`ReadExpirations`] | expirations, `u64` |
+//! | [`SignalFd`](crate::SignalFd) | `read_op` | [`ReadSignal`] | one [`SignalInfo`](crate::SignalInfo) |
+//! | [`SignalFd`](crate::SignalFd) | `read_many_op` | [`ReadSignals`] | how many records |
+//! | [`PidFd`](crate::PidFd) | `exit_op` | [`PollExit`] | `()` once the process has exited |
+//! | [`PidFd`](crate::PidFd) | `wait_op` | [`WaitExit`] | the child's [`ExitStatus`](std::process::ExitStatus) |
+//! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op(offset)` | [`ReadAt`] | bytes read |
+//! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
+//! | — | [`Nop::new`] | [`Nop`] | `()` |
+//! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
+//!
+//! The `*_op` methods borrow the handle (for a [`Scope`](super::Scope));
+//! the `*_op_shared` methods of an `Arc`-held handle make operations that
+//! keep it open themselves, for the driver-owned [`Ring::push`](super::Ring::push).
+
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::sync::Arc;
+
+mod eventfd;
+mod file;
+mod misc;
+mod pidfd;
+mod signalfd;
+mod timerfd;
+
+pub use eventfd::{ReadCounter, WriteCounter};
+pub use file::{ReadAt, WriteAt};
+pub use misc::{Cancel, Nop};
+pub use pidfd::{PollExit, WaitExit};
+pub use signalfd::{ReadSignal, ReadSignals};
+pub use timerfd::ReadExpirations;
+
+/// How an operation holds its handle: borrowed (`&H`, for a scope, which
+/// keeps it alive by the borrow) or shared (`Arc<H>`, for a driver-owned
+/// operation, which keeps it open until its final CQE).
+pub trait OpHandle: AsFd {
+    /// The reference the driver keeps until the final CQE, if any.
+    fn keep_alive(&self) -> Option<Arc<dyn AsFd + Send + Sync>>;
+
+    /// The descriptor number for the SQE.
+    #[inline]
+    fn raw(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+impl<T: AsFd + ?Sized> OpHandle for &T {
+    #[inline]
+    fn keep_alive(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        None
+    }
+}
+
+impl<T: AsFd + Send + Sync + 'static> OpHandle for Arc<T> {
+    #[inline]
+    fn keep_alive(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        Some(Arc::clone(self) as Arc<dyn AsFd + Send + Sync>)
+    }
+}
+
+/// `POLLOUT`.
+const POLLOUT: u32 = 0x4;
+
+/// `-1` as an io_uring read/write offset: "the file's current position",
+/// which is also what a stream (eventfd, pipe) wants.
+const CURRENT_POSITION: u64 = u64::MAX;

@@ -1,0 +1,141 @@
+//! PidFd operations: wait for a process to exit, reap a child.
+//!
+//! # Safety
+//!
+//! `PollExit` touches no memory; `WaitExit` has the kernel fill the
+//! 128-byte `siginfo_t` storage it is given, read back only after the final
+//! CQE.
+#![allow(unsafe_code)]
+
+use std::os::fd::AsFd;
+use std::process::ExitStatus;
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use super::OpHandle;
+use crate::error::{Error, Result};
+use crate::fd::PidFd;
+use crate::ring::Cqe;
+use crate::ring::driver::POLLIN;
+use crate::ring::op::{Op, cqe_error};
+use crate::sys::Errno;
+use crate::sys::process::SigInfoChld;
+
+/// `P_PID`: wait for the child with this process id.
+const P_PID: u32 = 1;
+/// `WEXITED`: wait for children that have terminated.
+const WEXITED: i32 = 4;
+
+/// Completes once the process has exited: `IORING_OP_POLL_ADD` of `POLLIN`
+/// on the pidfd. Works for any process, child or not; reaps nothing.
+#[derive(Debug)]
+pub struct PollExit<H> {
+    handle: H,
+}
+
+/// Reaps a child and returns its exit status: `IORING_OP_WAITID` (Linux
+/// 6.7+; [`Error::Unsupported`] before). Only the process's own children
+/// can be waited for (`Os(ECHILD)` otherwise).
+#[derive(Debug)]
+pub struct WaitExit<H> {
+    handle: H,
+    pid: u32,
+}
+
+impl PidFd {
+    /// An operation that completes once the process has exited.
+    pub fn exit_op(&self) -> PollExit<&PidFd> {
+        PollExit { handle: self }
+    }
+
+    /// An operation that waits for this child to exit, reaps it and
+    /// returns its exit status.
+    ///
+    /// It waits by the child's pid, which cannot be reused before the child
+    /// is reaped; the pidfd itself is not used, so a non-blocking pidfd (the
+    /// default) still waits.
+    pub fn wait_op(&self) -> WaitExit<&PidFd> {
+        WaitExit {
+            handle: self,
+            pid: self.pid(),
+        }
+    }
+
+    /// [`exit_op`](PidFd::exit_op) for a shared handle, which the operation
+    /// keeps open until it completes.
+    pub fn exit_op_shared(self: &Arc<Self>) -> PollExit<Arc<PidFd>> {
+        PollExit {
+            handle: Arc::clone(self),
+        }
+    }
+
+    /// [`wait_op`](PidFd::wait_op) for a shared handle.
+    pub fn wait_op_shared(self: &Arc<Self>) -> WaitExit<Arc<PidFd>> {
+        WaitExit {
+            handle: Arc::clone(self),
+            pid: self.pid(),
+        }
+    }
+}
+
+// SAFETY: a poll of a descriptor the operation holds; no memory touched.
+unsafe impl<H: OpHandle> Op for PollExit<H> {
+    type Storage = ();
+    type Output = ();
+    const CODE: u8 = opcode::PollAdd::CODE;
+    const NAME: &'static str = "pidfd poll (IORING_OP_POLL_ADD)";
+
+    #[inline]
+    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+        opcode::PollAdd::new(types::Fd(self.handle.raw()), POLLIN).build()
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
+        if cqe.res < 0 {
+            Err(cqe_error(cqe.res))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+// SAFETY: the SQE has the kernel fill `storage` (a 128-byte `siginfo_t`)
+// for one child, named by a pid the child keeps until it is reaped.
+unsafe impl<H: OpHandle> Op for WaitExit<H> {
+    type Storage = SigInfoChld;
+    type Output = ExitStatus;
+    const CODE: u8 = opcode::WaitId::CODE;
+    const NAME: &'static str = "waitid (IORING_OP_WAITID)";
+
+    #[inline]
+    fn prepare(&self, storage: &mut SigInfoChld) {
+        *storage = SigInfoChld::zeroed();
+    }
+
+    #[inline]
+    fn entry(&self, storage: *mut SigInfoChld) -> squeue::Entry {
+        opcode::WaitId::new(P_PID, self.pid, WEXITED)
+            .infop(storage.cast_const().cast())
+            .build()
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    unsafe fn output(cqe: Cqe, storage: *const SigInfoChld) -> Result<ExitStatus> {
+        if cqe.res < 0 {
+            return Err(cqe_error(cqe.res));
+        }
+        // SAFETY: the kernel filled the siginfo and is done with it.
+        let info = unsafe { storage.read() }.decode()?;
+        info.and_then(|i| i.exit_status())
+            .ok_or(Error::Os(Errno::EPROTO))
+    }
+}

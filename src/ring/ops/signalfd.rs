@@ -1,0 +1,139 @@
+//! SignalFd operations: read one `SignalInfo`, or a batch.
+//!
+//! # Safety
+//!
+//! Each `unsafe impl Op` below reads whole 128-byte records into the
+//! `SignalInfo` storage it is given (never past its length), and reads that
+//! storage back only after the final CQE.
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsFd, RawFd};
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+
+use super::{CURRENT_POSITION, OpHandle};
+use crate::error::{Error, Result};
+use crate::fd::{SignalFd, SignalInfo};
+use crate::ring::Cqe;
+use crate::ring::driver::POLLIN;
+use crate::ring::op::{Op, cqe_error};
+use crate::sys::Errno;
+
+/// Reads one pending signal as a [`SignalInfo`]: `IORING_OP_READ` of 128
+/// bytes. Waits — the driver re-arms it on a poll — until a signal in the
+/// mask is pending.
+#[derive(Debug)]
+pub struct ReadSignal<H> {
+    handle: H,
+}
+
+/// Reads up to `storage.len()` pending signals at once into a caller's
+/// `[SignalInfo]`: one `IORING_OP_READ`; the result is how many records
+/// arrived.
+#[derive(Debug)]
+pub struct ReadSignals<H> {
+    handle: H,
+}
+
+impl SignalFd {
+    /// An operation that reads one pending signal.
+    pub fn read_op(&self) -> ReadSignal<&SignalFd> {
+        ReadSignal { handle: self }
+    }
+
+    /// An operation that reads up to as many signals as the storage it is
+    /// given holds (push it with a scope's `push_into`).
+    pub fn read_many_op(&self) -> ReadSignals<&SignalFd> {
+        ReadSignals { handle: self }
+    }
+
+    /// [`read_op`](SignalFd::read_op) for a shared handle, which the
+    /// operation keeps open until it completes.
+    pub fn read_op_shared(self: &Arc<Self>) -> ReadSignal<Arc<SignalFd>> {
+        ReadSignal {
+            handle: Arc::clone(self),
+        }
+    }
+}
+
+/// How many whole records a read of `res` bytes delivered.
+#[inline]
+fn records(cqe: Cqe) -> Result<usize> {
+    if cqe.res < 0 {
+        return Err(cqe_error(cqe.res));
+    }
+    let bytes = cqe.res as usize;
+    if bytes == 0 || bytes % SignalInfo::SIZE != 0 {
+        return Err(Error::Os(Errno::EIO));
+    }
+    Ok(bytes / SignalInfo::SIZE)
+}
+
+// SAFETY: the SQE reads 128 bytes into `storage` (a `SignalInfo`, 128
+// bytes, plain integers) from a descriptor the operation holds.
+unsafe impl<H: OpHandle> Op for ReadSignal<H> {
+    type Storage = SignalInfo;
+    type Output = SignalInfo;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "signalfd read (IORING_OP_READ)";
+
+    #[inline]
+    fn entry(&self, storage: *mut SignalInfo) -> squeue::Entry {
+        opcode::Read::new(
+            types::Fd(self.handle.raw()),
+            storage.cast(),
+            SignalInfo::SIZE as u32,
+        )
+        .offset(CURRENT_POSITION)
+        .build()
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        Some((self.handle.raw(), POLLIN))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, storage: *const SignalInfo) -> Result<SignalInfo> {
+        records(cqe)?;
+        // SAFETY: the kernel wrote one whole record and is done.
+        Ok(unsafe { storage.read() })
+    }
+}
+
+// SAFETY: the SQE reads at most `storage.len()` whole records into
+// `storage` (a slice of 128-byte plain-integer records) from a descriptor
+// the operation holds.
+unsafe impl<H: OpHandle> Op for ReadSignals<H> {
+    type Storage = [SignalInfo];
+    type Output = usize;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "signalfd batch read (IORING_OP_READ)";
+
+    #[inline]
+    fn entry(&self, storage: *mut [SignalInfo]) -> squeue::Entry {
+        let len = storage.len().min(u32::MAX as usize / SignalInfo::SIZE) * SignalInfo::SIZE;
+        opcode::Read::new(types::Fd(self.handle.raw()), storage.cast(), len as u32)
+            .offset(CURRENT_POSITION)
+            .build()
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(RawFd, u32)> {
+        Some((self.handle.raw(), POLLIN))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.keep_alive()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const [SignalInfo]) -> Result<usize> {
+        records(cqe)
+    }
+}

@@ -1,0 +1,266 @@
+//! `Scope`: operations that write into storage the caller owns, all
+//! cancelled and reaped before the scope's borrows end.
+//!
+//! # Safety
+//!
+//! A scoped operation's storage is borrowed for `'env`, which outlives the
+//! whole [`Ring::scope`] call, and the kernel may write into it until the
+//! operation's final CQE is reaped. `Ring::scope` therefore runs the
+//! caller's closure and then, on every way out of it — a normal return, an
+//! early return by `?`, a panic unwinding through it — cancels every
+//! operation the scope started and reaps until none is in flight, before it
+//! returns and the borrows end. The cleanup lives in a guard's `Drop` that
+//! the caller never holds, so `mem::forget` cannot skip it; if the ring
+//! stops working during cleanup, the process aborts rather than let the
+//! kernel write into memory that is about to be reused.
+#![allow(unsafe_code)]
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::Ring;
+use super::op::{Op, Ticket};
+use super::table::INLINE_BYTES;
+use crate::error::{Error, Result};
+
+/// Runs the scope's cleanup however the closure is left.
+struct Cleanup<'a> {
+    ring: &'a mut Ring,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.ring.drain(true);
+    }
+}
+
+/// A batch of operations writing into caller-owned storage; see
+/// [`Ring::scope`].
+///
+/// `'env` is the lifetime of the storage the scope's operations may
+/// borrow: it outlives the whole `scope` call, so storage declared inside
+/// the closure cannot be lent (that is what makes cleanup after the closure
+/// sound).
+pub struct Scope<'scope, 'env: 'scope> {
+    ring: &'scope mut Ring,
+    _env: PhantomData<&'env mut &'env ()>,
+}
+
+impl Ring {
+    /// Runs `f` with a [`Scope`] whose operations write into storage the
+    /// caller owns, then cancels and reaps every operation `f` left in
+    /// flight before returning (also when `f` returns early or panics).
+    ///
+    /// Storage lent to the scope is borrowed for the whole call, so it can
+    /// be neither read nor dropped while an operation may still write it.
+    /// Results come back through each operation's [`Ticket`]; the storage
+    /// holds what the kernel wrote once the scope has returned.
+    ///
+    /// # Examples
+    ///
+    /// Batch four eventfd reads into a caller's array in one
+    /// `io_uring_enter`:
+    ///
+    /// ```
+    /// use iofd::EventFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(8)?;
+    /// let efds = [EventFd::new(1)?, EventFd::new(2)?, EventFd::new(3)?, EventFd::new(4)?];
+    /// let mut counters = [0u64; 4];
+    /// ring.scope(|s| {
+    ///     for (efd, out) in efds.iter().zip(counters.iter_mut()) {
+    ///         let _ = s.push_into(efd.read_op(), out)?;
+    ///     }
+    ///     s.submit_and_wait_all()
+    /// })?;
+    /// assert_eq!(counters, [1, 2, 3, 4]);
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    ///
+    /// Storage cannot be touched while the scope may still write it:
+    ///
+    /// ```compile_fail,E0506
+    /// use iofd::EventFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(8).unwrap();
+    /// let efd = EventFd::new(1).unwrap();
+    /// let mut counter = 0u64;
+    /// ring.scope(|s| {
+    ///     let _ = s.push_into(efd.read_op(), &mut counter);
+    ///     counter = 5; // error: `counter` is mutably borrowed by the scope
+    /// });
+    /// ```
+    ///
+    /// Nor can storage that would not outlive the scope be lent to it:
+    ///
+    /// ```compile_fail,E0597
+    /// use iofd::EventFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(8).unwrap();
+    /// let efd = EventFd::new(1).unwrap();
+    /// ring.scope(|s| {
+    ///     let mut local = 0u64; // dropped at the end of the closure...
+    ///     let _ = s.push_into(efd.read_op(), &mut local); // error: does not live long enough
+    /// });
+    /// ```
+    pub fn scope<'env, R>(
+        &'env mut self,
+        f: impl for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> R,
+    ) -> R {
+        let cleanup = Cleanup { ring: self };
+        let mut scope = Scope {
+            ring: &mut *cleanup.ring,
+            _env: PhantomData,
+        };
+        f(&mut scope)
+        // `cleanup` drops here, after `f`, on success, early return or
+        // unwinding alike.
+    }
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// Queues `op` writing its result into `storage`, which the caller owns
+    /// and gets back, filled, when the scope returns.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] when the kernel lacks the operation;
+    /// `Os(EBUSY)` when the completion table is full; errors of the
+    /// submission a full queue forces.
+    pub fn push_into<O: Op + 'env>(
+        &mut self,
+        op: O,
+        storage: &'env mut O::Storage,
+    ) -> Result<Ticket<'scope, O>> {
+        let ptr: *mut O::Storage = storage;
+        let ud = self.ring.alloc(true)?;
+        // SAFETY: `storage` is borrowed for `'env`, which outlives this
+        // scope, and only reached through `ptr` from here on; the scope's
+        // cleanup reaps the operation before returning.
+        unsafe { self.ring.launch(&op, ud, ptr) }?;
+        Ok(Ticket::new(ud, ptr))
+    }
+
+    /// Queues `op` with its result in the driver's own slot storage (for
+    /// operations whose storage is small: a counter, a `SignalInfo`).
+    ///
+    /// # Errors
+    ///
+    /// As [`push_into`](Scope::push_into).
+    pub fn push<O: Op + 'env>(&mut self, op: O) -> Result<Ticket<'scope, O>>
+    where
+        O::Storage: Sized + Copy,
+    {
+        const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
+        let ud = self.ring.alloc(true)?;
+        let ptr = self.ring.table_inline(ud).cast::<O::Storage>();
+        // SAFETY: the slot's inline buffer fits the storage (asserted
+        // above), is reached only through `ptr`, and lives until the final
+        // CQE.
+        unsafe { self.ring.launch(&op, ud, ptr) }?;
+        Ok(Ticket::new(ud, ptr))
+    }
+
+    /// `io_uring_enter` — submits everything queued.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::submit`].
+    pub fn submit(&mut self) -> Result<usize> {
+        self.ring.submit()
+    }
+
+    /// Submits and waits until at least `want` completions are reaped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::submit_and_wait`].
+    pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
+        self.ring.submit_and_wait(want)
+    }
+
+    /// Submits and waits until every operation of this scope has its final
+    /// result; the first error among them is returned (results not taken
+    /// with [`take`](Scope::take) are dropped when the scope ends).
+    ///
+    /// # Errors
+    ///
+    /// The ring's errors.
+    pub fn submit_and_wait_all(&mut self) -> Result<()> {
+        self.ring.submit()?;
+        while self.ring.table_scoped_in_flight() > 0 {
+            self.ring.submit_and_wait(1)?;
+        }
+        Ok(())
+    }
+
+    /// Takes one result of `ticket`'s operation: `None` while nothing has
+    /// completed. A multishot operation yields each shot in turn.
+    pub fn take<O: Op>(&mut self, ticket: &mut Ticket<'scope, O>) -> Option<Result<O::Output>> {
+        if ticket.done {
+            return None;
+        }
+        let cqe = self.ring.table_take(ticket.ud)?;
+        if !self.ring.table_live(ticket.ud) {
+            ticket.done = true;
+        }
+        // SAFETY: the CQE was reaped, so the kernel is done with the storage
+        // (caller storage borrowed for 'env, or the slot's inline buffer,
+        // which stays allocated with the table).
+        Some(unsafe { O::output(cqe, ticket.storage) })
+    }
+
+    /// Submits and waits until `ticket`'s operation has its final result,
+    /// and takes it.
+    ///
+    /// # Errors
+    ///
+    /// The operation's error, or the ring's.
+    pub fn wait<O: Op>(&mut self, mut ticket: Ticket<'scope, O>) -> Result<O::Output> {
+        loop {
+            if let Some(r) = self.take(&mut ticket) {
+                if ticket.done {
+                    return r;
+                }
+                continue;
+            }
+            if ticket.done {
+                return Err(Error::InvalidParam("the ticket's result was already taken"));
+            }
+            self.ring.submit_and_wait(1)?;
+        }
+    }
+
+    /// Asks the kernel to cancel `ticket`'s operation. Its result (usually
+    /// `Os(ECANCELED)`, or the real one if it won the race) still arrives.
+    ///
+    /// # Errors
+    ///
+    /// Errors of the submission a full queue forces.
+    pub fn cancel<O: Op>(&mut self, ticket: &Ticket<'scope, O>) -> Result<()> {
+        self.ring.request_cancel(ticket.ud)
+    }
+
+    /// Drains the completion queue into the table (see [`Ring::reap`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::reap`].
+    pub fn reap(&mut self) -> Result<usize> {
+        self.ring.reap()
+    }
+
+    /// Operations of any owner in flight on the ring.
+    pub fn in_flight(&self) -> usize {
+        self.ring.in_flight()
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").field("ring", &self.ring).finish()
+    }
+}

@@ -1,0 +1,408 @@
+//! The completion table: one slot per operation in flight, in a slab sized
+//! once and never reallocated.
+//!
+//! # Safety
+//!
+//! The kernel writes an operation's result into memory the table hands it
+//! (a slot's inline buffer) until the operation's final CQE is reaped. The
+//! buffers therefore live in their own boxed slice, allocated once with the
+//! table and only ever reached through raw pointers from `UnsafeCell`s: no
+//! Rust reference to a buffer exists while the kernel may write it, and the
+//! allocation never moves or shrinks while the table lives.
+#![allow(unsafe_code)]
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::os::fd::{AsFd, RawFd};
+use std::sync::Arc;
+
+use io_uring::squeue;
+use slab::Slab;
+
+use super::UserData;
+
+/// What a CQE reported for an operation, before it is typed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cqe {
+    /// The result: a count or value, or `-errno`.
+    pub res: i32,
+    /// The CQE flags (`IORING_CQE_F_*`).
+    pub flags: u32,
+}
+
+impl Cqe {
+    /// `IORING_CQE_F_MORE`: more CQEs will follow for this operation.
+    pub const F_MORE: u32 = 1 << 1;
+
+    /// Whether more CQEs will follow (a multishot operation).
+    #[inline]
+    pub fn more(self) -> bool {
+        self.flags & Cqe::F_MORE != 0
+    }
+}
+
+/// Bytes of driver-owned storage each slot has.
+pub const INLINE_BYTES: usize = 128;
+
+/// One slot's driver-owned storage: 128 bytes, 8-aligned (a `u64`, a
+/// `SignalInfo`, a `siginfo_t`, a `timespec`).
+#[repr(C, align(8))]
+pub(crate) struct Inline([u8; INLINE_BYTES]);
+
+/// Where an operation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Submitted (or queued); its CQE has not come.
+    Submitted,
+    /// Abandoned by its owner; the slot (and what it keeps alive) stays
+    /// until the final CQE, which is then dropped.
+    Cancelled,
+    /// The final CQE has come; the result waits to be taken.
+    Completed,
+}
+
+/// How to re-arm a read that completed with `-EAGAIN`: poll `fd` for
+/// `events`, then submit `entry` again.
+pub(crate) struct Rearm {
+    pub(crate) fd: RawFd,
+    pub(crate) events: u32,
+    pub(crate) entry: squeue::Entry,
+}
+
+/// One operation's entry in the table.
+pub(crate) struct Slot {
+    pub(crate) generation: u32,
+    pub(crate) state: State,
+    /// Owned by a [`Scope`](super::Scope): cancelled and freed when it ends.
+    pub(crate) scoped: bool,
+    /// The last CQE.
+    pub(crate) cqe: Cqe,
+    /// CQEs delivered but not yet taken (more than one only for multishot).
+    pub(crate) shots: u32,
+    pub(crate) rearm: Option<Rearm>,
+    /// The error of a failed re-arm poll, reported instead of the
+    /// `-ECANCELED` its linked read then gets.
+    pub(crate) aux_error: Option<i32>,
+    /// The handle a driver-owned operation keeps open until its final CQE.
+    pub(crate) keep: Option<Arc<dyn AsFd + Send + Sync>>,
+}
+
+/// What [`Table::complete`] did with a CQE.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Stored in its slot, to be taken.
+    Stored,
+    /// A driver request's CQE (cancel, wake, a successful aux poll).
+    Ignored,
+    /// No live slot has this key and generation: counted, dropped.
+    Stale,
+    /// The final CQE of an abandoned operation: its slot is free again.
+    Freed,
+    /// `-EAGAIN` on a re-armable read: the caller must re-arm slot `key`.
+    Rearm(u32),
+}
+
+/// The slab of in-flight operations plus their inline buffers.
+pub(crate) struct Table {
+    slots: Slab<Slot>,
+    generations: Box<[u32]>,
+    inline: Box<[UnsafeCell<Inline>]>,
+    capacity: usize,
+    stale: u64,
+    in_flight: usize,
+    scoped_in_flight: usize,
+    scoped_live: usize,
+}
+
+impl Table {
+    /// A table for at most `capacity` operations at once.
+    pub(crate) fn with_capacity(capacity: usize) -> Table {
+        Table {
+            slots: Slab::with_capacity(capacity),
+            generations: vec![0; capacity].into_boxed_slice(),
+            inline: (0..capacity)
+                .map(|_| UnsafeCell::new(Inline([0; INLINE_BYTES])))
+                .collect(),
+            capacity,
+            stale: 0,
+            in_flight: 0,
+            scoped_in_flight: 0,
+            scoped_live: 0,
+        }
+    }
+
+    /// How many operations the table holds at most.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Operations whose final CQE has not come.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Scoped operations whose final CQE has not come.
+    pub(crate) fn scoped_in_flight(&self) -> usize {
+        self.scoped_in_flight
+    }
+
+    /// CQEs dropped as stale so far.
+    pub(crate) fn stale(&self) -> u64 {
+        self.stale
+    }
+
+    /// Takes a free slot for a new operation, or `None` when the table is
+    /// full. The slab never grows past its first allocation.
+    pub(crate) fn insert(&mut self, scoped: bool) -> Option<UserData> {
+        if self.slots.len() >= self.capacity {
+            return None;
+        }
+        let entry = self.slots.vacant_entry();
+        let key = entry.key();
+        let generation = UserData::next_gen(*self.generations.get(key)?);
+        entry.insert(Slot {
+            generation,
+            state: State::Submitted,
+            scoped,
+            cqe: Cqe::default(),
+            shots: 0,
+            rearm: None,
+            aux_error: None,
+            keep: None,
+        });
+        self.generations[key] = generation;
+        self.in_flight += 1;
+        if scoped {
+            self.scoped_in_flight += 1;
+            self.scoped_live += 1;
+        }
+        Some(UserData::new(key as u32, generation))
+    }
+
+    /// The slot `ud` names, if it is live at that generation.
+    pub(crate) fn get(&self, ud: UserData) -> Option<&Slot> {
+        let slot = self.slots.get(ud.key() as usize)?;
+        (slot.generation == ud.generation()).then_some(slot)
+    }
+
+    /// The slot `ud` names, if it is live at that generation.
+    pub(crate) fn get_mut(&mut self, ud: UserData) -> Option<&mut Slot> {
+        let slot = self.slots.get_mut(ud.key() as usize)?;
+        (slot.generation == ud.generation()).then_some(slot)
+    }
+
+    /// A pointer to slot `ud`'s inline buffer (never dereferenced here).
+    pub(crate) fn inline_ptr(&self, ud: UserData) -> *mut u8 {
+        match self.inline.get(ud.key() as usize) {
+            Some(cell) => cell.get().cast(),
+            None => std::ptr::null_mut(),
+        }
+    }
+
+    /// Frees slot `ud`. Its generation stays recorded, so a late CQE with
+    /// the old tag is recognised as stale.
+    pub(crate) fn remove(&mut self, ud: UserData) -> Option<Slot> {
+        self.get(ud)?;
+        let slot = self.slots.remove(ud.key() as usize);
+        if slot.state != State::Completed {
+            self.in_flight -= 1;
+            if slot.scoped {
+                self.scoped_in_flight -= 1;
+            }
+        }
+        if slot.scoped {
+            self.scoped_live -= 1;
+        }
+        Some(slot)
+    }
+
+    /// Marks an in-flight operation abandoned: its final CQE will free it.
+    pub(crate) fn abandon(&mut self, ud: UserData) {
+        let completed = match self.get_mut(ud) {
+            Some(slot) if slot.state == State::Completed => true,
+            Some(slot) => {
+                slot.state = State::Cancelled;
+                false
+            }
+            None => false,
+        };
+        if completed {
+            self.remove(ud);
+        }
+    }
+
+    /// Records a CQE in the slot it names.
+    pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        if ud.is_reserved() {
+            return Delivery::Ignored;
+        }
+        let Some(slot) = self.get_mut(ud) else {
+            self.stale += 1;
+            return Delivery::Stale;
+        };
+        if ud.is_aux() {
+            // The poll half of a re-armed read failed; its linked read is
+            // cancelled and reports this error instead.
+            if res < 0 {
+                slot.aux_error = Some(res);
+            }
+            return Delivery::Ignored;
+        }
+        let cqe = Cqe { res, flags };
+        let last = !cqe.more();
+        match slot.state {
+            State::Completed => {
+                // A CQE after the final one cannot come from the kernel.
+                self.stale += 1;
+                Delivery::Stale
+            }
+            State::Cancelled => {
+                if last {
+                    self.remove(ud);
+                    Delivery::Freed
+                } else {
+                    Delivery::Ignored
+                }
+            }
+            State::Submitted => {
+                if res == -(crate::sys::Errno::EAGAIN.raw()) && slot.rearm.is_some() {
+                    return Delivery::Rearm(ud.key());
+                }
+                let mut cqe = cqe;
+                if let Some(err) = slot.aux_error.take() {
+                    if res == -(crate::sys::Errno::ECANCELED.raw()) {
+                        cqe.res = err;
+                    }
+                }
+                slot.cqe = cqe;
+                slot.shots += 1;
+                if last {
+                    slot.state = State::Completed;
+                    slot.rearm = None;
+                    slot.keep = None;
+                    let scoped = slot.scoped;
+                    self.in_flight -= 1;
+                    if scoped {
+                        self.scoped_in_flight -= 1;
+                    }
+                }
+                Delivery::Stored
+            }
+        }
+    }
+
+    /// Takes one delivered result of slot `ud`: `None` while nothing has
+    /// come; the slot is freed with its final result.
+    pub(crate) fn take(&mut self, ud: UserData) -> Option<Cqe> {
+        let slot = self.get_mut(ud)?;
+        if slot.shots == 0 {
+            return None;
+        }
+        slot.shots -= 1;
+        let cqe = slot.cqe;
+        if slot.state == State::Completed && slot.shots == 0 {
+            self.remove(ud);
+        }
+        Some(cqe)
+    }
+
+    /// Live slots: all of them, or only scoped ones.
+    pub(crate) fn live_count(&self, scoped_only: bool) -> usize {
+        if scoped_only {
+            self.scoped_live
+        } else {
+            self.slots.len()
+        }
+    }
+
+    /// The slot at `key`, if live: its tag, state and whether it is scoped.
+    pub(crate) fn at(&self, key: usize) -> Option<(UserData, State, bool)> {
+        let s = self.slots.get(key)?;
+        Some((UserData::new(key as u32, s.generation), s.state, s.scoped))
+    }
+
+    /// The re-arm recipe of slot `key`, if it has one.
+    pub(crate) fn rearm_of(&self, key: u32) -> Option<(UserData, &Rearm)> {
+        let slot = self.slots.get(key as usize)?;
+        let rearm = slot.rearm.as_ref()?;
+        Some((UserData::new(key, slot.generation), rearm))
+    }
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("capacity", &self.capacity)
+            .field("live", &self.slots.len())
+            .field("in_flight", &self.in_flight)
+            .field("stale", &self.stale)
+            .finish()
+    }
+}
+
+// SAFETY: the inline buffers are plain bytes reached only through raw
+// pointers by the thread that owns the table (`&mut Table`); sending the
+// table sends them with it.
+unsafe impl Send for Table {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generations_make_late_cqes_stale() {
+        let mut t = Table::with_capacity(2);
+        let a = t.insert(false).expect("free slot");
+        assert_eq!(t.complete(a, 5, 0), Delivery::Stored);
+        assert_eq!(t.take(a), Some(Cqe { res: 5, flags: 0 }));
+        assert!(t.get(a).is_none(), "freed with its final result");
+        let b = t.insert(false).expect("free slot");
+        assert_eq!(a.key(), b.key(), "the key is reused");
+        assert_ne!(a.generation(), b.generation());
+        // A late CQE for `a` must not reach `b`.
+        assert_eq!(t.complete(a, 7, 0), Delivery::Stale);
+        assert_eq!(t.stale(), 1);
+        assert_eq!(t.take(b), None);
+        // A key that was never handed out is stale too.
+        assert_eq!(t.complete(UserData::new(1, 3), 0, 0), Delivery::Stale);
+        assert_eq!(t.stale(), 2);
+    }
+
+    #[test]
+    fn the_table_never_grows() {
+        let mut t = Table::with_capacity(3);
+        let uds: Vec<_> = (0..3).map(|_| t.insert(false).expect("free")).collect();
+        assert!(t.insert(false).is_none());
+        assert_eq!(t.in_flight(), 3);
+        t.abandon(uds[0]);
+        assert_eq!(t.complete(uds[0], -125, 0), Delivery::Freed);
+        assert!(t.insert(true).is_some());
+        assert_eq!(t.scoped_in_flight(), 1);
+    }
+
+    #[test]
+    fn multishot_results_are_counted_until_the_last() {
+        let mut t = Table::with_capacity(1);
+        let ud = t.insert(false).expect("free");
+        assert_eq!(t.complete(ud, -62, Cqe::F_MORE), Delivery::Stored);
+        assert_eq!(t.complete(ud, -62, Cqe::F_MORE), Delivery::Stored);
+        assert_eq!(t.in_flight(), 1);
+        assert_eq!(t.complete(ud, -62, 0), Delivery::Stored);
+        assert_eq!(t.in_flight(), 0);
+        for _ in 0..3 {
+            assert!(t.take(ud).is_some());
+        }
+        assert!(t.get(ud).is_none());
+    }
+
+    #[test]
+    fn reserved_and_aux_cqes_are_not_results() {
+        let mut t = Table::with_capacity(1);
+        let ud = t.insert(false).expect("free");
+        assert_eq!(t.complete(UserData::CANCEL, 0, 0), Delivery::Ignored);
+        assert_eq!(t.complete(ud.aux(), -9, 0), Delivery::Ignored);
+        // The linked read is cancelled; the poll's error is what it reports.
+        assert_eq!(t.complete(ud, -125, 0), Delivery::Stored);
+        assert_eq!(t.take(ud).map(|c| c.res), Some(-9));
+    }
+}
