@@ -37,25 +37,27 @@ fn invalid_param<T>(r: iofd::Result<T>) -> Option<&'static str> {
 #[test]
 fn names_with_nul_or_over_249_bytes_are_invalid() {
     let long = "n".repeat(250);
-    for name in ["a\0b", "\0", long.as_str()] {
-        assert!(invalid_param(MemFd::new(name)).is_some(), "{name:?}");
-        assert!(
-            invalid_param(MemFd::new_sealable(name)).is_some(),
+    let nul = Some("memfd name contains NUL");
+    let too_long = Some("memfd name longer than 249 bytes");
+    for (name, expected) in [
+        ("a\0b", nul),
+        ("\0", nul),
+        ("\0".repeat(249).as_str(), nul),
+        (long.as_str(), too_long),
+        (&"\0".repeat(250), too_long),
+    ] {
+        assert_eq!(invalid_param(MemFd::new(name)), expected, "{name:?}");
+        assert_eq!(
+            invalid_param(MemFd::new_sealable(name)),
+            expected,
             "{name:?}"
         );
-        assert!(
-            invalid_param(MemFd::new_hugetlb(name)).is_some(),
+        assert_eq!(
+            invalid_param(MemFd::new_hugetlb(name)),
+            expected,
             "{name:?}"
         );
     }
-    assert_eq!(
-        invalid_param(MemFd::new("a\0b")),
-        Some("memfd name contains NUL")
-    );
-    assert_eq!(
-        invalid_param(MemFd::new(&long)),
-        Some("memfd name longer than 249 bytes")
-    );
 
     let longest = "n".repeat(249);
     let m = MemFd::new(&longest).unwrap();
@@ -197,6 +199,50 @@ fn write_seal_is_busy_while_a_writable_mapping_exists() {
 }
 
 #[test]
+fn write_seal_is_busy_while_even_a_read_only_shared_mapping_exists() {
+    let m = MemFd::new_sealable("busy-ro").unwrap();
+    m.set_len(PAGE as u64).unwrap();
+    // SAFETY: nothing writes this memfd while the region lives.
+    let region = unsafe { m.map(PAGE, Prot::READ) }.unwrap();
+    assert_eq!(m.seal(Seals::WRITE), Err(Error::Os(Errno::EBUSY)));
+    assert_eq!(m.seals(), Ok(Seals::empty()));
+    // Other seals are not affected.
+    m.seal(Seals::GROW).unwrap();
+    drop(region);
+    assert_eq!(m.seal(Seals::WRITE), Ok(()));
+    assert_eq!(m.seals(), Ok(Seals::GROW | Seals::WRITE));
+}
+
+/// The permissions column (`r--s`, `r--p`) of the first mapping of the
+/// memfd named `name` in `/proc/self/maps`.
+fn map_perms(name: &str) -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let needle = format!("/memfd:{name} ");
+    let line = maps.lines().find(|l| l.contains(&needle))?;
+    line.split_whitespace().nth(1).map(str::to_owned)
+}
+
+#[test]
+fn map_sealed_is_private_and_map_is_shared() {
+    let name = "private-9c1e";
+    let m = MemFd::new_sealable(name).unwrap();
+    m.write_at(b"sealed", 0).unwrap();
+    m.seal(Seals::WRITE | Seals::SHRINK).unwrap();
+    let region = m.map_sealed().unwrap();
+    assert_eq!(map_perms(name).as_deref(), Some("r--p"));
+    drop(region);
+    assert_eq!(map_perms(name), None);
+
+    let name = "shared-9c1e";
+    let m = MemFd::new(name).unwrap();
+    m.set_len(1).unwrap();
+    // SAFETY: nothing writes the memfd while the region lives.
+    let region = unsafe { m.map(1, Prot::READ) }.unwrap();
+    assert_eq!(map_perms(name).as_deref(), Some("r--s"));
+    drop(region);
+}
+
+#[test]
 fn future_write_seal_keeps_existing_writable_mappings_working() {
     let m = MemFd::new_sealable("future").unwrap();
     m.set_len(PAGE as u64).unwrap();
@@ -213,7 +259,10 @@ fn future_write_seal_keeps_existing_writable_mappings_working() {
     assert_eq!(&buf, b"y");
     // That is why FUTURE_WRITE does not make `map_sealed` safe.
     m.seal(Seals::SHRINK).unwrap();
-    assert!(invalid_param(m.map_sealed()).is_some());
+    assert_eq!(
+        invalid_param(m.map_sealed()),
+        Some("map_sealed needs the WRITE and SHRINK seals")
+    );
 }
 
 #[test]
@@ -301,23 +350,27 @@ fn as_mut_slice_needs_a_writable_mapping() {
 
 #[test]
 fn map_sealed_needs_write_and_shrink_seals() {
+    let needs = Some("map_sealed needs the WRITE and SHRINK seals");
     let unsealable = MemFd::new("nosealing").unwrap();
-    assert!(invalid_param(unsealable.map_sealed()).is_some());
+    assert_eq!(invalid_param(unsealable.map_sealed()), needs);
 
     let m = MemFd::new_sealable("sealed").unwrap();
     m.write_at(b"immutable", 0).unwrap();
-    assert_eq!(
-        invalid_param(m.map_sealed()),
-        Some("map_sealed needs the WRITE and SHRINK seals")
-    );
+    assert_eq!(invalid_param(m.map_sealed()), needs);
     m.seal(Seals::WRITE).unwrap();
-    assert!(invalid_param(m.map_sealed()).is_some());
+    assert_eq!(invalid_param(m.map_sealed()), needs);
+    let m2 = MemFd::new_sealable("sealed-shrink-only").unwrap();
+    m2.seal(Seals::SHRINK).unwrap();
+    assert_eq!(invalid_param(m2.map_sealed()), needs);
     m.seal(Seals::SHRINK).unwrap();
 
     let mut region = m.map_sealed().unwrap();
     assert_eq!(region.as_slice(), b"immutable");
     assert_eq!(region.prot(), Prot::READ);
-    assert!(invalid_param(region.as_mut_slice()).is_some());
+    assert_eq!(
+        invalid_param(region.as_mut_slice()),
+        Some("region is not mapped writable")
+    );
 
     // The file may still grow; the region keeps the size it was made with.
     m.set_len(100).unwrap();
@@ -410,6 +463,16 @@ fn conversions_round_trip_and_rebuild_the_name() {
 }
 
 #[test]
+fn from_raw_fd_of_a_negative_number_is_a_closed_handle() {
+    // SAFETY: a negative number owns nothing; the handle is born closed.
+    let m = unsafe { MemFd::from_raw_fd(-1) };
+    assert!(!m.is_valid());
+    assert_eq!(m.name(), "");
+    assert_eq!(m.len(), Err(Error::Closed));
+    assert_eq!(m.map_sealed().err(), Some(Error::Closed));
+}
+
+#[test]
 fn hugetlb_memfd() {
     let m = match MemFd::new_hugetlb("huge") {
         Ok(m) => m,
@@ -438,23 +501,82 @@ fn hugetlb_memfd() {
         m.write_at(b"x", 0),
         Err(Error::InvalidParam(Error::KERNEL_EINVAL))
     );
-    // Mapping offsets must be whole huge pages.
-    // SAFETY: the call fails; nothing is mapped.
-    let r = unsafe { m.map_at(4096, Prot::READ, 4096) };
-    assert_eq!(r.err(), Some(Error::InvalidParam(Error::KERNEL_EINVAL)));
+    // Mapping lengths must be whole huge pages: the kernel would map whole
+    // huge pages, which the region's `munmap(ptr, len)` could not remove.
+    let not_whole = Some("mapping length is not a multiple of the huge page size");
+    // SAFETY: every call fails; nothing is mapped.
+    unsafe {
+        assert_eq!(invalid_param(m.map(PAGE, Prot::READ)), not_whole);
+        assert_eq!(invalid_param(m.map(HUGE - 1, RW)), not_whole);
+        assert_eq!(invalid_param(m.map(1, Prot::READ)), not_whole);
+        assert_eq!(
+            invalid_param(m.map(HUGE + PAGE, Prot::READ)),
+            Some("mapping extends past the end of the file")
+        );
+    }
+    m.set_len(2 * HUGE as u64).unwrap();
+    // SAFETY: as above.
+    unsafe {
+        assert_eq!(
+            invalid_param(m.map_at(HUGE + PAGE, Prot::READ, PAGE as u64)),
+            not_whole
+        );
+        // Mapping offsets must be whole huge pages: the kernel says so.
+        let r = m.map_at(HUGE, Prot::READ, PAGE as u64);
+        assert_eq!(r.err(), Some(Error::InvalidParam(Error::KERNEL_EINVAL)));
+    }
     // SAFETY: nothing else writes this memfd while the region lives.
     let mut region = match unsafe { m.map(HUGE, RW) } {
         Ok(r) => r,
         Err(Error::NoMemory) => {
-            println!("skipped: no huge pages reserved (vm.nr_hugepages is 0)");
+            println!("skipped mapping: no huge pages reserved (vm.nr_hugepages is 0)");
             return;
         }
         Err(e) => panic!("map of a hugetlb memfd: {e}"),
     };
+    assert_eq!(region.len(), HUGE);
     region.as_mut_slice().unwrap()[..4].copy_from_slice(b"huge");
     let mut buf = [0u8; 4];
     assert_eq!(m.read_at(&mut buf, 0), Ok(4));
     assert_eq!(&buf, b"huge");
+    assert!(is_mapped("huge"));
+    assert_eq!(region.unmap(), Ok(()));
+    assert!(!is_mapped("huge"));
+}
+
+#[test]
+fn sealed_hugetlb_memfd_maps_whole_huge_pages() {
+    use iofd::sys::mem::{MemFdFlags, memfd_create};
+
+    const HUGE: usize = 2 << 20;
+    let flags = MemFdFlags::CLOEXEC | MemFdFlags::ALLOW_SEALING | MemFdFlags::HUGETLB;
+    let m = match memfd_create(c"sealed-huge-5b2d", flags) {
+        Ok(fd) => MemFd::from(fd),
+        Err(e) => {
+            println!("skipped: memfd_create(MFD_HUGETLB | MFD_ALLOW_SEALING) refused: {e:?}");
+            return;
+        }
+    };
+    assert_eq!(m.name(), "sealed-huge-5b2d");
+    m.set_len(HUGE as u64).unwrap();
+    m.seal(Seals::WRITE | Seals::SHRINK).unwrap();
+    // The size is whole huge pages (ftruncate allows no other), so the
+    // mapping is made; only the empty pool can refuse it. A size that is
+    // not whole huge pages (possible only through fallocate, which needs
+    // pages from the pool) would be refused with "file size is not a
+    // multiple of the huge page size".
+    match m.map_sealed() {
+        Ok(region) => {
+            assert_eq!(region.len(), HUGE);
+            assert_eq!(region.as_slice()[..4], [0; 4]);
+            assert_eq!(region.unmap(), Ok(()));
+            assert!(!is_mapped("sealed-huge-5b2d"));
+        }
+        Err(Error::NoMemory) => {
+            println!("skipped mapping: no huge pages reserved (vm.nr_hugepages is 0)");
+        }
+        Err(e) => panic!("map_sealed of a hugetlb memfd: {e}"),
+    }
 }
 
 #[test]

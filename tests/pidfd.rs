@@ -147,14 +147,26 @@ fn waiting_on_a_non_child_is_echild() {
 
 #[test]
 fn open_rejects_pid_zero_and_out_of_range_pids_before_the_kernel() {
-    assert!(matches!(PidFd::open(0), Err(Error::InvalidParam(_))));
-    assert!(matches!(
-        PidFd::open_blocking(0),
-        Err(Error::InvalidParam(_))
-    ));
+    let zero = Some(Error::InvalidParam("pid 0 names no process"));
+    assert_eq!(PidFd::open(0).err(), zero);
+    assert_eq!(PidFd::open_blocking(0).err(), zero);
     let too_big = i32::MAX as u32 + 1;
-    assert!(matches!(PidFd::open(too_big), Err(Error::InvalidParam(_))));
-    assert!(matches!(PidFd::open(u32::MAX), Err(Error::InvalidParam(_))));
+    let range = Some(Error::InvalidParam("pid above i32::MAX"));
+    assert_eq!(PidFd::open(too_big).err(), range);
+    assert_eq!(PidFd::open(u32::MAX).err(), range);
+    assert_eq!(PidFd::open_blocking(too_big).err(), range);
+}
+
+#[test]
+fn from_raw_fd_of_a_negative_number_is_a_closed_handle() {
+    // SAFETY: a negative number owns nothing; the handle is born closed.
+    let p = unsafe { PidFd::from_raw_fd(-1) };
+    assert!(!p.is_valid());
+    assert_eq!(p.pid(), 0);
+    assert_eq!(p.raw(), -1);
+    assert_eq!(p.send_signal(Signal::USR1), Err(Error::Closed));
+    assert_eq!(p.try_wait(), Err(Error::Closed));
+    assert_eq!(p.close(), Ok(()));
 }
 
 #[test]

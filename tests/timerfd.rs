@@ -220,22 +220,12 @@ fn get_time_reports_remaining_and_interval() -> TestResult {
 #[test]
 fn zero_initial_or_deadline_is_invalid_param() -> TestResult {
     let t = TimerFd::new()?;
-    assert!(matches!(
-        t.arm(Duration::ZERO, Duration::ZERO),
-        Err(Error::InvalidParam(_))
-    ));
-    assert!(matches!(
-        t.arm(Duration::ZERO, MS),
-        Err(Error::InvalidParam(_))
-    ));
-    assert!(matches!(
-        t.arm_at(Duration::ZERO, Duration::ZERO),
-        Err(Error::InvalidParam(_))
-    ));
-    assert!(matches!(
-        t.arm_at(Duration::ZERO, MS),
-        Err(Error::InvalidParam(_))
-    ));
+    let zero_initial = Err(Error::InvalidParam("zero initial expiration"));
+    let zero_deadline = Err(Error::InvalidParam("zero deadline"));
+    assert_eq!(t.arm(Duration::ZERO, Duration::ZERO), zero_initial);
+    assert_eq!(t.arm(Duration::ZERO, MS), zero_initial);
+    assert_eq!(t.arm_at(Duration::ZERO, Duration::ZERO), zero_deadline);
+    assert_eq!(t.arm_at(Duration::ZERO, MS), zero_deadline);
     assert_eq!(t.get_time()?, (Duration::ZERO, Duration::ZERO), "not armed");
     Ok(())
 }
@@ -249,14 +239,9 @@ fn durations_past_i64_seconds_are_invalid_param() -> TestResult {
         (MS, too_long),
         (Duration::MAX, MS),
     ] {
-        assert!(matches!(
-            t.arm(initial, interval),
-            Err(Error::InvalidParam(_))
-        ));
-        assert!(matches!(
-            t.arm_at(initial, interval),
-            Err(Error::InvalidParam(_))
-        ));
+        let too_long = Err(Error::InvalidParam("duration seconds exceed i64::MAX"));
+        assert_eq!(t.arm(initial, interval), too_long);
+        assert_eq!(t.arm_at(initial, interval), too_long);
     }
     assert_eq!(t.get_time()?, (Duration::ZERO, Duration::ZERO), "not armed");
 
@@ -278,10 +263,10 @@ fn durations_past_i64_seconds_are_invalid_param() -> TestResult {
 fn timer_trait_forwards() -> TestResult {
     let t = TimerFd::new()?;
     let timer: &dyn Timer = &t;
-    assert!(matches!(
+    assert_eq!(
         timer.arm(Duration::ZERO, Duration::ZERO),
-        Err(Error::InvalidParam(_))
-    ));
+        Err(Error::InvalidParam("zero initial expiration"))
+    );
     timer.arm(MS, Duration::ZERO)?;
     assert_eq!(wait_expirations(&t)?, 1);
     timer.arm(Duration::from_secs(60), Duration::ZERO)?;
@@ -355,6 +340,37 @@ fn non_timerfd_descriptor_defaults_to_monotonic() -> TestResult {
     let (r, _w) = std::io::pipe()?;
     let t = TimerFd::from(OwnedFd::from(r));
     assert_eq!(t.clock(), Clock::Monotonic);
+    Ok(())
+}
+
+#[test]
+fn reads_of_other_than_8_bytes_are_eio() -> TestResult {
+    use std::io::Write;
+
+    let (r, mut w) = std::io::pipe()?;
+    w.write_all(b"abc")?;
+    drop(w);
+    let t = TimerFd::from(OwnedFd::from(r));
+    let mut out = 7;
+    // A short read (3 bytes) ...
+    assert_eq!(
+        t.expirations_into(&mut out),
+        Err(Error::Os(iofd::sys::Errno::EIO))
+    );
+    assert_eq!(out, 7, "left untouched");
+    // ... and end of file (0 bytes): neither is a count.
+    assert_eq!(
+        t.expirations_into(&mut out),
+        Err(Error::Os(iofd::sys::Errno::EIO))
+    );
+    assert_eq!(out, 7, "left untouched");
+    assert_eq!(t.expirations(), Err(Error::Os(iofd::sys::Errno::EIO)));
+    // The timer calls themselves are refused by the kernel.
+    let einval = Err(Error::InvalidParam(Error::KERNEL_EINVAL));
+    assert_eq!(t.arm(MS, Duration::ZERO), einval);
+    assert_eq!(t.arm_at(MS, Duration::ZERO), einval);
+    assert_eq!(t.disarm(), einval);
+    assert_eq!(t.get_time(), Err(Error::InvalidParam(Error::KERNEL_EINVAL)));
     Ok(())
 }
 

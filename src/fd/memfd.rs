@@ -1,26 +1,19 @@
 //! `MemFd`: an anonymous, sealable, mappable in-memory file.
 //!
-//! # Safety
-//!
-//! This file maps memfds into memory. [`MemFd::map`] and [`MemFd::map_at`]
-//! are `unsafe fn`: their callers promise that nothing else writes or
-//! shrinks the mapped part of the file while a slice of the region is in
-//! use. [`MemFd::map_sealed`] is safe because it maps only files whose
-//! seals (`F_SEAL_WRITE | F_SEAL_SHRINK`, which can never be removed) make
-//! those promises hold for the kernel itself. Every mapping is owned by one
-//! [`MappedRegion`] (see `memfd/region.rs`), which unmaps it exactly once.
-#![allow(unsafe_code)]
+//! The mappings ([`MemFd::map`], [`MemFd::map_at`], [`MemFd::map_sealed`])
+//! and the unsafe code they need live in `memfd/map.rs`; the
+//! [`MappedRegion`] that owns each mapping in `memfd/region.rs`.
 
 use std::ffi::CStr;
-use std::os::fd::BorrowedFd;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 use super::{Fd, handle_impls};
 use crate::error::{Error, Result};
 use crate::sys::file::{self, Seals};
-use crate::sys::mem::{self, MapFlags, MemFdFlags, Prot};
+use crate::sys::mem::{self, MemFdFlags};
 use crate::sys::{Errno, io};
 
+mod map;
 mod region;
 
 pub use region::MappedRegion;
@@ -28,9 +21,6 @@ pub use region::MappedRegion;
 /// The longest name `memfd_create` accepts, in bytes (`NAME_MAX` less the
 /// `memfd:` prefix).
 const NAME_MAX: usize = 249;
-
-/// The page size of x86_64, to which mapping offsets must be aligned.
-const PAGE_SIZE: u64 = 4096;
 
 /// An anonymous file that lives in memory (`memfd_create`).
 ///
@@ -115,7 +105,8 @@ impl MemFd {
     /// Creation succeeds even when the pool is empty; the shortage shows
     /// later, when the pages are needed ([`map`](MemFd::map) fails with
     /// [`Error::NoMemory`]). On a hugetlb memfd, sizes and mapping offsets
-    /// must be multiples of the huge page size, and the kernel does not
+    /// must be multiples of the huge page size, and so must mapping lengths
+    /// (see [`map_at`](MemFd::map_at)); the kernel does not
     /// support [`write_at`](MemFd::write_at): write through a mapping.
     ///
     /// # Errors
@@ -152,9 +143,10 @@ impl MemFd {
     /// `/proc/self/fd` link (`/memfd:<name> (deleted)`); empty when the
     /// link does not have that form.
     fn from_fd(fd: Fd) -> MemFd {
-        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd()));
-        let name = link
+        let name = fd
+            .borrow()
             .ok()
+            .and_then(|b| std::fs::read_link(format!("/proc/self/fd/{}", b.as_raw_fd())).ok())
             .and_then(|target| {
                 let target = target.into_os_string().into_string().ok()?;
                 let rest = target.strip_prefix("/memfd:")?;
@@ -253,8 +245,12 @@ impl MemFd {
     /// [`Error::Closed`]; [`Error::Permission`] when [`Seals::SEAL`] is
     /// set, which includes every memfd not made by
     /// [`new_sealable`](MemFd::new_sealable); `Os(EBUSY)` for
-    /// [`Seals::WRITE`] while a writable shared mapping of the file exists
-    /// (any [`MappedRegion`] made with [`Prot::WRITE`]);
+    /// [`Seals::WRITE`] while any shared mapping of the file exists, even
+    /// a read-only one: every [`MappedRegion`] from [`map`](MemFd::map) or
+    /// [`map_at`](MemFd::map_at), whatever its [`Prot`](crate::Prot), in
+    /// any process (the kernel counts a shared mapping of a file opened for
+    /// writing as writable, since `mprotect` could make it so; regions from
+    /// [`map_sealed`](MemFd::map_sealed) are private and do not count);
     /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` for an unknown seal bit.
     ///
     /// See [memfd_create(2)](https://man7.org/linux/man-pages/man2/memfd_create.2.html)
@@ -274,149 +270,6 @@ impl MemFd {
     pub fn seals(&self) -> Result<Seals> {
         let fd = self.fd.borrow()?;
         Ok(file::fcntl_get_seals(fd)?)
-    }
-
-    /// `mmap(NULL, len, prot, MAP_SHARED, fd, 0)` — maps the first `len`
-    /// bytes of the file; as [`map_at`](MemFd::map_at) with offset 0.
-    ///
-    /// # Safety
-    ///
-    /// As [`map_at`](MemFd::map_at).
-    ///
-    /// # Errors
-    ///
-    /// As [`map_at`](MemFd::map_at).
-    ///
-    /// See [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
-    pub unsafe fn map(&self, len: usize, prot: Prot) -> Result<MappedRegion> {
-        // SAFETY: the caller keeps `map_at`'s contract, which `map` shares.
-        unsafe { self.map_at(len, prot, 0) }
-    }
-
-    /// `mmap(NULL, len, prot, MAP_SHARED, fd, offset)` — maps `len` bytes
-    /// of the file from `offset` into memory, shared: writes through the
-    /// region reach the file (and every other mapping and reader of it),
-    /// and writes to the file show in the region.
-    ///
-    /// The range must lie within the file (checked against its size now);
-    /// the region keeps the file alive after this `MemFd` is dropped.
-    ///
-    /// # Safety
-    ///
-    /// The region hands out ordinary Rust slices over shared memory, so:
-    ///
-    /// - while a slice from the region is alive, nothing else may write the
-    ///   mapped pages: no [`write_at`](MemFd::write_at), no other writable
-    ///   mapping of the same range (in this or another process), no writer
-    ///   holding the descriptor elsewhere (the contract of memmap2's
-    ///   `Mmap::map`);
-    /// - while the region is accessed, nothing may shrink the file below
-    ///   the mapped range (touching pages past the end raises `SIGBUS`).
-    ///
-    /// [`map_sealed`](MemFd::map_sealed) needs neither promise.
-    ///
-    /// # Errors
-    ///
-    /// - [`Error::InvalidParam`], before the call, for `len == 0`, an
-    ///   `offset` that is not a multiple of the 4096-byte page, a `prot`
-    ///   without [`Prot::READ`], or a range past the end of the file.
-    /// - [`Error::Closed`].
-    /// - [`Error::Permission`] for [`Prot::WRITE`] on a file sealed with
-    ///   [`Seals::WRITE`] or [`Seals::FUTURE_WRITE`], or [`Prot::EXEC`]
-    ///   where executable memfds are forbidden.
-    /// - [`Error::NoMemory`] when memory (or, for a hugetlb memfd, the
-    ///   huge page pool) runs short; `InvalidParam(`[`Error::KERNEL_EINVAL`]`)`
-    ///   for an offset that is not huge-page aligned on a hugetlb memfd.
-    ///
-    /// See [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
-    pub unsafe fn map_at(&self, len: usize, prot: Prot, offset: u64) -> Result<MappedRegion> {
-        let fd = self.fd.borrow()?;
-        if len == 0 {
-            return Err(Error::InvalidParam("mapping length is zero"));
-        }
-        if !offset.is_multiple_of(PAGE_SIZE) {
-            return Err(Error::InvalidParam("mapping offset is not page-aligned"));
-        }
-        if !prot.contains(Prot::READ) {
-            return Err(Error::InvalidParam("a mapped region must be readable"));
-        }
-        let size = file_size(fd)?;
-        if offset.checked_add(len as u64).is_none_or(|end| end > size) {
-            return Err(Error::InvalidParam(
-                "mapping extends past the end of the file",
-            ));
-        }
-        // SAFETY: not a fixed mapping, so nothing existing is replaced. The
-        // new memory aliases the file; the caller's contract (above) keeps
-        // it unchanged and within the file while slices of it are alive.
-        let ptr = unsafe {
-            mem::mmap(
-                std::ptr::null_mut(),
-                len,
-                prot,
-                MapFlags::SHARED,
-                Some(fd),
-                offset,
-            )
-        }?;
-        // SAFETY: `ptr..ptr + len` is a fresh readable mapping owned by no
-        // one else; the region takes it over.
-        Ok(unsafe { MappedRegion::from_raw(ptr.cast(), len, prot) })
-    }
-
-    /// `mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0)` — maps the whole
-    /// file read-only, safely, because its seals make it immutable.
-    ///
-    /// It requires both [`Seals::WRITE`] (no write, and no writable shared
-    /// mapping can exist: the kernel refuses that seal while one does) and
-    /// [`Seals::SHRINK`] (the file never gets shorter than the mapping).
-    /// Together they guarantee, for every holder of the file and forever,
-    /// what [`map`](MemFd::map) makes the caller promise. The file may
-    /// still grow (unless [`Seals::GROW`] is set); the region covers the
-    /// size at the time of the call.
-    ///
-    /// [`Seals::FUTURE_WRITE`] is not enough: writable mappings made before
-    /// it keep writing.
-    ///
-    /// An empty file gives an empty region (a zero-length mapping does not
-    /// exist, so none is made): [`MappedRegion::as_slice`] is `&[]`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`]; [`Error::InvalidParam`] unless both seals are set;
-    /// [`Error::NoMemory`].
-    ///
-    /// See [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html).
-    pub fn map_sealed(&self) -> Result<MappedRegion> {
-        let fd = self.fd.borrow()?;
-        let seals = file::fcntl_get_seals(fd)?;
-        if !seals.contains(Seals::WRITE | Seals::SHRINK) {
-            return Err(Error::InvalidParam(
-                "map_sealed needs the WRITE and SHRINK seals",
-            ));
-        }
-        let size = file_size(fd)?;
-        if size == 0 {
-            return Ok(MappedRegion::empty());
-        }
-        let len = usize::try_from(size).map_err(|_| Error::NoMemory)?;
-        // SAFETY: not a fixed mapping, so nothing existing is replaced. The
-        // WRITE and SHRINK seals, checked above and irrevocable, keep the
-        // first `len` bytes of the file unchanged and present for as long as
-        // the mapping exists.
-        let ptr = unsafe {
-            mem::mmap(
-                std::ptr::null_mut(),
-                len,
-                Prot::READ,
-                MapFlags::SHARED,
-                Some(fd),
-                0,
-            )
-        }?;
-        // SAFETY: `ptr..ptr + len` is a fresh readable mapping owned by no
-        // one else; the region takes it over.
-        Ok(unsafe { MappedRegion::from_raw(ptr.cast(), len, Prot::READ) })
     }
 }
 

@@ -1,6 +1,6 @@
 //! `PidFd`: a stable, race-free reference to one process.
 
-use std::os::fd::{AsFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 use std::process::ExitStatus;
 
 use super::{Fd, Signal, handle_impls};
@@ -111,7 +111,10 @@ impl PidFd {
     /// Rebuilds the handle around a pidfd, reading the pid back from the
     /// `Pid:` line of `/proc/self/fdinfo` (0 when unknown).
     fn from_fd(fd: Fd) -> PidFd {
-        let pid = super::fdinfo_field(fd.as_fd(), "Pid")
+        let pid = fd
+            .borrow()
+            .ok()
+            .and_then(|b| super::fdinfo_field(b, "Pid"))
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(0);
         PidFd { fd, pid }

@@ -7,7 +7,7 @@ use crate::sys::Errno;
 use crate::sys::io::read;
 use crate::sys::time::{
     ClockId, ITimerSpec, TimerFdFlags, TimerSetFlags, Timespec, clock_gettime, timerfd_create,
-    timerfd_gettime, timerfd_settime,
+    timerfd_gettime, timerfd_settime_discard,
 };
 
 use super::{Fd, Timer, fdinfo_field, handle_impls};
@@ -126,6 +126,10 @@ fn timespec(d: Duration) -> Result<Timespec> {
     Timespec::try_from(d).map_err(|_| Error::InvalidParam("duration seconds exceed i64::MAX"))
 }
 
+/// A read that returned other than 8 bytes: impossible from a timerfd, so
+/// the descriptor is something else.
+const NOT_A_COUNT: Error = Error::Os(Errno::EIO);
+
 impl TimerFd {
     /// `timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)` —
     /// creates a disarmed timer on the monotonic clock.
@@ -203,7 +207,7 @@ impl TimerFd {
         self.clock
     }
 
-    /// `timerfd_settime(fd, 0, {initial, interval}, &old)` — arms the timer
+    /// `timerfd_settime(fd, 0, {initial, interval}, NULL)` — arms the timer
     /// to expire `initial` from now, then every `interval` (zero for one
     /// shot), replacing any previous setting.
     ///
@@ -224,11 +228,11 @@ impl TimerFd {
             interval: timespec(interval)?,
             value: timespec(initial)?,
         };
-        timerfd_settime(fd, TimerSetFlags::empty(), &spec)?;
+        timerfd_settime_discard(fd, TimerSetFlags::empty(), &spec)?;
         Ok(())
     }
 
-    /// `timerfd_settime(fd, TFD_TIMER_ABSTIME, {deadline, interval}, &old)`
+    /// `timerfd_settime(fd, TFD_TIMER_ABSTIME, {deadline, interval}, NULL)`
     /// — arms the timer to expire when its [`clock`](TimerFd::clock) reads
     /// `deadline` (see [`Clock::now`]), then every `interval` (zero for one
     /// shot), replacing any previous setting. A deadline already past
@@ -250,11 +254,11 @@ impl TimerFd {
             interval: timespec(interval)?,
             value: timespec(deadline)?,
         };
-        timerfd_settime(fd, TimerSetFlags::ABSTIME, &spec)?;
+        timerfd_settime_discard(fd, TimerSetFlags::ABSTIME, &spec)?;
         Ok(())
     }
 
-    /// `timerfd_settime(fd, 0, {0, 0}, &old)` — stops the timer; no
+    /// `timerfd_settime(fd, 0, {0, 0}, NULL)` — stops the timer; no
     /// expiration follows until it is armed again. Expirations already
     /// counted are discarded.
     ///
@@ -266,7 +270,7 @@ impl TimerFd {
     #[inline]
     pub fn disarm(&self) -> Result<()> {
         let fd = self.fd.borrow()?;
-        timerfd_settime(fd, TimerSetFlags::empty(), &ITimerSpec::default())?;
+        timerfd_settime_discard(fd, TimerSetFlags::empty(), &ITimerSpec::default())?;
         Ok(())
     }
 
@@ -277,7 +281,9 @@ impl TimerFd {
     ///
     /// [`Error::Closed`] once closed; [`Error::WouldBlock`] when the timer
     /// has not expired since (including a disarmed timer);
-    /// [`Error::Interrupted`].
+    /// [`Error::Interrupted`]; `Os(EIO)` when the read returned other than
+    /// 8 bytes (end of file or a short read: the descriptor, adopted
+    /// through `FromRawFd` or `From<OwnedFd>`, is not a timerfd).
     ///
     /// See [timerfd_create(2)](https://man7.org/linux/man-pages/man2/timerfd_create.2.html).
     #[inline]
@@ -293,15 +299,18 @@ impl TimerFd {
     /// # Errors
     ///
     /// As [`expirations`](TimerFd::expirations): [`Error::Closed`],
-    /// [`Error::WouldBlock`], [`Error::Interrupted`].
+    /// [`Error::WouldBlock`], [`Error::Interrupted`], `Os(EIO)`.
     ///
     /// See [timerfd_create(2)](https://man7.org/linux/man-pages/man2/timerfd_create.2.html).
     #[inline]
     pub fn expirations_into(&self, out: &mut u64) -> Result<()> {
         let fd = self.fd.borrow()?;
         let mut buf = [0u8; 8];
-        // A timerfd read of 8 bytes transfers all 8 or fails.
-        read(fd, &mut buf)?;
+        // A timerfd read of 8 bytes transfers all 8 or fails; anything else
+        // comes from a descriptor that is not a timerfd.
+        if read(fd, &mut buf)? != buf.len() {
+            return Err(NOT_A_COUNT);
+        }
         *out = u64::from_ne_bytes(buf);
         Ok(())
     }

@@ -1,5 +1,5 @@
 //! Clocks and timer descriptors: `clock_gettime`, `timerfd_create`,
-//! `timerfd_settime`, `timerfd_gettime`.
+//! `timerfd_settime` (with or without the old setting), `timerfd_gettime`.
 //!
 //! A timerfd is a kernel timer on one clock, readable as an 8-byte count of
 //! expirations since the last read (a read of an unexpired timer blocks, or
@@ -213,6 +213,37 @@ pub fn timerfd_settime(
     }
 }
 
+/// `timerfd_settime(fd, flags, new, NULL)` — arms (or, with a zero
+/// `new.value`, disarms) timer `fd`, as [`timerfd_settime`], without asking
+/// for the previous setting: the kernel skips copying it out.
+///
+/// # Errors
+///
+/// As [`timerfd_settime`]: `EINVAL` when `fd` is not a timerfd, for a
+/// negative time or `nsec` outside `0..1_000_000_000`, or unknown `flags`;
+/// `EBADF`; `ECANCELED` when a cancel-on-set timer's clock was set.
+///
+/// See [timerfd_settime(2)](https://man7.org/linux/man-pages/man2/timerfd_settime.2.html).
+#[inline]
+pub fn timerfd_settime_discard(
+    fd: BorrowedFd<'_>,
+    flags: TimerSetFlags,
+    new: &ITimerSpec,
+) -> Result<(), Errno> {
+    // SAFETY: `new` is a readable `itimerspec` for the call; a null old
+    // value tells the kernel not to write one.
+    unsafe {
+        syscall4(
+            nr::TIMERFD_SETTIME,
+            fd_arg(fd),
+            flags.bits() as usize,
+            new as *const ITimerSpec as usize,
+            0,
+        )
+    }
+    .map(drop)
+}
+
 /// `timerfd_gettime(fd, &cur)` — the time left until timer `fd` next
 /// expires (zero when disarmed) and its interval.
 ///
@@ -265,5 +296,70 @@ mod tests {
             None
         );
         assert_eq!(Timespec::ZERO.to_duration(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn settime_discard_arms_disarms_and_reports_errors() {
+        use std::os::fd::AsFd;
+
+        let flags = TimerFdFlags::NONBLOCK | TimerFdFlags::CLOEXEC;
+        let tfd = timerfd_create(ClockId::Monotonic, flags).unwrap();
+        let set = ITimerSpec {
+            interval: Timespec { sec: 1, nsec: 0 },
+            value: Timespec { sec: 60, nsec: 0 },
+        };
+        assert_eq!(
+            timerfd_settime_discard(tfd.as_fd(), TimerSetFlags::empty(), &set),
+            Ok(())
+        );
+        let cur = timerfd_gettime(tfd.as_fd()).unwrap();
+        assert_eq!(cur.interval, set.interval);
+        assert!(cur.value > Timespec::ZERO && cur.value <= set.value);
+
+        // The setting it replaced is the one just made.
+        let old = timerfd_settime(tfd.as_fd(), TimerSetFlags::empty(), &set).unwrap();
+        assert_eq!(old.interval, set.interval);
+
+        // Disarm: a zero value.
+        assert_eq!(
+            timerfd_settime_discard(tfd.as_fd(), TimerSetFlags::empty(), &ITimerSpec::default()),
+            Ok(())
+        );
+        assert_eq!(timerfd_gettime(tfd.as_fd()), Ok(ITimerSpec::default()));
+
+        // Absolute, already past: expires at once.
+        let past = ITimerSpec {
+            interval: Timespec::ZERO,
+            value: Timespec { sec: 0, nsec: 1 },
+        };
+        assert_eq!(
+            timerfd_settime_discard(tfd.as_fd(), TimerSetFlags::ABSTIME, &past),
+            Ok(())
+        );
+        let mut buf = [0u8; 8];
+        assert_eq!(super::super::io::read(tfd.as_fd(), &mut buf), Ok(8));
+        assert_eq!(u64::from_ne_bytes(buf), 1);
+
+        let bad = ITimerSpec {
+            interval: Timespec::ZERO,
+            value: Timespec {
+                sec: 0,
+                nsec: 1_000_000_000,
+            },
+        };
+        assert_eq!(
+            timerfd_settime_discard(tfd.as_fd(), TimerSetFlags::empty(), &bad),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            timerfd_settime_discard(tfd.as_fd(), TimerSetFlags::from_bits_retain(0x100), &set),
+            Err(Errno::EINVAL)
+        );
+        // Not a timerfd.
+        let (r, _w) = std::io::pipe().unwrap();
+        assert_eq!(
+            timerfd_settime_discard(r.as_fd(), TimerSetFlags::empty(), &set),
+            Err(Errno::EINVAL)
+        );
     }
 }

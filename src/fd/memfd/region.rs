@@ -1,11 +1,12 @@
-//! `MappedRegion`: one owned shared mapping of a memfd.
+//! `MappedRegion`: one owned mapping of a memfd.
 //!
 //! # Safety
 //!
 //! A `MappedRegion` owns the mapping `ptr..ptr + len` (none when `len` is
 //! 0) and unmaps it exactly once, in `unmap` or `Drop`. It is made only by
-//! [`MappedRegion::from_raw`], whose callers in `memfd.rs` hand over a fresh
-//! mapping, readable, of exactly `len` bytes, within the file, under a
+//! [`MappedRegion::from_raw`], whose callers in `map.rs` hand over a fresh
+//! mapping, readable, of exactly `len` bytes (rounded up to pages, never to
+//! more: `munmap(ptr, len)` removes all of it), within the file, under a
 //! guarantee (the caller's promise or the file's seals) that nothing else
 //! writes or truncates it while slices of it are alive. Slices borrow the
 //! region, so none outlives the mapping.
@@ -18,15 +19,16 @@ use std::ptr::NonNull;
 use crate::error::{Error, Result};
 use crate::sys::mem::{self, Prot};
 
-/// A shared mapping of (part of) a [`MemFd`](crate::MemFd), unmapped on
-/// drop.
+/// A mapping of (part of) a [`MemFd`](crate::MemFd), unmapped on drop.
 ///
 /// Made by [`MemFd::map`](crate::MemFd::map),
 /// [`MemFd::map_at`](crate::MemFd::map_at) or, safely,
 /// [`MemFd::map_sealed`](crate::MemFd::map_sealed). The mapping holds its
 /// own reference to the file, so a region outlives the `MemFd` it came
-/// from. It is `MAP_SHARED`: what is written through it reaches the file,
-/// and what is written to the file shows in it.
+/// from. A region from `map` or `map_at` is `MAP_SHARED`: what is written
+/// through it reaches the file, and what is written to the file shows in
+/// it. A region from `map_sealed` is a read-only `MAP_PRIVATE` mapping of
+/// a file whose seals forbid every change.
 ///
 /// # Examples
 ///
@@ -67,7 +69,10 @@ impl MappedRegion {
     /// # Safety
     ///
     /// - `ptr..ptr + len` is a mapping, `len > 0`, readable (`prot` holds
-    ///   [`Prot::READ`]), that no one else owns or unmaps.
+    ///   [`Prot::READ`]), that no one else owns or unmaps, and the whole of
+    ///   it: the kernel did not round it up past the page holding the last
+    ///   byte (as it does, to whole huge pages, on hugetlbfs), so that
+    ///   `munmap(ptr, len)` removes it all.
     /// - The mapped file covers the whole range, and nothing else writes it
     ///   or truncates it while slices of the region are alive.
     pub(super) unsafe fn from_raw(ptr: NonNull<u8>, len: usize, prot: Prot) -> MappedRegion {
@@ -141,9 +146,11 @@ impl MappedRegion {
     ///
     /// # Errors
     ///
-    /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` if the kernel refuses
-    /// (it cannot, for a mapping this region owns); the mapping is then
-    /// left in place, leaked.
+    /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)` if the kernel refuses; the
+    /// mapping is then left in place, leaked. The kernel refuses to unmap
+    /// part of a huge page, which is why a hugetlb memfd is only mapped in
+    /// whole huge pages (see [`MemFd::map_at`](crate::MemFd::map_at)); a
+    /// region's length is thus always one `munmap` accepts.
     ///
     /// See [munmap(2)](https://man7.org/linux/man-pages/man2/munmap.2.html).
     pub fn unmap(self) -> Result<()> {
