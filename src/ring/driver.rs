@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::UserData;
-use super::op::{Op, Token};
+use super::op::{Op, Target, Token};
 use super::table::{Delivery, INLINE_BYTES, State, Table};
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
@@ -55,9 +55,19 @@ pub struct RingBuilder {
     single_issuer: bool,
     defer_taskrun: bool,
     coop_taskrun: bool,
+    register_ring_fd: bool,
 }
 
 impl RingBuilder {
+    /// Registers the ring's own descriptor (`IORING_REGISTER_RING_FDS`) so
+    /// that each `io_uring_enter` skips the descriptor lookup. Ring
+    /// registrations belong to the registering thread: from any other
+    /// thread the ring enters through its plain descriptor.
+    pub fn register_ring_fd(mut self, on: bool) -> RingBuilder {
+        self.register_ring_fd = on;
+        self
+    }
+
     /// The completion-queue size (`IORING_SETUP_CQSIZE`); by default twice
     /// the submission queue. Completions beyond it wait in the kernel's
     /// overflow list and are flushed by the driver: none is lost.
@@ -96,7 +106,10 @@ impl RingBuilder {
     }
 
     /// `IORING_SETUP_COOP_TASKRUN` (with `TASKRUN_FLAG`): no interrupt to
-    /// run completion work; it runs at the next entry.
+    /// run completion work; it runs at the next entry. Without it, the
+    /// kernel interrupts the submitting thread to run that work, so a
+    /// blocking call the thread is in — `epoll_wait` in an event loop that
+    /// waits on the ring's registered eventfd — returns `EINTR`.
     pub fn coop_taskrun(mut self, on: bool) -> RingBuilder {
         self.coop_taskrun = on;
         self
@@ -158,12 +171,17 @@ impl RingBuilder {
                 supported[usize::from(op / 64)] |= 1 << (op % 64);
             }
         }
-        Ok(Ring {
+        let mut ring = Ring {
             uring,
             table: Table::with_capacity(capacity),
             supported,
             eventfd: None,
-        })
+            registered: None,
+        };
+        if self.register_ring_fd {
+            ring.registered = Some((ring.register_ring_fd()?, std::thread::current().id()));
+        }
+        Ok(ring)
     }
 }
 
@@ -214,7 +232,22 @@ pub struct Ring {
     table: Table,
     supported: [u64; 4],
     eventfd: Option<Notify>,
+    /// The registered ring index, and the thread it belongs to.
+    registered: Option<(u32, std::thread::ThreadId)>,
 }
+
+/// `struct io_uring_rsrc_update`.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
+
+/// `IORING_REGISTER_RING_FDS`.
+const REGISTER_RING_FDS: u32 = 20;
+/// `IORING_UNREGISTER_RING_FDS`.
+const UNREGISTER_RING_FDS: u32 = 21;
 
 impl Ring {
     /// A ring with `entries` submission slots (rounded up to a power of
@@ -236,7 +269,68 @@ impl Ring {
             single_issuer: false,
             defer_taskrun: false,
             coop_taskrun: false,
+            register_ring_fd: false,
         }
+    }
+
+    /// Registers the ring descriptor for this thread; returns its index.
+    fn register_ring_fd(&self) -> Result<u32> {
+        let mut up = RsrcUpdate {
+            offset: u32::MAX,
+            resv: 0,
+            data: self.uring.as_raw_fd() as u64,
+        };
+        // SAFETY: `up` is one live `io_uring_rsrc_update` for the call; the
+        // kernel writes the chosen index into it and keeps no pointer.
+        unsafe {
+            crate::sys::uring::io_uring_register(
+                self.as_fd(),
+                REGISTER_RING_FDS,
+                (&mut up as *mut RsrcUpdate).cast(),
+                1,
+            )
+        }?;
+        Ok(up.offset)
+    }
+
+    /// Whether `io_uring_enter` goes through a registered ring index (on
+    /// the thread that registered it).
+    pub fn ring_fd_registered(&self) -> bool {
+        matches!(self.registered, Some((_, t)) if t == std::thread::current().id())
+    }
+
+    /// `IORING_REGISTER_FILES` — registers descriptors as the ring's fixed
+    /// files, indexed from 0 in the order given; an operation made with
+    /// `.fixed(index)` then names the file by index, which spares the
+    /// kernel a descriptor lookup and reference count per operation. The
+    /// ring holds its own reference to each file until
+    /// [`unregister_files`](Ring::unregister_files) or drop.
+    ///
+    /// # Errors
+    ///
+    /// `Os(EBUSY)` when files are already registered; `Os(EBADF)`;
+    /// [`Error::InvalidParam`] for an empty list.
+    pub fn register_files(&mut self, fds: &[std::os::fd::BorrowedFd<'_>]) -> Result<()> {
+        if fds.is_empty() {
+            return Err(Error::InvalidParam("no descriptors to register"));
+        }
+        let raw: Vec<i32> = fds.iter().map(|fd| fd.as_raw_fd()).collect();
+        self.uring
+            .submitter()
+            .register_files(&raw)
+            .map_err(|e| io_error(&e))
+    }
+
+    /// `IORING_UNREGISTER_FILES` — drops the fixed-file table.
+    ///
+    /// # Errors
+    ///
+    /// `Os(ENXIO)` when none is registered.
+    pub fn unregister_files(&mut self) -> Result<()> {
+        self.uring
+            .submitter()
+            .unregister_files()
+            .map_err(|e| io_error(&e))
     }
 
     /// Submission-queue entries.
@@ -342,8 +436,8 @@ impl Ring {
         let entry = op.entry(storage).user_data(ud.raw());
         if let Some(slot) = self.table.get_mut(ud) {
             slot.keep = op.keep();
-            slot.rearm = op.rearm().map(|(fd, events)| super::table::Rearm {
-                fd,
+            slot.rearm = op.rearm().map(|(target, events)| super::table::Rearm {
+                target,
                 events,
                 entry: entry.clone(),
             });
@@ -508,9 +602,41 @@ impl Ring {
         Ok(n)
     }
 
+    /// One `io_uring_enter` for what is queued, waiting for `want`
+    /// completions, through the registered ring index when this thread has
+    /// one.
+    fn enter_once(&mut self, want: usize) -> std::io::Result<usize> {
+        let index = match self.registered {
+            Some((index, thread)) if thread == std::thread::current().id() => index,
+            _ => return self.uring.submit_and_wait(want),
+        };
+        let (to_submit, backlog) = {
+            let sq = self.uring.submission();
+            (sq.len(), sq.cq_overflow() || sq.taskrun())
+        };
+        let mut flags = crate::sys::uring::EnterFlags::empty();
+        if want > 0 || backlog {
+            flags |= crate::sys::uring::EnterFlags::GETEVENTS;
+        }
+        // SAFETY: every queued SQE was pushed under `push_entry`'s contract;
+        // no argument is passed; `index` was registered by this thread and
+        // stays registered while the ring lives.
+        let r = unsafe {
+            crate::sys::uring::io_uring_enter_registered(
+                index,
+                to_submit as u32,
+                want as u32,
+                flags,
+                std::ptr::null(),
+                0,
+            )
+        };
+        r.map(|n| n as usize).map_err(std::io::Error::from)
+    }
+
     fn enter(&mut self, want: usize) -> Result<usize> {
         loop {
-            match self.uring.submit_and_wait(want) {
+            match self.enter_once(want) {
                 Ok(n) => return Ok(n),
                 Err(e) => match Errno::from_io_error(&e) {
                     Some(Errno::EBUSY) | Some(Errno::EAGAIN) => {
@@ -553,7 +679,7 @@ impl Ring {
                 }
                 // GETEVENTS flushes the overflow list and runs deferred
                 // work into the queue; then drain again.
-                self.uring.submit_and_wait(0).map_err(|e| io_error(&e))?;
+                self.enter_once(0).map_err(|e| io_error(&e))?;
                 if self.uring.completion().is_empty() {
                     break;
                 }
@@ -577,8 +703,11 @@ impl Ring {
         let Some((ud, r)) = self.table.rearm_of(key) else {
             return Ok(());
         };
-        let poll = opcode::PollAdd::new(types::Fd(r.fd), r.events)
-            .build()
+        let poll = match r.target {
+            Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), r.events).build(),
+            Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), r.events).build(),
+        };
+        let poll = poll
             .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
             .user_data(ud.aux().raw());
         let read = r.entry.clone();
@@ -730,6 +859,24 @@ impl Ring {
 impl Drop for Ring {
     fn drop(&mut self) {
         self.drain(false);
+        if let Some((index, thread)) = self.registered {
+            if thread == std::thread::current().id() {
+                let mut up = RsrcUpdate {
+                    offset: index,
+                    resv: 0,
+                    data: 0,
+                };
+                // SAFETY: one live `io_uring_rsrc_update` for the call.
+                let _ = unsafe {
+                    crate::sys::uring::io_uring_register(
+                        self.as_fd(),
+                        UNREGISTER_RING_FDS,
+                        (&mut up as *mut RsrcUpdate).cast(),
+                        1,
+                    )
+                };
+            }
+        }
     }
 }
 

@@ -82,7 +82,7 @@ mod table;
 mod user_data;
 
 pub use driver::{Notify, Ring, RingBuilder};
-pub use op::{Op, Ticket, Token};
+pub use op::{Op, Target, Ticket, Token};
 pub use scope::Scope;
 pub use table::{Cqe, INLINE_BYTES};
 pub use user_data::UserData;

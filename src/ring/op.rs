@@ -61,12 +61,11 @@ pub unsafe trait Op {
     /// the `user_data`.
     fn entry(&self, storage: *mut Self::Storage) -> squeue::Entry;
 
-    /// For a read on a pollable descriptor: the descriptor and `poll`
-    /// events to wait for when the read completes with `-EAGAIN` (a
-    /// non-blocking handle with nothing ready), after which the driver
-    /// submits it again.
+    /// For a read on a pollable descriptor: the file and `poll` events to
+    /// wait for when the read completes with `-EAGAIN` (a non-blocking
+    /// handle with nothing ready), after which the driver submits it again.
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
+    fn rearm(&self) -> Option<(Target, u32)> {
         None
     }
 
@@ -84,6 +83,16 @@ pub unsafe trait Op {
     /// - `storage` points at this operation's storage, which the kernel is
     ///   done with (the final CQE has been reaped).
     unsafe fn output(cqe: Cqe, storage: *const Self::Storage) -> Result<Self::Output>;
+}
+
+/// Which file an SQE names: a descriptor, or an index into the ring's
+/// fixed-file table ([`Ring::register_files`](super::Ring::register_files)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A descriptor number, borrowed by the operation.
+    Fd(RawFd),
+    /// A fixed-file index (`IOSQE_FIXED_FILE`).
+    Fixed(u32),
 }
 
 /// The error of a CQE with a negative result.

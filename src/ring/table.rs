@@ -13,7 +13,7 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::squeue;
@@ -61,10 +61,10 @@ pub(crate) enum State {
     Completed,
 }
 
-/// How to re-arm a read that completed with `-EAGAIN`: poll `fd` for
+/// How to re-arm a read that completed with `-EAGAIN`: poll `target` for
 /// `events`, then submit `entry` again.
 pub(crate) struct Rearm {
-    pub(crate) fd: RawFd,
+    pub(crate) target: super::Target,
     pub(crate) events: u32,
     pub(crate) entry: squeue::Entry,
 }

@@ -8,7 +8,7 @@
 //! - [`syscall0`] .. [`syscall6`] join the two, for callers that need a raw
 //!   call;
 //! - the family modules ([`io`], [`file`](mod@file), [`event`], [`time`], [`mem`],
-//!   [`signal`], [`process`], [`resource`], [`net`], [`pipe`], [`uring`]) hold one typed
+//!   [`signal`], [`process`], [`resource`], [`net`], [`pipe`], [`poll`], [`uring`]) hold one typed
 //!   wrapper per syscall. Wrappers take `BorrowedFd<'_>`, slices and
 //!   references, return owned descriptors as `OwnedFd`,
 //!   and are `unsafe` only where the kernel keeps a pointer past the call or
@@ -51,6 +51,7 @@ pub mod io;
 pub mod mem;
 pub mod net;
 pub mod pipe;
+pub mod poll;
 pub mod process;
 pub mod resource;
 pub mod signal;

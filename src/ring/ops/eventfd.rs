@@ -7,15 +7,16 @@
 //! storage back only after the final CQE.
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, OpHandle, POLLOUT};
+use super::{CURRENT_POSITION, OpHandle, POLLOUT, fixed_setter, read_entry, target, write_entry};
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
 use crate::ring::Cqe;
+use crate::ring::Target;
 use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::Errno;
@@ -26,6 +27,7 @@ use crate::sys::Errno;
 #[derive(Debug)]
 pub struct ReadCounter<H> {
     handle: H,
+    fixed: Option<u32>,
 }
 
 /// Adds a value to an eventfd's counter: `IORING_OP_WRITE` of 8 bytes.
@@ -33,6 +35,7 @@ pub struct ReadCounter<H> {
 pub struct WriteCounter<H> {
     handle: H,
     value: u64,
+    fixed: Option<u32>,
 }
 
 impl EventFd {
@@ -57,7 +60,10 @@ impl EventFd {
     /// # Ok::<(), iofd::Error>(())
     /// ```
     pub fn read_op(&self) -> ReadCounter<&EventFd> {
-        ReadCounter { handle: self }
+        ReadCounter {
+            handle: self,
+            fixed: None,
+        }
     }
 
     /// An operation that adds `value` to the counter.
@@ -65,6 +71,7 @@ impl EventFd {
         WriteCounter {
             handle: self,
             value,
+            fixed: None,
         }
     }
 
@@ -73,6 +80,7 @@ impl EventFd {
     pub fn read_op_shared(self: &Arc<Self>) -> ReadCounter<Arc<EventFd>> {
         ReadCounter {
             handle: Arc::clone(self),
+            fixed: None,
         }
     }
 
@@ -81,9 +89,13 @@ impl EventFd {
         WriteCounter {
             handle: Arc::clone(self),
             value,
+            fixed: None,
         }
     }
 }
+
+fixed_setter!(ReadCounter);
+fixed_setter!(WriteCounter);
 
 /// The counter value of an 8-byte eventfd transfer.
 #[inline]
@@ -105,14 +117,17 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
 
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
-        opcode::Read::new(types::Fd(self.handle.raw()), storage.cast(), 8)
-            .offset(CURRENT_POSITION)
-            .build()
+        read_entry(
+            target(&self.handle, self.fixed),
+            storage.cast(),
+            8,
+            CURRENT_POSITION,
+        )
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLIN))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -142,14 +157,17 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
 
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
-        opcode::Write::new(types::Fd(self.handle.raw()), storage.cast_const().cast(), 8)
-            .offset(CURRENT_POSITION)
-            .build()
+        write_entry(
+            target(&self.handle, self.fixed),
+            storage.cast_const().cast(),
+            8,
+            CURRENT_POSITION,
+        )
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLOUT))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLOUT))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

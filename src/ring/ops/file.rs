@@ -6,17 +6,17 @@
 //! it is given, never past its length (capped at `u32::MAX`).
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
-use super::{OpHandle, POLLOUT};
+use super::{OpHandle, POLLOUT, fixed_setter, read_entry, target, write_entry};
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
-use crate::ring::Cqe;
 use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_count};
+use crate::ring::{Cqe, Target};
 
 /// Reads into a caller's byte buffer at an offset: `IORING_OP_READ`. On a
 /// non-blocking stream with nothing to read, the driver re-arms it on a
@@ -25,6 +25,7 @@ use crate::ring::op::{Op, cqe_count};
 pub struct ReadAt<H> {
     handle: H,
     offset: u64,
+    fixed: Option<u32>,
 }
 
 /// Writes a caller's byte buffer at an offset: `IORING_OP_WRITE`. The
@@ -33,7 +34,11 @@ pub struct ReadAt<H> {
 pub struct WriteAt<H> {
     handle: H,
     offset: u64,
+    fixed: Option<u32>,
 }
+
+fixed_setter!(ReadAt);
+fixed_setter!(WriteAt);
 
 impl Fd {
     /// An operation that reads into the buffer it is given at `offset`
@@ -42,6 +47,7 @@ impl Fd {
         ReadAt {
             handle: self,
             offset,
+            fixed: None,
         }
     }
 
@@ -50,6 +56,7 @@ impl Fd {
         WriteAt {
             handle: self,
             offset,
+            fixed: None,
         }
     }
 }
@@ -78,6 +85,7 @@ impl MemFd {
         ReadAt {
             handle: self,
             offset,
+            fixed: None,
         }
     }
 
@@ -86,6 +94,7 @@ impl MemFd {
         WriteAt {
             handle: self,
             offset,
+            fixed: None,
         }
     }
 }
@@ -106,18 +115,17 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
-        opcode::Read::new(
-            types::Fd(self.handle.raw()),
+        read_entry(
+            target(&self.handle, self.fixed),
             storage.cast(),
             len32(storage.len()),
+            self.offset,
         )
-        .offset(self.offset)
-        .build()
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLIN))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -140,18 +148,17 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
-        opcode::Write::new(
-            types::Fd(self.handle.raw()),
+        write_entry(
+            target(&self.handle, self.fixed),
             storage.cast_const().cast(),
             len32(storage.len()),
+            self.offset,
         )
-        .offset(self.offset)
-        .build()
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLOUT))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLOUT))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

@@ -24,6 +24,10 @@
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::Arc;
 
+use io_uring::{opcode, squeue, types};
+
+use super::Target;
+
 mod eventfd;
 mod file;
 mod misc;
@@ -72,3 +76,55 @@ const POLLOUT: u32 = 0x4;
 /// `-1` as an io_uring read/write offset: "the file's current position",
 /// which is also what a stream (eventfd, pipe) wants.
 const CURRENT_POSITION: u64 = u64::MAX;
+
+/// The file an operation on `handle` names: its descriptor, or fixed-file
+/// `index` when one was chosen with `.fixed(index)`.
+#[inline]
+fn target<H: OpHandle>(handle: &H, fixed: Option<u32>) -> Target {
+    match fixed {
+        Some(index) => Target::Fixed(index),
+        None => Target::Fd(handle.raw()),
+    }
+}
+
+/// `IORING_OP_READ` of `len` bytes into `buf` at `offset`.
+#[inline]
+fn read_entry(target: Target, buf: *mut u8, len: u32, offset: u64) -> squeue::Entry {
+    match target {
+        Target::Fd(fd) => opcode::Read::new(types::Fd(fd), buf, len)
+            .offset(offset)
+            .build(),
+        Target::Fixed(i) => opcode::Read::new(types::Fixed(i), buf, len)
+            .offset(offset)
+            .build(),
+    }
+}
+
+/// `IORING_OP_WRITE` of `len` bytes from `buf` at `offset`.
+#[inline]
+fn write_entry(target: Target, buf: *const u8, len: u32, offset: u64) -> squeue::Entry {
+    match target {
+        Target::Fd(fd) => opcode::Write::new(types::Fd(fd), buf, len)
+            .offset(offset)
+            .build(),
+        Target::Fixed(i) => opcode::Write::new(types::Fixed(i), buf, len)
+            .offset(offset)
+            .build(),
+    }
+}
+
+/// Adds the `fixed` setter to an operation struct with a `fixed` field.
+macro_rules! fixed_setter {
+    ($ty:ident) => {
+        impl<H> $ty<H> {
+            /// Names the file by its index in the ring's fixed-file table
+            /// (see [`Ring::register_files`](crate::ring::Ring::register_files))
+            /// instead of by descriptor.
+            pub fn fixed(mut self, index: u32) -> Self {
+                self.fixed = Some(index);
+                self
+            }
+        }
+    };
+}
+use fixed_setter;

@@ -7,17 +7,17 @@
 //! storage back only after the final CQE.
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, OpHandle};
+use super::{CURRENT_POSITION, OpHandle, fixed_setter, read_entry, target};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
-use crate::ring::Cqe;
 use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_error};
+use crate::ring::{Cqe, Target};
 use crate::sys::Errno;
 
 /// Reads one pending signal as a [`SignalInfo`]: `IORING_OP_READ` of 128
@@ -26,6 +26,7 @@ use crate::sys::Errno;
 #[derive(Debug)]
 pub struct ReadSignal<H> {
     handle: H,
+    fixed: Option<u32>,
 }
 
 /// Reads up to `storage.len()` pending signals at once into a caller's
@@ -34,18 +35,28 @@ pub struct ReadSignal<H> {
 #[derive(Debug)]
 pub struct ReadSignals<H> {
     handle: H,
+    fixed: Option<u32>,
 }
+
+fixed_setter!(ReadSignal);
+fixed_setter!(ReadSignals);
 
 impl SignalFd {
     /// An operation that reads one pending signal.
     pub fn read_op(&self) -> ReadSignal<&SignalFd> {
-        ReadSignal { handle: self }
+        ReadSignal {
+            handle: self,
+            fixed: None,
+        }
     }
 
     /// An operation that reads up to as many signals as the storage it is
     /// given holds (push it with a scope's `push_into`).
     pub fn read_many_op(&self) -> ReadSignals<&SignalFd> {
-        ReadSignals { handle: self }
+        ReadSignals {
+            handle: self,
+            fixed: None,
+        }
     }
 
     /// [`read_op`](SignalFd::read_op) for a shared handle, which the
@@ -53,6 +64,7 @@ impl SignalFd {
     pub fn read_op_shared(self: &Arc<Self>) -> ReadSignal<Arc<SignalFd>> {
         ReadSignal {
             handle: Arc::clone(self),
+            fixed: None,
         }
     }
 }
@@ -64,7 +76,7 @@ fn records(cqe: Cqe) -> Result<usize> {
         return Err(cqe_error(cqe.res));
     }
     let bytes = cqe.res as usize;
-    if bytes == 0 || bytes % SignalInfo::SIZE != 0 {
+    if bytes == 0 || !bytes.is_multiple_of(SignalInfo::SIZE) {
         return Err(Error::Os(Errno::EIO));
     }
     Ok(bytes / SignalInfo::SIZE)
@@ -80,18 +92,17 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
 
     #[inline]
     fn entry(&self, storage: *mut SignalInfo) -> squeue::Entry {
-        opcode::Read::new(
-            types::Fd(self.handle.raw()),
+        read_entry(
+            target(&self.handle, self.fixed),
             storage.cast(),
             SignalInfo::SIZE as u32,
+            CURRENT_POSITION,
         )
-        .offset(CURRENT_POSITION)
-        .build()
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLIN))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -118,14 +129,17 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
     #[inline]
     fn entry(&self, storage: *mut [SignalInfo]) -> squeue::Entry {
         let len = storage.len().min(u32::MAX as usize / SignalInfo::SIZE) * SignalInfo::SIZE;
-        opcode::Read::new(types::Fd(self.handle.raw()), storage.cast(), len as u32)
-            .offset(CURRENT_POSITION)
-            .build()
+        read_entry(
+            target(&self.handle, self.fixed),
+            storage.cast(),
+            len as u32,
+            CURRENT_POSITION,
+        )
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLIN))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

@@ -7,18 +7,18 @@
 //! back only after the final CQE.
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use super::eventfd::counter_result;
-use super::{CURRENT_POSITION, OpHandle};
+use super::{CURRENT_POSITION, OpHandle, fixed_setter, read_entry, target};
 use crate::error::Result;
 use crate::fd::TimerFd;
-use crate::ring::Cqe;
 use crate::ring::driver::POLLIN;
 use crate::ring::op::Op;
+use crate::ring::{Cqe, Target};
 
 /// Reads a timerfd's expiration count (and resets it): `IORING_OP_READ` of
 /// 8 bytes. Waits — the driver re-arms it on a poll — until the timer has
@@ -26,7 +26,10 @@ use crate::ring::op::Op;
 #[derive(Debug)]
 pub struct ReadExpirations<H> {
     handle: H,
+    fixed: Option<u32>,
 }
+
+fixed_setter!(ReadExpirations);
 
 impl TimerFd {
     /// An operation that reads the expiration count into a `u64`,
@@ -47,7 +50,10 @@ impl TimerFd {
     /// # Ok::<(), iofd::Error>(())
     /// ```
     pub fn expirations_op(&self) -> ReadExpirations<&TimerFd> {
-        ReadExpirations { handle: self }
+        ReadExpirations {
+            handle: self,
+            fixed: None,
+        }
     }
 
     /// [`expirations_op`](TimerFd::expirations_op) for a shared handle,
@@ -55,6 +61,7 @@ impl TimerFd {
     pub fn expirations_op_shared(self: &Arc<Self>) -> ReadExpirations<Arc<TimerFd>> {
         ReadExpirations {
             handle: Arc::clone(self),
+            fixed: None,
         }
     }
 }
@@ -69,14 +76,17 @@ unsafe impl<H: OpHandle> Op for ReadExpirations<H> {
 
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
-        opcode::Read::new(types::Fd(self.handle.raw()), storage.cast(), 8)
-            .offset(CURRENT_POSITION)
-            .build()
+        read_entry(
+            target(&self.handle, self.fixed),
+            storage.cast(),
+            8,
+            CURRENT_POSITION,
+        )
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(RawFd, u32)> {
-        Some((self.handle.raw(), POLLIN))
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
