@@ -27,6 +27,18 @@ use crate::sys::Errno;
 /// `POLLIN`.
 pub(crate) const POLLIN: u32 = 0x1;
 
+/// The `POLL_ADD` half of a poll-then-read pair for operation `ud`: linked
+/// to the SQE that follows it, and silent unless it fails (its CQE then
+/// carries `ud` with the auxiliary flag).
+fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
+    let poll = match target {
+        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), events).build(),
+        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), events).build(),
+    };
+    poll.flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
+        .user_data(ud.aux().raw())
+}
+
 /// The io-uring crate's `io::Error` as an iofd error.
 #[inline]
 pub(crate) fn io_error(e: &std::io::Error) -> Error {
@@ -389,13 +401,31 @@ impl Ring {
     ///
     /// - The SQE satisfies [`io_uring_enter`](crate::sys::uring::io_uring_enter)'s
     ///   contract for as long as its operation is in flight.
+    #[inline]
     pub(crate) unsafe fn push_entry(&mut self, entry: &squeue::Entry) -> Result<()> {
+        // SAFETY: forwarded to the caller.
+        if unsafe { self.uring.submission().push(entry) }.is_ok() {
+            return Ok(());
+        }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.push_entry_full(entry) }
+    }
+
+    /// The slow path of [`push_entry`](Ring::push_entry): the queue is
+    /// full, so submit it and retry.
+    ///
+    /// # Safety
+    ///
+    /// - As [`push_entry`](Ring::push_entry).
+    #[cold]
+    #[inline(never)]
+    unsafe fn push_entry_full(&mut self, entry: &squeue::Entry) -> Result<()> {
         loop {
+            self.submit()?;
             // SAFETY: forwarded to the caller.
             if unsafe { self.uring.submission().push(entry) }.is_ok() {
                 return Ok(());
             }
-            self.submit()?;
         }
     }
 
@@ -405,10 +435,18 @@ impl Ring {
     ///
     /// `Os(EBUSY)` when every slot holds an operation or an untaken result,
     /// even after reaping.
+    #[inline]
     pub(crate) fn alloc(&mut self, scoped: bool) -> Result<UserData> {
-        if let Some(ud) = self.table.insert(scoped) {
-            return Ok(ud);
+        match self.table.insert(scoped) {
+            Some(ud) => Ok(ud),
+            None => self.alloc_full(scoped),
         }
+    }
+
+    /// The slow path of [`alloc`](Ring::alloc): reap, then try again.
+    #[cold]
+    #[inline(never)]
+    fn alloc_full(&mut self, scoped: bool) -> Result<UserData> {
         self.reap()?;
         self.table.insert(scoped).ok_or(Error::Os(Errno::EBUSY))
     }
@@ -420,6 +458,7 @@ impl Ring {
     ///
     /// - `storage` points at `O::Storage` that stays valid, and is not
     ///   otherwise accessed, until the slot's final CQE is reaped.
+    #[inline]
     pub(crate) unsafe fn launch<O: Op>(
         &mut self,
         op: &O,
@@ -434,13 +473,15 @@ impl Ring {
         // accesses it; the kernel does not see it before the push below.
         op.prepare(unsafe { &mut *storage });
         let entry = op.entry(storage).user_data(ud.raw());
-        if let Some(slot) = self.table.get_mut(ud) {
-            slot.keep = op.keep();
-            slot.rearm = op.rearm().map(|(target, events)| super::table::Rearm {
+        let rearm = op.rearm();
+        let keep = op.keep();
+        if rearm.is_some() || keep.is_some() {
+            let rearm = rearm.map(|(target, events)| super::table::Rearm {
                 target,
                 events,
                 entry: entry.clone(),
             });
+            self.table.attach(ud, rearm, keep);
         }
         // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
         // operation (the caller's promise).
@@ -461,6 +502,7 @@ impl Ring {
     /// [`Error::Unsupported`] when the kernel lacks the operation (naming
     /// it); `Os(EBUSY)` when every table slot holds an operation or an
     /// untaken result; errors of the submission a full queue forces.
+    #[inline]
     pub fn push<O: Op + 'static>(&mut self, op: O) -> Result<Token<O>>
     where
         O::Storage: Sized + Copy,
@@ -479,6 +521,7 @@ impl Ring {
     /// has completed (call [`submit`](Ring::submit) and [`reap`](Ring::reap),
     /// or use [`wait`](Ring::wait)). A multishot operation yields each shot
     /// in turn; the token is done after the final one.
+    #[inline]
     pub fn poll<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
     where
         O::Storage: Sized,
@@ -487,10 +530,8 @@ impl Ring {
             return None;
         }
         let ptr = self.table.inline_ptr(token.ud).cast::<O::Storage>();
-        let cqe = self.table.take(token.ud)?;
-        if self.table.get(token.ud).is_none() {
-            token.done = true;
-        }
+        let (cqe, last) = self.table.take(token.ud)?;
+        token.done = last;
         // SAFETY: the CQE was reaped, so the kernel is done with the slot's
         // inline buffer, which held this operation's storage; the buffer
         // stays allocated with the table.
@@ -505,6 +546,7 @@ impl Ring {
     /// The operation's own error, or the ring's ([`Error::Interrupted`]
     /// when a signal interrupted the wait; the token is then lost, and its
     /// operation is cancelled).
+    #[inline]
     pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
     where
         O::Storage: Sized,
@@ -538,10 +580,20 @@ impl Ring {
     }
 
     pub(crate) fn cancel_ud(&mut self, ud: UserData) -> Result<()> {
-        let in_flight = matches!(self.table.get(ud).map(|s| s.state), Some(State::Submitted));
+        let in_flight = self.table.state(ud) == Some(State::Submitted);
         self.table.abandon(ud);
         if in_flight {
-            let entry = opcode::AsyncCancel::new(ud.raw())
+            self.push_cancels(ud)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes cancel requests for operation `ud` and for the poll half of a
+    /// poll-then-read pair it may be waiting behind (a linked read is only
+    /// issued once its poll fires, so cancelling the poll is what ends it).
+    fn push_cancels(&mut self, ud: UserData) -> Result<()> {
+        for target in [ud, ud.aux()] {
+            let entry = opcode::AsyncCancel::new(target.raw())
                 .build()
                 .user_data(UserData::CANCEL.raw());
             // SAFETY: a cancel request touches no memory.
@@ -553,12 +605,8 @@ impl Ring {
     /// Asks the kernel to cancel operation `ud` but keeps its slot: the
     /// owner still takes its (cancelled or completed) result.
     pub(crate) fn request_cancel(&mut self, ud: UserData) -> Result<()> {
-        if matches!(self.table.get(ud).map(|s| s.state), Some(State::Submitted)) {
-            let entry = opcode::AsyncCancel::new(ud.raw())
-                .build()
-                .user_data(UserData::CANCEL.raw());
-            // SAFETY: a cancel request touches no memory.
-            unsafe { self.push_entry(&entry) }?;
+        if self.table.state(ud) == Some(State::Submitted) {
+            self.push_cancels(ud)?;
         }
         Ok(())
     }
@@ -567,12 +615,8 @@ impl Ring {
         self.table.inline_ptr(ud)
     }
 
-    pub(crate) fn table_take(&mut self, ud: UserData) -> Option<super::Cqe> {
+    pub(crate) fn table_take(&mut self, ud: UserData) -> Option<(super::Cqe, bool)> {
         self.table.take(ud)
-    }
-
-    pub(crate) fn table_live(&self, ud: UserData) -> bool {
-        self.table.get(ud).is_some()
     }
 
     pub(crate) fn table_scoped_in_flight(&self) -> usize {
@@ -703,13 +747,7 @@ impl Ring {
         let Some((ud, r)) = self.table.rearm_of(key) else {
             return Ok(());
         };
-        let poll = match r.target {
-            Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), r.events).build(),
-            Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), r.events).build(),
-        };
-        let poll = poll
-            .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
-            .user_data(ud.aux().raw());
+        let poll = poll_entry(r.target, r.events, ud);
         let read = r.entry.clone();
         // SAFETY: the poll touches no memory and its descriptor is kept
         // open by the operation (borrowed for its scope, or kept by the

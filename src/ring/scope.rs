@@ -203,10 +203,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         if ticket.done {
             return None;
         }
-        let cqe = self.ring.table_take(ticket.ud)?;
-        if !self.ring.table_live(ticket.ud) {
-            ticket.done = true;
-        }
+        let (cqe, last) = self.ring.table_take(ticket.ud)?;
+        ticket.done = last;
         // SAFETY: the CQE was reaped, so the kernel is done with the storage
         // (caller storage borrowed for 'env, or the slot's inline buffer,
         // which stays allocated with the table).

@@ -63,28 +63,33 @@ pub(crate) enum State {
 
 /// How to re-arm a read that completed with `-EAGAIN`: poll `target` for
 /// `events`, then submit `entry` again.
+#[derive(Clone)]
 pub(crate) struct Rearm {
     pub(crate) target: super::Target,
     pub(crate) events: u32,
     pub(crate) entry: squeue::Entry,
 }
 
-/// One operation's entry in the table.
+/// One operation's entry in the table: 24 bytes, so that inserting and
+/// freeing slots stays cheap. What only some operations need (a re-arm
+/// recipe, a kept handle) lives in side arrays indexed by key.
+#[derive(Clone, Copy)]
 pub(crate) struct Slot {
     pub(crate) generation: u32,
     pub(crate) state: State,
     /// Owned by a [`Scope`](super::Scope): cancelled and freed when it ends.
     pub(crate) scoped: bool,
+    /// `rearms[key]` holds this operation's recipe.
+    pub(crate) rearm: bool,
+    /// `keeps[key]` holds a handle for this operation.
+    pub(crate) keep: bool,
     /// The last CQE.
     pub(crate) cqe: Cqe,
     /// CQEs delivered but not yet taken (more than one only for multishot).
     pub(crate) shots: u32,
-    pub(crate) rearm: Option<Rearm>,
-    /// The error of a failed re-arm poll, reported instead of the
+    /// The error of a failed re-arm poll (0: none), reported instead of the
     /// `-ECANCELED` its linked read then gets.
-    pub(crate) aux_error: Option<i32>,
-    /// The handle a driver-owned operation keeps open until its final CQE.
-    pub(crate) keep: Option<Arc<dyn AsFd + Send + Sync>>,
+    pub(crate) aux_error: i32,
 }
 
 /// What [`Table::complete`] did with a CQE.
@@ -102,11 +107,16 @@ pub(crate) enum Delivery {
     Rearm(u32),
 }
 
+/// A kept handle.
+type Keep = Arc<dyn AsFd + Send + Sync>;
+
 /// The slab of in-flight operations plus their inline buffers.
 pub(crate) struct Table {
     slots: Slab<Slot>,
     generations: Box<[u32]>,
     inline: Box<[UnsafeCell<Inline>]>,
+    rearms: Box<[Option<Rearm>]>,
+    keeps: Box<[Option<Keep>]>,
     capacity: usize,
     stale: u64,
     in_flight: usize,
@@ -123,6 +133,8 @@ impl Table {
             inline: (0..capacity)
                 .map(|_| UnsafeCell::new(Inline([0; INLINE_BYTES])))
                 .collect(),
+            rearms: (0..capacity).map(|_| None).collect(),
+            keeps: (0..capacity).map(|_| None).collect(),
             capacity,
             stale: 0,
             in_flight: 0,
@@ -153,24 +165,24 @@ impl Table {
 
     /// Takes a free slot for a new operation, or `None` when the table is
     /// full. The slab never grows past its first allocation.
+    #[inline]
     pub(crate) fn insert(&mut self, scoped: bool) -> Option<UserData> {
         if self.slots.len() >= self.capacity {
             return None;
         }
-        let entry = self.slots.vacant_entry();
-        let key = entry.key();
+        let key = self.slots.vacant_key();
         let generation = UserData::next_gen(*self.generations.get(key)?);
-        entry.insert(Slot {
+        self.generations[key] = generation;
+        self.slots.insert(Slot {
             generation,
             state: State::Submitted,
             scoped,
-            cqe: Cqe::default(),
+            rearm: false,
+            keep: false,
+            cqe: Cqe { res: 0, flags: 0 },
             shots: 0,
-            rearm: None,
-            aux_error: None,
-            keep: None,
+            aux_error: 0,
         });
-        self.generations[key] = generation;
         self.in_flight += 1;
         if scoped {
             self.scoped_in_flight += 1;
@@ -179,19 +191,44 @@ impl Table {
         Some(UserData::new(key as u32, generation))
     }
 
+    /// Attaches a re-arm recipe and a kept handle to slot `ud`.
+    pub(crate) fn attach(&mut self, ud: UserData, rearm: Option<Rearm>, keep: Option<Keep>) {
+        let key = ud.key() as usize;
+        let Some(slot) = self.get_mut(ud) else {
+            return;
+        };
+        slot.rearm = rearm.is_some();
+        slot.keep = keep.is_some();
+        if let Some(r) = self.rearms.get_mut(key) {
+            *r = rearm;
+        }
+        if let Some(k) = self.keeps.get_mut(key) {
+            *k = keep;
+        }
+    }
+
     /// The slot `ud` names, if it is live at that generation.
+    #[inline]
     pub(crate) fn get(&self, ud: UserData) -> Option<&Slot> {
         let slot = self.slots.get(ud.key() as usize)?;
         (slot.generation == ud.generation()).then_some(slot)
     }
 
     /// The slot `ud` names, if it is live at that generation.
+    #[inline]
     pub(crate) fn get_mut(&mut self, ud: UserData) -> Option<&mut Slot> {
         let slot = self.slots.get_mut(ud.key() as usize)?;
         (slot.generation == ud.generation()).then_some(slot)
     }
 
+    /// The state of slot `ud`, if live.
+    #[inline]
+    pub(crate) fn state(&self, ud: UserData) -> Option<State> {
+        self.get(ud).map(|s| s.state)
+    }
+
     /// A pointer to slot `ud`'s inline buffer (never dereferenced here).
+    #[inline]
     pub(crate) fn inline_ptr(&self, ud: UserData) -> *mut u8 {
         match self.inline.get(ud.key() as usize) {
             Some(cell) => cell.get().cast(),
@@ -199,11 +236,22 @@ impl Table {
         }
     }
 
-    /// Frees slot `ud`. Its generation stays recorded, so a late CQE with
-    /// the old tag is recognised as stale.
-    pub(crate) fn remove(&mut self, ud: UserData) -> Option<Slot> {
-        self.get(ud)?;
-        let slot = self.slots.remove(ud.key() as usize);
+    /// Frees slot `ud` (and drops what it keeps). Its generation stays
+    /// recorded, so a late CQE with the old tag is recognised as stale.
+    #[inline]
+    pub(crate) fn remove(&mut self, ud: UserData) -> bool {
+        let key = ud.key() as usize;
+        let Some(slot) = self.get(ud).copied() else {
+            return false;
+        };
+        self.slots.remove(key);
+        self.release(key, slot);
+        true
+    }
+
+    /// Drops the side data of a freed slot and updates the counters.
+    #[inline]
+    fn release(&mut self, key: usize, slot: Slot) {
         if slot.state != State::Completed {
             self.in_flight -= 1;
             if slot.scoped {
@@ -213,29 +261,36 @@ impl Table {
         if slot.scoped {
             self.scoped_live -= 1;
         }
-        Some(slot)
+        if slot.rearm {
+            if let Some(r) = self.rearms.get_mut(key) {
+                *r = None;
+            }
+        }
+        if slot.keep {
+            if let Some(k) = self.keeps.get_mut(key) {
+                *k = None;
+            }
+        }
     }
 
     /// Marks an in-flight operation abandoned: its final CQE will free it.
     pub(crate) fn abandon(&mut self, ud: UserData) {
-        let completed = match self.get_mut(ud) {
-            Some(slot) if slot.state == State::Completed => true,
-            Some(slot) => {
-                slot.state = State::Cancelled;
-                false
+        match self.get_mut(ud) {
+            Some(slot) if slot.state == State::Completed => {
+                self.remove(ud);
             }
-            None => false,
-        };
-        if completed {
-            self.remove(ud);
+            Some(slot) => slot.state = State::Cancelled,
+            None => {}
         }
     }
 
     /// Records a CQE in the slot it names.
+    #[inline]
     pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
         if ud.is_reserved() {
             return Delivery::Ignored;
         }
+        let key = ud.key() as usize;
         let Some(slot) = self.get_mut(ud) else {
             self.stale += 1;
             return Delivery::Stale;
@@ -244,17 +299,49 @@ impl Table {
             // The poll half of a re-armed read failed; its linked read is
             // cancelled and reports this error instead.
             if res < 0 {
-                slot.aux_error = Some(res);
+                slot.aux_error = res;
             }
             return Delivery::Ignored;
         }
-        let cqe = Cqe { res, flags };
-        let last = !cqe.more();
+        let last = flags & Cqe::F_MORE == 0;
         match slot.state {
-            State::Completed => {
-                // A CQE after the final one cannot come from the kernel.
-                self.stale += 1;
-                Delivery::Stale
+            State::Submitted => {
+                if slot.rearm && res == -EAGAIN {
+                    return Delivery::Rearm(ud.key());
+                }
+                let res = if slot.aux_error != 0 && res == -ECANCELED {
+                    slot.aux_error
+                } else {
+                    res
+                };
+                slot.aux_error = 0;
+                slot.cqe = Cqe { res, flags };
+                slot.shots += 1;
+                if last {
+                    slot.state = State::Completed;
+                    let done = *slot;
+                    self.in_flight -= 1;
+                    if done.scoped {
+                        self.scoped_in_flight -= 1;
+                    }
+                    if done.rearm {
+                        if let Some(r) = self.rearms.get_mut(key) {
+                            *r = None;
+                        }
+                        if let Some(s) = self.slots.get_mut(key) {
+                            s.rearm = false;
+                        }
+                    }
+                    if done.keep {
+                        if let Some(k) = self.keeps.get_mut(key) {
+                            *k = None;
+                        }
+                        if let Some(s) = self.slots.get_mut(key) {
+                            s.keep = false;
+                        }
+                    }
+                }
+                Delivery::Stored
             }
             State::Cancelled => {
                 if last {
@@ -264,46 +351,29 @@ impl Table {
                     Delivery::Ignored
                 }
             }
-            State::Submitted => {
-                if res == -(crate::sys::Errno::EAGAIN.raw()) && slot.rearm.is_some() {
-                    return Delivery::Rearm(ud.key());
-                }
-                let mut cqe = cqe;
-                if let Some(err) = slot.aux_error.take() {
-                    if res == -(crate::sys::Errno::ECANCELED.raw()) {
-                        cqe.res = err;
-                    }
-                }
-                slot.cqe = cqe;
-                slot.shots += 1;
-                if last {
-                    slot.state = State::Completed;
-                    slot.rearm = None;
-                    slot.keep = None;
-                    let scoped = slot.scoped;
-                    self.in_flight -= 1;
-                    if scoped {
-                        self.scoped_in_flight -= 1;
-                    }
-                }
-                Delivery::Stored
+            State::Completed => {
+                // A CQE after the final one cannot come from the kernel.
+                self.stale += 1;
+                Delivery::Stale
             }
         }
     }
 
     /// Takes one delivered result of slot `ud`: `None` while nothing has
-    /// come; the slot is freed with its final result.
-    pub(crate) fn take(&mut self, ud: UserData) -> Option<Cqe> {
+    /// come. With the final result the slot is freed, and the flag says so.
+    #[inline]
+    pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
         let slot = self.get_mut(ud)?;
         if slot.shots == 0 {
             return None;
         }
         slot.shots -= 1;
         let cqe = slot.cqe;
-        if slot.state == State::Completed && slot.shots == 0 {
+        let last = slot.state == State::Completed && slot.shots == 0;
+        if last {
             self.remove(ud);
         }
-        Some(cqe)
+        Some((cqe, last))
     }
 
     /// Live slots: all of them, or only scoped ones.
@@ -324,10 +394,14 @@ impl Table {
     /// The re-arm recipe of slot `key`, if it has one.
     pub(crate) fn rearm_of(&self, key: u32) -> Option<(UserData, &Rearm)> {
         let slot = self.slots.get(key as usize)?;
-        let rearm = slot.rearm.as_ref()?;
+        let rearm = self.rearms.get(key as usize)?.as_ref()?;
         Some((UserData::new(key, slot.generation), rearm))
     }
 }
+
+/// `EAGAIN` and `ECANCELED` as CQE results use them (positive).
+const EAGAIN: i32 = 11;
+const ECANCELED: i32 = 125;
 
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -354,7 +428,7 @@ mod tests {
         let mut t = Table::with_capacity(2);
         let a = t.insert(false).expect("free slot");
         assert_eq!(t.complete(a, 5, 0), Delivery::Stored);
-        assert_eq!(t.take(a), Some(Cqe { res: 5, flags: 0 }));
+        assert_eq!(t.take(a), Some((Cqe { res: 5, flags: 0 }, true)));
         assert!(t.get(a).is_none(), "freed with its final result");
         let b = t.insert(false).expect("free slot");
         assert_eq!(a.key(), b.key(), "the key is reused");
@@ -403,6 +477,6 @@ mod tests {
         assert_eq!(t.complete(ud.aux(), -9, 0), Delivery::Ignored);
         // The linked read is cancelled; the poll's error is what it reports.
         assert_eq!(t.complete(ud, -125, 0), Delivery::Stored);
-        assert_eq!(t.take(ud).map(|c| c.res), Some(-9));
+        assert_eq!(t.take(ud).map(|(c, last)| (c.res, last)), Some((-9, true)));
     }
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, OpHandle, POLLOUT, fixed_setter, read_entry, target, write_entry};
+use super::{
+    CURRENT_POSITION, OpHandle, Opts, POLLOUT, op_setters, read_entry, target, write_entry,
+};
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
 use crate::ring::Cqe;
@@ -27,7 +29,7 @@ use crate::sys::Errno;
 #[derive(Debug)]
 pub struct ReadCounter<H> {
     handle: H,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
 /// Adds a value to an eventfd's counter: `IORING_OP_WRITE` of 8 bytes.
@@ -35,7 +37,7 @@ pub struct ReadCounter<H> {
 pub struct WriteCounter<H> {
     handle: H,
     value: u64,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
 impl EventFd {
@@ -62,7 +64,7 @@ impl EventFd {
     pub fn read_op(&self) -> ReadCounter<&EventFd> {
         ReadCounter {
             handle: self,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -71,7 +73,7 @@ impl EventFd {
         WriteCounter {
             handle: self,
             value,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -80,7 +82,7 @@ impl EventFd {
     pub fn read_op_shared(self: &Arc<Self>) -> ReadCounter<Arc<EventFd>> {
         ReadCounter {
             handle: Arc::clone(self),
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -89,13 +91,13 @@ impl EventFd {
         WriteCounter {
             handle: Arc::clone(self),
             value,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 }
 
-fixed_setter!(ReadCounter);
-fixed_setter!(WriteCounter);
+op_setters!(ReadCounter);
+op_setters!(WriteCounter);
 
 /// The counter value of an 8-byte eventfd transfer.
 #[inline]
@@ -118,7 +120,7 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
         read_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast(),
             8,
             CURRENT_POSITION,
@@ -127,7 +129,7 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLIN))
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -158,7 +160,7 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
         write_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast_const().cast(),
             8,
             CURRENT_POSITION,
@@ -167,7 +169,7 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLOUT))
+        Some((target(&self.handle, self.opts.fixed), POLLOUT))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

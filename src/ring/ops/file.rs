@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{OpHandle, POLLOUT, fixed_setter, read_entry, target, write_entry};
+use super::{OpHandle, Opts, POLLOUT, op_setters, read_entry, target, write_entry};
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
 use crate::ring::driver::POLLIN;
@@ -25,7 +25,7 @@ use crate::ring::{Cqe, Target};
 pub struct ReadAt<H> {
     handle: H,
     offset: u64,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
 /// Writes a caller's byte buffer at an offset: `IORING_OP_WRITE`. The
@@ -34,11 +34,11 @@ pub struct ReadAt<H> {
 pub struct WriteAt<H> {
     handle: H,
     offset: u64,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
-fixed_setter!(ReadAt);
-fixed_setter!(WriteAt);
+op_setters!(ReadAt);
+op_setters!(WriteAt);
 
 impl Fd {
     /// An operation that reads into the buffer it is given at `offset`
@@ -47,7 +47,7 @@ impl Fd {
         ReadAt {
             handle: self,
             offset,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -56,7 +56,7 @@ impl Fd {
         WriteAt {
             handle: self,
             offset,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 }
@@ -85,7 +85,7 @@ impl MemFd {
         ReadAt {
             handle: self,
             offset,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -94,7 +94,7 @@ impl MemFd {
         WriteAt {
             handle: self,
             offset,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 }
@@ -116,7 +116,7 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
         read_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast(),
             len32(storage.len()),
             self.offset,
@@ -125,7 +125,7 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLIN))
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -149,7 +149,7 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
         write_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast_const().cast(),
             len32(storage.len()),
             self.offset,
@@ -158,7 +158,7 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLOUT))
+        Some((target(&self.handle, self.opts.fixed), POLLOUT))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

@@ -113,18 +113,30 @@ fn write_entry(target: Target, buf: *const u8, len: u32, offset: u64) -> squeue:
     }
 }
 
-/// Adds the `fixed` setter to an operation struct with a `fixed` field.
-macro_rules! fixed_setter {
+/// Options every descriptor operation takes.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Opts {
+    /// A fixed-file index to name the file by, instead of the descriptor.
+    pub(crate) fixed: Option<u32>,
+}
+
+impl Opts {
+    pub(crate) const DEFAULT: Opts = Opts { fixed: None };
+}
+
+/// Adds the `fixed` setter to an operation struct with an `opts: Opts`
+/// field.
+macro_rules! op_setters {
     ($ty:ident) => {
         impl<H> $ty<H> {
             /// Names the file by its index in the ring's fixed-file table
             /// (see [`Ring::register_files`](crate::ring::Ring::register_files))
             /// instead of by descriptor.
             pub fn fixed(mut self, index: u32) -> Self {
-                self.fixed = Some(index);
+                self.opts.fixed = Some(index);
                 self
             }
         }
     };
 }
-use fixed_setter;
+use op_setters;

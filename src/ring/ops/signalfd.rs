@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, OpHandle, fixed_setter, read_entry, target};
+use super::{CURRENT_POSITION, OpHandle, Opts, op_setters, read_entry, target};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
 use crate::ring::driver::POLLIN;
@@ -26,7 +26,7 @@ use crate::sys::Errno;
 #[derive(Debug)]
 pub struct ReadSignal<H> {
     handle: H,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
 /// Reads up to `storage.len()` pending signals at once into a caller's
@@ -35,18 +35,18 @@ pub struct ReadSignal<H> {
 #[derive(Debug)]
 pub struct ReadSignals<H> {
     handle: H,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
-fixed_setter!(ReadSignal);
-fixed_setter!(ReadSignals);
+op_setters!(ReadSignal);
+op_setters!(ReadSignals);
 
 impl SignalFd {
     /// An operation that reads one pending signal.
     pub fn read_op(&self) -> ReadSignal<&SignalFd> {
         ReadSignal {
             handle: self,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -55,7 +55,7 @@ impl SignalFd {
     pub fn read_many_op(&self) -> ReadSignals<&SignalFd> {
         ReadSignals {
             handle: self,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -64,7 +64,7 @@ impl SignalFd {
     pub fn read_op_shared(self: &Arc<Self>) -> ReadSignal<Arc<SignalFd>> {
         ReadSignal {
             handle: Arc::clone(self),
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 }
@@ -93,7 +93,7 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
     #[inline]
     fn entry(&self, storage: *mut SignalInfo) -> squeue::Entry {
         read_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast(),
             SignalInfo::SIZE as u32,
             CURRENT_POSITION,
@@ -102,7 +102,7 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLIN))
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -130,7 +130,7 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
     fn entry(&self, storage: *mut [SignalInfo]) -> squeue::Entry {
         let len = storage.len().min(u32::MAX as usize / SignalInfo::SIZE) * SignalInfo::SIZE;
         read_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast(),
             len as u32,
             CURRENT_POSITION,
@@ -139,7 +139,7 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLIN))
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::eventfd::counter_result;
-use super::{CURRENT_POSITION, OpHandle, fixed_setter, read_entry, target};
+use super::{CURRENT_POSITION, OpHandle, Opts, op_setters, read_entry, target};
 use crate::error::Result;
 use crate::fd::TimerFd;
 use crate::ring::driver::POLLIN;
@@ -26,10 +26,10 @@ use crate::ring::{Cqe, Target};
 #[derive(Debug)]
 pub struct ReadExpirations<H> {
     handle: H,
-    fixed: Option<u32>,
+    opts: Opts,
 }
 
-fixed_setter!(ReadExpirations);
+op_setters!(ReadExpirations);
 
 impl TimerFd {
     /// An operation that reads the expiration count into a `u64`,
@@ -52,7 +52,7 @@ impl TimerFd {
     pub fn expirations_op(&self) -> ReadExpirations<&TimerFd> {
         ReadExpirations {
             handle: self,
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 
@@ -61,7 +61,7 @@ impl TimerFd {
     pub fn expirations_op_shared(self: &Arc<Self>) -> ReadExpirations<Arc<TimerFd>> {
         ReadExpirations {
             handle: Arc::clone(self),
-            fixed: None,
+            opts: Opts::DEFAULT,
         }
     }
 }
@@ -77,7 +77,7 @@ unsafe impl<H: OpHandle> Op for ReadExpirations<H> {
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
         read_entry(
-            target(&self.handle, self.fixed),
+            target(&self.handle, self.opts.fixed),
             storage.cast(),
             8,
             CURRENT_POSITION,
@@ -86,7 +86,7 @@ unsafe impl<H: OpHandle> Op for ReadExpirations<H> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.fixed), POLLIN))
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
     fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {

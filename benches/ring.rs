@@ -1,0 +1,268 @@
+//! The ring driver beside the raw io-uring crate doing the same work, and
+//! beside plain syscalls, in one run.
+//!
+//! - `nop/<batch>`: NOP throughput at batch sizes 1, 8, 32, 128.
+//! - `read_ready/<batch>`: eventfd counter reads that complete inline (a
+//!   semaphore eventfd loaded with 2^32 - 1 units), by descriptor and with
+//!   a fixed file plus a registered ring fd; beside one `read` syscall per
+//!   counter through the handle.
+//! - `read_armed`: a read submitted before the counter is signalled, then
+//!   the signal (a `write` syscall) and the wait.
+//!
+//! Run: `cargo bench --bench ring`. Heap allocations per operation are
+//! counted by `tests/ring_alloc.rs`.
+
+use std::hint::black_box;
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use io_uring::{IoUring, opcode, types};
+use iofd::EventFd;
+use iofd::ring::Ring;
+use iofd::ring::ops::{Nop, ReadCounter};
+
+const BATCHES: [usize; 4] = [1, 8, 32, 128];
+
+fn nop(c: &mut Criterion) {
+    let mut g = c.benchmark_group("nop");
+    let mut raw = IoUring::new(256).expect("io_uring");
+    let mut ring = Ring::new(256).expect("ring");
+    let mut tokens = Vec::with_capacity(128);
+    for n in BATCHES {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::new("raw", n), &n, |b, &n| {
+            b.iter(|| {
+                {
+                    let mut sq = raw.submission();
+                    for i in 0..n {
+                        let e = opcode::Nop::new().build().user_data(i as u64);
+                        // SAFETY: a NOP touches no memory.
+                        unsafe { sq.push(&e) }.expect("sq has room");
+                    }
+                }
+                raw.submit_and_wait(n).expect("submit");
+                let mut done = 0;
+                for cqe in raw.completion() {
+                    black_box(cqe.result());
+                    done += 1;
+                }
+                assert_eq!(done, n);
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("iofd", n), &n, |b, &n| {
+            b.iter(|| {
+                for _ in 0..n {
+                    tokens.push(ring.push(Nop::new()).expect("push"));
+                }
+                ring.submit_and_wait(n).expect("submit");
+                for t in tokens.drain(..) {
+                    ring.wait(t).expect("nop");
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+/// A semaphore eventfd loaded with 2^32 - 1 units: every read of it
+/// completes at once with 1.
+fn loaded() -> EventFd {
+    EventFd::new_semaphore(u32::MAX).expect("eventfd")
+}
+
+fn read_ready(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read_ready");
+    for n in [1usize, 32] {
+        g.throughput(Throughput::Elements(n as u64));
+
+        // The raw crate, by descriptor.
+        let efd = loaded();
+        let mut raw = IoUring::new(64).expect("io_uring");
+        let mut bufs = vec![0u64; n];
+        g.bench_with_input(BenchmarkId::new("raw", n), &n, |b, &n| {
+            let fd = types::Fd(efd.as_raw_fd());
+            b.iter(|| {
+                {
+                    let mut sq = raw.submission();
+                    for (i, buf) in bufs.iter_mut().enumerate() {
+                        let e = opcode::Read::new(fd, (buf as *mut u64).cast(), 8)
+                            .offset(u64::MAX)
+                            .build()
+                            .user_data(i as u64);
+                        // SAFETY: `bufs` outlives the batch, which is reaped
+                        // before the next iteration touches it.
+                        unsafe { sq.push(&e) }.expect("room");
+                    }
+                }
+                raw.submit_and_wait(n).expect("submit");
+                let mut done = 0;
+                for cqe in raw.completion() {
+                    assert_eq!(cqe.result(), 8);
+                    done += 1;
+                }
+                assert_eq!(done, n);
+                black_box(&bufs);
+            })
+        });
+
+        // The raw crate, fixed file and registered ring fd.
+        let efd_fixed = loaded();
+        let mut raw_fixed = IoUring::new(64).expect("io_uring");
+        raw_fixed
+            .submitter()
+            .register_files(&[efd_fixed.as_raw_fd()])
+            .expect("files");
+        g.bench_with_input(BenchmarkId::new("raw_fixed_regring", n), &n, |b, &n| {
+            let (mut submitter, mut sq, mut cq) = raw_fixed.split();
+            submitter.register_ring_fd().expect("register ring fd");
+            b.iter(|| {
+                for (i, buf) in bufs.iter_mut().enumerate() {
+                    let e = opcode::Read::new(types::Fixed(0), (buf as *mut u64).cast(), 8)
+                        .offset(u64::MAX)
+                        .build()
+                        .user_data(i as u64);
+                    // SAFETY: as above.
+                    unsafe { sq.push(&e) }.expect("room");
+                }
+                sq.sync();
+                submitter.submit_and_wait(n).expect("submit");
+                cq.sync();
+                let mut done = 0;
+                for cqe in &mut cq {
+                    assert_eq!(cqe.result(), 8);
+                    done += 1;
+                }
+                assert_eq!(done, n);
+                black_box(&bufs);
+            });
+            submitter.unregister_ring_fd().expect("unregister");
+        });
+
+        // iofd, driver-owned reads by descriptor.
+        let shared = Arc::new(loaded());
+        let mut ring = Ring::new(64).expect("ring");
+        let mut tokens: Vec<iofd::ring::Token<ReadCounter<Arc<EventFd>>>> = Vec::with_capacity(n);
+        g.bench_with_input(BenchmarkId::new("iofd", n), &n, |b, &n| {
+            b.iter(|| {
+                for _ in 0..n {
+                    tokens.push(ring.push(shared.read_op_shared()).expect("push"));
+                }
+                ring.submit_and_wait(n).expect("submit");
+                for t in tokens.drain(..) {
+                    assert_eq!(ring.wait(t).expect("read"), 1);
+                }
+            })
+        });
+
+        // iofd, fixed file and registered ring fd.
+        let shared_fixed = Arc::new(loaded());
+        let mut ring_fixed = Ring::builder(64)
+            .register_ring_fd(true)
+            .build()
+            .expect("ring");
+        ring_fixed
+            .register_files(&[shared_fixed.as_fd()])
+            .expect("files");
+        g.bench_with_input(BenchmarkId::new("iofd_fixed_regring", n), &n, |b, &n| {
+            b.iter(|| {
+                for _ in 0..n {
+                    let op = shared_fixed.read_op_shared().fixed(0);
+                    tokens.push(ring_fixed.push(op).expect("push"));
+                }
+                ring_fixed.submit_and_wait(n).expect("submit");
+                for t in tokens.drain(..) {
+                    assert_eq!(ring_fixed.wait(t).expect("read"), 1);
+                }
+            })
+        });
+
+        // One read syscall per counter, through the handle.
+        let plain = loaded();
+        g.bench_with_input(BenchmarkId::new("syscall", n), &n, |b, &n| {
+            let mut v = 0u64;
+            b.iter(|| {
+                for _ in 0..n {
+                    plain.wait_into(&mut v).expect("read");
+                }
+                black_box(v)
+            })
+        });
+    }
+    g.finish();
+}
+
+fn read_armed(c: &mut Criterion) {
+    let mut g = c.benchmark_group("read_armed");
+
+    // The raw crate on a blocking eventfd: the kernel arms its own poll.
+    let blocking = EventFd::new(0).expect("eventfd");
+    blocking.fd_set_blocking();
+    let mut raw = IoUring::new(8).expect("io_uring");
+    g.bench_function("raw_blocking_fd", |b| {
+        let mut buf = 0u64;
+        let fd = types::Fd(blocking.as_raw_fd());
+        b.iter(|| {
+            let e = opcode::Read::new(fd, (&raw mut buf).cast(), 8)
+                .offset(u64::MAX)
+                .build();
+            // SAFETY: `buf` outlives the read, which is reaped below.
+            unsafe { raw.submission().push(&e) }.expect("room");
+            raw.submit().expect("arm");
+            blocking.signal(1).expect("signal");
+            raw.submit_and_wait(1).expect("wait");
+            let cqe = raw.completion().next().expect("cqe");
+            assert_eq!(cqe.result(), 8);
+            black_box(buf)
+        })
+    });
+
+    // iofd on a non-blocking handle: the first read finds nothing
+    // (-EAGAIN), the driver re-arms it behind a poll.
+    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
+    let mut ring = Ring::new(8).expect("ring");
+    g.bench_function("iofd_rearm", |b| {
+        b.iter(|| {
+            let t = ring.push(efd.read_op_shared()).expect("push");
+            ring.submit().expect("arm");
+            efd.signal(1).expect("signal");
+            assert_eq!(ring.wait(t).expect("read"), 1);
+        })
+    });
+
+    // iofd on a blocking handle, as the raw crate.
+    let blocking_shared = Arc::new(EventFd::new(0).expect("eventfd"));
+    blocking_shared.fd_set_blocking();
+    g.bench_function("iofd_blocking_fd", |b| {
+        b.iter(|| {
+            let t = ring.push(blocking_shared.read_op_shared()).expect("push");
+            ring.submit().expect("arm");
+            blocking_shared.signal(1).expect("signal");
+            assert_eq!(ring.wait(t).expect("read"), 1);
+        })
+    });
+    g.finish();
+}
+
+/// Clears `O_NONBLOCK` on a handle's descriptor.
+trait SetBlocking {
+    fn fd_set_blocking(&self);
+}
+
+impl SetBlocking for EventFd {
+    fn fd_set_blocking(&self) {
+        use iofd::sys::file::{StatusFlags, fcntl_getfl, fcntl_setfl};
+        let fl = fcntl_getfl(self.as_fd()).expect("getfl");
+        fcntl_setfl(self.as_fd(), fl - StatusFlags::NONBLOCK).expect("setfl");
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = nop, read_ready, read_armed
+}
+criterion_main!(benches);

@@ -1,0 +1,107 @@
+//! Zero heap allocations per ring operation in steady state, counted by a
+//! global allocator. A `harness = false` binary: the counter is
+//! process-wide.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use iofd::ring::Ring;
+use iofd::ring::ops::Nop;
+use iofd::{EventFd, MemFd};
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's layout contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` (which does `ops` operations) 200 times after a warm-up and
+/// returns the allocations per operation.
+fn per_op(name: &str, ops: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..200 {
+        f();
+    }
+    let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let per = n as f64 / (200 * ops) as f64;
+    println!("{name:<40} {n} allocations in {} operations", 200 * ops);
+    per
+}
+
+fn main() {
+    let mut ring = Ring::new(64).expect("ring");
+    let mut tokens = Vec::with_capacity(32);
+    let mut total = 0.0;
+
+    total += per_op("driver-owned NOPs, batches of 32", 32, || {
+        for _ in 0..32 {
+            tokens.push(ring.push(Nop::new()).expect("push"));
+        }
+        ring.submit_and_wait(32).expect("submit");
+        for t in tokens.drain(..) {
+            ring.wait(t).expect("nop");
+        }
+    });
+
+    let efd = Arc::new(EventFd::new_semaphore(u32::MAX).expect("eventfd"));
+    let mut reads = Vec::with_capacity(32);
+    total += per_op("driver-owned eventfd reads (Arc handle)", 32, || {
+        for _ in 0..32 {
+            reads.push(ring.push(efd.read_op_shared()).expect("push"));
+        }
+        ring.submit_and_wait(32).expect("submit");
+        for t in reads.drain(..) {
+            assert_eq!(ring.wait(t).expect("read"), 1);
+        }
+    });
+
+    let armed = Arc::new(EventFd::new(0).expect("eventfd"));
+    total += per_op("armed read, re-armed on EAGAIN", 1, || {
+        let t = ring.push(armed.read_op_shared()).expect("push");
+        ring.submit().expect("arm");
+        armed.signal(3).expect("signal");
+        assert_eq!(ring.wait(t).expect("read"), 3);
+    });
+
+    let plain = EventFd::new_semaphore(u32::MAX).expect("eventfd");
+    let mem = MemFd::new("alloc").expect("memfd");
+    mem.set_len(4096).expect("len");
+    let mut counters = [0u64; 16];
+    let mut bytes = [0u8; 64];
+    total += per_op("scoped reads into caller storage", 17, || {
+        ring.scope(|s| {
+            for c in counters.iter_mut() {
+                let _ = s.push_into(plain.read_op(), c).expect("push");
+            }
+            let _ = s.push_into(mem.read_at_op(0), &mut bytes).expect("push");
+            s.submit_and_wait_all()
+        })
+        .expect("scope");
+    });
+
+    assert_eq!(total, 0.0, "steady-state ring operations allocated");
+    println!("4 passed, 0 failed");
+}
