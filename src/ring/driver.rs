@@ -53,8 +53,12 @@ pub(crate) fn io_error(e: &std::io::Error) -> Error {
 pub enum Notify {
     /// Every completion (`IORING_REGISTER_EVENTFD`).
     All,
-    /// Only completions that did not finish inline during submission
-    /// (`IORING_REGISTER_EVENTFD_ASYNC`).
+    /// Only completions posted by the kernel's io-wq worker threads
+    /// (`IORING_REGISTER_EVENTFD_ASYNC`): the kernel signals only when
+    /// `io_wq_current_is_worker()`. Operations that complete inline *or*
+    /// after waiting on a poll (a read armed before its data, a pidfd
+    /// poll, run as task work in the submitter) do not signal it; only
+    /// those punted to a worker (blocking files, `IOSQE_ASYNC`) do.
     AsyncOnly,
 }
 
@@ -820,11 +824,15 @@ impl Ring {
     }
 
     /// Cancels every operation still in flight (all of them, or only the
-    /// scoped ones) and reaps until none is left. Never returns while the
-    /// kernel may still write into their storage: if the ring stops
-    /// working, the process is aborted rather than let memory be written
-    /// after it is freed.
-    pub(crate) fn drain(&mut self, scoped_only: bool) {
+    /// scoped ones) and reaps until none is left. Never returns `true`
+    /// while the kernel may still write into their storage. If the ring
+    /// stops working (e.g. a `SINGLE_ISSUER` ring dropped on a thread that
+    /// is not its submitter: every enter fails with `EEXIST`), a scoped
+    /// drain aborts the process rather than let caller memory be written
+    /// after it is freed; a full drain returns `false`, and the caller
+    /// (`Drop`) leaks the table, whose buffers are the only storage its
+    /// driver-owned operations use.
+    pub(crate) fn drain(&mut self, scoped_only: bool) -> bool {
         if self.table.live_count(scoped_only) > 0 {
             for key in 0..self.table.capacity() {
                 let Some((ud, state, scoped)) = self.table.at(key) else {
@@ -861,14 +869,18 @@ impl Ring {
                 Err(_) => {
                     failures += 1;
                     if failures > 1000 {
-                        // The kernel may still write into storage that is
-                        // about to be freed: stopping is the only sound
-                        // choice left.
+                        if !scoped_only {
+                            return false;
+                        }
+                        // The kernel may still write into caller storage
+                        // that is about to be freed: stopping is the only
+                        // sound choice left.
                         std::process::abort();
                     }
                 }
             }
         }
+        true
     }
 
     /// Pushes an SQE as it is, `user_data` included, with no table slot:
@@ -896,7 +908,15 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
-        self.drain(false);
+        if !self.drain(false) {
+            // Operations are still in flight and cannot be reaped (only
+            // driver-owned ones: a scope drains its own before it ends).
+            // Their storage is the table's inline buffers: leak the table
+            // (and the handles it keeps) instead of freeing memory the
+            // kernel may still write, or aborting the process for a `Send`
+            // value dropped on the wrong thread.
+            std::mem::forget(std::mem::replace(&mut self.table, Table::with_capacity(0)));
+        }
         if let Some((index, thread)) = self.registered {
             if thread == std::thread::current().id() {
                 let mut up = RsrcUpdate {

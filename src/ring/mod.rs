@@ -80,9 +80,11 @@ pub mod ops;
 mod scope;
 mod table;
 mod user_data;
+mod wheel;
 
 pub use driver::{Notify, Ring, RingBuilder};
 pub use op::{Op, Target, Ticket, Token};
 pub use scope::Scope;
 pub use table::{Cqe, INLINE_BYTES};
 pub use user_data::UserData;
+pub use wheel::{Expired, TimerKey, TimerWheel};

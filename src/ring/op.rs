@@ -168,12 +168,36 @@ impl<O: Op> fmt::Debug for Token<O> {
 
 /// A scoped operation's claim ticket: what a [`Scope`](super::Scope)'s
 /// `push` and `push_into` return. It is valid only inside its scope.
+///
+/// A ticket cannot be handed to another scope, even one of another ring
+/// nested inside its own (which would read the first scope's storage while
+/// the kernel may still write it):
+///
+/// ```compile_fail,E0521
+/// use iofd::EventFd;
+/// use iofd::ring::Ring;
+///
+/// let (mut a, mut b) = (Ring::new(4).unwrap(), Ring::new(4).unwrap());
+/// let efd = EventFd::new(0).unwrap();
+/// let mut v = 0u64;
+/// a.scope(|sa| {
+///     let t = sa.push_into(efd.read_op(), &mut v).unwrap();
+///     b.scope(|sb| {
+///         let mut t = t;
+///         let _ = sb.take(&mut t); // error: `'scope` of another scope
+///     });
+/// });
+/// ```
 #[must_use = "a ticket is the only way to take the result"]
 pub struct Ticket<'scope, O: Op> {
     pub(crate) ud: UserData,
     pub(crate) storage: *mut O::Storage,
     pub(crate) done: bool,
     _scope: PhantomData<&'scope mut O::Storage>,
+    // Invariant in `'scope`: were it covariant, a ticket of an outer scope
+    // could shrink to a nested scope's lifetime and be taken there, by
+    // another ring that knows nothing of its operation.
+    _invariant: PhantomData<fn(&'scope ()) -> &'scope ()>,
 }
 
 impl<'scope, O: Op> Ticket<'scope, O> {
@@ -183,6 +207,7 @@ impl<'scope, O: Op> Ticket<'scope, O> {
             storage,
             done: false,
             _scope: PhantomData,
+            _invariant: PhantomData,
         }
     }
 

@@ -183,12 +183,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// Submits and waits until every operation of this scope has its final
-    /// result; the first error among them is returned (results not taken
-    /// with [`take`](Scope::take) are dropped when the scope ends).
+    /// result. Each operation's own result, error or not, waits in its
+    /// ticket for [`take`](Scope::take) (results not taken are dropped
+    /// when the scope ends); it is not returned here.
     ///
     /// # Errors
     ///
-    /// The ring's errors.
+    /// The ring's errors only.
     pub fn submit_and_wait_all(&mut self) -> Result<()> {
         self.ring.submit()?;
         while self.ring.table_scoped_in_flight() > 0 {

@@ -1,0 +1,241 @@
+//! Scopes: caller-owned storage, tickets, and cleanup on every way out
+//! (normal return, `?`, panic).
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use iofd::ring::Ring;
+use iofd::ring::ops::Nop;
+use iofd::sys::Errno;
+use iofd::{Error, EventFd, MemFd};
+
+#[test]
+fn a_panic_inside_a_scope_leaves_nothing_in_flight() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = EventFd::new(0).unwrap();
+    let mut values = [7u64; 4];
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        ring.scope(|s| {
+            for v in values.iter_mut() {
+                let _ = s.push_into(efd.read_op(), v).unwrap();
+            }
+            s.submit().unwrap();
+            assert_eq!(s.in_flight(), 4);
+            panic!("inside the scope");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(ring.in_flight(), 0);
+    // The storage is intact (the cancelled reads wrote nothing) and usable.
+    assert_eq!(values, [7; 4]);
+    values[0] = 1;
+    // The counter was never taken by the cancelled reads.
+    efd.signal(5).unwrap();
+    let got = ring
+        .scope(|s| {
+            let t = s.push_into(efd.read_op(), &mut values[1])?;
+            s.wait(t)
+        })
+        .unwrap();
+    assert_eq!(got, 5);
+    assert_eq!(values, [1, 5, 7, 7]);
+    assert_eq!(ring.stale_completions(), 0);
+}
+
+#[test]
+fn a_panic_before_submission_also_cleans_up() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = EventFd::new(0).unwrap();
+    let mut v = 0u64;
+    let r = catch_unwind(AssertUnwindSafe(|| {
+        ring.scope(|s| {
+            // Queued but never submitted by the closure.
+            let _ = s.push_into(efd.read_op(), &mut v).unwrap();
+            let _ = s.push(Nop::new()).unwrap();
+            panic!("before submit");
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(v, 0);
+    // Every slot is free again.
+    let tokens: Vec<_> = (0..ring.capacity())
+        .map(|_| ring.push(Nop::new()).unwrap())
+        .collect();
+    for t in tokens {
+        assert_eq!(ring.wait(t), Ok(()));
+    }
+}
+
+#[test]
+fn an_early_return_by_question_mark_cancels() {
+    let mut ring = Ring::new(8).unwrap();
+    let never = EventFd::new(0).unwrap();
+    let mut v = 9u64;
+    let r: Result<(), Error> = ring.scope(|s| {
+        let _ = s.push_into(never.read_op(), &mut v)?;
+        s.submit()?;
+        assert_eq!(s.in_flight(), 1);
+        Err(Error::Os(Errno::ETIMEDOUT))?;
+        unreachable!("returned above")
+    });
+    assert_eq!(r, Err(Error::Os(Errno::ETIMEDOUT)));
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(v, 9);
+    never.signal(1).unwrap();
+    assert_eq!(never.wait(), Ok(1), "the cancelled read took nothing");
+}
+
+#[test]
+fn a_scope_returning_normally_cancels_what_it_left_in_flight() {
+    let mut ring = Ring::new(8).unwrap();
+    let never = EventFd::new(0).unwrap();
+    let ready = EventFd::new(3).unwrap();
+    let mut a = 0u64;
+    let mut b = 0u64;
+    let got = ring.scope(|s| {
+        let _left = s.push_into(never.read_op(), &mut a).unwrap();
+        let t = s.push_into(ready.read_op(), &mut b).unwrap();
+        s.wait(t).unwrap()
+    });
+    assert_eq!(got, 3);
+    assert_eq!((a, b), (0, 3));
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn tickets_take_once_and_wait_consumes() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = EventFd::new(0).unwrap();
+    let ready = EventFd::new(4).unwrap();
+    let mut v = 0u64;
+    ring.scope(|s| {
+        let mut t = s.push_into(efd.read_op(), &mut v)?;
+        let mut r = s.push(ready.read_op())?;
+        assert_ne!(t.user_data(), r.user_data());
+        assert!(!t.is_done());
+        assert!(s.take(&mut t).is_none(), "not submitted yet");
+        s.submit_and_wait(1)?;
+        assert_eq!(s.take(&mut r), Some(Ok(4)));
+        assert!(r.is_done());
+        assert_eq!(s.take(&mut r), None, "a result is taken once");
+        assert_eq!(
+            s.wait(r),
+            Err(Error::InvalidParam("the ticket's result was already taken"))
+        );
+        assert!(s.take(&mut t).is_none());
+        efd.signal(8)?;
+        assert_eq!(s.wait(t), Ok(8));
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(v, 8);
+}
+
+#[test]
+fn scope_cancel_delivers_ecanceled_to_the_ticket() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = EventFd::new(0).unwrap();
+    let mut v = 1u64;
+    let r = ring.scope(|s| {
+        let t = s.push_into(efd.read_op(), &mut v)?;
+        s.submit()?;
+        s.cancel(&t)?;
+        s.wait(t)
+    });
+    assert_eq!(r, Err(Error::Os(Errno::ECANCELED)));
+    assert_eq!(v, 1);
+    assert_eq!(ring.in_flight(), 0);
+
+    // Cancelling a ticket whose result has come changes nothing.
+    let ready = EventFd::new(2).unwrap();
+    let r = ring.scope(|s| {
+        let t = s.push(ready.read_op())?;
+        s.submit_and_wait(1)?;
+        s.cancel(&t)?;
+        s.wait(t)
+    });
+    assert_eq!(r, Ok(2));
+}
+
+#[test]
+fn scoped_cleanup_leaves_driver_owned_operations_alone() {
+    let mut ring = Ring::new(8).unwrap();
+    let shared = Arc::new(EventFd::new(0).unwrap());
+    let token = ring.push(shared.read_op_shared()).unwrap();
+    let never = EventFd::new(0).unwrap();
+    let mut v = 0u64;
+    ring.scope(|s| {
+        let _ = s.push_into(never.read_op(), &mut v)?;
+        s.submit()?;
+        assert_eq!(s.in_flight(), 2);
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+    assert_eq!(ring.in_flight(), 1, "only the scoped read was cancelled");
+    shared.signal(6).unwrap();
+    assert_eq!(ring.wait(token), Ok(6));
+}
+
+#[test]
+fn storage_holds_the_results_after_the_scope() {
+    let mut ring = Ring::new(8).unwrap();
+    let mem = MemFd::new("scope").unwrap();
+    mem.write_at(b"abcdefgh", 0).unwrap();
+    let mut halves = [[0u8; 4]; 2];
+    let mut counters = [0u64; 3];
+    let efds = [
+        EventFd::new(10).unwrap(),
+        EventFd::new(20).unwrap(),
+        EventFd::new(30).unwrap(),
+    ];
+    ring.scope(|s| {
+        let [lo, hi] = &mut halves;
+        let _ = s.push_into(mem.read_at_op(0), lo)?;
+        let _ = s.push_into(mem.read_at_op(4), hi)?;
+        for (efd, c) in efds.iter().zip(counters.iter_mut()) {
+            let _ = s.push_into(efd.read_op(), c)?;
+        }
+        s.submit_and_wait_all()
+    })
+    .unwrap();
+    assert_eq!(&halves, &[*b"abcd", *b"efgh"]);
+    assert_eq!(counters, [10, 20, 30]);
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn submit_and_wait_all_returns_with_errors_left_in_tickets() {
+    let mut ring = Ring::new(8).unwrap();
+    let ok = EventFd::new(1).unwrap();
+    let bad = EventFd::new(0).unwrap();
+    let (a, b) = ring
+        .scope(|s| {
+            let mut a = s.push(ok.read_op())?;
+            let mut b = s.push(bad.signal_op(u64::MAX))?;
+            s.submit_and_wait_all()?;
+            Ok::<_, Error>((s.take(&mut a), s.take(&mut b)))
+        })
+        .unwrap();
+    assert_eq!(a, Some(Ok(1)));
+    assert_eq!(b, Some(Err(Error::InvalidParam(Error::KERNEL_EINVAL))));
+}
+
+#[test]
+fn nested_use_after_a_scope_many_times() {
+    let mut ring = Ring::builder(4).capacity(4).build().unwrap();
+    let never = EventFd::new(0).unwrap();
+    for _ in 0..200 {
+        let mut v = [0u64; 4];
+        let r: Result<(), Error> = ring.scope(|s| {
+            for x in v.iter_mut() {
+                let _ = s.push_into(never.read_op(), x)?;
+            }
+            s.submit()?;
+            Err(Error::WouldBlock)
+        });
+        assert_eq!(r, Err(Error::WouldBlock));
+        assert_eq!(ring.in_flight(), 0);
+    }
+    assert_eq!(ring.stale_completions(), 0);
+}
