@@ -277,26 +277,38 @@ fn writable_shared_mapping_of_a_write_sealed_memfd_is_eperm() -> TestResult {
 #[test]
 fn munmap_releases_the_range() -> TestResult {
     let flags = MapFlags::PRIVATE | MapFlags::ANONYMOUS;
-    // SAFETY: not FIXED, so nothing is replaced; the memory is never
-    // referenced from Rust.
-    let p = unsafe { mmap(ptr::null_mut(), PAGE, Prot::READ, flags, None, 0) }?;
-    // SAFETY: this test owns the mapping and holds no reference into it.
-    unsafe { munmap(p.as_ptr(), PAGE) }?;
-    // The range is free again: FIXED_NOREPLACE can claim exactly it (it
-    // would be EEXIST while mapped, as the test above shows).
-    // SAFETY: FIXED_NOREPLACE never replaces a mapping.
-    let again = unsafe {
-        mmap(
-            p.as_ptr(),
-            PAGE,
-            Prot::READ,
-            flags | MapFlags::FIXED_NOREPLACE,
-            None,
-            0,
-        )
-    }?;
-    assert_eq!(again, p);
-    // SAFETY: owned here, unreferenced.
-    unsafe { munmap(again.as_ptr(), PAGE) }?;
-    Ok(())
+    // Another test thread may map into the freed range between our munmap
+    // and the re-map; a few attempts make that race harmless, while a
+    // munmap that did nothing fails every attempt with EEXIST.
+    for _ in 0..5 {
+        // SAFETY: not FIXED, so nothing is replaced; the memory is never
+        // referenced from Rust.
+        let p = unsafe { mmap(ptr::null_mut(), PAGE, Prot::READ, flags, None, 0) }?;
+        // SAFETY: this test owns the mapping and holds no reference into it.
+        unsafe { munmap(p.as_ptr(), PAGE) }?;
+        // The range is free again: FIXED_NOREPLACE can claim exactly it (it
+        // would be EEXIST while mapped, as the test above shows).
+        // SAFETY: FIXED_NOREPLACE never replaces a mapping.
+        let again = unsafe {
+            mmap(
+                p.as_ptr(),
+                PAGE,
+                Prot::READ,
+                flags | MapFlags::FIXED_NOREPLACE,
+                None,
+                0,
+            )
+        };
+        match again {
+            Ok(q) => {
+                assert_eq!(q, p);
+                // SAFETY: owned here, unreferenced.
+                unsafe { munmap(q.as_ptr(), PAGE) }?;
+                return Ok(());
+            }
+            Err(Errno::EEXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err("the unmapped range was never free again".into())
 }

@@ -28,8 +28,9 @@ use crate::sys::Errno;
 pub(crate) const POLLIN: u32 = 0x1;
 
 /// The `POLL_ADD` half of a poll-then-read pair for operation `ud`: linked
-/// to the SQE that follows it, and silent unless it fails (its CQE then
-/// carries `ud` with the auxiliary flag).
+/// to the SQE that follows it, and silent unless it fails. A failing poll's
+/// CQE carries `ud` with the auxiliary flag and ends the operation: the
+/// kernel then skips the CQE of the read linked behind it as well.
 fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
     let poll = match target {
         Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), events).build(),
@@ -187,7 +188,9 @@ impl RingBuilder {
                 supported[usize::from(op / 64)] |= 1 << (op % 64);
             }
         }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut ring = Ring {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             uring,
             table: Table::with_capacity(capacity),
             supported,
@@ -244,6 +247,8 @@ impl RingBuilder {
 /// # Ok::<(), iofd::Error>(())
 /// ```
 pub struct Ring {
+    /// This ring's identity, stamped on its tokens.
+    id: u64,
     uring: IoUring,
     table: Table,
     supported: [u64; 4],
@@ -518,7 +523,7 @@ impl Ring {
         // above), is reached only through this pointer, and lives until the
         // final CQE.
         unsafe { self.launch(&op, ud, storage) }?;
-        Ok(Token::new(ud))
+        Ok(Token::new(ud, self.id))
     }
 
     /// Takes one result of a driver-owned operation: `None` while nothing
@@ -532,6 +537,14 @@ impl Ring {
     {
         if token.done {
             return None;
+        }
+        if token.ring != self.id {
+            // Another ring's token names nothing here: taking this ring's
+            // slot with it would decode someone else's storage.
+            token.done = true;
+            return Some(Err(Error::InvalidParam(
+                "the token belongs to another ring",
+            )));
         }
         let ptr = self.table.inline_ptr(token.ud).cast::<O::Storage>();
         let (cqe, last) = self.table.take(token.ud)?;
@@ -578,8 +591,12 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// Errors of the submission a full queue forces.
+    /// [`Error::InvalidParam`] for another ring's token; errors of the
+    /// submission a full queue forces.
     pub fn cancel<O: Op>(&mut self, token: Token<O>) -> Result<()> {
+        if token.ring != self.id {
+            return Err(Error::InvalidParam("the token belongs to another ring"));
+        }
         self.cancel_ud(token.ud)
     }
 
@@ -746,7 +763,8 @@ impl Ring {
     /// Re-arms the read in slot `key` after `-EAGAIN`: a `POLL_ADD` for its
     /// descriptor linked to the read itself, so the read runs once there is
     /// something to read. Only a failing poll produces a CQE (tagged with the
-    /// auxiliary flag); the read keeps its tag.
+    /// auxiliary flag, and is then the operation's final result); the read
+    /// keeps its tag.
     fn rearm(&mut self, key: u32) -> Result<()> {
         let Some((ud, r)) = self.table.rearm_of(key) else {
             return Ok(());

@@ -130,14 +130,17 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 #[must_use = "a token is the only way to take the result or cancel the operation"]
 pub struct Token<O: Op> {
     pub(crate) ud: UserData,
+    /// The identity of the ring that issued it.
+    pub(crate) ring: u64,
     pub(crate) done: bool,
     _op: PhantomData<fn() -> O>,
 }
 
 impl<O: Op> Token<O> {
-    pub(crate) fn new(ud: UserData) -> Token<O> {
+    pub(crate) fn new(ud: UserData, ring: u64) -> Token<O> {
         Token {
             ud,
+            ring,
             done: false,
             _op: PhantomData,
         }

@@ -87,9 +87,6 @@ pub(crate) struct Slot {
     pub(crate) cqe: Cqe,
     /// CQEs delivered but not yet taken (more than one only for multishot).
     pub(crate) shots: u32,
-    /// The error of a failed re-arm poll (0: none), reported instead of the
-    /// `-ECANCELED` its linked read then gets.
-    pub(crate) aux_error: i32,
 }
 
 /// What [`Table::complete`] did with a CQE.
@@ -181,7 +178,6 @@ impl Table {
             keep: false,
             cqe: Cqe { res: 0, flags: 0 },
             shots: 0,
-            aux_error: 0,
         });
         self.in_flight += 1;
         if scoped {
@@ -290,32 +286,42 @@ impl Table {
         if ud.is_reserved() {
             return Delivery::Ignored;
         }
+        if self.get(ud).is_none() {
+            self.stale += 1;
+            return Delivery::Stale;
+        }
+        if ud.is_aux() {
+            // The poll half of a poll-then-read pair: silent on success
+            // (`IOSQE_CQE_SKIP_SUCCESS`). When it fails — cancelled, or its
+            // file gone — the kernel skips the CQE of the read linked behind
+            // it too (the head's skip flag covers the link's failures), so
+            // the poll's error is the operation's final result.
+            if res >= 0 {
+                return Delivery::Ignored;
+            }
+            return self.finish(ud, Cqe { res, flags: 0 }, true);
+        }
+        let last = flags & Cqe::F_MORE == 0;
+        if let Some(slot) = self.get(ud) {
+            if slot.state == State::Submitted && slot.rearm && res == -EAGAIN {
+                return Delivery::Rearm(ud.key());
+            }
+        }
+        self.finish(ud, Cqe { res, flags }, last)
+    }
+
+    /// Stores a result in the live slot `ud`: the last one completes it (an
+    /// abandoned slot is freed instead).
+    #[inline]
+    fn finish(&mut self, ud: UserData, cqe: Cqe, last: bool) -> Delivery {
         let key = ud.key() as usize;
         let Some(slot) = self.get_mut(ud) else {
             self.stale += 1;
             return Delivery::Stale;
         };
-        if ud.is_aux() {
-            // The poll half of a re-armed read failed; its linked read is
-            // cancelled and reports this error instead.
-            if res < 0 {
-                slot.aux_error = res;
-            }
-            return Delivery::Ignored;
-        }
-        let last = flags & Cqe::F_MORE == 0;
         match slot.state {
             State::Submitted => {
-                if slot.rearm && res == -EAGAIN {
-                    return Delivery::Rearm(ud.key());
-                }
-                let res = if slot.aux_error != 0 && res == -ECANCELED {
-                    slot.aux_error
-                } else {
-                    res
-                };
-                slot.aux_error = 0;
-                slot.cqe = Cqe { res, flags };
+                slot.cqe = cqe;
                 slot.shots += 1;
                 if last {
                     slot.state = State::Completed;
@@ -401,7 +407,6 @@ impl Table {
 
 /// `EAGAIN` and `ECANCELED` as CQE results use them (positive).
 const EAGAIN: i32 = 11;
-const ECANCELED: i32 = 125;
 
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -470,13 +475,14 @@ mod tests {
     }
 
     #[test]
-    fn reserved_and_aux_cqes_are_not_results() {
+    fn reserved_cqes_are_not_results_and_failed_polls_are() {
         let mut t = Table::with_capacity(1);
         let ud = t.insert(false).expect("free");
         assert_eq!(t.complete(UserData::CANCEL, 0, 0), Delivery::Ignored);
-        assert_eq!(t.complete(ud.aux(), -9, 0), Delivery::Ignored);
-        // The linked read is cancelled; the poll's error is what it reports.
-        assert_eq!(t.complete(ud, -125, 0), Delivery::Stored);
+        // A poll half that succeeds is silent; one that fails is the
+        // operation's final result (the kernel skips its linked read's CQE).
+        assert_eq!(t.complete(ud.aux(), 1, 0), Delivery::Ignored);
+        assert_eq!(t.complete(ud.aux(), -9, 0), Delivery::Stored);
         assert_eq!(t.take(ud).map(|(c, last)| (c.res, last)), Some((-9, true)));
     }
 }

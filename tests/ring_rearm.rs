@@ -1,0 +1,143 @@
+//! The re-arm path: a read that completes with `-EAGAIN` is re-armed
+//! behind a poll instead of being reported. On Linux 6.18 io_uring waits
+//! internally for eventfd reads, so the path is driven here with an
+//! operation that asks for `RWF_NOWAIT`, which makes the kernel answer
+//! `-EAGAIN` while the counter is zero.
+
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue, types};
+use iofd::ring::{Cqe, Op, Ring, Target};
+use iofd::sys::Errno;
+use iofd::{Error, EventFd};
+
+/// `RWF_NOWAIT`.
+const RWF_NOWAIT: i32 = 0x8;
+
+/// An eventfd read that never waits in the kernel.
+struct NowaitRead(Arc<EventFd>);
+
+// SAFETY: the SQE reads 8 bytes into the `u64` storage from a descriptor
+// kept open by the `Arc`, which the driver holds until the final CQE.
+unsafe impl Op for NowaitRead {
+    type Storage = u64;
+    type Output = u64;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "nowait eventfd read";
+
+    fn entry(&self, storage: *mut u64) -> squeue::Entry {
+        use std::os::fd::AsRawFd;
+        opcode::Read::new(types::Fd(self.0.as_raw_fd()), storage.cast(), 8)
+            .offset(u64::MAX)
+            .rw_flags(RWF_NOWAIT)
+            .build()
+    }
+
+    fn rearm(&self) -> Option<(Target, u32)> {
+        use std::os::fd::AsRawFd;
+        Some((Target::Fd(self.0.as_raw_fd()), 0x1))
+    }
+
+    fn keep(&self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
+        Some(self.0.clone())
+    }
+
+    unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {
+        if cqe.res == 8 {
+            // SAFETY: the kernel wrote the counter and is done.
+            Ok(unsafe { storage.read() })
+        } else if cqe.res < 0 {
+            Err(Error::from(Errno::from_raw(-cqe.res).unwrap_or(Errno::EIO)))
+        } else {
+            Err(Error::Os(Errno::EIO))
+        }
+    }
+}
+
+/// The same read without a re-arm recipe: its `-EAGAIN` is reported.
+struct NowaitNoRearm(NowaitRead);
+
+// SAFETY: as `NowaitRead`.
+unsafe impl Op for NowaitNoRearm {
+    type Storage = u64;
+    type Output = u64;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "nowait eventfd read, no re-arm";
+
+    fn entry(&self, storage: *mut u64) -> squeue::Entry {
+        self.0.entry(storage)
+    }
+
+    fn keep(&self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
+        self.0.keep()
+    }
+
+    unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {
+        // SAFETY: forwarded.
+        unsafe { NowaitRead::output(cqe, storage) }
+    }
+}
+
+#[test]
+fn without_a_recipe_the_kernel_says_eagain() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let t = ring.push(NowaitNoRearm(NowaitRead(efd)))?;
+    assert_eq!(ring.wait(t), Err(Error::WouldBlock));
+    Ok(())
+}
+
+#[test]
+fn an_eagain_read_is_rearmed_and_completes_when_signalled() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let mut t = ring.push(NowaitRead(efd.clone()))?;
+    ring.submit_and_wait(1)?; // the -EAGAIN comes back and is re-armed
+    assert!(ring.poll(&mut t).is_none(), "EAGAIN must not be delivered");
+    assert_eq!(ring.in_flight(), 1);
+    efd.signal(9)?;
+    assert_eq!(ring.wait(t)?, 9);
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(ring.stale_completions(), 0);
+    Ok(())
+}
+
+#[test]
+fn a_rearmed_read_can_be_cancelled() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let t = ring.push(NowaitRead(efd.clone()))?;
+    ring.submit_and_wait(1)?; // re-armed behind a poll now
+    ring.cancel(t)?;
+    // The poll and its linked read are both cancelled; the slot is freed.
+    // Ends with the poll's -ECANCELED CQE: the kernel skips the CQE of the
+    // read linked behind a failed silent poll.
+    while ring.in_flight() > 0 {
+        ring.submit_and_wait(1)?;
+    }
+    assert_eq!(ring.stale_completions(), 0);
+    assert_eq!(Arc::strong_count(&efd), 1, "the kept handle was released");
+    Ok(())
+}
+
+#[test]
+fn a_token_from_another_ring_is_refused() -> iofd::Result<()> {
+    let mut a = Ring::new(8)?;
+    let mut b = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(5)?);
+    let mut t = a.push(efd.read_op_shared())?;
+    a.submit_and_wait(1)?;
+    let _other = b.push(efd.read_op_shared())?;
+    assert_eq!(
+        b.poll(&mut t),
+        Some(Err(Error::InvalidParam(
+            "the token belongs to another ring"
+        )))
+    );
+    let t2 = a.push(efd.read_op_shared())?;
+    assert_eq!(
+        b.cancel(t2),
+        Err(Error::InvalidParam("the token belongs to another ring"))
+    );
+    Ok(())
+}
