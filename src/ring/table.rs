@@ -168,8 +168,9 @@ impl Table {
             return None;
         }
         let key = self.slots.vacant_key();
-        let generation = UserData::next_gen(*self.generations.get(key)?);
-        self.generations[key] = generation;
+        let generation = self.generations.get_mut(key)?;
+        *generation = UserData::next_gen(*generation);
+        let generation = *generation;
         self.slots.insert(Slot {
             generation,
             state: State::Submitted,
@@ -203,7 +204,8 @@ impl Table {
         }
     }
 
-    /// The slot `ud` names, if it is live at that generation.
+    /// The slot `ud` names, if it is live at that generation. Reserved tags
+    /// never match: their generation is one no slot reaches.
     #[inline]
     pub(crate) fn get(&self, ud: UserData) -> Option<&Slot> {
         let slot = self.slots.get(ud.key() as usize)?;
@@ -236,24 +238,26 @@ impl Table {
     /// recorded, so a late CQE with the old tag is recognised as stale.
     #[inline]
     pub(crate) fn remove(&mut self, ud: UserData) -> bool {
-        let key = ud.key() as usize;
-        let Some(slot) = self.get(ud).copied() else {
+        if self.get(ud).is_none() {
             return false;
-        };
-        self.slots.remove(key);
-        self.release(key, slot);
-        true
-    }
-
-    /// Drops the side data of a freed slot and updates the counters.
-    #[inline]
-    fn release(&mut self, key: usize, slot: Slot) {
+        }
+        let key = ud.key() as usize;
+        let slot = self.slots.remove(key);
         if slot.state != State::Completed {
             self.in_flight -= 1;
             if slot.scoped {
                 self.scoped_in_flight -= 1;
             }
         }
+        if slot.scoped || slot.rearm || slot.keep {
+            self.release(key, slot);
+        }
+        true
+    }
+
+    /// Drops the side data of a freed slot.
+    #[cold]
+    fn release(&mut self, key: usize, slot: Slot) {
         if slot.scoped {
             self.scoped_live -= 1;
         }
@@ -280,17 +284,14 @@ impl Table {
         }
     }
 
-    /// Records a CQE in the slot it names.
+    /// Records a CQE in the slot it names, with one lookup.
     #[inline]
     pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
-        if ud.is_reserved() {
-            return Delivery::Ignored;
-        }
-        if self.get(ud).is_none() {
-            self.stale += 1;
-            return Delivery::Stale;
-        }
-        if ud.is_aux() {
+        let key = ud.key() as usize;
+        let Some(slot) = self.slots.get_mut(key).filter(|s| s.generation == ud.generation()) else {
+            return self.unmatched(ud);
+        };
+        let last = if ud.is_aux() {
             // The poll half of a poll-then-read pair: silent on success
             // (`IOSQE_CQE_SKIP_SUCCESS`). When it fails — cancelled, or its
             // file gone — the kernel skips the CQE of the read linked behind
@@ -299,52 +300,23 @@ impl Table {
             if res >= 0 {
                 return Delivery::Ignored;
             }
-            return self.finish(ud, Cqe { res, flags: 0 }, true);
-        }
-        let last = flags & Cqe::F_MORE == 0;
-        if let Some(slot) = self.get(ud) {
-            if slot.state == State::Submitted && slot.rearm && res == -EAGAIN {
+            true
+        } else {
+            if slot.rearm && res == -EAGAIN && slot.state == State::Submitted {
                 return Delivery::Rearm(ud.key());
             }
-        }
-        self.finish(ud, Cqe { res, flags }, last)
-    }
-
-    /// Stores a result in the live slot `ud`: the last one completes it (an
-    /// abandoned slot is freed instead).
-    #[inline]
-    fn finish(&mut self, ud: UserData, cqe: Cqe, last: bool) -> Delivery {
-        let key = ud.key() as usize;
-        let Some(slot) = self.get_mut(ud) else {
-            self.stale += 1;
-            return Delivery::Stale;
+            flags & Cqe::F_MORE == 0
         };
         match slot.state {
             State::Submitted => {
-                slot.cqe = cqe;
+                slot.cqe = Cqe { res, flags };
                 slot.shots += 1;
                 if last {
                     slot.state = State::Completed;
-                    let done = *slot;
                     self.in_flight -= 1;
-                    if done.scoped {
-                        self.scoped_in_flight -= 1;
-                    }
-                    if done.rearm {
-                        if let Some(r) = self.rearms.get_mut(key) {
-                            *r = None;
-                        }
-                        if let Some(s) = self.slots.get_mut(key) {
-                            s.rearm = false;
-                        }
-                    }
-                    if done.keep {
-                        if let Some(k) = self.keeps.get_mut(key) {
-                            *k = None;
-                        }
-                        if let Some(s) = self.slots.get_mut(key) {
-                            s.keep = false;
-                        }
+                    if slot.scoped || slot.rearm || slot.keep {
+                        let done = *slot;
+                        self.completed_extras(key, done);
                     }
                 }
                 Delivery::Stored
@@ -365,11 +337,47 @@ impl Table {
         }
     }
 
+    /// A CQE whose tag matches no live slot: one of the driver's own
+    /// requests, or stale.
+    #[cold]
+    fn unmatched(&mut self, ud: UserData) -> Delivery {
+        if ud.is_reserved() {
+            Delivery::Ignored
+        } else {
+            self.stale += 1;
+            Delivery::Stale
+        }
+    }
+
+    /// Bookkeeping when an operation with side data completes: its re-arm
+    /// recipe and kept handle are no longer needed.
+    #[cold]
+    fn completed_extras(&mut self, key: usize, done: Slot) {
+        if done.scoped {
+            self.scoped_in_flight -= 1;
+        }
+        if done.rearm {
+            if let Some(r) = self.rearms.get_mut(key) {
+                *r = None;
+            }
+        }
+        if done.keep {
+            if let Some(k) = self.keeps.get_mut(key) {
+                *k = None;
+            }
+        }
+        if let Some(s) = self.slots.get_mut(key) {
+            s.rearm = false;
+            s.keep = false;
+        }
+    }
+
     /// Takes one delivered result of slot `ud`: `None` while nothing has
     /// come. With the final result the slot is freed, and the flag says so.
     #[inline]
     pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
-        let slot = self.get_mut(ud)?;
+        let key = ud.key() as usize;
+        let slot = self.slots.get_mut(key).filter(|s| s.generation == ud.generation())?;
         if slot.shots == 0 {
             return None;
         }
@@ -377,7 +385,10 @@ impl Table {
         let cqe = slot.cqe;
         let last = slot.state == State::Completed && slot.shots == 0;
         if last {
-            self.remove(ud);
+            let slot = self.slots.remove(key);
+            if slot.scoped {
+                self.scoped_live -= 1;
+            }
         }
         Some((cqe, last))
     }
