@@ -288,7 +288,11 @@ impl Table {
     #[inline]
     pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
         let key = ud.key() as usize;
-        let Some(slot) = self.slots.get_mut(key).filter(|s| s.generation == ud.generation()) else {
+        let Some(slot) = self
+            .slots
+            .get_mut(key)
+            .filter(|s| s.generation == ud.generation())
+        else {
             return self.unmatched(ud);
         };
         let last = if ud.is_aux() {
@@ -377,7 +381,10 @@ impl Table {
     #[inline]
     pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
         let key = ud.key() as usize;
-        let slot = self.slots.get_mut(key).filter(|s| s.generation == ud.generation())?;
+        let slot = self
+            .slots
+            .get_mut(key)
+            .filter(|s| s.generation == ud.generation())?;
         if slot.shots == 0 {
             return None;
         }
