@@ -2,47 +2,23 @@
 //! global allocator. A `harness = false` binary: the counter is
 //! process-wide, so nothing else may run meanwhile.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod util;
+
 use std::time::Duration;
 
 use iofd::{Error, EventFd, SigSet, Signal, SignalFd, SignalInfo, TimerFd};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's layout contract, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: util::Counting = util::Counting;
 
 /// Runs `f` 1,000 times and returns how many allocations it made.
 fn allocations(name: &str, mut f: impl FnMut()) -> usize {
     f(); // warm any lazy state
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = util::allocations();
     for _ in 0..1_000 {
         f();
     }
-    let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let n = util::allocations() - before;
     println!("{name:<32} {n} allocations in 1000 calls");
     n
 }

@@ -2,50 +2,26 @@
 //! global allocator. A `harness = false` binary: the counter is
 //! process-wide.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+mod util;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use iofd::ring::Ring;
 use iofd::ring::ops::Nop;
 use iofd::{EventFd, MemFd};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's layout contract, forwarded.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract, forwarded.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: util::Counting = util::Counting;
 
 /// Runs `f` (which does `ops` operations) 200 times after a warm-up and
 /// returns the allocations per operation.
 fn per_op(name: &str, ops: usize, mut f: impl FnMut()) -> f64 {
     f();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = util::allocations();
     for _ in 0..200 {
         f();
     }
-    let n = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let n = util::allocations() - before;
     let per = n as f64 / (200 * ops) as f64;
     println!("{name:<40} {n} allocations in {} operations", 200 * ops);
     per

@@ -5,7 +5,6 @@
 
 mod util;
 
-use std::error::Error as StdError;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use iofd::ring::ops::Nop;
 use iofd::ring::{Notify, Ring, RingBuilder};
 use iofd::{Error, EventFd, MemFd, PidFd, Signal, TimerFd};
 
-type TestResult = Result<(), Box<dyn StdError + Send + Sync>>;
+type TestResult = util::CheckResult;
 
 /// A named check.
 type Check = (&'static str, fn() -> TestResult);
@@ -282,25 +281,5 @@ fn main() {
             no_descriptor_leaks_over_many_cycles,
         ),
     ];
-    let (mut passed, mut failed) = (0, 0);
-    for (name, check) in checks {
-        match std::panic::catch_unwind(check) {
-            Ok(Ok(())) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Ok(Err(e)) => {
-                failed += 1;
-                println!("test {name} ... FAILED: {e}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED (panicked)");
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    util::run_checks(&checks);
 }

@@ -3,14 +3,15 @@
 //! before any other thread exists, sends them to the whole process with
 //! `PidFd::send_signal`, and runs its checks one after another.
 
-use std::error::Error as StdError;
+mod util;
+
 use std::sync::Arc;
 
 use iofd::ring::Ring;
 use iofd::sys::process::{getpid, getuid};
 use iofd::{Error, PidFd, SigSet, Signal, SignalFd, SignalInfo};
 
-type TestResult = Result<(), Box<dyn StdError + Send + Sync>>;
+type TestResult = util::CheckResult;
 
 /// A named check.
 type Check = (&'static str, fn() -> TestResult);
@@ -210,25 +211,5 @@ fn main() {
         ),
         ("nothing_is_left_pending", nothing_is_left_pending),
     ];
-    let (mut passed, mut failed) = (0, 0);
-    for (name, check) in checks {
-        match std::panic::catch_unwind(check) {
-            Ok(Ok(())) => {
-                passed += 1;
-                println!("test {name} ... ok");
-            }
-            Ok(Err(e)) => {
-                failed += 1;
-                println!("test {name} ... FAILED: {e}");
-            }
-            Err(_) => {
-                failed += 1;
-                println!("test {name} ... FAILED (panicked)");
-            }
-        }
-    }
-    println!("{passed} passed, {failed} failed");
-    if failed > 0 {
-        std::process::exit(1);
-    }
+    util::run_checks(&checks);
 }

@@ -27,3 +27,69 @@ pub fn fdinfo_flags(fd: &impl AsFd) -> u32 {
         .expect("flags line");
     u32::from_str_radix(line["flags:".len()..].trim(), 8).expect("octal flags")
 }
+
+/// What a check of a `harness = false` test binary returns.
+pub type CheckResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A named check of a `harness = false` test binary.
+pub type Check = (&'static str, fn() -> CheckResult);
+
+/// Runs the named checks of a `harness = false` test binary in order, each
+/// isolated from the others' panics, prints one line per check and the
+/// closing `N passed, M failed` line, and exits non-zero if any failed.
+pub fn run_checks(checks: &[Check]) {
+    let (mut passed, mut failed) = (0, 0);
+    for &(name, check) in checks {
+        match std::panic::catch_unwind(check) {
+            Ok(Ok(())) => {
+                passed += 1;
+                println!("test {name} ... ok");
+            }
+            Ok(Err(e)) => {
+                failed += 1;
+                println!("test {name} ... FAILED: {e}");
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name} ... FAILED (panicked)");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// A global allocator that counts allocations (and reallocations) and
+/// otherwise forwards to the system allocator. A test binary installs it
+/// with `#[global_allocator] static GLOBAL: util::Counting = util::Counting;`
+/// and reads [`allocations`].
+pub struct Counting;
+
+static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Allocations counted so far in this process.
+pub fn allocations() -> usize {
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller's layout contract, forwarded.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}

@@ -23,9 +23,9 @@ use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::Errno;
 
-/// Reads (and resets, or in semaphore mode decrements) an eventfd's
-/// counter: `IORING_OP_READ` of 8 bytes. Waits — the driver re-arms it on
-/// a poll — while the counter is zero.
+/// Reads an 8-byte counter: an eventfd's (resetting it, or in semaphore
+/// mode taking one) or a timerfd's expiration count ([`ReadExpirations`](super::ReadExpirations)):
+/// `IORING_OP_READ` of 8 bytes. Waits while the counter is zero.
 #[derive(Debug)]
 pub struct ReadCounter<H> {
     handle: H,
@@ -38,6 +38,16 @@ pub struct WriteCounter<H> {
     handle: H,
     value: u64,
     opts: Opts,
+}
+
+impl<H> ReadCounter<H> {
+    /// A read of `handle`'s 8-byte counter.
+    pub(crate) fn new(handle: H) -> ReadCounter<H> {
+        ReadCounter {
+            handle,
+            opts: Opts::DEFAULT,
+        }
+    }
 }
 
 impl EventFd {
@@ -115,7 +125,7 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
     type Storage = u64;
     type Output = u64;
     const CODE: u8 = opcode::Read::CODE;
-    const NAME: &'static str = "eventfd read (IORING_OP_READ)";
+    const NAME: &'static str = "8-byte counter read (IORING_OP_READ)";
 
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
