@@ -76,6 +76,26 @@ pub struct RingBuilder {
 }
 
 impl RingBuilder {
+    /// Explains a failed setup: when the kernel refuses the optional flags
+    /// (it answers `EINVAL` for flags it does not know) but accepts the same
+    /// ring without them, the flags are what it lacks.
+    #[cold]
+    fn setup_error(&self, e: &std::io::Error) -> Error {
+        let optional = self.single_issuer || self.defer_taskrun || self.coop_taskrun;
+        if optional && Errno::from_io_error(e) == Some(Errno::EINVAL) {
+            let mut plain = IoUring::<squeue::Entry, cqueue::Entry>::builder();
+            if let Some(cq) = self.cq_entries {
+                plain.setup_cqsize(cq);
+            }
+            if plain.build(self.entries).is_ok() {
+                return Error::Unsupported(
+                    "io_uring setup flags SINGLE_ISSUER / DEFER_TASKRUN / COOP_TASKRUN",
+                );
+            }
+        }
+        io_error(e)
+    }
+
     /// Registers the ring's own descriptor (`IORING_REGISTER_RING_FDS`) so
     /// that each `io_uring_enter` skips the descriptor lookup. Ring
     /// registrations belong to the registering thread: from any other
@@ -139,8 +159,9 @@ impl RingBuilder {
     /// [`Error::InvalidParam`] for zero entries or capacity;
     /// [`Error::Permission`] when io_uring is disabled
     /// (`kernel.io_uring_disabled`); `Os(ENOSYS)` without io_uring;
-    /// [`Error::NoMemory`]; [`Error::InvalidParam`] for flags the kernel
-    /// does not know.
+    /// [`Error::NoMemory`]; [`Error::Unsupported`] when the kernel lacks a
+    /// requested setup flag (`SINGLE_ISSUER`, `DEFER_TASKRUN`,
+    /// `COOP_TASKRUN`): the ring is not silently built without it.
     ///
     /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
     pub fn build(self) -> Result<Ring> {
@@ -167,7 +188,10 @@ impl RingBuilder {
             b.setup_coop_taskrun();
             b.setup_taskrun_flag();
         }
-        let uring = b.build(self.entries).map_err(|e| io_error(&e))?;
+        let uring = match b.build(self.entries) {
+            Ok(uring) => uring,
+            Err(e) => return Err(self.setup_error(&e)),
+        };
         let capacity = self
             .capacity
             .unwrap_or(uring.params().cq_entries() as usize);
