@@ -141,3 +141,67 @@ fn a_token_from_another_ring_is_refused() -> iofd::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_rearm_pair_reaches_the_kernel_in_one_submission() -> iofd::Result<()> {
+    // Two submission slots: after the NOP below takes one, a poll + read
+    // pair pushed one by one would be split across two submissions (the
+    // poll alone, then the read unlinked), so the read could outlive its
+    // poll's failure.
+    let mut ring = Ring::new(2)?;
+    assert_eq!(ring.sq_entries(), 2);
+    let efd = Arc::new(EventFd::new(0)?);
+    let mut t = ring.push(NowaitRead(efd.clone()))?;
+    ring.submit()?; // the read answers -EAGAIN (not reaped yet)
+    let nop = ring.push(iofd::ring::ops::Nop::new())?;
+    ring.reap()?; // re-arm: the pair must wait for room for both
+    assert_eq!(ring.submit()?, 2, "poll and read submitted together");
+    ring.wait(nop)?;
+    efd.signal(4)?;
+    loop {
+        if let Some(v) = ring.poll(&mut t) {
+            assert_eq!(v?, 4);
+            break;
+        }
+        ring.submit_and_wait(1)?;
+    }
+    assert_eq!(ring.in_flight(), 0);
+    Ok(())
+}
+
+#[test]
+fn a_ring_has_room_for_a_linked_pair() -> iofd::Result<()> {
+    assert_eq!(Ring::new(1)?.sq_entries(), 2);
+    Ok(())
+}
+
+/// An operation whose `entry` panics.
+struct Panics;
+
+// SAFETY: it never builds an SQE (it panics first).
+unsafe impl Op for Panics {
+    type Storage = ();
+    type Output = ();
+    const CODE: u8 = opcode::Nop::CODE;
+    const NAME: &'static str = "panicking op";
+
+    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+        panic!("entry panicked")
+    }
+
+    unsafe fn output(_cqe: Cqe, _storage: *const ()) -> iofd::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panic_while_building_an_sqe_leaves_no_slot_in_flight() -> iofd::Result<()> {
+    let mut ring = Ring::new(4)?;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ring.push(Panics)));
+    assert!(r.is_err());
+    assert_eq!(ring.in_flight(), 0, "the unsubmitted slot was freed");
+    // The ring still works, and dropping it does not wait for a ghost.
+    let t = ring.push(iofd::ring::ops::Nop::new())?;
+    ring.wait(t)?;
+    Ok(())
+}

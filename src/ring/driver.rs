@@ -168,6 +168,8 @@ impl RingBuilder {
         if self.entries == 0 {
             return Err(Error::InvalidParam("ring entries must be at least 1"));
         }
+        // A re-armed read is a linked pair that must fit the queue at once.
+        let entries = self.entries.max(2);
         let mut b = IoUring::builder();
         if let Some(cq) = self.cq_entries {
             if cq == 0 {
@@ -188,7 +190,7 @@ impl RingBuilder {
             b.setup_coop_taskrun();
             b.setup_taskrun_flag();
         }
-        let uring = match b.build(self.entries) {
+        let uring = match b.build(entries) {
             Ok(uring) => uring,
             Err(e) => return Err(self.setup_error(&e)),
         };
@@ -295,8 +297,8 @@ const REGISTER_RING_FDS: u32 = 20;
 const UNREGISTER_RING_FDS: u32 = 21;
 
 impl Ring {
-    /// A ring with `entries` submission slots (rounded up to a power of
-    /// two) and default options.
+    /// A ring with `entries` submission slots (at least 2, rounded up to a
+    /// power of two) and default options.
     ///
     /// # Errors
     ///
@@ -502,12 +504,29 @@ impl Ring {
             self.table.remove(ud);
             return Err(e);
         }
-        // SAFETY: the caller's promise: `storage` is valid and nothing else
-        // accesses it; the kernel does not see it before the push below.
-        op.prepare(unsafe { &mut *storage });
+        // If `prepare`, `entry`, `rearm` or `keep` panics, the slot was
+        // never submitted: free it, or a drain would wait for it forever.
+        struct Unsubmitted<'a> {
+            table: &'a mut Table,
+            ud: UserData,
+        }
+        impl Drop for Unsubmitted<'_> {
+            fn drop(&mut self) {
+                self.table.remove(self.ud);
+            }
+        }
+        let guard = Unsubmitted {
+            table: &mut self.table,
+            ud,
+        };
+        // SAFETY: the caller's promise: `storage` is valid for writes and
+        // nothing else accesses it; the kernel does not see it before the
+        // push below.
+        unsafe { op.prepare(storage) };
         let entry = op.entry(storage).user_data(ud.raw());
         let rearm = op.rearm();
         let keep = op.keep();
+        std::mem::forget(guard);
         if rearm.is_some() || keep.is_some() {
             let rearm = rearm.map(|(target, events)| super::table::Rearm {
                 target,
@@ -774,10 +793,18 @@ impl Ring {
                 }
                 continue;
             }
+            // Deliver the whole batch whatever happens: a CQE taken off the
+            // queue and not delivered would leave its operation in flight
+            // forever.
             for cqe in batch.iter() {
                 let ud = UserData::from_raw(cqe.user_data());
                 if let Delivery::Rearm(key) = self.table.complete(ud, cqe.result(), cqe.flags()) {
-                    self.rearm(key)?;
+                    if let Err(e) = self.rearm(key) {
+                        // The read cannot be re-armed: it ends with the
+                        // error instead, so nothing is left half-submitted.
+                        let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
+                        self.table.complete(ud.aux(), -errno, 0);
+                    }
                 }
             }
         }
@@ -793,17 +820,37 @@ impl Ring {
         let Some((ud, r)) = self.table.rearm_of(key) else {
             return Ok(());
         };
-        let poll = poll_entry(r.target, r.events, ud);
-        let read = r.entry.clone();
+        let pair = [poll_entry(r.target, r.events, ud), r.entry.clone()];
         // SAFETY: the poll touches no memory and its descriptor is kept
         // open by the operation (borrowed for its scope, or kept by the
-        // slot); `read` is the operation's own SQE again, whose storage is
-        // still reserved for it (the slot is in flight).
-        unsafe {
-            self.push_entry(&poll)?;
-            self.push_entry(&read)?;
+        // slot); the read is the operation's own SQE again, whose storage is
+        // still reserved for it (the slot is in flight). Both go into the
+        // queue together, so the link can never be split across two
+        // submissions (which would leave the read running after its poll's
+        // failure ended the operation).
+        unsafe { self.push_linked(&pair) }
+    }
+
+    /// Pushes SQEs that must reach the kernel in one submission (a link),
+    /// submitting first until the queue has room for all of them.
+    ///
+    /// # Safety
+    ///
+    /// - As [`push_entry`](Ring::push_entry), for every entry.
+    unsafe fn push_linked(&mut self, entries: &[squeue::Entry]) -> Result<()> {
+        if entries.len() > self.uring.params().sq_entries() as usize {
+            return Err(Error::InvalidParam(
+                "a link longer than the submission queue",
+            ));
         }
-        Ok(())
+        loop {
+            // SAFETY: forwarded to the caller; `push_multiple` pushes all of
+            // them or none.
+            if unsafe { self.uring.submission().push_multiple(entries) }.is_ok() {
+                return Ok(());
+            }
+            self.submit()?;
+        }
     }
 
     /// Registers `efd` to be signalled when completions arrive, so that an

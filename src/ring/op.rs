@@ -39,7 +39,13 @@ use crate::sys::Errno;
 ///   [`keep`](Op::keep)) for its whole lifetime;
 /// - it does nothing safe Rust could not (close or replace a descriptor,
 ///   change memory Rust holds other than `storage`);
-/// - [`output`](Op::output) only reads `storage` as the kernel left it.
+/// - [`output`](Op::output) only reads `storage` as the kernel left it;
+/// - the operation completes with one CQE: it is not multishot (the driver
+///   calls `output` for each CQE, and for multishot operations later shots
+///   would still be writing `storage`);
+/// - with [`Target::Fixed`], the operation acts on whatever file the ring
+///   has registered at that index; the handle it borrows only keeps its own
+///   descriptor alive.
 pub unsafe trait Op {
     /// What the kernel reads or writes for the operation.
     type Storage: ?Sized;
@@ -52,8 +58,15 @@ pub unsafe trait Op {
 
     /// Fills `storage` before submission with what the kernel must read
     /// (a write's value). Most operations leave it alone.
+    ///
+    /// # Safety
+    ///
+    /// - `storage` is valid for writes of `Self::Storage` and nothing else
+    ///   accesses it during the call; it may hold leftover bytes that are
+    ///   not a valid value, so an implementation writes through it and
+    ///   never reads it.
     #[inline]
-    fn prepare(&self, storage: &mut Self::Storage) {
+    unsafe fn prepare(&self, storage: *mut Self::Storage) {
         let _ = storage;
     }
 

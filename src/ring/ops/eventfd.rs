@@ -163,8 +163,10 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
     const NAME: &'static str = "eventfd write (IORING_OP_WRITE)";
 
     #[inline]
-    fn prepare(&self, storage: &mut u64) {
-        *storage = self.value;
+    unsafe fn prepare(&self, storage: *mut u64) {
+        // SAFETY: the caller hands a pointer valid for writes of a `u64`
+        // that nothing else accesses during the call.
+        unsafe { storage.write(self.value) }
     }
 
     #[inline]

@@ -114,8 +114,10 @@ unsafe impl<H: OpHandle> Op for WaitExit<H> {
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     #[inline]
-    fn prepare(&self, storage: &mut SigInfoChld) {
-        *storage = SigInfoChld::zeroed();
+    unsafe fn prepare(&self, storage: *mut SigInfoChld) {
+        // SAFETY: the caller hands a pointer valid for writes of a
+        // `siginfo_t` that nothing else accesses during the call.
+        unsafe { storage.write(SigInfoChld::zeroed()) }
     }
 
     #[inline]
