@@ -12,7 +12,6 @@
 #![allow(unsafe_code)]
 
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
@@ -771,41 +770,50 @@ impl Ring {
     /// deferred work, or of re-arming.
     pub fn reap(&mut self) -> Result<usize> {
         let mut total = 0;
-        let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; 32];
         loop {
-            // Copy a batch out of the ring (which frees the CQ entries for
-            // the kernel), then deliver it.
-            let batch = self.uring.completion().fill(&mut buf);
-            total += batch.len();
-            if batch.is_empty() {
-                let backlog = {
-                    let sq = self.uring.submission();
-                    sq.cq_overflow() || sq.taskrun()
-                };
-                if !backlog {
-                    break;
-                }
-                // GETEVENTS flushes the overflow list and runs deferred
-                // work into the queue; then drain again.
-                self.enter_once(0).map_err(|e| io_error(&e))?;
-                if self.uring.completion().is_empty() {
-                    break;
-                }
-                continue;
-            }
-            // Deliver the whole batch whatever happens: a CQE taken off the
-            // queue and not delivered would leave its operation in flight
-            // forever.
-            for cqe in batch.iter() {
+            // Deliver straight from the ring. Reads to re-arm are noted and
+            // re-armed once the queue is released (re-arming pushes SQEs);
+            // when the note is full the rest stays queued for the next turn.
+            let mut rearms = [0u32; 16];
+            let mut pending = 0;
+            let mut n = 0;
+            for cqe in self.uring.completion() {
+                n += 1;
                 let ud = UserData::from_raw(cqe.user_data());
                 if let Delivery::Rearm(key) = self.table.complete(ud, cqe.result(), cqe.flags()) {
-                    if let Err(e) = self.rearm(key) {
-                        // The read cannot be re-armed: it ends with the
-                        // error instead, so nothing is left half-submitted.
+                    rearms[pending] = key;
+                    pending += 1;
+                    if pending == rearms.len() {
+                        break;
+                    }
+                }
+            }
+            total += n;
+            for &key in &rearms[..pending] {
+                if let Err(e) = self.rearm(key) {
+                    // The read cannot be re-armed: it ends with the error
+                    // instead, so nothing is left half-submitted.
+                    if let Some((ud, _)) = self.table.rearm_of(key) {
                         let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
                         self.table.complete(ud.aux(), -errno, 0);
                     }
                 }
+            }
+            if n > 0 {
+                continue;
+            }
+            let backlog = {
+                let sq = self.uring.submission();
+                sq.cq_overflow() || sq.taskrun()
+            };
+            if !backlog {
+                break;
+            }
+            // GETEVENTS flushes the overflow list and runs deferred work
+            // into the queue; then drain again.
+            self.enter_once(0).map_err(|e| io_error(&e))?;
+            if self.uring.completion().is_empty() {
+                break;
             }
         }
         Ok(total)
