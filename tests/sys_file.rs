@@ -12,13 +12,6 @@ fn memfd(flags: MemFdFlags) -> OwnedFd {
     memfd_create(c"iofd-sys-file", flags).expect("memfd_create")
 }
 
-/// A descriptor number this process never opens.
-fn not_open() -> BorrowedFd<'static> {
-    // SAFETY: the wrappers only hand the number to the kernel, which
-    // answers EBADF; nothing dereferences or closes it.
-    unsafe { BorrowedFd::borrow_raw(900_000) }
-}
-
 #[test]
 fn close_releases_the_descriptor() -> Result<(), Errno> {
     let (r, w) = std::io::pipe().expect("pipe");
@@ -66,18 +59,18 @@ fn status_flags_toggle() -> Result<(), Errno> {
 
 #[test]
 fn fcntl_errors() {
-    assert_eq!(file::fcntl_getfd(not_open()), Err(Errno::EBADF));
+    assert_eq!(file::fcntl_getfd(util::not_open()), Err(Errno::EBADF));
     assert_eq!(
-        file::fcntl_setfd(not_open(), FdFlags::CLOEXEC),
+        file::fcntl_setfd(util::not_open(), FdFlags::CLOEXEC),
         Err(Errno::EBADF)
     );
-    assert_eq!(file::fcntl_getfl(not_open()), Err(Errno::EBADF));
+    assert_eq!(file::fcntl_getfl(util::not_open()), Err(Errno::EBADF));
     assert_eq!(
-        file::fcntl_setfl(not_open(), StatusFlags::NONBLOCK),
+        file::fcntl_setfl(util::not_open(), StatusFlags::NONBLOCK),
         Err(Errno::EBADF)
     );
     assert_eq!(
-        file::fcntl_dupfd_cloexec(not_open(), 0).map(drop),
+        file::fcntl_dupfd_cloexec(util::not_open(), 0).map(drop),
         Err(Errno::EBADF)
     );
     let fd = memfd(MemFdFlags::CLOEXEC);
@@ -144,7 +137,7 @@ fn seal_errors() -> Result<(), Errno> {
         file::fcntl_add_seals(r.as_fd(), Seals::GROW),
         Err(Errno::EPERM)
     );
-    assert_eq!(file::fcntl_get_seals(not_open()), Err(Errno::EBADF));
+    assert_eq!(file::fcntl_get_seals(util::not_open()), Err(Errno::EBADF));
     Ok(())
 }
 
@@ -180,7 +173,7 @@ fn dup3_errors() -> Result<(), Errno> {
         Err(Errno::EINVAL)
     );
     assert_eq!(
-        file::dup3(not_open(), &mut b, DupFlags::empty()),
+        file::dup3(util::not_open(), &mut b, DupFlags::empty()),
         Err(Errno::EBADF)
     );
     Ok(())
@@ -207,8 +200,8 @@ fn ftruncate_and_fstat_errors() {
     assert_eq!(file::ftruncate(fd.as_fd(), u64::MAX), Err(Errno::EINVAL));
     let (r, _w) = std::io::pipe().expect("pipe");
     assert_eq!(file::ftruncate(r.as_fd(), 1), Err(Errno::EINVAL));
-    assert_eq!(file::ftruncate(not_open(), 1), Err(Errno::EBADF));
-    assert_eq!(file::fstat(not_open()), Err(Errno::EBADF));
+    assert_eq!(file::ftruncate(util::not_open(), 1), Err(Errno::EBADF));
+    assert_eq!(file::fstat(util::not_open()), Err(Errno::EBADF));
 }
 
 #[test]
@@ -250,7 +243,7 @@ fn openat_errors() {
         Err(Errno::ENOTDIR)
     );
     assert_eq!(
-        file::openat(Some(not_open()), c"relative", flags, 0).map(drop),
+        file::openat(Some(util::not_open()), c"relative", flags, 0).map(drop),
         Err(Errno::EBADF)
     );
 }

@@ -1,7 +1,9 @@
 //! `sys::io`: read, write and the vectored and positioned forms, on a memfd.
 
+mod util;
+
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use iofd::sys::Errno;
 use iofd::sys::io::{self, ReadWriteFlags};
@@ -9,13 +11,6 @@ use iofd::sys::mem::{MemFdFlags, memfd_create};
 
 fn memfd() -> OwnedFd {
     memfd_create(c"iofd-sys-io", MemFdFlags::CLOEXEC).expect("memfd_create")
-}
-
-/// A descriptor number this process never opens.
-fn not_open() -> BorrowedFd<'static> {
-    // SAFETY: the wrappers only hand the number to the kernel, which
-    // answers EBADF; nothing dereferences or closes it.
-    unsafe { BorrowedFd::borrow_raw(900_000) }
 }
 
 fn eventfd() -> OwnedFd {
@@ -41,8 +36,8 @@ fn write_then_read_back() -> Result<(), Errno> {
 #[test]
 fn read_and_write_errors() {
     let mut buf = [0u8; 8];
-    assert_eq!(io::read(not_open(), &mut buf), Err(Errno::EBADF));
-    assert_eq!(io::write(not_open(), &buf), Err(Errno::EBADF));
+    assert_eq!(io::read(util::not_open(), &mut buf), Err(Errno::EBADF));
+    assert_eq!(io::write(util::not_open(), &buf), Err(Errno::EBADF));
     // An eventfd takes exactly 8-byte reads and writes.
     let efd = eventfd();
     assert_eq!(io::read(efd.as_fd(), &mut buf[..4]), Err(Errno::EINVAL));
@@ -80,11 +75,11 @@ fn readv_writev_scatter_and_gather() -> Result<(), Errno> {
 fn readv_writev_errors() {
     let mut a = [0u8; 1];
     assert_eq!(
-        io::readv(not_open(), &mut [IoSliceMut::new(&mut a)]),
+        io::readv(util::not_open(), &mut [IoSliceMut::new(&mut a)]),
         Err(Errno::EBADF)
     );
     assert_eq!(
-        io::writev(not_open(), &[IoSlice::new(&a)]),
+        io::writev(util::not_open(), &[IoSlice::new(&a)]),
         Err(Errno::EBADF)
     );
     // More than IOV_MAX (1024) buffers.
@@ -118,11 +113,11 @@ fn pwritev_preadv_at_offsets_leave_the_position() -> Result<(), Errno> {
 fn positioned_io_errors() {
     let mut a = [0u8; 1];
     assert_eq!(
-        io::preadv(not_open(), &mut [IoSliceMut::new(&mut a)], 0),
+        io::preadv(util::not_open(), &mut [IoSliceMut::new(&mut a)], 0),
         Err(Errno::EBADF)
     );
     assert_eq!(
-        io::pwritev(not_open(), &[IoSlice::new(&a)], 0),
+        io::pwritev(util::not_open(), &[IoSlice::new(&a)], 0),
         Err(Errno::EBADF)
     );
     // An offset past i64::MAX is negative to the kernel.
@@ -252,7 +247,7 @@ fn preadv2_pwritev2_errors() {
     );
     assert_eq!(
         io::preadv2(
-            not_open(),
+            util::not_open(),
             &mut [IoSliceMut::new(&mut a)],
             None,
             ReadWriteFlags::empty()
@@ -261,7 +256,7 @@ fn preadv2_pwritev2_errors() {
     );
     assert_eq!(
         io::pwritev2(
-            not_open(),
+            util::not_open(),
             &[IoSlice::new(&a)],
             None,
             ReadWriteFlags::empty()
@@ -286,8 +281,8 @@ fn pread_pwrite_at_offsets_leave_the_position() -> Result<(), Errno> {
 #[test]
 fn pread_pwrite_errors() {
     let mut buf = [0u8; 8];
-    assert_eq!(io::pread(not_open(), &mut buf, 0), Err(Errno::EBADF));
-    assert_eq!(io::pwrite(not_open(), &buf, 0), Err(Errno::EBADF));
+    assert_eq!(io::pread(util::not_open(), &mut buf, 0), Err(Errno::EBADF));
+    assert_eq!(io::pwrite(util::not_open(), &buf, 0), Err(Errno::EBADF));
     let efd = eventfd();
     assert_eq!(io::pread(efd.as_fd(), &mut buf, 0), Err(Errno::ESPIPE));
     assert_eq!(io::pwrite(efd.as_fd(), &buf, 0), Err(Errno::ESPIPE));

@@ -1,11 +1,13 @@
 //! The socket wrappers of `iofd::sys::net`, against real sockets on
 //! 127.0.0.1 (and ::1 when the kernel has IPv6), ports chosen by the kernel.
 
+mod util;
+
 use std::error::Error;
 use std::fs::File;
 use std::io::{IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, Shutdown, SocketAddr, SocketAddrV6};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use iofd::sys::Errno;
 use iofd::sys::file::{FdFlags, StatusFlags, fcntl_getfd, fcntl_getfl};
@@ -16,13 +18,6 @@ use iofd::sys::net::{
 type TestResult = Result<(), Box<dyn Error>>;
 
 const LOOPBACK: &str = "127.0.0.1:0";
-
-/// A descriptor number this process never opens.
-fn not_open() -> BorrowedFd<'static> {
-    // SAFETY: the wrappers only pass the number to the kernel, which reports
-    // EBADF; nothing is ever opened at 900000 (far past the fd limit).
-    unsafe { BorrowedFd::borrow_raw(900_000) }
-}
 
 /// An open descriptor that is not a socket.
 fn not_a_socket() -> File {
@@ -371,7 +366,10 @@ fn bind_errors() -> TestResult {
         net::bind(not_a_socket().as_fd(), &addr).unwrap_err(),
         Errno::ENOTSOCK
     );
-    assert_eq!(net::bind(not_open(), &addr).unwrap_err(), Errno::EBADF);
+    assert_eq!(
+        net::bind(util::not_open(), &addr).unwrap_err(),
+        Errno::EBADF
+    );
     Ok(())
 }
 
@@ -418,7 +416,10 @@ fn connect_to_a_closed_port_is_refused() -> TestResult {
         net::connect(client.as_fd(), &closed).unwrap_err(),
         Errno::ECONNREFUSED
     );
-    assert_eq!(net::connect(not_open(), &closed).unwrap_err(), Errno::EBADF);
+    assert_eq!(
+        net::connect(util::not_open(), &closed).unwrap_err(),
+        Errno::EBADF
+    );
     Ok(())
 }
 
@@ -440,7 +441,10 @@ fn getsockname_errors() {
         net::getsockname(not_a_socket().as_fd()).unwrap_err(),
         Errno::ENOTSOCK
     );
-    assert_eq!(net::getsockname(not_open()).unwrap_err(), Errno::EBADF);
+    assert_eq!(
+        net::getsockname(util::not_open()).unwrap_err(),
+        Errno::EBADF
+    );
 }
 
 #[test]
@@ -448,7 +452,7 @@ fn setsockopt_errors() {
     let err = net::setsockopt_reuseaddr(not_a_socket().as_fd(), true).unwrap_err();
     assert_eq!(err, Errno::ENOTSOCK);
     assert_eq!(
-        net::setsockopt_reuseaddr(not_open(), true).unwrap_err(),
+        net::setsockopt_reuseaddr(util::not_open(), true).unwrap_err(),
         Errno::EBADF
     );
 }

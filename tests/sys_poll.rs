@@ -1,6 +1,8 @@
 //! `sys::poll`: epoll and ppoll against eventfds and pipes.
 
-use std::os::fd::{AsFd, BorrowedFd};
+mod util;
+
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use iofd::sys::Errno;
@@ -11,11 +13,6 @@ use iofd::sys::poll::{
 
 fn eventfd() -> std::os::fd::OwnedFd {
     eventfd2(0, EventFdFlags::CLOEXEC | EventFdFlags::NONBLOCK).expect("eventfd2")
-}
-
-fn not_open() -> BorrowedFd<'static> {
-    // SAFETY: only handed to the kernel, which answers EBADF.
-    unsafe { BorrowedFd::borrow_raw(900_000) }
 }
 
 #[test]
@@ -80,7 +77,7 @@ fn epoll_errors() -> Result<(), Errno> {
         Err(Errno::EINVAL)
     );
     assert_eq!(
-        epoll_ctl(ep.as_fd(), EpollOp::Add, not_open(), ev),
+        epoll_ctl(ep.as_fd(), EpollOp::Add, util::not_open(), ev),
         Err(Errno::EBADF)
     );
     // A regular file cannot be polled.
@@ -123,7 +120,7 @@ fn ppoll_errors() {
     let mut fds = [PollFd::new(a.as_fd(), Events::IN)];
     assert_eq!(ppoll(&mut fds, Some(huge)), Err(Errno::EINVAL));
     // An unopened number is reported in revents as POLLNVAL, not an error.
-    let mut bad = [PollFd::new(not_open(), Events::IN)];
+    let mut bad = [PollFd::new(util::not_open(), Events::IN)];
     assert_eq!(ppoll(&mut bad, Some(Duration::ZERO)), Ok(1));
     assert_eq!(bad[0].revents(), Events::NVAL);
 }

@@ -3,7 +3,9 @@
 //! Tests share one process, so every wait names a specific child (a pid or a
 //! pidfd); a `waitid(All)` would reap other tests' children.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+mod util;
+
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command};
 
@@ -75,13 +77,6 @@ fn status_field(path: &str, field: &str) -> Result<u32, Box<dyn std::error::Erro
         .next()
         .ok_or("empty field")?;
     Ok(first.parse()?)
-}
-
-/// A descriptor number this process never opens.
-fn not_open() -> BorrowedFd<'static> {
-    // SAFETY: the wrappers only pass the number to the kernel, which reports
-    // EBADF; this process never opens descriptor 900000.
-    unsafe { BorrowedFd::borrow_raw(900_000) }
 }
 
 #[test]
@@ -246,7 +241,10 @@ fn waitid_errors() {
         Err(Errno::EINVAL)
     );
     assert_eq!(waitid(WaitId::Pid(0), opts), Err(Errno::EINVAL));
-    assert_eq!(waitid(WaitId::PidFd(not_open()), opts), Err(Errno::EBADF));
+    assert_eq!(
+        waitid(WaitId::PidFd(util::not_open()), opts),
+        Err(Errno::EBADF)
+    );
 }
 
 #[test]
@@ -285,7 +283,7 @@ fn pidfd_open_thread() -> TestResult {
 fn pidfd_send_signal_errors() -> TestResult {
     let (r, _w) = pipe2(PipeFlags::CLOEXEC)?;
     assert_eq!(pidfd_send_signal(r.as_fd(), 0), Err(Errno::EBADF));
-    assert_eq!(pidfd_send_signal(not_open(), 0), Err(Errno::EBADF));
+    assert_eq!(pidfd_send_signal(util::not_open(), 0), Err(Errno::EBADF));
     let pidfd = pidfd_open(getpid(), PidFdFlags::empty())?;
     assert_eq!(pidfd_send_signal(pidfd.as_fd(), 1000), Err(Errno::EINVAL));
     Ok(())

@@ -94,7 +94,7 @@ pub(crate) struct Slot {
 pub(crate) enum Delivery {
     /// Stored in its slot, to be taken.
     Stored,
-    /// A driver request's CQE (cancel, wake, a successful aux poll).
+    /// A reserved tag's CQE (a cancel, a wake) or a successful aux poll.
     Ignored,
     /// No live slot has this key and generation: counted, dropped.
     Stale,
@@ -309,7 +309,7 @@ impl Table {
             if slot.rearm && res == -EAGAIN && slot.state == State::Submitted {
                 return Delivery::Rearm(ud.key());
             }
-            flags & Cqe::F_MORE == 0
+            !Cqe { res, flags }.more()
         };
         match slot.state {
             State::Submitted => {

@@ -40,8 +40,9 @@ impl UserData {
     /// The CQEs of the driver's own `ASYNC_CANCEL` requests, which are
     /// consumed and never delivered.
     pub const CANCEL: UserData = UserData((Self::RESERVED_GEN << Self::KEY_BITS) | 1);
-    /// The CQE of a request whose only purpose is to wake a waiter (a
-    /// `NOP`), consumed and never delivered.
+    /// A tag for requests pushed with [`Ring::push_raw`](super::Ring::push_raw)
+    /// whose CQE nobody takes (a `NOP` that only wakes a waiter): the table
+    /// consumes it and never delivers or counts it.
     pub const WAKE: UserData = UserData((Self::RESERVED_GEN << Self::KEY_BITS) | 2);
 
     /// The tag of slot `key` at generation `generation`.

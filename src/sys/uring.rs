@@ -406,18 +406,7 @@ pub unsafe fn io_uring_enter(
         return Err(Errno::EINVAL);
     }
     // SAFETY: the caller vouches for the submitted SQEs and for `arg`.
-    let r = unsafe {
-        syscall6(
-            nr::IO_URING_ENTER,
-            fd_arg(fd),
-            to_submit as usize,
-            min_complete as usize,
-            flags.bits() as usize,
-            arg as usize,
-            argsz,
-        )
-    }?;
-    Ok(r as u32)
+    unsafe { enter(fd_arg(fd), to_submit, min_complete, flags, arg, argsz) }
 }
 
 /// `io_uring_enter(index, to_submit, min_complete, flags |
@@ -448,10 +437,30 @@ pub unsafe fn io_uring_enter_registered(
 ) -> Result<u32, Errno> {
     let flags = flags | EnterFlags::REGISTERED_RING;
     // SAFETY: the caller vouches for the SQEs, `arg` and the index.
+    unsafe { enter(index as usize, to_submit, min_complete, flags, arg, argsz) }
+}
+
+/// The `io_uring_enter` syscall itself, for a descriptor or (with
+/// `REGISTERED_RING` in `flags`) a registered ring index.
+///
+/// # Safety
+///
+/// - As [`io_uring_enter`] or [`io_uring_enter_registered`], whichever
+///   `ring` and `flags` make this call.
+#[inline(always)]
+unsafe fn enter(
+    ring: usize,
+    to_submit: u32,
+    min_complete: u32,
+    flags: EnterFlags,
+    arg: *const c_void,
+    argsz: usize,
+) -> Result<u32, Errno> {
+    // SAFETY: forwarded to the caller.
     let r = unsafe {
         syscall6(
             nr::IO_URING_ENTER,
-            index as usize,
+            ring,
             to_submit as usize,
             min_complete as usize,
             flags.bits() as usize,

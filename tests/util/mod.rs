@@ -3,6 +3,15 @@
 
 use std::os::fd::{AsFd, AsRawFd};
 
+/// A descriptor number this process never opens (far past its limit), for
+/// tests that want the kernel's `EBADF`.
+pub fn not_open() -> std::os::fd::BorrowedFd<'static> {
+    // SAFETY: the wrappers under test only hand the number to the kernel,
+    // which answers EBADF; nothing dereferences or closes it, and this
+    // process never opens descriptor 900000.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(900_000) }
+}
+
 /// The number of descriptors open in this process (`/proc/self/fd`, less
 /// the one used to read it).
 pub fn fd_count() -> usize {
