@@ -51,6 +51,7 @@ pub(crate) struct Inline([u8; INLINE_BYTES]);
 
 /// Where an operation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum State {
     /// Submitted (or queued); its CQE has not come.
     Submitted,
@@ -70,23 +71,36 @@ pub(crate) struct Rearm {
     pub(crate) entry: squeue::Entry,
 }
 
-/// One operation's entry in the table: 24 bytes, so that inserting and
+/// One operation's entry in the table: 20 bytes, so that inserting and
 /// freeing slots stays cheap. What only some operations need (a re-arm
-/// recipe, a kept handle) lives in side arrays indexed by key.
+/// recipe, a kept handle) lives in side arrays indexed by key, flagged in
+/// `extras` so that the common operation — none of them — is handled by
+/// one comparison.
 #[derive(Clone, Copy)]
 pub(crate) struct Slot {
     pub(crate) generation: u32,
     pub(crate) state: State,
-    /// Owned by a [`Scope`](super::Scope): cancelled and freed when it ends.
-    pub(crate) scoped: bool,
-    /// `rearms[key]` holds this operation's recipe.
-    pub(crate) rearm: bool,
-    /// `keeps[key]` holds a handle for this operation.
-    pub(crate) keep: bool,
-    /// The last CQE.
-    pub(crate) cqe: Cqe,
+    /// [`SCOPED`], [`REARM`], [`KEEP`].
+    extras: u8,
     /// CQEs delivered but not yet taken (more than one only for multishot).
     pub(crate) shots: u32,
+    /// The last CQE.
+    pub(crate) cqe: Cqe,
+}
+
+/// `Slot::extras`: owned by a [`Scope`](super::Scope), cancelled and freed
+/// when it ends.
+const SCOPED: u8 = 1;
+/// `Slot::extras`: `rearms[key]` holds this operation's recipe.
+const REARM: u8 = 2;
+/// `Slot::extras`: `keeps[key]` holds a handle for this operation.
+const KEEP: u8 = 4;
+
+impl Slot {
+    #[inline]
+    fn scoped(&self) -> bool {
+        self.extras & SCOPED != 0
+    }
 }
 
 /// What [`Table::complete`] did with a CQE.
@@ -174,11 +188,9 @@ impl Table {
         self.slots.insert(Slot {
             generation,
             state: State::Submitted,
-            scoped,
-            rearm: false,
-            keep: false,
-            cqe: Cqe { res: 0, flags: 0 },
+            extras: if scoped { SCOPED } else { 0 },
             shots: 0,
+            cqe: Cqe { res: 0, flags: 0 },
         });
         self.in_flight += 1;
         if scoped {
@@ -194,8 +206,13 @@ impl Table {
         let Some(slot) = self.get_mut(ud) else {
             return;
         };
-        slot.rearm = rearm.is_some();
-        slot.keep = keep.is_some();
+        slot.extras &= SCOPED;
+        if rearm.is_some() {
+            slot.extras |= REARM;
+        }
+        if keep.is_some() {
+            slot.extras |= KEEP;
+        }
         if let Some(r) = self.rearms.get_mut(key) {
             *r = rearm;
         }
@@ -245,11 +262,11 @@ impl Table {
         let slot = self.slots.remove(key);
         if slot.state != State::Completed {
             self.in_flight -= 1;
-            if slot.scoped {
+            if slot.scoped() {
                 self.scoped_in_flight -= 1;
             }
         }
-        if slot.scoped || slot.rearm || slot.keep {
+        if slot.extras != 0 {
             self.release(key, slot);
         }
         true
@@ -258,15 +275,15 @@ impl Table {
     /// Drops the side data of a freed slot.
     #[cold]
     fn release(&mut self, key: usize, slot: Slot) {
-        if slot.scoped {
+        if slot.scoped() {
             self.scoped_live -= 1;
         }
-        if slot.rearm {
+        if slot.extras & REARM != 0 {
             if let Some(r) = self.rearms.get_mut(key) {
                 *r = None;
             }
         }
-        if slot.keep {
+        if slot.extras & KEEP != 0 {
             if let Some(k) = self.keeps.get_mut(key) {
                 *k = None;
             }
@@ -288,6 +305,31 @@ impl Table {
     #[inline]
     pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
         let key = ud.key() as usize;
+        if let Some(slot) = self.slots.get_mut(key) {
+            // The common CQE: the one and only result of a plain operation.
+            // Comparing the whole upper half against the generation also
+            // sends every auxiliary tag to the general path.
+            if slot.generation == ud.upper()
+                && slot.state == State::Submitted
+                && slot.extras == 0
+                && flags & Cqe::F_MORE == 0
+            {
+                slot.cqe = Cqe { res, flags };
+                slot.shots += 1;
+                slot.state = State::Completed;
+                self.in_flight -= 1;
+                return Delivery::Stored;
+            }
+        }
+        self.complete_general(ud, res, flags)
+    }
+
+    /// [`complete`](Table::complete) for everything but the common CQE:
+    /// auxiliary polls, re-arms, multishot, scoped or abandoned operations,
+    /// stale tags.
+    #[inline(never)]
+    fn complete_general(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        let key = ud.key() as usize;
         let Some(slot) = self
             .slots
             .get_mut(key)
@@ -306,7 +348,7 @@ impl Table {
             }
             true
         } else {
-            if slot.rearm && res == -EAGAIN && slot.state == State::Submitted {
+            if slot.extras & REARM != 0 && res == -EAGAIN && slot.state == State::Submitted {
                 return Delivery::Rearm(ud.key());
             }
             !Cqe { res, flags }.more()
@@ -318,7 +360,7 @@ impl Table {
                 if last {
                     slot.state = State::Completed;
                     self.in_flight -= 1;
-                    if slot.scoped || slot.rearm || slot.keep {
+                    if slot.extras != 0 {
                         let done = *slot;
                         self.completed_extras(key, done);
                     }
@@ -357,22 +399,21 @@ impl Table {
     /// recipe and kept handle are no longer needed.
     #[cold]
     fn completed_extras(&mut self, key: usize, done: Slot) {
-        if done.scoped {
+        if done.scoped() {
             self.scoped_in_flight -= 1;
         }
-        if done.rearm {
+        if done.extras & REARM != 0 {
             if let Some(r) = self.rearms.get_mut(key) {
                 *r = None;
             }
         }
-        if done.keep {
+        if done.extras & KEEP != 0 {
             if let Some(k) = self.keeps.get_mut(key) {
                 *k = None;
             }
         }
         if let Some(s) = self.slots.get_mut(key) {
-            s.rearm = false;
-            s.keep = false;
+            s.extras &= SCOPED;
         }
     }
 
@@ -390,14 +431,14 @@ impl Table {
         }
         slot.shots -= 1;
         let cqe = slot.cqe;
-        let last = slot.state == State::Completed && slot.shots == 0;
-        if last {
-            let slot = self.slots.remove(key);
-            if slot.scoped {
-                self.scoped_live -= 1;
-            }
+        if slot.state != State::Completed || slot.shots != 0 {
+            return Some((cqe, false));
         }
-        Some((cqe, last))
+        if slot.scoped() {
+            self.scoped_live -= 1;
+        }
+        self.slots.remove(key);
+        Some((cqe, true))
     }
 
     /// Live slots: all of them, or only scoped ones.
@@ -412,7 +453,7 @@ impl Table {
     /// The slot at `key`, if live: its tag, state and whether it is scoped.
     pub(crate) fn at(&self, key: usize) -> Option<(UserData, State, bool)> {
         let s = self.slots.get(key)?;
-        Some((UserData::new(key as u32, s.generation), s.state, s.scoped))
+        Some((UserData::new(key as u32, s.generation), s.state, s.scoped()))
     }
 
     /// The re-arm recipe of slot `key`, if it has one.

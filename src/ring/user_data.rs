@@ -81,6 +81,13 @@ impl UserData {
         ((self.0 >> Self::KEY_BITS) & Self::GEN_MASK) as u32
     }
 
+    /// The upper 32 bits: the generation, plus the auxiliary flag (so a
+    /// tag equals a slot's generation here only when it is not auxiliary).
+    #[inline]
+    pub(crate) const fn upper(self) -> u32 {
+        (self.0 >> Self::KEY_BITS) as u32
+    }
+
     /// Whether the auxiliary flag is set.
     #[inline]
     pub const fn is_aux(self) -> bool {
