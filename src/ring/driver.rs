@@ -18,10 +18,12 @@ use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
 use super::UserData;
 use super::op::{Op, Target, Token};
+use super::ops::LinkTimeout;
 use super::table::{Delivery, INLINE_BYTES, State, Table};
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
 use crate::sys::Errno;
+use crate::sys::time::Timespec;
 
 /// `POLLIN`.
 pub(crate) const POLLIN: u32 = 0x1;
@@ -499,6 +501,32 @@ impl Ring {
         ud: UserData,
         storage: *mut O::Storage,
     ) -> Result<()> {
+        // SAFETY: forwarded to the caller.
+        let entry = unsafe { self.build(op, ud, storage, true) }?;
+        // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
+        // operation (the caller's promise).
+        if let Err(e) = unsafe { self.push_entry(&entry) } {
+            self.table.remove(ud);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Fills `op`'s storage and builds its SQE for slot `ud`, recording
+    /// what the slot keeps (and, when `rearm` allows, how to re-arm it); on
+    /// error the slot is freed. The SQE is not pushed.
+    ///
+    /// # Safety
+    ///
+    /// - As [`launch`](Ring::launch).
+    #[inline]
+    unsafe fn build<O: Op>(
+        &mut self,
+        op: &O,
+        ud: UserData,
+        storage: *mut O::Storage,
+        rearm: bool,
+    ) -> Result<squeue::Entry> {
         if let Err(e) = self.check::<O>() {
             self.table.remove(ud);
             return Err(e);
@@ -520,24 +548,68 @@ impl Ring {
         };
         // SAFETY: the caller's promise: `storage` is valid for writes and
         // nothing else accesses it; the kernel does not see it before the
-        // push below.
+        // push.
         unsafe { op.prepare(storage) };
         let entry = op.entry(storage).user_data(ud.raw());
-        let rearm = op.rearm();
+        let recipe = if rearm { op.rearm() } else { None };
         let keep = op.keep();
         std::mem::forget(guard);
-        if rearm.is_some() || keep.is_some() {
-            let rearm = rearm.map(|(target, events)| super::table::Rearm {
+        if recipe.is_some() || keep.is_some() {
+            let recipe = recipe.map(|(target, events)| super::table::Rearm {
                 target,
                 events,
                 entry: entry.clone(),
             });
-            self.table.attach(ud, rearm, keep);
+            self.table.attach(ud, recipe, keep);
         }
-        // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
-        // operation (the caller's promise).
-        if let Err(e) = unsafe { self.push_entry(&entry) } {
+        Ok(entry)
+    }
+
+    /// Pushes `op` (slot `ud`) linked to a link timeout (slot `lt_ud`), both
+    /// in one submission; on error both slots are freed. The operation is
+    /// never re-armed: a re-armed read would no longer be linked to its
+    /// deadline, so `-EAGAIN` is its result.
+    ///
+    /// # Safety
+    ///
+    /// - As [`launch`](Ring::launch), for both storages.
+    pub(crate) unsafe fn launch_linked<O: Op>(
+        &mut self,
+        op: &O,
+        ud: UserData,
+        storage: *mut O::Storage,
+        timeout: &LinkTimeout,
+        lt_ud: UserData,
+        lt_storage: *mut Timespec,
+    ) -> Result<()> {
+        if let Err(e) = self.check::<LinkTimeout>() {
             self.table.remove(ud);
+            self.table.remove(lt_ud);
+            return Err(e);
+        }
+        // SAFETY: forwarded to the caller.
+        let first = match unsafe { self.build(op, ud, storage, false) } {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.table.remove(lt_ud);
+                return Err(e);
+            }
+        };
+        let first = first.flags(squeue::Flags::IO_LINK);
+        // SAFETY: forwarded to the caller.
+        let second = match unsafe { self.build(timeout, lt_ud, lt_storage, false) } {
+            Ok(entry) => entry,
+            Err(e) => {
+                self.table.remove(ud);
+                return Err(e);
+            }
+        };
+        // SAFETY: both SQEs are vouched for by their `Op`s, their storage
+        // outlives them (the caller's promise); they go into the queue
+        // together, so the link is never split.
+        if let Err(e) = unsafe { self.push_linked(&[first, second]) } {
+            self.table.remove(ud);
+            self.table.remove(lt_ud);
             return Err(e);
         }
         Ok(())
@@ -672,6 +744,25 @@ impl Ring {
             self.push_cancels(ud)?;
         }
         Ok(())
+    }
+
+    /// This ring's identity, stamped on its tokens.
+    #[inline]
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn table_state(&self, ud: UserData) -> Option<State> {
+        self.table.state(ud)
+    }
+
+    /// Frees a slot that was never submitted.
+    pub(crate) fn table_free(&mut self, ud: UserData) {
+        self.table.remove(ud);
+    }
+
+    pub(crate) fn table_abandon(&mut self, ud: UserData) {
+        self.table.abandon(ud);
     }
 
     pub(crate) fn table_inline(&self, ud: UserData) -> *mut u8 {

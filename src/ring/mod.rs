@@ -79,8 +79,10 @@ mod op;
 pub mod ops;
 mod scope;
 mod table;
+mod timers;
 mod user_data;
 mod wheel;
+mod wheel_timers;
 
 pub use driver::{Notify, Ring, RingBuilder};
 pub use op::{Op, Target, Ticket, Token};
@@ -88,3 +90,4 @@ pub use scope::Scope;
 pub use table::{Cqe, INLINE_BYTES};
 pub use user_data::UserData;
 pub use wheel::{Expired, TimerKey, TimerWheel};
+pub use wheel_timers::WheelTimers;

@@ -40,9 +40,12 @@ use crate::sys::Errno;
 /// - it does nothing safe Rust could not (close or replace a descriptor,
 ///   change memory Rust holds other than `storage`);
 /// - [`output`](Op::output) only reads `storage` as the kernel left it;
-/// - the operation completes with one CQE: it is not multishot (the driver
-///   calls `output` for each CQE, and for multishot operations later shots
-///   would still be writing `storage`);
+/// - the operation completes with one CQE, or it is multishot and then its
+///   intermediate CQEs (`IORING_CQE_F_MORE`) carry interchangeable results
+///   and it never writes `storage` (a periodic timeout): the driver calls
+///   `output` for each CQE, keeps only the latest intermediate one, and
+///   multishot reads would still be writing `storage` while earlier shots
+///   are decoded;
 /// - with [`Target::Fixed`], the operation acts on whatever file the ring
 ///   has registered at that index; the handle it borrows only keeps its own
 ///   descriptor alive.

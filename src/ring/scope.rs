@@ -17,10 +17,12 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 use super::Ring;
 use super::op::{Op, Ticket};
-use super::table::INLINE_BYTES;
+use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, mark_removed};
+use super::table::{INLINE_BYTES, State};
 use crate::error::{Error, Result};
 
 /// Runs the scope's cleanup however the closure is left.
@@ -162,6 +164,75 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // CQE.
         unsafe { self.ring.launch(&op, ud, ptr) }?;
         Ok(Ticket::new(ud, ptr))
+    }
+
+    /// [`push_into`](Scope::push_into) with a deadline: as
+    /// [`Ring::push_with_timeout`], the operation and its link timeout go
+    /// to the kernel in one submission.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::push_with_timeout`]. Nothing is queued on error.
+    pub fn push_into_with_timeout<O: Op + 'env>(
+        &mut self,
+        op: O,
+        storage: &'env mut O::Storage,
+        deadline: Timeout,
+    ) -> Result<(Ticket<'scope, O>, Ticket<'scope, LinkTimeout>)> {
+        let link = deadline.link()?;
+        let ptr: *mut O::Storage = storage;
+        let ud = self.ring.alloc(true)?;
+        let lt_ud = match self.ring.alloc(true) {
+            Ok(lt_ud) => lt_ud,
+            Err(e) => {
+                self.ring.table_free(ud);
+                return Err(e);
+            }
+        };
+        let lt_ptr = self.ring.table_inline(lt_ud).cast();
+        // SAFETY: `storage` is borrowed for `'env`, which outlives this
+        // scope, and only reached through `ptr`; the link timeout's
+        // timespec lives in its slot's inline buffer until its final CQE;
+        // the scope's cleanup reaps both before returning.
+        unsafe { self.ring.launch_linked(&op, ud, ptr, &link, lt_ud, lt_ptr) }?;
+        Ok((Ticket::new(ud, ptr), Ticket::new(lt_ud, lt_ptr)))
+    }
+
+    /// Removes a pending timeout of this scope: as [`Ring::remove_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::remove_timeout`].
+    pub fn remove_timeout(
+        &mut self,
+        timeout: &Ticket<'scope, Timeout>,
+    ) -> Result<Ticket<'scope, TimeoutRemove>> {
+        if timeout.done {
+            return Err(Error::InvalidParam("the ticket's result was already taken"));
+        }
+        if self.ring.table_state(timeout.ud) == Some(State::Submitted) {
+            // SAFETY: the operation is in flight and its storage is the
+            // ticket's, initialised when it was pushed.
+            unsafe { mark_removed(timeout.storage) };
+        }
+        self.push(TimeoutRemove::new(timeout.ud))
+    }
+
+    /// Moves a pending timeout of this scope to fire `after` from now: as
+    /// [`Ring::update_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::update_timeout`].
+    pub fn update_timeout(
+        &mut self,
+        timeout: &Ticket<'scope, Timeout>,
+        after: Duration,
+    ) -> Result<Ticket<'scope, TimeoutUpdate>> {
+        if timeout.done {
+            return Err(Error::InvalidParam("the ticket's result was already taken"));
+        }
+        self.push(TimeoutUpdate::new(timeout.ud, after, false, false))
     }
 
     /// `io_uring_enter` — submits everything queued.

@@ -71,7 +71,7 @@ pub(crate) struct Rearm {
     pub(crate) entry: squeue::Entry,
 }
 
-/// One operation's entry in the table: 20 bytes, so that inserting and
+/// One operation's entry in the table: 28 bytes, so that inserting and
 /// freeing slots stays cheap. What only some operations need (a re-arm
 /// recipe, a kept handle) lives in side arrays indexed by key, flagged in
 /// `extras` so that the common operation — none of them — is handled by
@@ -82,10 +82,14 @@ pub(crate) struct Slot {
     pub(crate) state: State,
     /// [`SCOPED`], [`REARM`], [`KEEP`].
     extras: u8,
-    /// CQEs delivered but not yet taken (more than one only for multishot).
-    pub(crate) shots: u32,
-    /// The last CQE.
-    pub(crate) cqe: Cqe,
+    /// Intermediate CQEs (`IORING_CQE_F_MORE`) delivered but not yet taken.
+    shots: u32,
+    /// The latest intermediate CQE. A multishot operation's intermediate
+    /// shots all carry the same result (a periodic timeout's `-ETIME`), so
+    /// the latest stands for each of them.
+    shot: Cqe,
+    /// The final CQE, once `state` is `Completed`.
+    cqe: Cqe,
 }
 
 /// `Slot::extras`: owned by a [`Scope`](super::Scope), cancelled and freed
@@ -190,6 +194,7 @@ impl Table {
             state: State::Submitted,
             extras: if scoped { SCOPED } else { 0 },
             shots: 0,
+            shot: Cqe { res: 0, flags: 0 },
             cqe: Cqe { res: 0, flags: 0 },
         });
         self.in_flight += 1;
@@ -315,7 +320,6 @@ impl Table {
                 && flags & Cqe::F_MORE == 0
             {
                 slot.cqe = Cqe { res, flags };
-                slot.shots += 1;
                 slot.state = State::Completed;
                 self.in_flight -= 1;
                 return Delivery::Stored;
@@ -355,15 +359,17 @@ impl Table {
         };
         match slot.state {
             State::Submitted => {
+                if !last {
+                    slot.shot = Cqe { res, flags };
+                    slot.shots += 1;
+                    return Delivery::Stored;
+                }
                 slot.cqe = Cqe { res, flags };
-                slot.shots += 1;
-                if last {
-                    slot.state = State::Completed;
-                    self.in_flight -= 1;
-                    if slot.extras != 0 {
-                        let done = *slot;
-                        self.completed_extras(key, done);
-                    }
+                slot.state = State::Completed;
+                self.in_flight -= 1;
+                if slot.extras != 0 {
+                    let done = *slot;
+                    self.completed_extras(key, done);
                 }
                 Delivery::Stored
             }
@@ -417,8 +423,9 @@ impl Table {
         }
     }
 
-    /// Takes one delivered result of slot `ud`: `None` while nothing has
-    /// come. With the final result the slot is freed, and the flag says so.
+    /// Takes one delivered result of slot `ud`, intermediate shots first:
+    /// `None` while nothing has come. With the final result the slot is
+    /// freed, and the flag says so.
     #[inline]
     pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
         let key = ud.key() as usize;
@@ -426,14 +433,14 @@ impl Table {
             .slots
             .get_mut(key)
             .filter(|s| s.generation == ud.generation())?;
-        if slot.shots == 0 {
+        if slot.shots > 0 {
+            slot.shots -= 1;
+            return Some((slot.shot, false));
+        }
+        if slot.state != State::Completed {
             return None;
         }
-        slot.shots -= 1;
         let cqe = slot.cqe;
-        if slot.state != State::Completed || slot.shots != 0 {
-            return Some((cqe, false));
-        }
         if slot.scoped() {
             self.scoped_live -= 1;
         }

@@ -16,6 +16,10 @@
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
 //! | — | [`Nop::new`] | [`Nop`] | `()` |
 //! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
+//! | — | [`Timeout::after`], [`Timeout::at`], [`Timeout::every`] | [`Timeout`] | a [`TimeoutResult`] per shot |
+//! | — | [`Ring::push_with_timeout`](super::Ring::push_with_timeout) | [`LinkTimeout`] | a [`LinkTimeoutResult`] |
+//! | — | [`Ring::remove_timeout`](super::Ring::remove_timeout) | [`TimeoutRemove`] | `()` when found and removed |
+//! | — | [`Ring::update_timeout`](super::Ring::update_timeout) | [`TimeoutUpdate`] | `()` when found and re-armed |
 //!
 //! The `*_op` methods borrow the handle (for a [`Scope`](super::Scope));
 //! the `*_op_shared` methods of an `Arc`-held handle make operations that
@@ -33,6 +37,7 @@ mod file;
 mod misc;
 mod pidfd;
 mod signalfd;
+mod timeout;
 mod timerfd;
 
 pub use eventfd::{ReadCounter, WriteCounter};
@@ -40,7 +45,13 @@ pub use file::{ReadAt, WriteAt};
 pub use misc::{Cancel, Nop};
 pub use pidfd::{PollExit, WaitExit};
 pub use signalfd::{ReadSignal, ReadSignals};
+pub use timeout::{
+    LinkTimeout, LinkTimeoutResult, Timeout, TimeoutRemove, TimeoutResult, TimeoutStorage,
+    TimeoutUpdate,
+};
 pub use timerfd::ReadExpirations;
+
+pub(crate) use timeout::mark_removed;
 
 /// How an operation holds its handle: borrowed (`&H`, for a scope, which
 /// keeps it alive by the borrow) or shared (`Arc<H>`, for a driver-owned

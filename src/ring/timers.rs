@@ -1,0 +1,180 @@
+//! Completion-based timers on the driver: removing and moving pending
+//! timeouts, deadlines on other operations (link timeouts), and results
+//! nobody waits for.
+#![allow(unsafe_code)]
+
+use std::time::Duration;
+
+use super::Ring;
+use super::op::{Op, Token};
+use super::ops::{
+    LinkTimeout, Timeout, TimeoutRemove, TimeoutStorage, TimeoutUpdate, mark_removed,
+};
+use super::table::{INLINE_BYTES, State};
+use super::user_data::UserData;
+use crate::error::{Error, Result};
+
+impl Ring {
+    /// Checks that `token` is this ring's and still has a result to give.
+    fn own<O: Op>(&self, token: &Token<O>) -> Result<UserData> {
+        if token.ring != self.id() {
+            return Err(Error::InvalidParam("the token belongs to another ring"));
+        }
+        if token.done {
+            return Err(Error::InvalidParam("the token's result was already taken"));
+        }
+        Ok(token.ud)
+    }
+
+    /// Removes a pending [`Timeout`] (`IORING_OP_TIMEOUT_REMOVE`): if the
+    /// kernel still has it, it completes with
+    /// [`TimeoutResult::Removed`](super::ops::TimeoutResult::Removed) and
+    /// fires no more. The returned token says whether it was found
+    /// (`Ok(())`), had already fired or ended (`Os(ENOENT)`), or was firing
+    /// (`Os(EALREADY)`); [`detach`](Ring::detach) it when that does not
+    /// matter.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for another ring's token or one whose final
+    /// result was taken; `Os(EBUSY)` when the completion table is full;
+    /// errors of the submission a full queue forces.
+    pub fn remove_timeout(&mut self, timeout: &Token<Timeout>) -> Result<Token<TimeoutRemove>> {
+        let target = self.own(timeout)?;
+        if self.table_state(target) == Some(State::Submitted) {
+            let storage = self.table_inline(target).cast::<TimeoutStorage>();
+            // SAFETY: the slot is live and holds this `Timeout`'s storage
+            // (the token's type says so), initialised when it was pushed.
+            unsafe { mark_removed(storage) };
+        }
+        self.push(TimeoutRemove::new(target))
+    }
+
+    /// Moves a pending [`Timeout`]'s expiry to `after` from now
+    /// (`IORING_TIMEOUT_UPDATE`). A periodic timeout keeps firing with
+    /// `after` as its new period. The returned token says whether it was
+    /// found (`Ok(())`) or had already fired or ended (`Os(ENOENT)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`remove_timeout`](Ring::remove_timeout).
+    pub fn update_timeout(
+        &mut self,
+        timeout: &Token<Timeout>,
+        after: Duration,
+    ) -> Result<Token<TimeoutUpdate>> {
+        let target = self.own(timeout)?;
+        self.push(TimeoutUpdate::new(target, after, false, false))
+    }
+
+    /// Moves a pending one-shot [`Timeout`]'s expiry to the absolute
+    /// reading `deadline` of the clock it was armed on (monotonic for one
+    /// armed with [`Timeout::after`]). A deadline already past fires it at
+    /// once.
+    ///
+    /// # Errors
+    ///
+    /// As [`remove_timeout`](Ring::remove_timeout).
+    pub fn update_timeout_at(
+        &mut self,
+        timeout: &Token<Timeout>,
+        deadline: Duration,
+    ) -> Result<Token<TimeoutUpdate>> {
+        let target = self.own(timeout)?;
+        self.push(TimeoutUpdate::new(target, deadline, true, false))
+    }
+
+    /// Moves a pending link timeout's deadline to `after` from now
+    /// (`IORING_LINK_TIMEOUT_UPDATE`).
+    ///
+    /// # Errors
+    ///
+    /// As [`remove_timeout`](Ring::remove_timeout).
+    pub fn update_link_timeout(
+        &mut self,
+        timeout: &Token<LinkTimeout>,
+        after: Duration,
+    ) -> Result<Token<TimeoutUpdate>> {
+        let target = self.own(timeout)?;
+        self.push(TimeoutUpdate::new(target, after, false, true))
+    }
+
+    /// Queues a driver-owned operation with a deadline: `op` is linked to a
+    /// link timeout (`IORING_OP_LINK_TIMEOUT`) made from `deadline` (a
+    /// one-shot [`Timeout::after`] or [`Timeout::at`]), and both go to the
+    /// kernel in the same submission. If the deadline passes first, the
+    /// kernel cancels `op` — its result is then `Err(Os(ECANCELED))` — and
+    /// the timeout reports [`LinkTimeoutResult::Expired`](super::ops::LinkTimeoutResult::Expired);
+    /// if `op` ends first, the timeout reports
+    /// [`Disarmed`](super::ops::LinkTimeoutResult::Disarmed).
+    ///
+    /// The operation is not re-armed on `-EAGAIN` (a re-armed read would no
+    /// longer be linked to its deadline); Linux's own poll-driven retry
+    /// covers pollable files.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for a periodic deadline or one with a
+    /// completion count; otherwise as [`push`](Ring::push). Nothing is
+    /// queued on error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use iofd::{Error, EventFd};
+    /// use iofd::ring::Ring;
+    /// use iofd::ring::ops::{LinkTimeoutResult, Timeout};
+    ///
+    /// let mut ring = Ring::new(8)?;
+    /// let efd = Arc::new(EventFd::new(0)?); // nobody signals it
+    /// let (read, deadline) =
+    ///     ring.push_with_timeout(efd.read_op_shared(), Timeout::after(Duration::from_millis(5)))?;
+    /// assert_eq!(ring.wait(deadline)?, LinkTimeoutResult::Expired);
+    /// assert!(matches!(ring.wait(read), Err(Error::Os(e)) if e.raw() == 125)); // ECANCELED
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    pub fn push_with_timeout<O: Op + 'static>(
+        &mut self,
+        op: O,
+        deadline: Timeout,
+    ) -> Result<(Token<O>, Token<LinkTimeout>)>
+    where
+        O::Storage: Sized + Copy,
+    {
+        const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
+        let link = deadline.link()?;
+        let ud = self.alloc(false)?;
+        let lt_ud = match self.alloc(false) {
+            Ok(lt_ud) => lt_ud,
+            Err(e) => {
+                self.table_free(ud);
+                return Err(e);
+            }
+        };
+        let storage = self.table_inline(ud).cast::<O::Storage>();
+        let lt_storage = self.table_inline(lt_ud).cast();
+        // SAFETY: both inline buffers fit their storage (asserted above; a
+        // timespec is 16 bytes), are reached only through these pointers,
+        // and live until their slots' final CQEs.
+        unsafe { self.launch_linked(&op, ud, storage, &link, lt_ud, lt_storage) }?;
+        Ok((Token::new(ud, self.id()), Token::new(lt_ud, self.id())))
+    }
+
+    /// Gives up an operation's result but lets it run: unlike
+    /// [`cancel`](Ring::cancel), no cancel request is sent. Its slot (and
+    /// the handle it keeps) is freed when its final CQE arrives; a result
+    /// already waiting is dropped now.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for another ring's token.
+    pub fn detach<O: Op>(&mut self, token: Token<O>) -> Result<()> {
+        if token.ring != self.id() {
+            return Err(Error::InvalidParam("the token belongs to another ring"));
+        }
+        self.table_abandon(token.ud);
+        Ok(())
+    }
+}
