@@ -541,6 +541,19 @@ mod tests {
     }
 
     #[test]
+    fn intermediate_shots_come_before_a_different_final_result() {
+        let mut t = Table::with_capacity(1);
+        let ud = t.insert(false).expect("free");
+        assert_eq!(t.complete(ud, -62, Cqe::F_MORE), Delivery::Stored);
+        assert_eq!(t.complete(ud, -62, Cqe::F_MORE), Delivery::Stored);
+        assert_eq!(t.complete(ud, -125, 0), Delivery::Stored);
+        let res: Vec<_> =
+            std::iter::from_fn(|| t.take(ud).map(|(c, last)| (c.res, last))).collect();
+        assert_eq!(res, [(-62, false), (-62, false), (-125, true)]);
+        assert!(t.get(ud).is_none());
+    }
+
+    #[test]
     fn reserved_cqes_are_not_results_and_failed_polls_are() {
         let mut t = Table::with_capacity(1);
         let ud = t.insert(false).expect("free");
