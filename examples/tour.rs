@@ -320,6 +320,96 @@ fn ring_batch() -> Result<()> {
     Ok(())
 }
 
+fn ring_timers() -> Result<()> {
+    section("timers on the ring: no descriptor per timer");
+    use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout, TimeoutResult};
+    use iofd::ring::{Ring, WheelTimers};
+    use iofd::{Clock, EventFd};
+    use std::time::Duration;
+
+    let ms = Duration::from_millis(1);
+    let mut ring = Ring::builder(256).capacity(20_000).build()?;
+
+    // One-shot, absolute, periodic, completion-count: all typed results.
+    let start = Instant::now();
+    let once = ring.push(Timeout::after(3 * ms))?;
+    let deadline = Clock::Monotonic.now()? + 4 * ms;
+    let at = ring.push(Timeout::at(Clock::Monotonic, deadline))?;
+    let mut every = ring.push(Timeout::every(2 * ms).shots(3))?;
+    let count = ring.push(Timeout::after(Duration::from_secs(60)).completions(2))?;
+    // Timers firing do not count as completions; two nops do.
+    let nops = [ring.push(Nop::new())?, ring.push(Nop::new())?];
+    let mut shots = 0;
+    while !every.is_done() {
+        ring.submit_and_wait(1)?;
+        while let Some(r) = ring.poll(&mut every) {
+            assert_eq!(r?, TimeoutResult::Fired);
+            shots += 1;
+        }
+    }
+    println!(
+        "after(3 ms): {:?}; at(monotonic + 4 ms): {:?}; every(2 ms) x3: {shots} shots; after(60 s) or 2 completions: {:?} — {:?} in all",
+        ring.wait(once)?,
+        ring.wait(at)?,
+        ring.wait(count)?,
+        start.elapsed()
+    );
+    for nop in nops {
+        ring.wait(nop)?;
+    }
+
+    // Move one, remove another.
+    let moved = ring.push(Timeout::after(Duration::from_secs(60)))?;
+    let removed = ring.push(Timeout::after(Duration::from_secs(60)))?;
+    let update = ring.update_timeout(&moved, 2 * ms)?;
+    let remove = ring.remove_timeout(&removed)?;
+    ring.wait(update)?;
+    ring.wait(remove)?;
+    println!(
+        "a 60 s timeout moved to 2 ms: {:?}; another removed: {:?}",
+        ring.wait(moved)?,
+        ring.wait(removed)?
+    );
+
+    // A deadline on an operation: read this eventfd or give up after 10 ms.
+    let efd = Arc::new(EventFd::new(0)?);
+    let (read, limit) = ring.push_with_timeout(efd.read_op_shared(), Timeout::after(10 * ms))?;
+    let outcome = ring.wait(limit)?;
+    let read = ring.wait(read);
+    assert_eq!(outcome, LinkTimeoutResult::Expired);
+    println!("read an idle eventfd with a 10 ms deadline: timeout {outcome:?}, read {read:?}");
+
+    // 10,000 kernel timers on one ring, then 10,000 wheel timers on one
+    // ring timeout.
+    let t = Instant::now();
+    let mut tokens: Vec<_> = (0..10_000)
+        .map(|_| ring.push(Timeout::after(ms)))
+        .collect::<iofd::Result<_>>()?;
+    while ring.in_flight() > 0 {
+        ring.submit_and_wait(1)?;
+    }
+    for token in &mut tokens {
+        assert_eq!(ring.poll(token).transpose()?, Some(TimeoutResult::Fired));
+    }
+    let kernel = t.elapsed();
+    let mut wheel = WheelTimers::with_capacity(10_000);
+    let t = Instant::now();
+    for i in 0..10_000u32 {
+        wheel.arm(ms, i);
+    }
+    let mut fired = 0;
+    while fired < 10_000 {
+        wheel.schedule(&mut ring)?;
+        ring.submit_and_wait(1)?;
+        fired += wheel.expire(&mut ring, |_, _| {})?;
+    }
+    println!(
+        "10,000 ring timeouts armed and fired in {kernel:?}; 10,000 wheel timers in {:?} (see BENCHMARKS.md)",
+        t.elapsed()
+    );
+    Ok(())
+}
+
 fn uring_probe() -> Result<()> {
     section("io_uring: the raw syscalls");
     use sys::uring::{IoUringParams, IoUringProbe, io_uring_register_probe, io_uring_setup};
@@ -363,6 +453,7 @@ fn main() -> Result<()> {
     handles()?;
     uring_probe()?;
     ring_batch()?;
+    ring_timers()?;
     cost()?;
     println!("\ntour complete");
     Ok(())

@@ -5,9 +5,10 @@
 mod util;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use iofd::ring::Ring;
-use iofd::ring::ops::Nop;
+use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout, TimeoutResult};
+use iofd::ring::{Ring, WheelTimers};
 use iofd::{EventFd, MemFd};
 
 #[global_allocator]
@@ -78,6 +79,38 @@ fn main() {
         .expect("scope");
     });
 
+    let mut timers = Vec::with_capacity(32);
+    total += per_op("ring timeouts, with a deadline-linked read", 33, || {
+        for _ in 0..32 {
+            timers.push(ring.push(Timeout::after(Duration::ZERO)).expect("push"));
+        }
+        let (read, deadline) = ring
+            .push_with_timeout(efd.read_op_shared(), Timeout::after(Duration::from_secs(1)))
+            .expect("push");
+        ring.submit_and_wait(32).expect("submit");
+        for t in timers.drain(..) {
+            assert_eq!(ring.wait(t).expect("timer"), TimeoutResult::Fired);
+        }
+        assert_eq!(ring.wait(read).expect("read"), 1);
+        assert_eq!(
+            ring.wait(deadline).expect("deadline"),
+            LinkTimeoutResult::Disarmed
+        );
+    });
+
+    let mut wheel = WheelTimers::with_capacity(1000);
+    total += per_op("wheel timers armed and fired", 1000, || {
+        for i in 0..1000u32 {
+            wheel.arm(Duration::ZERO, i);
+        }
+        let mut fired = 0;
+        while fired < 1000 {
+            wheel.schedule(&mut ring).expect("schedule");
+            ring.submit_and_wait(1).expect("wait");
+            fired += wheel.expire(&mut ring, |_, _| {}).expect("expire");
+        }
+    });
+
     assert_eq!(total, 0.0, "steady-state ring operations allocated");
-    println!("4 passed, 0 failed");
+    println!("6 passed, 0 failed");
 }

@@ -173,6 +173,15 @@ fn a_completion_count_timeout_reports_the_count() {
     for nop in nops {
         ring.wait(nop).expect("nop");
     }
+    // Other timers firing are not completions that count.
+    let start = Instant::now();
+    let timeout = ring
+        .push(Timeout::after(100 * MS).completions(1))
+        .expect("push");
+    let quick = ring.push(Timeout::after(Duration::ZERO)).expect("push");
+    assert_eq!(ring.wait(quick).expect("quick"), TimeoutResult::Fired);
+    assert_eq!(ring.wait(timeout).expect("wait"), TimeoutResult::Fired);
+    assert!(start.elapsed() >= 100 * MS);
     // The deadline still wins when the count is not reached.
     let timeout = ring
         .push(Timeout::after(5 * MS).completions(1000))

@@ -194,8 +194,8 @@ impl Timeout {
     /// [`TimeoutResult::CountReached`] as soon as `n` other completions
     /// have been posted on the ring after it was submitted, if that comes
     /// before the deadline (`0`: only the deadline). The kernel counts
-    /// every CQE, the driver's own cancel requests included. No effect on a
-    /// periodic timeout.
+    /// every CQE except those of timeouts (the driver's own cancel requests
+    /// count; other timers firing do not). No effect on a periodic timeout.
     pub fn completions(mut self, n: u32) -> Timeout {
         self.completions = n;
         self
