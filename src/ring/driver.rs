@@ -223,6 +223,7 @@ impl RingBuilder {
             supported,
             eventfd: None,
             registered: None,
+            enters: 0,
         };
         if self.register_ring_fd {
             ring.registered = Some((ring.register_ring_fd()?, std::thread::current().id()));
@@ -282,6 +283,8 @@ pub struct Ring {
     eventfd: Option<Notify>,
     /// The registered ring index, and the thread it belongs to.
     registered: Option<(u32, std::thread::ThreadId)>,
+    /// `io_uring_enter` calls made so far.
+    enters: u64,
 }
 
 /// `struct io_uring_rsrc_update`.
@@ -399,6 +402,13 @@ impl Ring {
     /// Operations pushed whose final CQE has not been reaped.
     pub fn in_flight(&self) -> usize {
         self.table.in_flight()
+    }
+
+    /// How many `io_uring_enter` syscalls the ring has made (submitting,
+    /// waiting, flushing overflow, running deferred work): divided by the
+    /// operations done, the syscalls per operation a batch saved.
+    pub fn enters(&self) -> u64 {
+        self.enters
     }
 
     /// CQEs dropped because no live operation had their `user_data` (a
@@ -804,6 +814,7 @@ impl Ring {
     /// completions, through the registered ring index when this thread has
     /// one.
     fn enter_once(&mut self, want: usize) -> std::io::Result<usize> {
+        self.enters += 1;
         let index = match self.registered {
             Some((index, thread)) if thread == std::thread::current().id() => index,
             _ => return self.uring.submit_and_wait(want),

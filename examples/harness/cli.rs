@@ -1,0 +1,214 @@
+//! Options: parsed by clap, then checked against each other.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// What each operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// IORING_OP_NOP (baseline: getppid, the cheapest syscall).
+    Nop,
+    /// Alternately signal an eventfd and read its counter (baseline: write
+    /// and read syscalls on the same EventFd).
+    Eventfd,
+    /// Arm a ring timeout and wait for it to fire (baseline: arm a TimerFd,
+    /// ppoll it, read it).
+    Timer,
+    /// Alternately write and read 4 KiB at rotating offsets of a memfd
+    /// (baseline: pwrite and pread).
+    Memfd,
+    /// All of the above in turn.
+    Mix,
+}
+
+/// Who reaps the ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reaper {
+    /// The submitting thread itself, in waves of --depth operations written
+    /// into caller-owned buffers (a ring scope).
+    Inline,
+    /// A second thread, woken by an eventfd registered with the ring, reaps
+    /// while the first keeps the ring fed: how a ring joins an existing
+    /// event loop. Not for the memfd and mix workloads (their buffers are
+    /// borrowed by a scope on one thread), nor with --single-issuer or
+    /// --defer-taskrun (two threads enter the ring).
+    Thread,
+}
+
+/// A benchmark harness built on iofd: drives io_uring operations through
+/// iofd's ring driver, paced by completion timers, and reports throughput,
+/// latency percentiles and syscalls per operation, beside the same work
+/// done with one syscall per operation (--baseline).
+#[derive(Clone, Debug, Parser)]
+#[command(name = "harness", version, about, long_about = None)]
+pub struct Cli {
+    /// The operation to run.
+    #[arg(short, long, value_enum, default_value_t = Workload::Nop)]
+    pub workload: Workload,
+
+    /// Queue depth: operations in flight at once.
+    #[arg(short, long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub depth: u32,
+
+    /// Operations pushed per io_uring_enter (at most --depth).
+    #[arg(short, long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub batch: u32,
+
+    /// Stop after this many operations (instead of --duration).
+    #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    pub ops: Option<u64>,
+
+    /// Run for this many seconds (default 2; fractions allowed).
+    #[arg(short = 't', long, value_parser = parse_seconds, allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
+
+    /// Pace submissions to this many operations per second with ring
+    /// timers (default: as fast as possible).
+    #[arg(short, long, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub rate: Option<u64>,
+
+    /// Microseconds each timer-workload timeout waits before firing.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub timer_us: u64,
+
+    /// Who reaps the ring.
+    #[arg(long, value_enum, default_value_t = Reaper::Inline)]
+    pub reaper: Reaper,
+
+    /// Submission-queue entries (a power of two is used; default: enough
+    /// for --depth and --batch, at least 8). The ring holds twice as many
+    /// operations in flight.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32_768))]
+    pub entries: Option<u32>,
+
+    /// IORING_SETUP_SINGLE_ISSUER.
+    #[arg(long)]
+    pub single_issuer: bool,
+
+    /// IORING_SETUP_DEFER_TASKRUN (implies --single-issuer).
+    #[arg(long)]
+    pub defer_taskrun: bool,
+
+    /// IORING_SETUP_COOP_TASKRUN.
+    #[arg(long)]
+    pub coop_taskrun: bool,
+
+    /// Register the ring's descriptor (IORING_REGISTER_RING_FDS).
+    #[arg(long)]
+    pub register_ring_fd: bool,
+
+    /// Also run the workload with one syscall per operation through the
+    /// handle methods, and report the ratio.
+    #[arg(long)]
+    pub baseline: bool,
+
+    /// Print the report as JSON (no progress line, no table).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Seconds as a positive `Duration` of at most a day.
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs > 0.0) {
+        return Err("the duration must be more than 0 seconds".into());
+    }
+    if secs > 86_400.0 {
+        return Err("the duration must be at most 86400 seconds (a day)".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// When a run stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// After this many operations.
+    Ops(u64),
+    /// After this long.
+    Time(Duration),
+}
+
+/// The checked options.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub workload: Workload,
+    pub depth: usize,
+    pub batch: usize,
+    pub stop: Stop,
+    pub rate: Option<u64>,
+    pub timer: Duration,
+    pub reaper: Reaper,
+    pub entries: u32,
+    pub single_issuer: bool,
+    pub defer_taskrun: bool,
+    pub coop_taskrun: bool,
+    pub register_ring_fd: bool,
+    pub baseline: bool,
+    pub json: bool,
+}
+
+impl Cli {
+    /// Checks the options against each other.
+    pub fn check(self) -> Result<Config, String> {
+        let depth = self.depth as usize;
+        let batch = self.batch as usize;
+        if batch > depth {
+            return Err(format!(
+                "--batch {batch} is larger than --depth {depth}: a batch cannot hold more than the queue"
+            ));
+        }
+        let entries = self
+            .entries
+            .unwrap_or_else(|| self.batch.max(self.depth.div_ceil(2)).max(8))
+            .next_power_of_two();
+        // The ring's completion table holds twice the submission entries.
+        let capacity = 2 * entries as usize;
+        if depth > capacity {
+            return Err(format!(
+                "--depth {depth} is larger than the ring (it holds {capacity} operations with {entries} entries); raise --entries to at least {} or lower --depth",
+                depth.div_ceil(2).next_power_of_two()
+            ));
+        }
+        if self.reaper == Reaper::Thread {
+            if matches!(self.workload, Workload::Memfd | Workload::Mix) {
+                return Err(format!(
+                    "--reaper thread cannot run the {:?} workload: its buffers are lent to a ring scope on one thread",
+                    self.workload
+                )
+                .to_lowercase());
+            }
+            if self.single_issuer || self.defer_taskrun {
+                return Err(
+                    "--reaper thread enters the ring from two threads: it cannot be combined with --single-issuer or --defer-taskrun"
+                        .into(),
+                );
+            }
+        }
+        let stop = match (self.ops, self.duration) {
+            (Some(n), _) => Stop::Ops(n),
+            (None, Some(d)) => Stop::Time(d),
+            (None, None) => Stop::Time(Duration::from_secs(2)),
+        };
+        Ok(Config {
+            workload: self.workload,
+            depth,
+            batch,
+            stop,
+            rate: self.rate,
+            timer: Duration::from_micros(self.timer_us),
+            reaper: self.reaper,
+            entries,
+            single_issuer: self.single_issuer || self.defer_taskrun,
+            defer_taskrun: self.defer_taskrun,
+            coop_taskrun: self.coop_taskrun,
+            register_ring_fd: self.register_ring_fd,
+            baseline: self.baseline,
+            json: self.json,
+        })
+    }
+}

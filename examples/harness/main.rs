@@ -1,0 +1,237 @@
+//! A benchmark harness built on iofd: drives io_uring operations through
+//! the ring driver, paces them with ring timers, wakes a reaping thread
+//! through a registered eventfd, and reports throughput, latency
+//! percentiles and syscalls per operation — beside one syscall per
+//! operation with `--baseline`.
+//!
+//! Run: `cargo run --release --example harness -- --help`.
+
+mod cli;
+mod engine;
+mod report;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use clap::Parser;
+
+use cli::{Cli, Config, Reaper};
+use report::{Progress, Report, Run};
+
+/// Runs the configured workload (and its baseline) and builds the report.
+fn run(cfg: &Config) -> iofd::Result<Report> {
+    let objects = engine::Objects::new()?;
+    let mut runs = Vec::new();
+    let done = Arc::new(AtomicU64::new(0));
+    let progress = Progress::start("ring", Arc::clone(&done), cfg.json);
+    let ring = match cfg.reaper {
+        Reaper::Inline => engine::ring_inline(cfg, &objects, &done),
+        Reaper::Thread => engine::ring_thread(cfg, &objects, &done),
+    };
+    progress.finish();
+    runs.push(Run::new("ring", &ring?));
+    if cfg.baseline {
+        let done = Arc::new(AtomicU64::new(0));
+        let progress = Progress::start("baseline", Arc::clone(&done), cfg.json);
+        let base = engine::baseline(cfg, &objects, &done);
+        progress.finish();
+        runs.push(Run::new("baseline", &base?));
+    }
+    Ok(Report::new(cfg, runs))
+}
+
+fn main() -> ExitCode {
+    let cfg = match Cli::parse().check() {
+        Ok(cfg) => cfg,
+        Err(msg) => {
+            eprintln!("error: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&cfg) {
+        Ok(report) if cfg.json => {
+            match serde_json::to_string_pretty(&report) {
+                Ok(json) => println!("{json}"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", report.table());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Stop, Workload};
+
+    fn parse(args: &[&str]) -> Result<Config, String> {
+        let argv = std::iter::once("harness").chain(args.iter().copied());
+        Cli::try_parse_from(argv)
+            .map_err(|e| e.to_string())?
+            .check()
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = parse(&[]).expect("defaults");
+        assert_eq!(cfg.workload, Workload::Nop);
+        assert_eq!((cfg.depth, cfg.batch), (64, 16));
+        assert_eq!(cfg.stop, Stop::Time(Duration::from_secs(2)));
+        assert_eq!(cfg.entries, 32, "room for the depth");
+        assert_eq!(cfg.reaper, Reaper::Inline);
+        assert!(!cfg.baseline && !cfg.json);
+    }
+
+    #[test]
+    fn every_option_parses() {
+        let cfg = parse(&[
+            "--workload",
+            "mix",
+            "--depth",
+            "32",
+            "--batch",
+            "8",
+            "--ops",
+            "1000",
+            "--rate",
+            "5000",
+            "--timer-us",
+            "10",
+            "--entries",
+            "20",
+            "--single-issuer",
+            "--coop-taskrun",
+            "--register-ring-fd",
+            "--baseline",
+            "--json",
+        ])
+        .expect("options");
+        assert_eq!(cfg.workload, Workload::Mix);
+        assert_eq!((cfg.depth, cfg.batch), (32, 8));
+        assert_eq!(cfg.stop, Stop::Ops(1000));
+        assert_eq!(cfg.rate, Some(5000));
+        assert_eq!(cfg.timer, Duration::from_micros(10));
+        assert_eq!(cfg.entries, 32, "rounded up to a power of two");
+        assert!(cfg.single_issuer && cfg.coop_taskrun && cfg.register_ring_fd);
+        assert!(cfg.baseline && cfg.json);
+        let cfg = parse(&["-w", "timer", "-t", "0.5", "--defer-taskrun"]).expect("short");
+        assert_eq!(cfg.stop, Stop::Time(Duration::from_millis(500)));
+        assert!(
+            cfg.defer_taskrun && cfg.single_issuer,
+            "defer implies single issuer"
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        let err = |args: &[&str]| parse(args).expect_err("must be refused");
+        assert!(err(&["--bogus"]).contains("unexpected argument '--bogus'"));
+        assert!(err(&["--workload", "disk"]).contains("invalid value 'disk'"));
+        assert!(err(&["--depth", "0"]).contains("0 is not in 1..=65536"));
+        assert!(err(&["--batch", "0"]).contains("0 is not in 1..=65536"));
+        assert!(err(&["--ops", "0"]).contains("is not in 1.."));
+        assert!(err(&["--depth", "99999999999"]).contains("invalid value"));
+        assert!(err(&["--duration", "0"]).contains("more than 0 seconds"));
+        assert!(err(&["--duration", "-1"]).contains("more than 0 seconds"));
+        assert!(err(&["--duration", "1e9"]).contains("at most 86400"));
+        assert!(err(&["--duration", "soon"]).contains("not a number of seconds"));
+        assert!(err(&["--rate", "0"]).contains("0 is not in 1..=1000000000"));
+        assert!(err(&["--entries", "65536"]).contains("not in 1..=32768"));
+        assert!(err(&["--ops", "5", "--duration", "1"]).contains("cannot be used with"));
+        assert!(err(&["--depth", "8", "--batch", "16"]).contains("larger than --depth"));
+        let e = err(&["--depth", "100", "--entries", "16"]);
+        assert!(
+            e.contains("larger than the ring") && e.contains("raise --entries to at least 64"),
+            "{e}"
+        );
+        assert!(
+            err(&["--reaper", "thread", "-w", "memfd"]).contains("cannot run the memfd workload")
+        );
+        assert!(err(&["--reaper", "thread", "--defer-taskrun"]).contains("two threads"));
+    }
+
+    fn short(workload: &str, reaper: &str, extra: &[&str]) -> Report {
+        let mut args = vec![
+            "-w", workload, "--reaper", reaper, "--ops", "300", "-d", "16", "-b", "4",
+        ];
+        args.extend_from_slice(extra);
+        let cfg = parse(&args).expect("options");
+        run(&cfg).expect("run")
+    }
+
+    fn check(report: &Report, runs: usize) {
+        assert_eq!(report.runs.len(), runs);
+        for r in &report.runs {
+            assert_eq!(r.ops, 300, "{}", r.path);
+            assert_eq!(r.errors, 0, "{}", r.path);
+            assert!(r.syscalls_per_op > 0.0);
+            assert!(r.latency_us.p50 <= r.latency_us.p99 && r.latency_us.p99 <= r.latency_us.max);
+        }
+    }
+
+    #[test]
+    fn each_workload_runs_inline_with_its_baseline() {
+        for w in ["nop", "eventfd", "timer", "memfd", "mix"] {
+            let report = short(w, "inline", &["--baseline"]);
+            check(&report, 2);
+            assert!(report.ratio.is_some());
+            // A batch of 4 takes one io_uring_enter, plus the waits.
+            assert!(
+                report.runs[0].syscalls_per_op < 1.0,
+                "{w}: {:?}",
+                report.runs[0]
+            );
+        }
+    }
+
+    #[test]
+    fn threaded_reaping_runs_its_workloads() {
+        for w in ["nop", "eventfd", "timer"] {
+            check(&short(w, "thread", &["--coop-taskrun"]), 1);
+        }
+    }
+
+    #[test]
+    fn setup_flags_and_pacing_run() {
+        check(
+            &short("mix", "inline", &["--defer-taskrun", "--register-ring-fd"]),
+            1,
+        );
+        // 300 operations at 30,000/s take at least 10 ms; paced by ring timers.
+        let report = short("nop", "inline", &["--rate", "30000"]);
+        check(&report, 1);
+        assert!(report.runs[0].seconds >= 0.009, "{:?}", report.runs[0]);
+    }
+
+    #[test]
+    fn the_report_is_json_and_a_table() {
+        let report = short("eventfd", "inline", &["--baseline"]);
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&report).expect("json")).expect("parse");
+        assert_eq!(json["workload"], "eventfd");
+        assert_eq!(json["runs"][0]["path"], "ring");
+        assert_eq!(json["runs"][1]["ops"], 300);
+        assert!(json["ratio"]["throughput"].as_f64().is_some());
+        let table = report.table();
+        assert!(
+            table.contains("p99.9 µs") && table.contains("ring / baseline"),
+            "{table}"
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! What a run reports: a table for people, JSON for machines, and a live
+//! progress line on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::cli::{Config, Reaper, Workload};
+use crate::engine::Outcome;
+
+/// Latency percentiles, in microseconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+/// One run's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    /// `ring` or `baseline`.
+    pub path: &'static str,
+    pub ops: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub ops_per_sec: f64,
+    pub latency_us: Latency,
+    pub syscalls_per_op: f64,
+}
+
+impl Run {
+    pub fn new(path: &'static str, o: &Outcome) -> Run {
+        let us = |q: f64| o.latency.value_at_quantile(q) as f64 / 1000.0;
+        let secs = o.elapsed.as_secs_f64();
+        Run {
+            path,
+            ops: o.ops,
+            errors: o.errors,
+            seconds: secs,
+            ops_per_sec: if secs > 0.0 { o.ops as f64 / secs } else { 0.0 },
+            latency_us: Latency {
+                p50: us(0.5),
+                p90: us(0.9),
+                p99: us(0.99),
+                p999: us(0.999),
+                max: o.latency.max() as f64 / 1000.0,
+            },
+            syscalls_per_op: if o.ops > 0 {
+                o.syscalls as f64 / o.ops as f64
+            } else {
+                0.0
+            },
+        }
+    }
+}
+
+/// The ring beside the baseline.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ratio {
+    /// Ring throughput / baseline throughput.
+    pub throughput: f64,
+    /// Ring p50 latency / baseline p50 latency.
+    pub p50_latency: f64,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub workload: Workload,
+    pub depth: usize,
+    pub batch: usize,
+    pub rate: Option<u64>,
+    pub reaper: Reaper,
+    pub setup: Vec<&'static str>,
+    pub runs: Vec<Run>,
+    pub ratio: Option<Ratio>,
+}
+
+impl Report {
+    pub fn new(cfg: &Config, runs: Vec<Run>) -> Report {
+        let mut setup = Vec::new();
+        for (on, name) in [
+            (cfg.single_issuer, "single_issuer"),
+            (cfg.defer_taskrun, "defer_taskrun"),
+            (cfg.coop_taskrun, "coop_taskrun"),
+            (cfg.register_ring_fd, "register_ring_fd"),
+        ] {
+            if on {
+                setup.push(name);
+            }
+        }
+        let ratio = match (runs.first(), runs.get(1)) {
+            (Some(ring), Some(base)) if base.ops_per_sec > 0.0 && base.latency_us.p50 > 0.0 => {
+                Some(Ratio {
+                    throughput: ring.ops_per_sec / base.ops_per_sec,
+                    p50_latency: ring.latency_us.p50 / base.latency_us.p50,
+                })
+            }
+            _ => None,
+        };
+        Report {
+            workload: cfg.workload,
+            depth: cfg.depth,
+            batch: cfg.batch,
+            rate: cfg.rate,
+            reaper: cfg.reaper,
+            setup,
+            runs,
+            ratio,
+        }
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut out = format!(
+            "workload {:?}, depth {}, batch {}, rate {}, reaper {:?}, setup [{}]\n",
+            self.workload,
+            self.depth,
+            self.batch,
+            self.rate
+                .map_or("unpaced".to_string(), |r| format!("{r}/s")),
+            self.reaper,
+            self.setup.join(", ")
+        )
+        .to_lowercase();
+        out += &format!(
+            "{:<9} {:>10} {:>7} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>11}\n",
+            "path",
+            "ops",
+            "errors",
+            "seconds",
+            "ops/s",
+            "p50 µs",
+            "p90 µs",
+            "p99 µs",
+            "p99.9 µs",
+            "syscalls/op"
+        );
+        for r in &self.runs {
+            out += &format!(
+                "{:<9} {:>10} {:>7} {:>9.3} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>11.3}\n",
+                r.path,
+                r.ops,
+                r.errors,
+                r.seconds,
+                r.ops_per_sec,
+                r.latency_us.p50,
+                r.latency_us.p90,
+                r.latency_us.p99,
+                r.latency_us.p999,
+                r.syscalls_per_op
+            );
+        }
+        if let Some(ratio) = &self.ratio {
+            out += &format!(
+                "ring / baseline: throughput {:.2}x, p50 latency {:.2}x\n",
+                ratio.throughput, ratio.p50_latency
+            );
+        }
+        out
+    }
+}
+
+/// A live "ops, rate" line on stderr, redrawn four times a second while
+/// stderr is a terminal; silent (no thread) otherwise.
+pub struct Progress {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Progress {
+    pub fn start(label: &'static str, done: Arc<AtomicU64>, quiet: bool) -> Progress {
+        let stop = Arc::new(AtomicBool::new(false));
+        if quiet || !std::io::stderr().is_terminal() {
+            return Progress { stop, thread: None };
+        }
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let start = Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let n = done.load(Ordering::Relaxed);
+                let rate = n as f64 / start.elapsed().as_secs_f64();
+                eprint!("\r{label}: {n} ops, {rate:.0} ops/s   ");
+                let _ = std::io::stderr().flush();
+            }
+            eprint!("\r\x1b[2K");
+        });
+        Progress {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn finish(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
