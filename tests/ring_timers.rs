@@ -693,3 +693,138 @@ fn one_reap_runs_all_deferred_timer_completions() {
     }
     assert_eq!(ring.in_flight(), 0);
 }
+
+#[test]
+fn dropping_the_ring_ends_detached_operations_too() {
+    finishes(|| {
+        let mut ring = Ring::new(16).expect("ring");
+        let periodic = ring
+            .push(Timeout::every(Duration::from_secs(3600)))
+            .expect("push");
+        let long = ring
+            .push(Timeout::after(Duration::from_secs(3600)))
+            .expect("push");
+        let efd = Arc::new(EventFd::new(0).expect("eventfd"));
+        let read = ring.push(efd.read_op_shared()).expect("push");
+        ring.submit().expect("submit");
+        ring.detach(periodic).expect("detach");
+        ring.detach(long).expect("detach");
+        ring.detach(read).expect("detach");
+        drop(ring);
+        assert_eq!(Arc::strong_count(&efd), 1);
+    });
+}
+
+#[test]
+fn updates_the_kernel_would_get_wrong_are_refused() {
+    let mut ring = Ring::new(16).expect("ring");
+    let bounded = ring
+        .push(Timeout::every(Duration::from_secs(60)).shots(3))
+        .expect("push");
+    let counted = ring
+        .push(Timeout::after(Duration::from_secs(60)).completions(5))
+        .expect("push");
+    let periodic = ring
+        .push(Timeout::every(Duration::from_secs(60)))
+        .expect("push");
+    ring.submit().expect("submit");
+    let count_err = Err(Error::InvalidParam(
+        "a timeout with a shot or completion count cannot be updated (the kernel would drop the count)",
+    ));
+    assert_eq!(ring.update_timeout(&bounded, MS).map(drop), count_err);
+    assert_eq!(ring.update_timeout(&counted, MS).map(drop), count_err);
+    assert_eq!(
+        ring.update_timeout_at(&periodic, Duration::from_secs(1))
+            .map(drop),
+        Err(Error::InvalidParam(
+            "a periodic timeout cannot be moved to an absolute expiry"
+        ))
+    );
+    assert_eq!(
+        ring.update_timeout(&periodic, Duration::ZERO).map(drop),
+        Err(Error::InvalidParam(
+            "a periodic timeout cannot have a zero period"
+        ))
+    );
+    // A new period is fine.
+    let update = ring.update_timeout(&periodic, 2 * MS).expect("update");
+    assert_eq!(ring.wait(update), Ok(()));
+    let mut periodic = periodic;
+    let start = Instant::now();
+    loop {
+        ring.submit_and_wait(1).expect("wait");
+        if let Some(r) = ring.poll(&mut periodic) {
+            assert_eq!(r.expect("shot"), TimeoutResult::Fired);
+            break;
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(30));
+    for t in [bounded, counted, periodic] {
+        ring.cancel(t).expect("cancel");
+    }
+}
+
+#[test]
+fn a_wheel_refuses_a_second_ring_and_keeps_its_timeout() {
+    let mut a = Ring::new(16).expect("ring");
+    let mut b = Ring::new(16).expect("ring");
+    let mut timers = WheelTimers::new();
+    timers.arm(5 * MS, 1u8);
+    timers.schedule(&mut a).expect("schedule");
+    let wrong = Err(Error::InvalidParam(
+        "the wheel's ring timeout is armed on another ring",
+    ));
+    assert_eq!(timers.schedule(&mut b), wrong);
+    assert_eq!(timers.expire(&mut b, |_, _| {}).map(drop), wrong);
+    assert_eq!(timers.unschedule(&mut b), wrong);
+    assert!(timers.is_scheduled());
+    assert_eq!(b.in_flight(), 0);
+    // Ring `a` still wakes for it.
+    let mut fired = 0;
+    while fired == 0 {
+        a.submit_and_wait(1).expect("wait");
+        fired = timers
+            .expire(&mut a, |_, v| assert_eq!(v, 1))
+            .expect("expire");
+    }
+}
+
+/// An operation whose SQE cannot be built: its `entry` panics.
+struct Explodes;
+
+// SAFETY: it never builds an SQE.
+unsafe impl iofd::ring::Op for Explodes {
+    type Storage = ();
+    type Output = ();
+    const CODE: u8 = io_uring::opcode::Nop::CODE;
+    const NAME: &'static str = "explodes";
+
+    fn entry(&self, _storage: *mut ()) -> io_uring::squeue::Entry {
+        panic!("entry panics")
+    }
+
+    unsafe fn output(_cqe: iofd::ring::Cqe, _storage: *const ()) -> iofd::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panic_while_building_a_linked_operation_leaves_no_slot() {
+    finishes(|| {
+        let mut ring = Ring::new(16).expect("ring");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = ring.push_with_timeout(Explodes, Timeout::after(MS));
+        }));
+        assert!(r.is_err());
+        assert_eq!(ring.in_flight(), 0);
+        let mut unit = ();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ring.scope(|s| {
+                let _ = s.push_into_with_timeout(Explodes, &mut unit, Timeout::after(MS));
+            })
+        }));
+        assert!(r.is_err());
+        assert_eq!(ring.in_flight(), 0);
+        drop(ring);
+    });
+}

@@ -115,7 +115,8 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
         .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if !(secs > 0.0) {
+    // NaN is refused here too.
+    if secs.is_nan() || secs <= 0.0 {
         return Err("the duration must be more than 0 seconds".into());
     }
     if secs > 86_400.0 {

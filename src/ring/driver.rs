@@ -575,38 +575,42 @@ impl Ring {
         Ok(entry)
     }
 
-    /// Pushes `op` (slot `ud`) linked to a link timeout (slot `lt_ud`), both
-    /// in one submission; on error both slots are freed. The operation is
+    /// Pushes `op` (slot `ud`) linked to a link timeout, both in one
+    /// submission, and returns the timeout's slot; on error both slots are
+    /// freed. The timeout's slot is claimed only once `op`'s SQE is built,
+    /// so a panic while building it leaves nothing behind. The operation is
     /// never re-armed: a re-armed read would no longer be linked to its
-    /// deadline, so `-EAGAIN` is its result.
+    /// deadline.
     ///
     /// # Safety
     ///
-    /// - As [`launch`](Ring::launch), for both storages.
+    /// - As [`launch`](Ring::launch), for `storage`.
     pub(crate) unsafe fn launch_linked<O: Op>(
         &mut self,
         op: &O,
         ud: UserData,
         storage: *mut O::Storage,
         timeout: &LinkTimeout,
-        lt_ud: UserData,
-        lt_storage: *mut Timespec,
-    ) -> Result<()> {
+        scoped: bool,
+    ) -> Result<UserData> {
         if let Err(e) = self.check::<LinkTimeout>() {
             self.table.remove(ud);
-            self.table.remove(lt_ud);
             return Err(e);
         }
         // SAFETY: forwarded to the caller.
-        let first = match unsafe { self.build(op, ud, storage, false) } {
-            Ok(entry) => entry,
+        let first = unsafe { self.build(op, ud, storage, false) }?;
+        let first = first.flags(squeue::Flags::IO_LINK);
+        let lt_ud = match self.alloc(scoped) {
+            Ok(lt_ud) => lt_ud,
             Err(e) => {
-                self.table.remove(lt_ud);
+                self.table.remove(ud);
                 return Err(e);
             }
         };
-        let first = first.flags(squeue::Flags::IO_LINK);
-        // SAFETY: forwarded to the caller.
+        let lt_storage = self.table.inline_ptr(lt_ud).cast::<Timespec>();
+        // SAFETY: the slot's inline buffer holds a 16-byte timespec, is
+        // reached only through this pointer, and lives until the slot's
+        // final CQE. `LinkTimeout`'s `prepare` and `entry` cannot panic.
         let second = match unsafe { self.build(timeout, lt_ud, lt_storage, false) } {
             Ok(entry) => entry,
             Err(e) => {
@@ -615,14 +619,14 @@ impl Ring {
             }
         };
         // SAFETY: both SQEs are vouched for by their `Op`s, their storage
-        // outlives them (the caller's promise); they go into the queue
-        // together, so the link is never split.
+        // outlives them (the caller's promise, and the slot's buffer); they
+        // go into the queue together, so the link is never split.
         if let Err(e) = unsafe { self.push_linked(&[first, second]) } {
             self.table.remove(ud);
             self.table.remove(lt_ud);
             return Err(e);
         }
-        Ok(())
+        Ok(lt_ud)
     }
 
     /// Queues a driver-owned operation: its result lands in its slot of the
@@ -764,11 +768,6 @@ impl Ring {
 
     pub(crate) fn table_state(&self, ud: UserData) -> Option<State> {
         self.table.state(ud)
-    }
-
-    /// Frees a slot that was never submitted.
-    pub(crate) fn table_free(&mut self, ud: UserData) {
-        self.table.remove(ud);
     }
 
     pub(crate) fn table_abandon(&mut self, ud: UserData) {
@@ -1046,7 +1045,11 @@ impl Ring {
                             self.table.abandon(ud);
                         }
                     }
-                    State::Cancelled => {}
+                    State::Cancelled => {
+                        // Abandoned without a cancel request (a detached
+                        // operation): it may never end on its own.
+                        let _ = self.push_cancels(ud);
+                    }
                     State::Completed => {
                         self.table.remove(ud);
                     }

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use super::Ring;
 use super::op::{Op, Ticket};
-use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, mark_removed};
+use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, check_update, mark_removed};
 use super::table::{INLINE_BYTES, State};
 use crate::error::{Error, Result};
 
@@ -182,19 +182,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let link = deadline.link()?;
         let ptr: *mut O::Storage = storage;
         let ud = self.ring.alloc(true)?;
-        let lt_ud = match self.ring.alloc(true) {
-            Ok(lt_ud) => lt_ud,
-            Err(e) => {
-                self.ring.table_free(ud);
-                return Err(e);
-            }
-        };
-        let lt_ptr = self.ring.table_inline(lt_ud).cast();
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
-        // scope, and only reached through `ptr`; the link timeout's
-        // timespec lives in its slot's inline buffer until its final CQE;
-        // the scope's cleanup reaps both before returning.
-        unsafe { self.ring.launch_linked(&op, ud, ptr, &link, lt_ud, lt_ptr) }?;
+        // scope, and only reached through `ptr`; the scope's cleanup reaps
+        // the operation and its timeout before returning.
+        let lt_ud = unsafe { self.ring.launch_linked(&op, ud, ptr, &link, true) }?;
+        let lt_ptr = self.ring.table_inline(lt_ud).cast();
         Ok((Ticket::new(ud, ptr), Ticket::new(lt_ud, lt_ptr)))
     }
 
@@ -210,12 +202,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         if timeout.done {
             return Err(Error::InvalidParam("the ticket's result was already taken"));
         }
+        let remove = self.push(TimeoutRemove::new(timeout.ud))?;
         if self.ring.table_state(timeout.ud) == Some(State::Submitted) {
             // SAFETY: the operation is in flight and its storage is the
             // ticket's, initialised when it was pushed.
             unsafe { mark_removed(timeout.storage) };
         }
-        self.push(TimeoutRemove::new(timeout.ud))
+        Ok(remove)
     }
 
     /// Moves a pending timeout of this scope to fire `after` from now: as
@@ -231,6 +224,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ) -> Result<Ticket<'scope, TimeoutUpdate>> {
         if timeout.done {
             return Err(Error::InvalidParam("the ticket's result was already taken"));
+        }
+        if self.ring.table_state(timeout.ud) == Some(State::Submitted) {
+            // SAFETY: the operation is in flight and its storage is the
+            // ticket's, initialised when it was pushed.
+            unsafe { check_update(timeout.storage, after, false) }?;
         }
         self.push(TimeoutUpdate::new(timeout.ud, after, false, false))
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Ring;
 use super::op::{Op, Token};
 use super::ops::{
-    LinkTimeout, Timeout, TimeoutRemove, TimeoutStorage, TimeoutUpdate, mark_removed,
+    LinkTimeout, Timeout, TimeoutRemove, TimeoutStorage, TimeoutUpdate, check_update, mark_removed,
 };
 use super::table::{INLINE_BYTES, State};
 use super::user_data::UserData;
@@ -41,13 +41,27 @@ impl Ring {
     /// errors of the submission a full queue forces.
     pub fn remove_timeout(&mut self, timeout: &Token<Timeout>) -> Result<Token<TimeoutRemove>> {
         let target = self.own(timeout)?;
+        let remove = self.push(TimeoutRemove::new(target))?;
         if self.table_state(target) == Some(State::Submitted) {
             let storage = self.table_inline(target).cast::<TimeoutStorage>();
             // SAFETY: the slot is live and holds this `Timeout`'s storage
             // (the token's type says so), initialised when it was pushed.
             unsafe { mark_removed(storage) };
         }
-        self.push(TimeoutRemove::new(target))
+        Ok(remove)
+    }
+
+    /// The checks of an update to `target`'s expiry (see
+    /// [`check_update`]).
+    fn updatable(&self, target: UserData, expiry: Duration, absolute: bool) -> Result<()> {
+        if self.table_state(target) != Some(State::Submitted) {
+            // Already ended: the kernel answers ENOENT.
+            return Ok(());
+        }
+        let storage = self.table_inline(target).cast::<TimeoutStorage>();
+        // SAFETY: the slot is live and holds this `Timeout`'s storage,
+        // initialised when it was pushed.
+        unsafe { check_update(storage, expiry, absolute) }
     }
 
     /// Moves a pending [`Timeout`]'s expiry to `after` from now
@@ -57,13 +71,17 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// As [`remove_timeout`](Ring::remove_timeout).
+    /// [`Error::InvalidParam`] for a timeout with a shot or completion
+    /// count (the kernel re-arms an updated timeout without its count) and
+    /// for a zero period; otherwise as
+    /// [`remove_timeout`](Ring::remove_timeout).
     pub fn update_timeout(
         &mut self,
         timeout: &Token<Timeout>,
         after: Duration,
     ) -> Result<Token<TimeoutUpdate>> {
         let target = self.own(timeout)?;
+        self.updatable(target, after, false)?;
         self.push(TimeoutUpdate::new(target, after, false, false))
     }
 
@@ -74,13 +92,16 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// As [`remove_timeout`](Ring::remove_timeout).
+    /// [`Error::InvalidParam`] for a periodic timeout (the kernel would
+    /// take the deadline as its period) or one with a completion count;
+    /// otherwise as [`remove_timeout`](Ring::remove_timeout).
     pub fn update_timeout_at(
         &mut self,
         timeout: &Token<Timeout>,
         deadline: Duration,
     ) -> Result<Token<TimeoutUpdate>> {
         let target = self.own(timeout)?;
+        self.updatable(target, deadline, true)?;
         self.push(TimeoutUpdate::new(target, deadline, true, false))
     }
 
@@ -109,8 +130,9 @@ impl Ring {
     /// [`Disarmed`](super::ops::LinkTimeoutResult::Disarmed).
     ///
     /// The operation is not re-armed on `-EAGAIN` (a re-armed read would no
-    /// longer be linked to its deadline); Linux's own poll-driven retry
-    /// covers pollable files.
+    /// longer be linked to its deadline): on a kernel that answers a read
+    /// of a non-blocking file with `-EAGAIN` instead of waiting on its poll
+    /// (Linux 6.18 waits, for eventfds), that is the operation's result.
     ///
     /// # Errors
     ///
@@ -146,19 +168,11 @@ impl Ring {
         const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
         let link = deadline.link()?;
         let ud = self.alloc(false)?;
-        let lt_ud = match self.alloc(false) {
-            Ok(lt_ud) => lt_ud,
-            Err(e) => {
-                self.table_free(ud);
-                return Err(e);
-            }
-        };
         let storage = self.table_inline(ud).cast::<O::Storage>();
-        let lt_storage = self.table_inline(lt_ud).cast();
-        // SAFETY: both inline buffers fit their storage (asserted above; a
-        // timespec is 16 bytes), are reached only through these pointers,
-        // and live until their slots' final CQEs.
-        unsafe { self.launch_linked(&op, ud, storage, &link, lt_ud, lt_storage) }?;
+        // SAFETY: the inline buffer fits the storage (asserted above), is
+        // reached only through this pointer, and lives until the slot's
+        // final CQE.
+        let lt_ud = unsafe { self.launch_linked(&op, ud, storage, &link, false) }?;
         Ok((Token::new(ud, self.id()), Token::new(lt_ud, self.id())))
     }
 

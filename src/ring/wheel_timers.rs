@@ -8,7 +8,7 @@ use super::Ring;
 use super::op::Token;
 use super::ops::Timeout;
 use super::wheel::{TimerKey, TimerWheel};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A hierarchical timer wheel in user space, woken by a single ring
 /// timeout: very many coarse (millisecond) timers for the cost of one
@@ -53,9 +53,9 @@ use crate::error::Result;
 /// ```
 pub struct WheelTimers<T> {
     wheel: TimerWheel<T>,
-    /// The ring timeout that wakes the loop for the wheel, and the tick it
-    /// was armed for.
-    armed: Option<(Token<Timeout>, u64)>,
+    /// The ring timeout that wakes the loop for the wheel, the tick it was
+    /// armed for, and the ring it is armed on.
+    armed: Option<(Token<Timeout>, u64, u64)>,
 }
 
 impl<T> WheelTimers<T> {
@@ -140,7 +140,9 @@ impl<T> WheelTimers<T> {
     ///
     /// # Errors
     ///
-    /// The ring's errors for [`Ring::push`] and [`Ring::update_timeout`].
+    /// [`Error::InvalidParam`] when the wheel's timeout is armed on another
+    /// ring than `ring` (a wheel is driven by one ring); the ring's errors
+    /// for [`Ring::push`] and [`Ring::update_timeout`].
     pub fn schedule(&mut self, ring: &mut Ring) -> Result<()> {
         self.collect(ring)?;
         let Some(next) = self.wheel.next_deadline() else {
@@ -152,8 +154,8 @@ impl<T> WheelTimers<T> {
         };
         let after = at.saturating_duration_since(Instant::now());
         match &mut self.armed {
-            Some((_, tick)) if *tick <= next => Ok(()),
-            Some((token, tick)) => {
+            Some((_, tick, _)) if *tick <= next => Ok(()),
+            Some((token, tick, _)) => {
                 // If it has already fired the update finds nothing, and the
                 // next `expire` sees the fired timeout: either way the ring
                 // wakes by `next`.
@@ -164,7 +166,7 @@ impl<T> WheelTimers<T> {
             }
             None => {
                 let token = ring.push(Timeout::after(after))?;
-                self.armed = Some((token, next));
+                self.armed = Some((token, next, ring.id()));
                 Ok(())
             }
         }
@@ -177,7 +179,7 @@ impl<T> WheelTimers<T> {
     ///
     /// # Errors
     ///
-    /// The ring timeout's error, or [`schedule`](WheelTimers::schedule)'s.
+    /// As [`schedule`](WheelTimers::schedule).
     pub fn expire(&mut self, ring: &mut Ring, f: impl FnMut(TimerKey, T)) -> Result<usize> {
         self.collect(ring)?;
         let n = self.wheel.expire_at(Instant::now(), f);
@@ -186,31 +188,41 @@ impl<T> WheelTimers<T> {
     }
 
     /// Takes the wheel's ring timeout's result, if it has come: the wheel
-    /// then has no timeout armed.
+    /// then has no timeout armed. Its value does not matter (fired, or
+    /// cancelled with the ring's other operations).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] when the timeout is armed on another ring
+    /// than `ring`; nothing is changed then.
     fn collect(&mut self, ring: &mut Ring) -> Result<()> {
-        if let Some((token, _)) = &mut self.armed {
-            let mut result = Ok(());
-            while let Some(r) = ring.poll(token) {
-                result = result.and(r.map(drop));
+        if let Some((token, _, id)) = &mut self.armed {
+            if *id != ring.id() {
+                return Err(Error::InvalidParam(
+                    "the wheel's ring timeout is armed on another ring",
+                ));
             }
+            while ring.poll(token).is_some() {}
             if token.is_done() {
                 self.armed = None;
             }
-            return result;
         }
         Ok(())
     }
 
     /// Removes the wheel's ring timeout, if one is armed, so that dropping
-    /// the wheel leaves nothing on the ring. Armed timers stay in the
-    /// wheel.
+    /// the wheel leaves nothing on the ring (a wheel dropped with its
+    /// timeout armed leaves that timeout's slot in use until it fires and
+    /// the ring is dropped). Armed timers stay in the wheel.
     ///
     /// # Errors
     ///
-    /// The ring's errors for [`Ring::cancel`].
+    /// [`Error::InvalidParam`] when the timeout is armed on another ring;
+    /// the ring's errors for [`Ring::cancel`].
     pub fn unschedule(&mut self, ring: &mut Ring) -> Result<()> {
+        self.collect(ring)?;
         match self.armed.take() {
-            Some((token, _)) => ring.cancel(token),
+            Some((token, _, _)) => ring.cancel(token),
             None => Ok(()),
         }
     }
@@ -226,7 +238,7 @@ impl<T> fmt::Debug for WheelTimers<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WheelTimers")
             .field("wheel", &self.wheel)
-            .field("scheduled", &self.armed.as_ref().map(|(_, tick)| *tick))
+            .field("scheduled", &self.armed.as_ref().map(|(_, tick, _)| *tick))
             .finish()
     }
 }

@@ -51,7 +51,7 @@ pub use timeout::{
 };
 pub use timerfd::ReadExpirations;
 
-pub(crate) use timeout::mark_removed;
+pub(crate) use timeout::{check_update, mark_removed};
 
 /// How an operation holds its handle: borrowed (`&H`, for a scope, which
 /// keeps it alive by the borrow) or shared (`Arc<H>`, for a driver-owned

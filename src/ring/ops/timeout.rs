@@ -143,6 +143,10 @@ pub struct Timeout {
 pub struct TimeoutStorage {
     ts: Timespec,
     removed: bool,
+    /// Periodic (the kernel keeps its relative mode on update).
+    periodic: bool,
+    /// Bounded by a shot or completion count (which an update drops).
+    counted: bool,
 }
 
 impl Timeout {
@@ -194,8 +198,9 @@ impl Timeout {
     /// [`TimeoutResult::CountReached`] as soon as `n` other completions
     /// have been posted on the ring after it was submitted, if that comes
     /// before the deadline (`0`: only the deadline). The kernel counts
-    /// every CQE except those of timeouts (the driver's own cancel requests
-    /// count; other timers firing do not). No effect on a periodic timeout.
+    /// every CQE except those of timeouts that fired (the driver's own
+    /// cancel requests and removed timeouts count; other timers firing do
+    /// not). No effect on a periodic timeout.
     pub fn completions(mut self, n: u32) -> Timeout {
         self.completions = n;
         self
@@ -241,6 +246,12 @@ unsafe impl Op for Timeout {
             storage.write(TimeoutStorage {
                 ts: self.ts,
                 removed: false,
+                periodic: self.is_periodic(),
+                counted: if self.is_periodic() {
+                    self.shots != 0
+                } else {
+                    self.completions != 0
+                },
             });
         }
     }
@@ -296,8 +307,9 @@ pub enum LinkTimeoutResult {
     /// The operation ended first (completed, failed or was cancelled), and
     /// the timer was disarmed (the kernel's `-ECANCELED`).
     Disarmed,
-    /// The deadline passed but the operation was already running and could
-    /// not be stopped (`-EALREADY`): it completes on its own.
+    /// The deadline passed but the operation could not be stopped: it was
+    /// running (`-EALREADY`) or already completing (`-ENOENT`), and ends
+    /// on its own.
     TooLate,
 }
 
@@ -336,10 +348,10 @@ unsafe impl Op for LinkTimeout {
     unsafe fn output(cqe: Cqe, _storage: *const Timespec) -> Result<LinkTimeoutResult> {
         match cqe.res {
             r if r == -ETIME => Ok(LinkTimeoutResult::Expired),
-            // Not found: the operation had already completed.
-            r if r == -ECANCELED || r == -ENOENT => Ok(LinkTimeoutResult::Disarmed),
-            r if r == -EALREADY => Ok(LinkTimeoutResult::TooLate),
-            r if r >= 0 => Ok(LinkTimeoutResult::Disarmed),
+            r if r == -ECANCELED => Ok(LinkTimeoutResult::Disarmed),
+            // Fired, but the operation was running (EALREADY) or already
+            // on its way out (ENOENT): it ends on its own.
+            r if r == -EALREADY || r == -ENOENT => Ok(LinkTimeoutResult::TooLate),
             r => Err(cqe_error(r)),
         }
     }
@@ -450,6 +462,41 @@ unsafe impl Op for TimeoutUpdate {
             Ok(())
         }
     }
+}
+
+/// Refuses updates the kernel would get wrong: it re-arms an updated
+/// timeout without its shot or completion count (a bounded timer would
+/// become unbounded) and keeps a periodic timer's relative mode (an
+/// absolute expiry would become its period; a zero one would fire without
+/// end).
+///
+/// # Safety
+///
+/// - `storage` points at a [`Timeout`]'s storage, initialised by its
+///   `prepare`, which the operation still owns.
+pub(crate) unsafe fn check_update(
+    storage: *const TimeoutStorage,
+    expiry: Duration,
+    absolute: bool,
+) -> Result<()> {
+    // SAFETY: the caller's promise; the kernel never writes this storage.
+    let s = unsafe { *storage };
+    if s.counted {
+        return Err(Error::InvalidParam(
+            "a timeout with a shot or completion count cannot be updated (the kernel would drop the count)",
+        ));
+    }
+    if s.periodic && absolute {
+        return Err(Error::InvalidParam(
+            "a periodic timeout cannot be moved to an absolute expiry",
+        ));
+    }
+    if s.periodic && expiry.is_zero() {
+        return Err(Error::InvalidParam(
+            "a periodic timeout cannot have a zero period",
+        ));
+    }
+    Ok(())
 }
 
 /// Marks a timeout's storage as removed by the driver.
