@@ -43,7 +43,7 @@ pub enum Reaper {
 /// latency percentiles and syscalls per operation, beside the same work
 /// done with one syscall per operation (--baseline).
 #[derive(Clone, Debug, Parser)]
-#[command(name = "harness", version, about, long_about = None)]
+#[command(name = "harness", version)]
 pub struct Cli {
     /// The operation to run.
     #[arg(short, long, value_enum, default_value_t = Workload::Nop)]
