@@ -120,6 +120,16 @@ pub(crate) fn cqe_error(res: i32) -> Error {
     }
 }
 
+/// The CQE's result as success with no value, or its error.
+#[inline]
+pub(crate) fn cqe_unit(cqe: Cqe) -> Result<()> {
+    if cqe.res < 0 {
+        Err(cqe_error(cqe.res))
+    } else {
+        Ok(())
+    }
+}
+
 /// The CQE's result as a count, or its error.
 #[inline]
 pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {

@@ -8,7 +8,7 @@
 use io_uring::{opcode, squeue};
 
 use crate::error::Result;
-use crate::ring::op::{Op, cqe_error};
+use crate::ring::op::{Op, cqe_unit};
 use crate::ring::{Cqe, UserData};
 
 /// Does nothing and completes: `IORING_OP_NOP`. Useful to measure the
@@ -55,11 +55,7 @@ unsafe impl Op for Nop {
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
-        if cqe.res < 0 {
-            Err(cqe_error(cqe.res))
-        } else {
-            Ok(())
-        }
+        cqe_unit(cqe)
     }
 }
 
@@ -77,10 +73,6 @@ unsafe impl Op for Cancel {
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
-        if cqe.res < 0 {
-            Err(cqe_error(cqe.res))
-        } else {
-            Ok(())
-        }
+        cqe_unit(cqe)
     }
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::fd::PidFd;
 use crate::ring::Cqe;
 use crate::ring::driver::POLLIN;
-use crate::ring::op::{Op, cqe_error};
+use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::sys::Errno;
 use crate::sys::process::SigInfoChld;
 
@@ -97,11 +97,7 @@ unsafe impl<H: OpHandle> Op for PollExit<H> {
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
-        if cqe.res < 0 {
-            Err(cqe_error(cqe.res))
-        } else {
-            Ok(())
-        }
+        cqe_unit(cqe)
     }
 }
 

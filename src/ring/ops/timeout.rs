@@ -15,7 +15,7 @@ use io_uring::{opcode, squeue, types};
 
 use crate::error::{Error, Result};
 use crate::fd::Clock;
-use crate::ring::op::{Op, cqe_error};
+use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::{Cqe, UserData};
 use crate::sys::time::Timespec;
 
@@ -390,11 +390,7 @@ unsafe impl Op for TimeoutRemove {
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
-        if cqe.res < 0 {
-            Err(cqe_error(cqe.res))
-        } else {
-            Ok(())
-        }
+        cqe_unit(cqe)
     }
 }
 
@@ -456,11 +452,7 @@ unsafe impl Op for TimeoutUpdate {
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const Timespec) -> Result<()> {
-        if cqe.res < 0 {
-            Err(cqe_error(cqe.res))
-        } else {
-            Ok(())
-        }
+        cqe_unit(cqe)
     }
 }
 
