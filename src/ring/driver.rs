@@ -28,6 +28,9 @@ use crate::sys::time::Timespec;
 /// `POLLIN`.
 pub(crate) const POLLIN: u32 = 0x1;
 
+/// The error for a token another ring issued.
+const FOREIGN_TOKEN: &str = "the token belongs to another ring";
+
 /// The `POLL_ADD` half of a poll-then-read pair for operation `ud`: linked
 /// to the SQE that follows it, and silent unless it fails. A failing poll's
 /// CQE carries `ud` with the auxiliary flag and ends the operation: the
@@ -670,9 +673,7 @@ impl Ring {
             // Another ring's token names nothing here: taking this ring's
             // slot with it would decode someone else's storage.
             token.done = true;
-            return Some(Err(Error::InvalidParam(
-                "the token belongs to another ring",
-            )));
+            return Some(Err(Error::InvalidParam(FOREIGN_TOKEN)));
         }
         let ptr = self.table.inline_ptr(token.ud).cast::<O::Storage>();
         let (cqe, last) = self.table.take(token.ud)?;
@@ -722,10 +723,21 @@ impl Ring {
     /// [`Error::InvalidParam`] for another ring's token; errors of the
     /// submission a full queue forces.
     pub fn cancel<O: Op>(&mut self, token: Token<O>) -> Result<()> {
+        let ud = self.ud_of(&token)?;
+        self.cancel_ud(ud)
+    }
+
+    /// The tag of `token`, if this ring issued it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for another ring's token.
+    #[inline]
+    pub(crate) fn ud_of<O: Op>(&self, token: &Token<O>) -> Result<UserData> {
         if token.ring != self.id {
-            return Err(Error::InvalidParam("the token belongs to another ring"));
+            return Err(Error::InvalidParam(FOREIGN_TOKEN));
         }
-        self.cancel_ud(token.ud)
+        Ok(token.ud)
     }
 
     pub(crate) fn cancel_ud(&mut self, ud: UserData) -> Result<()> {

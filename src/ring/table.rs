@@ -283,12 +283,18 @@ impl Table {
         if slot.scoped() {
             self.scoped_live -= 1;
         }
-        if slot.extras & REARM != 0 {
+        self.drop_side(key, slot.extras);
+    }
+
+    /// Clears the re-arm recipe and kept handle of slot `key` that
+    /// `extras` flags.
+    fn drop_side(&mut self, key: usize, extras: u8) {
+        if extras & REARM != 0 {
             if let Some(r) = self.rearms.get_mut(key) {
                 *r = None;
             }
         }
-        if slot.extras & KEEP != 0 {
+        if extras & KEEP != 0 {
             if let Some(k) = self.keeps.get_mut(key) {
                 *k = None;
             }
@@ -408,16 +414,7 @@ impl Table {
         if done.scoped() {
             self.scoped_in_flight -= 1;
         }
-        if done.extras & REARM != 0 {
-            if let Some(r) = self.rearms.get_mut(key) {
-                *r = None;
-            }
-        }
-        if done.extras & KEEP != 0 {
-            if let Some(k) = self.keeps.get_mut(key) {
-                *k = None;
-            }
-        }
+        self.drop_side(key, done.extras);
         if let Some(s) = self.slots.get_mut(key) {
             s.extras &= SCOPED;
         }

@@ -17,13 +17,11 @@ use crate::error::{Error, Result};
 impl Ring {
     /// Checks that `token` is this ring's and still has a result to give.
     fn own<O: Op>(&self, token: &Token<O>) -> Result<UserData> {
-        if token.ring != self.id() {
-            return Err(Error::InvalidParam("the token belongs to another ring"));
-        }
+        let ud = self.ud_of(token)?;
         if token.done {
             return Err(Error::InvalidParam("the token's result was already taken"));
         }
-        Ok(token.ud)
+        Ok(ud)
     }
 
     /// Removes a pending [`Timeout`] (`IORING_OP_TIMEOUT_REMOVE`): if the
@@ -185,10 +183,8 @@ impl Ring {
     ///
     /// [`Error::InvalidParam`] for another ring's token.
     pub fn detach<O: Op>(&mut self, token: Token<O>) -> Result<()> {
-        if token.ring != self.id() {
-            return Err(Error::InvalidParam("the token belongs to another ring"));
-        }
-        self.table_abandon(token.ud);
+        let ud = self.ud_of(&token)?;
+        self.table_abandon(ud);
         Ok(())
     }
 }
