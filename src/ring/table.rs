@@ -71,25 +71,43 @@ pub(crate) struct Rearm {
     pub(crate) entry: squeue::Entry,
 }
 
-/// One operation's entry in the table: 28 bytes, so that inserting and
-/// freeing slots stays cheap. What only some operations need (a re-arm
-/// recipe, a kept handle) lives in side arrays indexed by key, flagged in
-/// `extras` so that the common operation — none of them — is handled by
-/// one comparison.
+/// One operation's entry in the table: 16 bytes, and 16 as a slab entry
+/// too (the slab's vacant link fits beside the state byte's niche), so a
+/// batch of slots spans few cache lines and inserting or freeing one is a
+/// couple of stores. What only some operations need (a re-arm recipe, a
+/// kept handle, untaken multishot results) lives in side arrays indexed by
+/// key, flagged in `extras`, so that the common operation — none of them —
+/// is handled by one comparison.
 #[derive(Clone, Copy)]
+#[repr(C)]
 pub(crate) struct Slot {
-    pub(crate) generation: u32,
-    pub(crate) state: State,
-    /// [`SCOPED`], [`REARM`], [`KEEP`].
-    extras: u8,
-    /// Intermediate CQEs (`IORING_CQE_F_MORE`) delivered but not yet taken.
-    shots: u32,
-    /// The latest intermediate CQE. A multishot operation's intermediate
-    /// shots all carry the same result (a periodic timeout's `-ETIME`), so
-    /// the latest stands for each of them.
-    shot: Cqe,
     /// The final CQE, once `state` is `Completed`.
     cqe: Cqe,
+    pub(crate) generation: u32,
+    pub(crate) state: State,
+    /// [`SCOPED`], [`REARM`], [`KEEP`], [`SHOTS`].
+    extras: u8,
+}
+
+/// The slab's own entry type, mirrored: the layout the size assertion
+/// below checks.
+#[allow(dead_code)]
+enum SlabEntry {
+    Vacant(usize),
+    Occupied(Slot),
+}
+const _: () = assert!(size_of::<Slot>() == 16 && size_of::<SlabEntry>() == 16);
+
+/// Intermediate CQEs (`IORING_CQE_F_MORE`) of a multishot operation,
+/// delivered but not yet taken.
+#[derive(Clone, Copy, Default)]
+struct Shots {
+    /// How many.
+    count: u32,
+    /// The latest. A multishot operation's intermediate shots all carry
+    /// the same result (a periodic timeout's `-ETIME`), so the latest
+    /// stands for each of them.
+    latest: Cqe,
 }
 
 /// `Slot::extras`: owned by a [`Scope`](super::Scope), cancelled and freed
@@ -99,6 +117,8 @@ const SCOPED: u8 = 1;
 const REARM: u8 = 2;
 /// `Slot::extras`: `keeps[key]` holds a handle for this operation.
 const KEEP: u8 = 4;
+/// `Slot::extras`: `shots[key]` holds untaken intermediate results.
+const SHOTS: u8 = 8;
 
 impl Slot {
     #[inline]
@@ -132,6 +152,7 @@ pub(crate) struct Table {
     inline: Box<[UnsafeCell<Inline>]>,
     rearms: Box<[Option<Rearm>]>,
     keeps: Box<[Option<Keep>]>,
+    shots: Box<[Shots]>,
     capacity: usize,
     stale: u64,
     in_flight: usize,
@@ -150,6 +171,7 @@ impl Table {
                 .collect(),
             rearms: (0..capacity).map(|_| None).collect(),
             keeps: (0..capacity).map(|_| None).collect(),
+            shots: vec![Shots::default(); capacity].into_boxed_slice(),
             capacity,
             stale: 0,
             in_flight: 0,
@@ -190,12 +212,10 @@ impl Table {
         *generation = UserData::next_gen(*generation);
         let generation = *generation;
         self.slots.insert(Slot {
+            cqe: Cqe { res: 0, flags: 0 },
             generation,
             state: State::Submitted,
             extras: if scoped { SCOPED } else { 0 },
-            shots: 0,
-            shot: Cqe { res: 0, flags: 0 },
-            cqe: Cqe { res: 0, flags: 0 },
         });
         self.in_flight += 1;
         if scoped {
@@ -286,8 +306,8 @@ impl Table {
         self.drop_side(key, slot.extras);
     }
 
-    /// Clears the re-arm recipe and kept handle of slot `key` that
-    /// `extras` flags.
+    /// Clears the re-arm recipe, kept handle and untaken shots of slot
+    /// `key` that `extras` flags.
     fn drop_side(&mut self, key: usize, extras: u8) {
         if extras & REARM != 0 {
             if let Some(r) = self.rearms.get_mut(key) {
@@ -297,6 +317,11 @@ impl Table {
         if extras & KEEP != 0 {
             if let Some(k) = self.keeps.get_mut(key) {
                 *k = None;
+            }
+        }
+        if extras & SHOTS != 0 {
+            if let Some(s) = self.shots.get_mut(key) {
+                *s = Shots::default();
             }
         }
     }
@@ -366,8 +391,11 @@ impl Table {
         match slot.state {
             State::Submitted => {
                 if !last {
-                    slot.shot = Cqe { res, flags };
-                    slot.shots += 1;
+                    slot.extras |= SHOTS;
+                    if let Some(shots) = self.shots.get_mut(key) {
+                        shots.latest = Cqe { res, flags };
+                        shots.count += 1;
+                    }
                     return Delivery::Stored;
                 }
                 slot.cqe = Cqe { res, flags };
@@ -414,9 +442,10 @@ impl Table {
         if done.scoped() {
             self.scoped_in_flight -= 1;
         }
-        self.drop_side(key, done.extras);
+        // Untaken shots stay until taken.
+        self.drop_side(key, done.extras & (REARM | KEEP));
         if let Some(s) = self.slots.get_mut(key) {
-            s.extras &= SCOPED;
+            s.extras &= SCOPED | SHOTS;
         }
     }
 
@@ -430,9 +459,30 @@ impl Table {
             .slots
             .get_mut(key)
             .filter(|s| s.generation == ud.generation())?;
-        if slot.shots > 0 {
-            slot.shots -= 1;
-            return Some((slot.shot, false));
+        if slot.extras != 0 {
+            return self.take_general(key);
+        }
+        if slot.state != State::Completed {
+            return None;
+        }
+        let cqe = slot.cqe;
+        self.slots.remove(key);
+        Some((cqe, true))
+    }
+
+    /// [`take`](Table::take) from a live slot with side data: untaken
+    /// intermediate shots, or a scoped operation.
+    #[inline(never)]
+    fn take_general(&mut self, key: usize) -> Option<(Cqe, bool)> {
+        let slot = self.slots.get_mut(key)?;
+        if slot.extras & SHOTS != 0 {
+            let shots = self.shots.get_mut(key)?;
+            shots.count -= 1;
+            let shot = shots.latest;
+            if shots.count == 0 {
+                slot.extras &= !SHOTS;
+            }
+            return Some((shot, false));
         }
         if slot.state != State::Completed {
             return None;
@@ -548,6 +598,21 @@ mod tests {
             std::iter::from_fn(|| t.take(ud).map(|(c, last)| (c.res, last))).collect();
         assert_eq!(res, [(-62, false), (-62, false), (-125, true)]);
         assert!(t.get(ud).is_none());
+    }
+
+    #[test]
+    fn untaken_shots_die_with_their_slot() {
+        let mut t = Table::with_capacity(1);
+        let a = t.insert(false).expect("free");
+        assert_eq!(t.complete(a, -62, Cqe::F_MORE), Delivery::Stored);
+        assert_eq!(t.complete(a, -62, Cqe::F_MORE), Delivery::Stored);
+        assert!(t.remove(a));
+        let b = t.insert(false).expect("free");
+        assert_eq!(a.key(), b.key(), "the key is reused");
+        assert_eq!(t.complete(b, -62, Cqe::F_MORE), Delivery::Stored);
+        assert_eq!(t.complete(b, 0, 0), Delivery::Stored);
+        let res: Vec<_> = std::iter::from_fn(|| t.take(b).map(|(c, last)| (c.res, last))).collect();
+        assert_eq!(res, [(-62, false), (0, true)], "only b's own shot");
     }
 
     #[test]
