@@ -44,6 +44,83 @@ fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
         .user_data(ud.aux().raw())
 }
 
+/// This thread's identity for ring-descriptor registrations, which the
+/// kernel keeps per thread: unique for the life of the process (unlike an
+/// address, never reused by a later thread), and one thread-local read.
+#[inline]
+fn thread_key() -> u64 {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static KEY: Cell<u64> = const { Cell::new(0) });
+    KEY.with(|k| match k.get() {
+        0 => {
+            let key = NEXT.fetch_add(1, Ordering::Relaxed);
+            k.set(key);
+            key
+        }
+        key => key,
+    })
+}
+
+/// Whether opcode `code` is set in a probe bitmap.
+#[inline]
+fn probed(supported: &[u64; 4], code: u8) -> bool {
+    supported[usize::from(code / 64)] & (1 << (code % 64)) != 0
+}
+
+/// Fills `op`'s storage and builds its SQE for slot `ud` of `table`,
+/// recording what the slot keeps (and, when `rearm` allows, how to re-arm
+/// it); on error — the kernel lacks the opcode, or the op panics — the slot
+/// is freed. The SQE is not pushed.
+///
+/// # Safety
+///
+/// - `storage` points at `O::Storage` that stays valid, and is not
+///   otherwise accessed, until the slot's final CQE is reaped.
+#[inline]
+unsafe fn build<O: Op>(
+    table: &mut Table,
+    supported: &[u64; 4],
+    op: &O,
+    ud: UserData,
+    storage: *mut O::Storage,
+    rearm: bool,
+) -> Result<squeue::Entry> {
+    if !probed(supported, O::CODE) {
+        table.remove(ud);
+        return Err(Error::Unsupported(O::NAME));
+    }
+    // If `prepare`, `entry`, `rearm` or `keep` panics, the slot was never
+    // submitted: free it, or a drain would wait for it forever.
+    struct Unsubmitted<'a> {
+        table: &'a mut Table,
+        ud: UserData,
+    }
+    impl Drop for Unsubmitted<'_> {
+        fn drop(&mut self) {
+            self.table.remove(self.ud);
+        }
+    }
+    let guard = Unsubmitted { table, ud };
+    // SAFETY: the caller's promise: `storage` is valid for writes and
+    // nothing else accesses it; the kernel does not see it before the push.
+    unsafe { op.prepare(storage) };
+    let entry = op.entry(storage).user_data(ud.raw());
+    let recipe = if rearm { op.rearm() } else { None };
+    let keep = op.keep();
+    if recipe.is_some() || keep.is_some() {
+        let recipe = recipe.map(|(target, events)| super::table::Rearm {
+            target,
+            events,
+            entry: entry.clone(),
+        });
+        guard.table.attach(ud, recipe, keep);
+    }
+    std::mem::forget(guard);
+    Ok(entry)
+}
+
 /// The io-uring crate's `io::Error` as an iofd error.
 #[inline]
 pub(crate) fn io_error(e: &std::io::Error) -> Error {
@@ -229,7 +306,7 @@ impl RingBuilder {
             enters: 0,
         };
         if self.register_ring_fd {
-            ring.registered = Some((ring.register_ring_fd()?, std::thread::current().id()));
+            ring.registered = Some((ring.register_ring_fd()?, thread_key()));
         }
         Ok(ring)
     }
@@ -285,7 +362,7 @@ pub struct Ring {
     supported: [u64; 4],
     eventfd: Option<Notify>,
     /// The registered ring index, and the thread it belongs to.
-    registered: Option<(u32, std::thread::ThreadId)>,
+    registered: Option<(u32, u64)>,
     /// `io_uring_enter` calls made so far.
     enters: u64,
 }
@@ -350,7 +427,7 @@ impl Ring {
     /// Whether `io_uring_enter` goes through a registered ring index (on
     /// the thread that registered it).
     pub fn ring_fd_registered(&self) -> bool {
-        matches!(self.registered, Some((_, t)) if t == std::thread::current().id())
+        matches!(self.registered, Some((_, t)) if t == thread_key())
     }
 
     /// `IORING_REGISTER_FILES` — registers descriptors as the ring's fixed
@@ -423,11 +500,12 @@ impl Ring {
     /// Whether the kernel supports opcode `code` (`IORING_OP_*`).
     #[inline]
     pub fn is_supported(&self, code: u8) -> bool {
-        self.supported[usize::from(code / 64)] & (1 << (code % 64)) != 0
+        probed(&self.supported, code)
     }
 
     /// The ring's descriptor, for `epoll` or `IORING_REGISTER_*` calls of
     /// one's own.
+    #[inline]
     pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         // SAFETY: the io-uring crate owns the ring descriptor for as long
         // as `self.uring` lives, which outlives the borrow.
@@ -514,25 +592,45 @@ impl Ring {
         ud: UserData,
         storage: *mut O::Storage,
     ) -> Result<()> {
+        // One view of the queue for the room check and the push, with the
+        // SQE built in between: it is then written straight into the ring.
+        let mut sq = self.uring.submission();
+        if sq.is_full() {
+            drop(sq);
+            if let Err(e) = self.make_room() {
+                self.table.remove(ud);
+                return Err(e);
+            }
+            sq = self.uring.submission();
+        }
         // SAFETY: forwarded to the caller.
-        let entry = unsafe { self.build(op, ud, storage, true) }?;
+        let entry = unsafe { build(&mut self.table, &self.supported, op, ud, storage, true) }?;
         // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
         // operation (the caller's promise).
-        if let Err(e) = unsafe { self.push_entry(&entry) } {
+        if unsafe { sq.push(&entry) }.is_err() {
+            // Unreachable: the queue had room and nothing else pushed.
+            drop(sq);
             self.table.remove(ud);
-            return Err(e);
+            return Err(Error::Os(Errno::EBUSY));
         }
         Ok(())
     }
 
-    /// Fills `op`'s storage and builds its SQE for slot `ud`, recording
-    /// what the slot keeps (and, when `rearm` allows, how to re-arm it); on
-    /// error the slot is freed. The SQE is not pushed.
+    /// Submits until the submission queue has room for one more SQE.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&mut self) -> Result<()> {
+        while self.uring.submission().is_full() {
+            self.submit()?;
+        }
+        Ok(())
+    }
+
+    /// [`build`] on this ring's table.
     ///
     /// # Safety
     ///
     /// - As [`launch`](Ring::launch).
-    #[inline]
     unsafe fn build<O: Op>(
         &mut self,
         op: &O,
@@ -540,42 +638,8 @@ impl Ring {
         storage: *mut O::Storage,
         rearm: bool,
     ) -> Result<squeue::Entry> {
-        if let Err(e) = self.check::<O>() {
-            self.table.remove(ud);
-            return Err(e);
-        }
-        // If `prepare`, `entry`, `rearm` or `keep` panics, the slot was
-        // never submitted: free it, or a drain would wait for it forever.
-        struct Unsubmitted<'a> {
-            table: &'a mut Table,
-            ud: UserData,
-        }
-        impl Drop for Unsubmitted<'_> {
-            fn drop(&mut self) {
-                self.table.remove(self.ud);
-            }
-        }
-        let guard = Unsubmitted {
-            table: &mut self.table,
-            ud,
-        };
-        // SAFETY: the caller's promise: `storage` is valid for writes and
-        // nothing else accesses it; the kernel does not see it before the
-        // push.
-        unsafe { op.prepare(storage) };
-        let entry = op.entry(storage).user_data(ud.raw());
-        let recipe = if rearm { op.rearm() } else { None };
-        let keep = op.keep();
-        std::mem::forget(guard);
-        if recipe.is_some() || keep.is_some() {
-            let recipe = recipe.map(|(target, events)| super::table::Rearm {
-                target,
-                events,
-                entry: entry.clone(),
-            });
-            self.table.attach(ud, recipe, keep);
-        }
-        Ok(entry)
+        // SAFETY: forwarded to the caller.
+        unsafe { build(&mut self.table, &self.supported, op, ud, storage, rearm) }
     }
 
     /// Pushes `op` (slot `ud`) linked to a link timeout, both in one
@@ -804,6 +868,7 @@ impl Ring {
     ///
     /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
     /// waiting to be flushed) is handled by reaping and retrying.
+    #[inline]
     pub fn submit(&mut self) -> Result<usize> {
         self.enter(0)
     }
@@ -815,6 +880,7 @@ impl Ring {
     /// # Errors
     ///
     /// As [`submit`](Ring::submit).
+    #[inline]
     pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
         let n = self.enter(want)?;
         self.reap()?;
@@ -823,51 +889,60 @@ impl Ring {
 
     /// One `io_uring_enter` for what is queued, waiting for `want`
     /// completions, through the registered ring index when this thread has
-    /// one.
-    fn enter_once(&mut self, want: usize) -> std::io::Result<usize> {
+    /// one. The syscall is made inline (the syscall core's), so no call
+    /// frame sits between the caller and the kernel: every return taken
+    /// after a syscall costs a mispredicted branch on this machine.
+    #[inline(always)]
+    fn enter_once(&mut self, want: usize) -> std::result::Result<usize, Errno> {
+        use crate::sys::uring::{EnterFlags, io_uring_enter, io_uring_enter_registered};
         self.enters += 1;
-        let index = match self.registered {
-            Some((index, thread)) if thread == std::thread::current().id() => index,
-            _ => return self.uring.submit_and_wait(want),
-        };
         let (to_submit, backlog) = {
             let sq = self.uring.submission();
-            (sq.len(), sq.cq_overflow() || sq.taskrun())
+            (sq.len() as u32, sq.cq_overflow() || sq.taskrun())
         };
-        let mut flags = crate::sys::uring::EnterFlags::empty();
-        if want > 0 || backlog {
-            flags |= crate::sys::uring::EnterFlags::GETEVENTS;
-        }
-        // SAFETY: every queued SQE was pushed under `push_entry`'s contract;
-        // no argument is passed; `index` was registered by this thread and
-        // stays registered while the ring lives.
-        let r = unsafe {
-            crate::sys::uring::io_uring_enter_registered(
-                index,
-                to_submit as u32,
-                want as u32,
-                flags,
-                std::ptr::null(),
-                0,
-            )
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        let flags = if want > 0 || backlog {
+            EnterFlags::GETEVENTS
+        } else {
+            EnterFlags::empty()
         };
-        r.map(|n| n as usize).map_err(std::io::Error::from)
+        let null = std::ptr::null();
+        let r = match self.registered {
+            // SAFETY: every queued SQE was pushed under `push_entry`'s
+            // contract; no argument is passed; `index` was registered by
+            // this thread and stays registered while the ring lives.
+            Some((index, thread)) if thread == thread_key() => unsafe {
+                io_uring_enter_registered(index, to_submit, want, flags, null, 0)
+            },
+            // SAFETY: as above, through the ring's own descriptor.
+            _ => unsafe { io_uring_enter(self.as_fd(), to_submit, want, flags, null, 0) },
+        };
+        r.map(|n| n as usize)
     }
 
+    /// [`enter_once`](Ring::enter_once), retrying after draining the
+    /// completion queue when the kernel asks for that.
+    #[inline(always)]
     fn enter(&mut self, want: usize) -> Result<usize> {
+        match self.enter_once(want) {
+            Ok(n) => Ok(n),
+            Err(e) => self.enter_retry(want, e),
+        }
+    }
+
+    /// The slow path of [`enter`](Ring::enter): `EBUSY`/`EAGAIN` mean the
+    /// kernel holds overflowed completions, so drain the queue (which lets
+    /// it flush them) and enter again while that makes progress.
+    #[cold]
+    #[inline(never)]
+    fn enter_retry(&mut self, want: usize, mut e: Errno) -> Result<usize> {
         loop {
+            if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap()? == 0 {
+                return Err(Error::from(e));
+            }
             match self.enter_once(want) {
                 Ok(n) => return Ok(n),
-                Err(e) => match Errno::from_io_error(&e) {
-                    Some(Errno::EBUSY) | Some(Errno::EAGAIN) => {
-                        // The kernel holds overflowed completions: drain
-                        // the queue, which lets it flush them.
-                        if self.reap()? == 0 {
-                            return Err(io_error(&e));
-                        }
-                    }
-                    _ => return Err(io_error(&e)),
-                },
+                Err(again) => e = again,
             }
         }
     }
@@ -924,7 +999,7 @@ impl Ring {
             }
             // GETEVENTS flushes the overflow list and runs deferred work
             // into the queue; then drain again.
-            self.enter_once(0).map_err(|e| io_error(&e))?;
+            self.enter_once(0).map_err(Error::from)?;
             if self.uring.completion().is_empty() {
                 break;
             }
@@ -1132,7 +1207,7 @@ impl Drop for Ring {
             std::mem::forget(std::mem::replace(&mut self.table, Table::with_capacity(0)));
         }
         if let Some((index, thread)) = self.registered {
-            if thread == std::thread::current().id() {
+            if thread == thread_key() {
                 let mut up = RsrcUpdate {
                     offset: index,
                     resv: 0,
