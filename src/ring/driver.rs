@@ -12,7 +12,9 @@
 #![allow(unsafe_code)]
 
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
@@ -242,13 +244,21 @@ impl RingBuilder {
     /// (`kernel.io_uring_disabled`); `Os(ENOSYS)` without io_uring;
     /// [`Error::NoMemory`]; [`Error::Unsupported`] when the kernel lacks a
     /// requested setup flag (`SINGLE_ISSUER`, `DEFER_TASKRUN`,
-    /// `COOP_TASKRUN`): the ring is not silently built without it.
+    /// `COOP_TASKRUN`): the ring is not silently built without it;
+    /// `Os(ENFILE)` once the process has built 2^32 - 1 rings (tokens name
+    /// their ring by a 32-bit identity, never reused).
     ///
     /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
     pub fn build(self) -> Result<Ring> {
         if self.entries == 0 {
             return Err(Error::InvalidParam("ring entries must be at least 1"));
         }
+        // Identities are never reused, so a token can never name a later
+        // ring; they are 32 bits so that a token is 16 bytes.
+        static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+        let id = NEXT_ID
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1))
+            .map_err(|_| Error::Os(Errno::ENFILE))?;
         // A re-armed read is a linked pair that must fit the queue at once.
         let entries = self.entries.max(2);
         let mut b = IoUring::builder();
@@ -295,9 +305,8 @@ impl RingBuilder {
                 supported[usize::from(op / 64)] |= 1 << (op % 64);
             }
         }
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut ring = Ring {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id,
             uring,
             table: Table::with_capacity(capacity),
             supported,
@@ -356,7 +365,7 @@ impl RingBuilder {
 /// ```
 pub struct Ring {
     /// This ring's identity, stamped on its tokens.
-    id: u64,
+    id: u32,
     uring: IoUring,
     table: Table,
     supported: [u64; 4],
@@ -593,7 +602,10 @@ impl Ring {
         storage: *mut O::Storage,
     ) -> Result<()> {
         // One view of the queue for the room check and the push, with the
-        // SQE built in between: it is then written straight into the ring.
+        // SQE built in between. Room is made first so that the failure path
+        // of the push never needs the SQE: it is then written straight into
+        // the ring, where a copy through the stack would stall on store
+        // forwarding (measured: 15 → 24 cycles per push).
         let mut sq = self.uring.submission();
         if sq.is_full() {
             drop(sq);
@@ -838,7 +850,7 @@ impl Ring {
 
     /// This ring's identity, stamped on its tokens.
     #[inline]
-    pub(crate) fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u32 {
         self.id
     }
 
@@ -957,37 +969,26 @@ impl Ring {
     /// Errors of the `io_uring_enter` that flushes overflow or runs
     /// deferred work, or of re-arming.
     pub fn reap(&mut self) -> Result<usize> {
+        /// CQEs copied out of the ring per pass.
+        const PASS: usize = 32;
+        let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; PASS];
         let mut total = 0;
         loop {
-            // Deliver straight from the ring. Reads to re-arm are noted and
-            // re-armed once the queue is released (re-arming pushes SQEs);
-            // when the note is full the rest stays queued for the next turn.
-            let mut rearms = [0u32; 16];
-            let mut pending = 0;
-            let mut n = 0;
-            for cqe in self.uring.completion() {
-                n += 1;
+            // Copy a pass of CQEs out, releasing their ring slots at once;
+            // with the queue released, reads can be re-armed as they come.
+            let cqes: &[cqueue::Entry] = self.uring.completion().fill(&mut buf);
+            let mut done = 0;
+            for cqe in cqes {
                 let ud = UserData::from_raw(cqe.user_data());
-                if let Delivery::Rearm(key) = self.table.complete(ud, cqe.result(), cqe.flags()) {
-                    rearms[pending] = key;
-                    pending += 1;
-                    if pending == rearms.len() {
-                        break;
-                    }
+                match self.table.complete_unsettled(ud, cqe.result(), cqe.flags()) {
+                    Delivery::Unsettled => done += 1,
+                    Delivery::Rearm(key) => self.rearm_or_end(key),
+                    _ => {}
                 }
             }
-            total += n;
-            for &key in &rearms[..pending] {
-                if let Err(e) = self.rearm(key) {
-                    // The read cannot be re-armed: it ends with the error
-                    // instead, so nothing is left half-submitted.
-                    if let Some((ud, _)) = self.table.rearm_of(key) {
-                        let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
-                        self.table.complete(ud.aux(), -errno, 0);
-                    }
-                }
-            }
-            if n > 0 {
+            self.table.settle(done);
+            total += cqes.len();
+            if cqes.len() == PASS {
                 continue;
             }
             let backlog = {
@@ -1005,6 +1006,17 @@ impl Ring {
             }
         }
         Ok(total)
+    }
+
+    /// [`rearm`](Ring::rearm), or when that fails, ends the read with the
+    /// error instead, so that nothing is left half-submitted.
+    fn rearm_or_end(&mut self, key: u32) {
+        if let Err(e) = self.rearm(key) {
+            if let Some((ud, _)) = self.table.rearm_of(key) {
+                let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
+                self.table.complete(ud.aux(), -errno, 0);
+            }
+        }
     }
 
     /// Re-arms the read in slot `key` after `-EAGAIN`: a `POLL_ADD` for its

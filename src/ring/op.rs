@@ -157,13 +157,17 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 pub struct Token<O: Op> {
     pub(crate) ud: UserData,
     /// The identity of the ring that issued it.
-    pub(crate) ring: u64,
+    pub(crate) ring: u32,
     pub(crate) done: bool,
     _op: PhantomData<fn() -> O>,
 }
 
+// A token is two words: the tag, and the ring's identity with the flag.
+const _: () = assert!(size_of::<Token<super::ops::Nop>>() == 16);
+
 impl<O: Op> Token<O> {
-    pub(crate) fn new(ud: UserData, ring: u64) -> Token<O> {
+    #[inline]
+    pub(crate) fn new(ud: UserData, ring: u32) -> Token<O> {
         Token {
             ud,
             ring,

@@ -125,6 +125,13 @@ impl Slot {
     fn scoped(&self) -> bool {
         self.extras & SCOPED != 0
     }
+
+    /// Whether the slot is in `state` with no side data: the state and
+    /// flag bytes compared as one half-word.
+    #[inline]
+    fn is_plain(&self, state: State) -> bool {
+        u16::from_ne_bytes([self.state as u8, self.extras]) == state as u16
+    }
 }
 
 /// What [`Table::complete`] did with a CQE.
@@ -132,6 +139,9 @@ impl Slot {
 pub(crate) enum Delivery {
     /// Stored in its slot, to be taken.
     Stored,
+    /// The final result of a plain operation, stored; the caller owes a
+    /// [`Table::settle`] for it.
+    Unsettled,
     /// A reserved tag's CQE (a cancel, a wake) or a successful aux poll.
     Ignored,
     /// No live slot has this key and generation: counted, dropped.
@@ -155,7 +165,10 @@ pub(crate) struct Table {
     shots: Box<[Shots]>,
     capacity: usize,
     stale: u64,
-    in_flight: usize,
+    /// Live slots whose final CQE has come: the rest are in flight. Kept
+    /// instead of an in-flight count so that a push, which only adds a slab
+    /// entry, updates no counter of its own.
+    completed: usize,
     scoped_in_flight: usize,
     scoped_live: usize,
 }
@@ -174,7 +187,7 @@ impl Table {
             shots: vec![Shots::default(); capacity].into_boxed_slice(),
             capacity,
             stale: 0,
-            in_flight: 0,
+            completed: 0,
             scoped_in_flight: 0,
             scoped_live: 0,
         }
@@ -187,7 +200,7 @@ impl Table {
 
     /// Operations whose final CQE has not come.
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight
+        self.slots.len() - self.completed
     }
 
     /// Scoped operations whose final CQE has not come.
@@ -204,9 +217,10 @@ impl Table {
     /// full. The slab never grows past its first allocation.
     #[inline]
     pub(crate) fn insert(&mut self, scoped: bool) -> Option<UserData> {
-        if self.slots.len() >= self.capacity {
-            return None;
-        }
+        // The slab's next key is a vacant entry's, or one past its last
+        // entry: it reaches `capacity` (the length of `generations`) only
+        // when every slot is live, so this one bounds check is the
+        // fullness check too, and the slab never grows past `capacity`.
         let key = self.slots.vacant_key();
         let generation = self.generations.get_mut(key)?;
         *generation = UserData::next_gen(*generation);
@@ -217,7 +231,6 @@ impl Table {
             state: State::Submitted,
             extras: if scoped { SCOPED } else { 0 },
         });
-        self.in_flight += 1;
         if scoped {
             self.scoped_in_flight += 1;
             self.scoped_live += 1;
@@ -285,11 +298,10 @@ impl Table {
         }
         let key = ud.key() as usize;
         let slot = self.slots.remove(key);
-        if slot.state != State::Completed {
-            self.in_flight -= 1;
-            if slot.scoped() {
-                self.scoped_in_flight -= 1;
-            }
+        if slot.state == State::Completed {
+            self.completed -= 1;
+        } else if slot.scoped() {
+            self.scoped_in_flight -= 1;
         }
         if slot.extras != 0 {
             self.release(key, slot);
@@ -340,23 +352,42 @@ impl Table {
     /// Records a CQE in the slot it names, with one lookup.
     #[inline]
     pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        match self.complete_unsettled(ud, res, flags) {
+            Delivery::Unsettled => {
+                self.settle(1);
+                Delivery::Stored
+            }
+            d => d,
+        }
+    }
+
+    /// [`complete`](Table::complete), except that the common CQE — the
+    /// one and only result of a plain operation — is reported as
+    /// [`Delivery::Unsettled`]: stored, but not yet counted out of
+    /// [`in_flight`](Table::in_flight), so that a pass over many CQEs
+    /// [`settle`](Table::settle)s them with one update.
+    #[inline]
+    pub(crate) fn complete_unsettled(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
         let key = ud.key() as usize;
         if let Some(slot) = self.slots.get_mut(key) {
-            // The common CQE: the one and only result of a plain operation.
             // Comparing the whole upper half against the generation also
             // sends every auxiliary tag to the general path.
             if slot.generation == ud.upper()
-                && slot.state == State::Submitted
-                && slot.extras == 0
+                && slot.is_plain(State::Submitted)
                 && flags & Cqe::F_MORE == 0
             {
                 slot.cqe = Cqe { res, flags };
                 slot.state = State::Completed;
-                self.in_flight -= 1;
-                return Delivery::Stored;
+                return Delivery::Unsettled;
             }
         }
         self.complete_general(ud, res, flags)
+    }
+
+    /// Counts `n` [`Delivery::Unsettled`] operations out of flight.
+    #[inline]
+    pub(crate) fn settle(&mut self, n: usize) {
+        self.completed += n;
     }
 
     /// [`complete`](Table::complete) for everything but the common CQE:
@@ -400,7 +431,7 @@ impl Table {
                 }
                 slot.cqe = Cqe { res, flags };
                 slot.state = State::Completed;
-                self.in_flight -= 1;
+                self.completed += 1;
                 if slot.extras != 0 {
                     let done = *slot;
                     self.completed_extras(key, done);
@@ -459,14 +490,12 @@ impl Table {
             .slots
             .get_mut(key)
             .filter(|s| s.generation == ud.generation())?;
-        if slot.extras != 0 {
+        if !slot.is_plain(State::Completed) {
             return self.take_general(key);
-        }
-        if slot.state != State::Completed {
-            return None;
         }
         let cqe = slot.cqe;
         self.slots.remove(key);
+        self.completed -= 1;
         Some((cqe, true))
     }
 
@@ -492,6 +521,7 @@ impl Table {
             self.scoped_live -= 1;
         }
         self.slots.remove(key);
+        self.completed -= 1;
         Some((cqe, true))
     }
 
@@ -526,7 +556,7 @@ impl fmt::Debug for Table {
         f.debug_struct("Table")
             .field("capacity", &self.capacity)
             .field("live", &self.slots.len())
-            .field("in_flight", &self.in_flight)
+            .field("in_flight", &self.in_flight())
             .field("stale", &self.stale)
             .finish()
     }

@@ -55,7 +55,7 @@ pub struct WheelTimers<T> {
     wheel: TimerWheel<T>,
     /// The ring timeout that wakes the loop for the wheel, the tick it was
     /// armed for, and the ring it is armed on.
-    armed: Option<(Token<Timeout>, u64, u64)>,
+    armed: Option<(Token<Timeout>, u64, u32)>,
 }
 
 impl<T> WheelTimers<T> {
