@@ -111,6 +111,42 @@ fn eventfd_read_armed_before_the_signal_is_rearmed_not_would_block() {
 }
 
 #[test]
+fn a_driver_owned_op_on_a_fixed_file_keeps_no_handle() {
+    use std::os::fd::AsFd;
+    let mut ring = Ring::new(8).unwrap();
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    ring.register_files(&[efd.as_fd()]).unwrap();
+    let token = ring.push(efd.read_op_shared().fixed(0)).unwrap();
+    ring.submit().unwrap();
+    // The ring's file table holds the file: the slot needs no reference.
+    assert_eq!(Arc::strong_count(&efd), 1, "nothing kept for a fixed file");
+    assert_eq!(ring.in_flight(), 1);
+    efd.signal(5).unwrap();
+    assert_eq!(ring.wait(token), Ok(5));
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn in_flight_counts_what_has_not_completed_not_what_is_untaken() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let armed = ring.push(efd.read_op_shared()).unwrap();
+    let nops: Vec<_> = (0..3).map(|_| ring.push(Nop::new()).unwrap()).collect();
+    assert_eq!(ring.in_flight(), 4);
+    ring.submit_and_wait(3).unwrap();
+    assert_eq!(ring.in_flight(), 1, "three results wait untaken");
+    for t in nops {
+        ring.wait(t).unwrap();
+    }
+    assert_eq!(ring.in_flight(), 1);
+    efd.signal(1).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.in_flight(), 0, "completed, not yet taken");
+    assert_eq!(ring.wait(armed), Ok(1));
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
 fn eventfd_driver_owned_read_rearmed_and_taken_from_its_slot() {
     let mut ring = Ring::new(8).unwrap();
     let efd = Arc::new(EventFd::new(0).unwrap());

@@ -38,8 +38,8 @@ unsafe impl Op for NowaitRead {
         Some((Target::Fd(self.0.as_raw_fd()), 0x1))
     }
 
-    fn keep(&self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
-        Some(self.0.clone())
+    fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
+        Some(self.0)
     }
 
     unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {
@@ -68,8 +68,8 @@ unsafe impl Op for NowaitNoRearm {
         self.0.entry(storage)
     }
 
-    fn keep(&self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
-        self.0.keep()
+    fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
+        self.0.into_keep()
     }
 
     unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {

@@ -84,7 +84,7 @@ fn probed(supported: &[u64; 4], code: u8) -> bool {
 unsafe fn build<O: Op>(
     table: &mut Table,
     supported: &[u64; 4],
-    op: &O,
+    op: O,
     ud: UserData,
     storage: *mut O::Storage,
     rearm: bool,
@@ -109,14 +109,20 @@ unsafe fn build<O: Op>(
     // nothing else accesses it; the kernel does not see it before the push.
     unsafe { op.prepare(storage) };
     let entry = op.entry(storage).user_data(ud.raw());
-    let recipe = if rearm { op.rearm() } else { None };
-    let keep = op.keep();
-    if recipe.is_some() || keep.is_some() {
-        let recipe = recipe.map(|(target, events)| super::table::Rearm {
+    // The recipe gets an SQE of its own, built again rather than cloned:
+    // a clone would put `entry` in memory, and the push would then copy it
+    // through the stack (a store-forwarding stall) instead of writing it
+    // straight into the ring.
+    let recipe = match rearm {
+        true => op.rearm().map(|(target, events)| super::table::Rearm {
             target,
             events,
-            entry: entry.clone(),
-        });
+            entry: op.entry(storage).user_data(ud.raw()),
+        }),
+        false => None,
+    };
+    let keep = op.into_keep();
+    if recipe.is_some() || keep.is_some() {
         guard.table.attach(ud, recipe, keep);
     }
     std::mem::forget(guard);
@@ -597,7 +603,7 @@ impl Ring {
     #[inline]
     pub(crate) unsafe fn launch<O: Op>(
         &mut self,
-        op: &O,
+        op: O,
         ud: UserData,
         storage: *mut O::Storage,
     ) -> Result<()> {
@@ -645,7 +651,7 @@ impl Ring {
     /// - As [`launch`](Ring::launch).
     unsafe fn build<O: Op>(
         &mut self,
-        op: &O,
+        op: O,
         ud: UserData,
         storage: *mut O::Storage,
         rearm: bool,
@@ -666,10 +672,10 @@ impl Ring {
     /// - As [`launch`](Ring::launch), for `storage`.
     pub(crate) unsafe fn launch_linked<O: Op>(
         &mut self,
-        op: &O,
+        op: O,
         ud: UserData,
         storage: *mut O::Storage,
-        timeout: &LinkTimeout,
+        timeout: LinkTimeout,
         scoped: bool,
     ) -> Result<UserData> {
         if let Err(e) = self.check::<LinkTimeout>() {
@@ -729,7 +735,7 @@ impl Ring {
         // SAFETY: the slot's inline buffer fits `O::Storage` (asserted
         // above), is reached only through this pointer, and lives until the
         // final CQE.
-        unsafe { self.launch(&op, ud, storage) }?;
+        unsafe { self.launch(op, ud, storage) }?;
         Ok(Token::new(ud, self.id))
     }
 

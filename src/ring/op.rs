@@ -36,7 +36,7 @@ use crate::sys::Errno;
 ///   writing as the operation does) and memory that `Self` itself borrows
 ///   for its whole lifetime;
 /// - the descriptors it names are borrowed by `Self` (or kept alive by
-///   [`keep`](Op::keep)) for its whole lifetime;
+///   [`into_keep`](Op::into_keep)) for its whole lifetime;
 /// - it does nothing safe Rust could not (close or replace a descriptor,
 ///   change memory Rust holds other than `storage`);
 /// - [`output`](Op::output) only reads `storage` as the kernel left it;
@@ -86,9 +86,15 @@ pub unsafe trait Op {
     }
 
     /// The handle a driver-owned operation keeps open until its final CQE
-    /// (for operations that hold an `Arc` of their handle).
+    /// (for operations that hold an `Arc` of their handle), taken out of
+    /// the operation once its SQE is built: moved, not cloned. An
+    /// operation on a fixed file keeps nothing: the ring's file table holds
+    /// the file.
     #[inline]
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>>
+    where
+        Self: Sized,
+    {
         None
     }
 

@@ -142,7 +142,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr` from here on; the scope's
         // cleanup reaps the operation before returning.
-        unsafe { self.ring.launch(&op, ud, ptr) }?;
+        unsafe { self.ring.launch(op, ud, ptr) }?;
         Ok(Ticket::new(ud, ptr))
     }
 
@@ -162,7 +162,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: the slot's inline buffer fits the storage (asserted
         // above), is reached only through `ptr`, and lives until the final
         // CQE.
-        unsafe { self.ring.launch(&op, ud, ptr) }?;
+        unsafe { self.ring.launch(op, ud, ptr) }?;
         Ok(Ticket::new(ud, ptr))
     }
 
@@ -185,7 +185,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr`; the scope's cleanup reaps
         // the operation and its timeout before returning.
-        let lt_ud = unsafe { self.ring.launch_linked(&op, ud, ptr, &link, true) }?;
+        let lt_ud = unsafe { self.ring.launch_linked(op, ud, ptr, link, true) }?;
         let lt_ptr = self.ring.table_inline(lt_ud).cast();
         Ok((Ticket::new(ud, ptr), Ticket::new(lt_ud, lt_ptr)))
     }

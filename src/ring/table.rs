@@ -239,6 +239,7 @@ impl Table {
     }
 
     /// Attaches a re-arm recipe and a kept handle to slot `ud`.
+    #[inline]
     pub(crate) fn attach(&mut self, ud: UserData, rearm: Option<Rearm>, keep: Option<Keep>) {
         let key = ud.key() as usize;
         let Some(slot) = self.get_mut(ud) else {
@@ -318,14 +319,11 @@ impl Table {
         self.drop_side(key, slot.extras);
     }
 
-    /// Clears the re-arm recipe, kept handle and untaken shots of slot
-    /// `key` that `extras` flags.
+    /// Clears the kept handle and untaken shots of slot `key` that
+    /// `extras` flags.
     fn drop_side(&mut self, key: usize, extras: u8) {
-        if extras & REARM != 0 {
-            if let Some(r) = self.rearms.get_mut(key) {
-                *r = None;
-            }
-        }
+        // A recipe owns nothing, and only a flagged one is ever read: it is
+        // left in place for the next `attach` to overwrite.
         if extras & KEEP != 0 {
             if let Some(k) = self.keeps.get_mut(key) {
                 *k = None;
@@ -372,12 +370,18 @@ impl Table {
         if let Some(slot) = self.slots.get_mut(key) {
             // Comparing the whole upper half against the generation also
             // sends every auxiliary tag to the general path.
+            // A re-arm recipe needs no work unless the read found nothing
+            // ready: the flag is cleared and the stale recipe left in
+            // place (only a flagged recipe is ever read).
             if slot.generation == ud.upper()
-                && slot.is_plain(State::Submitted)
+                && slot.state == State::Submitted
+                && slot.extras & !REARM == 0
                 && flags & Cqe::F_MORE == 0
+                && (res != -EAGAIN || slot.extras == 0)
             {
                 slot.cqe = Cqe { res, flags };
                 slot.state = State::Completed;
+                slot.extras = 0;
                 return Delivery::Unsettled;
             }
         }
@@ -543,6 +547,9 @@ impl Table {
     /// The re-arm recipe of slot `key`, if it has one.
     pub(crate) fn rearm_of(&self, key: u32) -> Option<(UserData, &Rearm)> {
         let slot = self.slots.get(key as usize)?;
+        if slot.extras & REARM == 0 {
+            return None;
+        }
         let rearm = self.rearms.get(key as usize)?.as_ref()?;
         Some((UserData::new(key, slot.generation), rearm))
     }
@@ -628,6 +635,24 @@ mod tests {
             std::iter::from_fn(|| t.take(ud).map(|(c, last)| (c.res, last))).collect();
         assert_eq!(res, [(-62, false), (-62, false), (-125, true)]);
         assert!(t.get(ud).is_none());
+    }
+
+    #[test]
+    fn a_recipe_matters_only_when_the_read_found_nothing() {
+        let mut t = Table::with_capacity(1);
+        let ud = t.insert(false).expect("free");
+        let recipe = Rearm {
+            target: super::super::Target::Fd(0),
+            events: 1,
+            entry: io_uring::opcode::Nop::new().build(),
+        };
+        t.attach(ud, Some(recipe), None);
+        assert_eq!(t.complete(ud, -EAGAIN, 0), Delivery::Rearm(ud.key()));
+        assert!(t.rearm_of(ud.key()).is_some());
+        assert_eq!(t.complete(ud, 8, 0), Delivery::Stored);
+        assert!(t.rearm_of(ud.key()).is_none(), "the flag is cleared");
+        assert_eq!(t.take(ud), Some((Cqe { res: 8, flags: 0 }, true)));
+        assert_eq!(t.in_flight(), 0);
     }
 
     #[test]

@@ -170,7 +170,7 @@ impl Ring {
         // SAFETY: the inline buffer fits the storage (asserted above), is
         // reached only through this pointer, and lives until the slot's
         // final CQE.
-        let lt_ud = unsafe { self.launch_linked(&op, ud, storage, &link, false) }?;
+        let lt_ud = unsafe { self.launch_linked(op, ud, storage, link, false) }?;
         Ok((Token::new(ud, self.id()), Token::new(lt_ud, self.id())))
     }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::{
-    CURRENT_POSITION, OpHandle, Opts, POLLOUT, op_setters, read_entry, target, write_entry,
+    CURRENT_POSITION, OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target, write_entry,
 };
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
@@ -142,8 +142,9 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
         Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -184,8 +185,9 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
         Some((target(&self.handle, self.opts.fixed), POLLOUT))
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

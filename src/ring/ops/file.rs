@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{OpHandle, Opts, POLLOUT, op_setters, read_entry, target, write_entry};
+use super::{OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target, write_entry};
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
 use crate::ring::driver::POLLIN;
@@ -128,8 +128,9 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
         Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -161,8 +162,9 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
         Some((target(&self.handle, self.opts.fixed), POLLOUT))
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

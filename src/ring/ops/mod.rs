@@ -58,7 +58,9 @@ pub(crate) use timeout::{check_update, mark_removed};
 /// operation, which keeps it open until its final CQE).
 pub trait OpHandle: AsFd {
     /// The reference the driver keeps until the final CQE, if any.
-    fn keep_alive(&self) -> Option<Arc<dyn AsFd + Send + Sync>>;
+    fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>>
+    where
+        Self: Sized;
 
     /// The descriptor number for the SQE.
     #[inline]
@@ -69,15 +71,15 @@ pub trait OpHandle: AsFd {
 
 impl<T: AsFd + ?Sized> OpHandle for &T {
     #[inline]
-    fn keep_alive(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+    fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         None
     }
 }
 
 impl<T: AsFd + Send + Sync + 'static> OpHandle for Arc<T> {
     #[inline]
-    fn keep_alive(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        Some(Arc::clone(self) as Arc<dyn AsFd + Send + Sync>)
+    fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        Some(self as Arc<dyn AsFd + Send + Sync>)
     }
 }
 
@@ -87,6 +89,17 @@ const POLLOUT: u32 = 0x4;
 /// `-1` as an io_uring read/write offset: "the file's current position",
 /// which is also what a stream (eventfd, pipe) wants.
 const CURRENT_POSITION: u64 = u64::MAX;
+
+/// What an operation on `handle` keeps open until its final CQE: the
+/// handle (when shared), unless the operation names fixed file `fixed`,
+/// which the ring's file table keeps open itself.
+#[inline]
+fn kept<H: OpHandle>(handle: H, fixed: Option<u32>) -> Option<Arc<dyn AsFd + Send + Sync>> {
+    match fixed {
+        Some(_) => None,
+        None => handle.into_keep_alive(),
+    }
+}
 
 /// The file an operation on `handle` names: its descriptor, or fixed-file
 /// `index` when one was chosen with `.fixed(index)`.

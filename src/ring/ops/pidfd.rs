@@ -91,8 +91,9 @@ unsafe impl<H: OpHandle> Op for PollExit<H> {
         opcode::PollAdd::new(types::Fd(self.handle.raw()), POLLIN).build()
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.into_keep_alive()
     }
 
     #[inline]
@@ -123,8 +124,9 @@ unsafe impl<H: OpHandle> Op for WaitExit<H> {
             .build()
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.handle.into_keep_alive()
     }
 
     unsafe fn output(cqe: Cqe, storage: *const SigInfoChld) -> Result<ExitStatus> {

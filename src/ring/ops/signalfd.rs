@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, OpHandle, Opts, op_setters, read_entry, target};
+use super::{CURRENT_POSITION, OpHandle, Opts, kept, op_setters, read_entry, target};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
 use crate::ring::driver::POLLIN;
@@ -105,8 +105,9 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
         Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -142,8 +143,9 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
         Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
-    fn keep(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep_alive()
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
