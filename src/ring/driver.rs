@@ -14,7 +14,7 @@
 use std::fmt;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 
@@ -52,7 +52,6 @@ fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
 #[inline]
 fn thread_key() -> u64 {
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local!(static KEY: Cell<u64> = const { Cell::new(0) });
     KEY.with(|k| match k.get() {
@@ -69,6 +68,17 @@ fn thread_key() -> u64 {
 #[inline]
 fn probed(supported: &[u64; 4], code: u8) -> bool {
     supported[usize::from(code / 64)] & (1 << (code % 64)) != 0
+}
+
+/// Checks that a probe bitmap has `O`'s opcode, naming the operation when
+/// it does not.
+#[inline]
+fn check<O: Op>(supported: &[u64; 4]) -> Result<()> {
+    if probed(supported, O::CODE) {
+        Ok(())
+    } else {
+        Err(Error::Unsupported(O::NAME))
+    }
 }
 
 /// Fills `op`'s storage and builds its SQE for slot `ud` of `table`,
@@ -89,9 +99,9 @@ unsafe fn build<O: Op>(
     storage: *mut O::Storage,
     rearm: bool,
 ) -> Result<squeue::Entry> {
-    if !probed(supported, O::CODE) {
+    if let Err(e) = check::<O>(supported) {
         table.remove(ud);
-        return Err(Error::Unsupported(O::NAME));
+        return Err(e);
     }
     // If `prepare`, `entry`, `rearm` or `keep` panics, the slot was never
     // submitted: free it, or a drain would wait for it forever.
@@ -530,11 +540,7 @@ impl Ring {
     /// Checks that the kernel has `O`'s opcode.
     #[inline]
     pub(crate) fn check<O: Op>(&self) -> Result<()> {
-        if self.is_supported(O::CODE) {
-            Ok(())
-        } else {
-            Err(Error::Unsupported(O::NAME))
-        }
+        check::<O>(&self.supported)
     }
 
     /// Pushes one SQE, submitting first when the queue is full.
@@ -549,26 +555,9 @@ impl Ring {
         if unsafe { self.uring.submission().push(entry) }.is_ok() {
             return Ok(());
         }
-        // SAFETY: forwarded to the caller.
-        unsafe { self.push_entry_full(entry) }
-    }
-
-    /// The slow path of [`push_entry`](Ring::push_entry): the queue is
-    /// full, so submit it and retry.
-    ///
-    /// # Safety
-    ///
-    /// - As [`push_entry`](Ring::push_entry).
-    #[cold]
-    #[inline(never)]
-    unsafe fn push_entry_full(&mut self, entry: &squeue::Entry) -> Result<()> {
-        loop {
-            self.submit()?;
-            // SAFETY: forwarded to the caller.
-            if unsafe { self.uring.submission().push(entry) }.is_ok() {
-                return Ok(());
-            }
-        }
+        self.make_room()?;
+        // SAFETY: forwarded to the caller. The queue has room now.
+        unsafe { self.uring.submission().push(entry) }.map_err(|_| Error::Os(Errno::EBUSY))
     }
 
     /// Allocates a table slot for a new operation.
@@ -644,22 +633,6 @@ impl Ring {
         Ok(())
     }
 
-    /// [`build`] on this ring's table.
-    ///
-    /// # Safety
-    ///
-    /// - As [`launch`](Ring::launch).
-    unsafe fn build<O: Op>(
-        &mut self,
-        op: O,
-        ud: UserData,
-        storage: *mut O::Storage,
-        rearm: bool,
-    ) -> Result<squeue::Entry> {
-        // SAFETY: forwarded to the caller.
-        unsafe { build(&mut self.table, &self.supported, op, ud, storage, rearm) }
-    }
-
     /// Pushes `op` (slot `ud`) linked to a link timeout, both in one
     /// submission, and returns the timeout's slot; on error both slots are
     /// freed. The timeout's slot is claimed only once `op`'s SQE is built,
@@ -683,7 +656,7 @@ impl Ring {
             return Err(e);
         }
         // SAFETY: forwarded to the caller.
-        let first = unsafe { self.build(op, ud, storage, false) }?;
+        let first = unsafe { build(&mut self.table, &self.supported, op, ud, storage, false) }?;
         let first = first.flags(squeue::Flags::IO_LINK);
         let lt_ud = match self.alloc(scoped) {
             Ok(lt_ud) => lt_ud,
@@ -696,7 +669,16 @@ impl Ring {
         // SAFETY: the slot's inline buffer holds a 16-byte timespec, is
         // reached only through this pointer, and lives until the slot's
         // final CQE. `LinkTimeout`'s `prepare` and `entry` cannot panic.
-        let second = match unsafe { self.build(timeout, lt_ud, lt_storage, false) } {
+        let second = match unsafe {
+            build(
+                &mut self.table,
+                &self.supported,
+                timeout,
+                lt_ud,
+                lt_storage,
+                false,
+            )
+        } {
             Ok(entry) => entry,
             Err(e) => {
                 self.table.remove(ud);

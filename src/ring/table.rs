@@ -163,7 +163,6 @@ pub(crate) struct Table {
     rearms: Box<[Option<Rearm>]>,
     keeps: Box<[Option<Keep>]>,
     shots: Box<[Shots]>,
-    capacity: usize,
     stale: u64,
     /// Live slots whose final CQE has come: the rest are in flight. Kept
     /// instead of an in-flight count so that a push, which only adds a slab
@@ -185,7 +184,6 @@ impl Table {
             rearms: (0..capacity).map(|_| None).collect(),
             keeps: (0..capacity).map(|_| None).collect(),
             shots: vec![Shots::default(); capacity].into_boxed_slice(),
-            capacity,
             stale: 0,
             completed: 0,
             scoped_in_flight: 0,
@@ -195,7 +193,7 @@ impl Table {
 
     /// How many operations the table holds at most.
     pub(crate) fn capacity(&self) -> usize {
-        self.capacity
+        self.generations.len()
     }
 
     /// Operations whose final CQE has not come.
@@ -218,9 +216,9 @@ impl Table {
     #[inline]
     pub(crate) fn insert(&mut self, scoped: bool) -> Option<UserData> {
         // The slab's next key is a vacant entry's, or one past its last
-        // entry: it reaches `capacity` (the length of `generations`) only
+        // entry: it reaches the capacity (the length of `generations`) only
         // when every slot is live, so this one bounds check is the
-        // fullness check too, and the slab never grows past `capacity`.
+        // fullness check too, and the slab never grows past it.
         let key = self.slots.vacant_key();
         let generation = self.generations.get_mut(key)?;
         *generation = UserData::next_gen(*generation);
@@ -561,7 +559,7 @@ const EAGAIN: i32 = 11;
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Table")
-            .field("capacity", &self.capacity)
+            .field("capacity", &self.capacity())
             .field("live", &self.slots.len())
             .field("in_flight", &self.in_flight())
             .field("stale", &self.stale)
