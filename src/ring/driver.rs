@@ -81,20 +81,23 @@ fn check<O: Op>(supported: &[u64; 4]) -> Result<()> {
     }
 }
 
-/// Fills `op`'s storage and builds its SQE for slot `ud` of `table`,
-/// recording what the slot keeps (and, when `rearm` allows, how to re-arm
-/// it); on error — the kernel lacks the opcode, or the op panics — the slot
-/// is freed. The SQE is not pushed.
+/// Fills `op`'s storage, records how to re-arm it (when `rearm` allows and
+/// the operation has a recipe) and builds its SQE for slot `ud` of `table`;
+/// on error — the kernel lacks the opcode, or the op panics — the slot is
+/// freed. The SQE is not pushed, and what the slot keeps is not yet taken:
+/// the caller pushes the SQE at once (so that it goes straight into the
+/// ring, with no call in between to spill it to the stack) and then hands
+/// the op to [`keep`].
 ///
 /// # Safety
 ///
 /// - `storage` points at `O::Storage` that stays valid, and is not
 ///   otherwise accessed, until the slot's final CQE is reaped.
-#[inline]
+#[inline(always)]
 unsafe fn build<O: Op>(
     table: &mut Table,
     supported: &[u64; 4],
-    op: O,
+    op: &O,
     ud: UserData,
     storage: *mut O::Storage,
     rearm: bool,
@@ -103,7 +106,7 @@ unsafe fn build<O: Op>(
         table.remove(ud);
         return Err(e);
     }
-    // If `prepare`, `entry`, `rearm` or `keep` panics, the slot was never
+    // If `prepare`, `rearm` or `entry` panics, the slot was never
     // submitted: free it, or a drain would wait for it forever.
     struct Unsubmitted<'a> {
         table: &'a mut Table,
@@ -118,25 +121,29 @@ unsafe fn build<O: Op>(
     // SAFETY: the caller's promise: `storage` is valid for writes and
     // nothing else accesses it; the kernel does not see it before the push.
     unsafe { op.prepare(storage) };
-    let entry = op.entry(storage).user_data(ud.raw());
-    // The recipe gets an SQE of its own, built again rather than cloned:
-    // a clone would put `entry` in memory, and the push would then copy it
-    // through the stack (a store-forwarding stall) instead of writing it
-    // straight into the ring.
-    let recipe = match rearm {
-        true => op.rearm().map(|(target, events)| super::table::Rearm {
-            target,
-            events,
-            entry: op.entry(storage).user_data(ud.raw()),
-        }),
-        false => None,
-    };
-    let keep = op.into_keep();
-    if recipe.is_some() || keep.is_some() {
-        guard.table.attach(ud, recipe, keep);
+    // The recipe gets an SQE of its own, built in its place in the table
+    // rather than cloned from the pushed one: a clone would put that SQE in
+    // memory, and the push would copy it through the stack.
+    if rearm {
+        if let Some((target, events)) = op.rearm() {
+            guard
+                .table
+                .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()));
+        }
     }
+    let entry = op.entry(storage).user_data(ud.raw());
     std::mem::forget(guard);
     Ok(entry)
+}
+
+/// Hands what a driver-owned `op` keeps open to slot `ud`, once its SQE is
+/// queued. [`Op::into_keep`] must not panic (its contract): the SQE already
+/// names the handle.
+#[inline(always)]
+fn keep<O: Op>(table: &mut Table, ud: UserData, op: O) {
+    if let Some(keep) = op.into_keep() {
+        table.set_keep(ud, keep);
+    }
 }
 
 /// The io-uring crate's `io::Error` as an iofd error.
@@ -611,7 +618,7 @@ impl Ring {
             sq = self.uring.submission();
         }
         // SAFETY: forwarded to the caller.
-        let entry = unsafe { build(&mut self.table, &self.supported, op, ud, storage, true) }?;
+        let entry = unsafe { build(&mut self.table, &self.supported, &op, ud, storage, true) }?;
         // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
         // operation (the caller's promise).
         if unsafe { sq.push(&entry) }.is_err() {
@@ -620,6 +627,8 @@ impl Ring {
             self.table.remove(ud);
             return Err(Error::Os(Errno::EBUSY));
         }
+        drop(sq);
+        keep(&mut self.table, ud, op);
         Ok(())
     }
 
@@ -656,7 +665,7 @@ impl Ring {
             return Err(e);
         }
         // SAFETY: forwarded to the caller.
-        let first = unsafe { build(&mut self.table, &self.supported, op, ud, storage, false) }?;
+        let first = unsafe { build(&mut self.table, &self.supported, &op, ud, storage, false) }?;
         let first = first.flags(squeue::Flags::IO_LINK);
         let lt_ud = match self.alloc(scoped) {
             Ok(lt_ud) => lt_ud,
@@ -673,7 +682,7 @@ impl Ring {
             build(
                 &mut self.table,
                 &self.supported,
-                timeout,
+                &timeout,
                 lt_ud,
                 lt_storage,
                 false,
@@ -693,6 +702,8 @@ impl Ring {
             self.table.remove(lt_ud);
             return Err(e);
         }
+        keep(&mut self.table, ud, op);
+        keep(&mut self.table, lt_ud, timeout);
         Ok(lt_ud)
     }
 

@@ -48,7 +48,9 @@ use crate::sys::Errno;
 ///   are decoded;
 /// - with [`Target::Fixed`], the operation acts on whatever file the ring
 ///   has registered at that index; the handle it borrows only keeps its own
-///   descriptor alive.
+///   descriptor alive;
+/// - [`into_keep`](Op::into_keep) does not panic: the driver calls it once
+///   the SQE, which names the handle, is already queued.
 pub unsafe trait Op {
     /// What the kernel reads or writes for the operation.
     type Storage: ?Sized;
@@ -87,9 +89,9 @@ pub unsafe trait Op {
 
     /// The handle a driver-owned operation keeps open until its final CQE
     /// (for operations that hold an `Arc` of their handle), taken out of
-    /// the operation once its SQE is built: moved, not cloned. An
+    /// the operation once its SQE is queued: moved, not cloned. An
     /// operation on a fixed file keeps nothing: the ring's file table holds
-    /// the file.
+    /// the file. It must not panic (see the trait's contract).
     #[inline]
     fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>>
     where

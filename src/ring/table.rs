@@ -236,26 +236,48 @@ impl Table {
         Some(UserData::new(key as u32, generation))
     }
 
-    /// Attaches a re-arm recipe and a kept handle to slot `ud`.
-    #[inline]
-    pub(crate) fn attach(&mut self, ud: UserData, rearm: Option<Rearm>, keep: Option<Keep>) {
+    /// Gives slot `ud` a re-arm recipe: poll `target` for `events`, then
+    /// submit the SQE `entry` builds. The SQE is built in its place in the
+    /// side array, not on the stack and copied.
+    #[inline(always)]
+    pub(crate) fn set_rearm(
+        &mut self,
+        ud: UserData,
+        target: super::Target,
+        events: u32,
+        entry: impl FnOnce() -> squeue::Entry,
+    ) {
         let key = ud.key() as usize;
-        let Some(slot) = self.get_mut(ud) else {
+        let (Some(slot), Some(place)) = (
+            self.slots
+                .get_mut(key)
+                .filter(|s| s.generation == ud.generation()),
+            self.rearms.get_mut(key),
+        ) else {
             return;
         };
-        slot.extras &= SCOPED;
-        if rearm.is_some() {
-            slot.extras |= REARM;
-        }
-        if keep.is_some() {
-            slot.extras |= KEEP;
-        }
-        if let Some(r) = self.rearms.get_mut(key) {
-            *r = rearm;
-        }
-        if let Some(k) = self.keeps.get_mut(key) {
-            *k = keep;
-        }
+        slot.extras |= REARM;
+        *place = Some(Rearm {
+            target,
+            events,
+            entry: entry(),
+        });
+    }
+
+    /// Gives slot `ud` a handle to keep open until its final CQE.
+    #[inline(always)]
+    pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) {
+        let key = ud.key() as usize;
+        let (Some(slot), Some(place)) = (
+            self.slots
+                .get_mut(key)
+                .filter(|s| s.generation == ud.generation()),
+            self.keeps.get_mut(key),
+        ) else {
+            return;
+        };
+        slot.extras |= KEEP;
+        *place = Some(keep);
     }
 
     /// The slot `ud` names, if it is live at that generation. Reserved tags
@@ -639,12 +661,9 @@ mod tests {
     fn a_recipe_matters_only_when_the_read_found_nothing() {
         let mut t = Table::with_capacity(1);
         let ud = t.insert(false).expect("free");
-        let recipe = Rearm {
-            target: super::super::Target::Fd(0),
-            events: 1,
-            entry: io_uring::opcode::Nop::new().build(),
-        };
-        t.attach(ud, Some(recipe), None);
+        t.set_rearm(ud, super::super::Target::Fd(0), 1, || {
+            io_uring::opcode::Nop::new().build()
+        });
         assert_eq!(t.complete(ud, -EAGAIN, 0), Delivery::Rearm(ud.key()));
         assert!(t.rearm_of(ud.key()).is_some());
         assert_eq!(t.complete(ud, 8, 0), Delivery::Stored);
