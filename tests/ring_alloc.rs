@@ -4,11 +4,12 @@
 
 mod util;
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
 use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout, TimeoutResult};
-use iofd::ring::{Ring, WheelTimers};
+use iofd::ring::{Fixed, Ring, WheelTimers};
 use iofd::{EventFd, MemFd};
 
 #[global_allocator]
@@ -52,6 +53,23 @@ fn main() {
         ring.submit_and_wait(32).expect("submit");
         for t in reads.drain(..) {
             assert_eq!(ring.wait(t).expect("read"), 1);
+        }
+    });
+
+    let registered = EventFd::new_semaphore(u32::MAX).expect("eventfd");
+    let mut fixed_ring = Ring::new(64).expect("ring");
+    fixed_ring
+        .register_files(&[registered.as_fd()])
+        .expect("files");
+    let fixed = Fixed::<EventFd>::new(0);
+    let mut fixed_reads = Vec::with_capacity(32);
+    total += per_op("driver-owned eventfd reads (fixed file)", 32, || {
+        for _ in 0..32 {
+            fixed_reads.push(fixed_ring.push(fixed.read_op()).expect("push"));
+        }
+        fixed_ring.submit_and_wait(32).expect("submit");
+        for t in fixed_reads.drain(..) {
+            assert_eq!(fixed_ring.wait(t).expect("read"), 1);
         }
     });
 

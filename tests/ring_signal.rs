@@ -7,7 +7,9 @@ mod util;
 
 use std::sync::Arc;
 
-use iofd::ring::Ring;
+use std::os::fd::AsFd;
+
+use iofd::ring::{Fixed, Ring};
 use iofd::sys::process::{getpid, getuid};
 use iofd::{Error, PidFd, SigSet, Signal, SignalFd, SignalInfo};
 
@@ -76,6 +78,34 @@ fn read_op_of_a_pending_signal_and_driver_owned() -> TestResult {
     ring.submit()?;
     send_to_self(Signal::USR1)?;
     assert_from_us(&ring.wait(token)?, Signal::USR1);
+    assert_eq!(sfd.read_info(), Err(Error::WouldBlock));
+    Ok(())
+}
+
+fn fixed_signalfd_reads_one_and_many() -> TestResult {
+    let mut ring = Ring::new(8)?;
+    let sfd = SignalFd::new(&MASK)?;
+    ring.register_files(&[sfd.as_fd()])?;
+    let fixed = Fixed::<SignalFd>::new(0);
+    // Armed first, driver-owned: re-armed on a poll of the fixed file.
+    let token = ring.push(fixed.read_op())?;
+    ring.submit()?;
+    ring.reap()?;
+    assert_eq!(ring.in_flight(), 1, "nothing pending yet");
+    send_to_self(Signal::USR2)?;
+    assert_from_us(&ring.wait(token)?, Signal::USR2);
+
+    send_to_self(RT41)?;
+    send_to_self(RT41)?;
+    let mut infos = [SignalInfo::zeroed(); 4];
+    let n = ring.scope(|s| {
+        let t = s.push_into(fixed.read_many_op(), &mut infos)?;
+        s.wait(t)
+    })?;
+    assert_eq!(n, 2);
+    for info in &infos[..2] {
+        assert_from_us(info, RT41);
+    }
     assert_eq!(sfd.read_info(), Err(Error::WouldBlock));
     Ok(())
 }
@@ -184,7 +214,7 @@ fn main() {
         std::process::exit(1);
     }
 
-    let checks: [Check; 7] = [
+    let checks: [Check; 8] = [
         (
             "read_op_armed_before_the_signal",
             read_op_armed_before_the_signal,
@@ -192,6 +222,10 @@ fn main() {
         (
             "read_op_of_a_pending_signal_and_driver_owned",
             read_op_of_a_pending_signal_and_driver_owned,
+        ),
+        (
+            "fixed_signalfd_reads_one_and_many",
+            fixed_signalfd_reads_one_and_many,
         ),
         (
             "read_many_op_takes_every_pending_record",

@@ -16,7 +16,7 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use io_uring::{IoUring, cqueue, opcode, squeue, types};
+use io_uring::{IoUring, cqueue, opcode, squeue};
 
 use super::UserData;
 use super::op::{Op, Target, Token};
@@ -38,11 +38,8 @@ const FOREIGN_TOKEN: &str = "the token belongs to another ring";
 /// CQE carries `ud` with the auxiliary flag and ends the operation: the
 /// kernel then skips the CQE of the read linked behind it as well.
 fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
-    let poll = match target {
-        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), events).build(),
-        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), events).build(),
-    };
-    poll.flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
+    super::ops::poll_add(target, events)
+        .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
         .user_data(ud.aux().raw())
 }
 

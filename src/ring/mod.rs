@@ -37,8 +37,9 @@
 //!    operation's own slot of the table (128 bytes inline), which is freed
 //!    only after the final CQE. The returned [`Token`] borrows nothing, so
 //!    long-lived server operations can be kept anywhere; an operation made
-//!    from an `Arc`-held handle keeps the handle open too. No heap
-//!    allocation per operation.
+//!    from an `Arc`-held handle keeps the handle open too, and one made
+//!    from a [`Fixed`] file (a handle registered with the ring) needs
+//!    nothing kept at all. No heap allocation per operation.
 //! 2. **Scoped** ([`Ring::scope`]): operations write into the caller's own
 //!    storage, borrowed for longer than the scope. Leaving the scope by any
 //!    path cancels and reaps every operation it started before the borrows
@@ -110,6 +111,7 @@ mod wheel_timers;
 
 pub use driver::{Notify, Ring, RingBuilder};
 pub use op::{Op, Target, Ticket, Token};
+pub use ops::Fixed;
 pub use scope::Scope;
 pub use table::{Cqe, INLINE_BYTES};
 pub use user_data::UserData;

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::{
-    CURRENT_POSITION, OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target, write_entry,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target,
+    write_entry,
 };
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
@@ -100,6 +101,22 @@ impl EventFd {
     pub fn signal_op_shared(self: &Arc<Self>, value: u64) -> WriteCounter<Arc<EventFd>> {
         WriteCounter {
             handle: Arc::clone(self),
+            value,
+            opts: Opts::DEFAULT,
+        }
+    }
+}
+
+impl Fixed<EventFd> {
+    /// [`EventFd::read_op`] on the registered eventfd.
+    pub fn read_op(self) -> ReadCounter<Fixed<EventFd>> {
+        ReadCounter::new(self)
+    }
+
+    /// [`EventFd::signal_op`] on the registered eventfd.
+    pub fn signal_op(self, value: u64) -> WriteCounter<Fixed<EventFd>> {
+        WriteCounter {
+            handle: self,
             value,
             opts: Opts::DEFAULT,
         }

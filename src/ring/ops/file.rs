@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target, write_entry};
+use super::{Fixed, OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target, write_entry};
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
 use crate::ring::driver::POLLIN;
@@ -98,6 +98,33 @@ impl MemFd {
         }
     }
 }
+
+/// Read and write operations on a registered file.
+macro_rules! fixed_file_ops {
+    ($handle:ident) => {
+        impl Fixed<$handle> {
+            #[doc = concat!("[`", stringify!($handle), "::read_at_op`] on the registered file.")]
+            pub fn read_at_op(self, offset: u64) -> ReadAt<Fixed<$handle>> {
+                ReadAt {
+                    handle: self,
+                    offset,
+                    opts: Opts::DEFAULT,
+                }
+            }
+
+            #[doc = concat!("[`", stringify!($handle), "::write_at_op`] on the registered file.")]
+            pub fn write_at_op(self, offset: u64) -> WriteAt<Fixed<$handle>> {
+                WriteAt {
+                    handle: self,
+                    offset,
+                    opts: Opts::DEFAULT,
+                }
+            }
+        }
+    };
+}
+fixed_file_ops!(Fd);
+fixed_file_ops!(MemFd);
 
 /// The length of one io_uring transfer: at most `u32::MAX` bytes.
 #[inline]

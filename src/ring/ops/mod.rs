@@ -24,8 +24,13 @@
 //! The `*_op` methods borrow the handle (for a [`Scope`](super::Scope));
 //! the `*_op_shared` methods of an `Arc`-held handle make operations that
 //! keep it open themselves, for the driver-owned [`Ring::push`](super::Ring::push).
+//! A [`Fixed`] file — a handle registered in the ring's file table — offers
+//! the same operations by index, for either API, and they keep nothing:
+//! the cheapest driver-owned operations.
 
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::fmt;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
@@ -54,19 +59,28 @@ pub use timerfd::ReadExpirations;
 pub(crate) use timeout::{check_update, mark_removed};
 
 /// How an operation holds its handle: borrowed (`&H`, for a scope, which
-/// keeps it alive by the borrow) or shared (`Arc<H>`, for a driver-owned
-/// operation, which keeps it open until its final CQE).
-pub trait OpHandle: AsFd {
+/// keeps it alive by the borrow), shared (`Arc<H>`, for a driver-owned
+/// operation, which keeps it open until its final CQE), or registered
+/// ([`Fixed<H>`], an index into the ring's fixed-file table, which keeps
+/// the file open itself).
+///
+/// The trait is sealed: what an operation names, and what keeps that open,
+/// is a promise the driver relies on.
+pub trait OpHandle: sealed::Sealed {
     /// The reference the driver keeps until the final CQE, if any.
     fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>>
     where
         Self: Sized;
 
-    /// The descriptor number for the SQE.
-    #[inline]
-    fn raw(&self) -> RawFd {
-        self.as_fd().as_raw_fd()
-    }
+    /// The file the SQE names.
+    fn target(&self) -> Target;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl<T: std::os::fd::AsFd + ?Sized> Sealed for &T {}
+    impl<T: std::os::fd::AsFd + Send + Sync + 'static> Sealed for std::sync::Arc<T> {}
+    impl<H> Sealed for super::Fixed<H> {}
 }
 
 impl<T: AsFd + ?Sized> OpHandle for &T {
@@ -74,12 +88,116 @@ impl<T: AsFd + ?Sized> OpHandle for &T {
     fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         None
     }
+
+    #[inline]
+    fn target(&self) -> Target {
+        Target::Fd(self.as_fd().as_raw_fd())
+    }
 }
 
 impl<T: AsFd + Send + Sync + 'static> OpHandle for Arc<T> {
     #[inline]
     fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         Some(self as Arc<dyn AsFd + Send + Sync>)
+    }
+
+    #[inline]
+    fn target(&self) -> Target {
+        Target::Fd(self.as_fd().as_raw_fd())
+    }
+}
+
+impl<H> OpHandle for Fixed<H> {
+    #[inline]
+    fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        None
+    }
+
+    #[inline]
+    fn target(&self) -> Target {
+        Target::Fixed(self.index)
+    }
+}
+
+/// A file in the ring's fixed-file table
+/// ([`Ring::register_files`](super::Ring::register_files)), typed by the
+/// kind of handle registered there: it offers that handle's operations,
+/// which name the file by index (`IOSQE_FIXED_FILE`).
+///
+/// An operation made from a `Fixed` holds nothing: the ring's file table
+/// keeps the file open (and the kernel keeps it for operations in flight
+/// even if it is unregistered), so a driver-owned read costs no reference
+/// counting at all — unlike one made from an `Arc`-held handle, which is
+/// cloned for the operation and released when it completes.
+///
+/// The index is not checked against the table: an index with no file
+/// completes with `Os(EBADF)`, and one holding another kind of file gives
+/// that file's result or error (a short read is `Os(EIO)`); neither can
+/// touch memory outside the operation's storage.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::fd::AsFd;
+/// use iofd::EventFd;
+/// use iofd::ring::{Fixed, Ring};
+///
+/// let mut ring = Ring::new(8)?;
+/// let efd = EventFd::new(0)?;
+/// ring.register_files(&[efd.as_fd()])?;
+/// let fixed = Fixed::<EventFd>::new(0);
+/// efd.signal(3)?;
+/// let token = ring.push(fixed.read_op())?;
+/// assert_eq!(ring.wait(token)?, 3);
+/// # Ok::<(), iofd::Error>(())
+/// ```
+pub struct Fixed<H> {
+    index: u32,
+    _handle: PhantomData<fn() -> H>,
+}
+
+impl<H> Fixed<H> {
+    /// Names fixed file `index`, a handle of type `H`.
+    #[inline]
+    pub const fn new(index: u32) -> Fixed<H> {
+        Fixed {
+            index,
+            _handle: PhantomData,
+        }
+    }
+
+    /// The index in the ring's fixed-file table.
+    #[inline]
+    pub const fn index(self) -> u32 {
+        self.index
+    }
+}
+
+impl<H> Clone for Fixed<H> {
+    fn clone(&self) -> Fixed<H> {
+        *self
+    }
+}
+
+impl<H> Copy for Fixed<H> {}
+
+impl<H> PartialEq for Fixed<H> {
+    fn eq(&self, other: &Fixed<H>) -> bool {
+        self.index == other.index
+    }
+}
+
+impl<H> Eq for Fixed<H> {}
+
+impl<H> std::hash::Hash for Fixed<H> {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.index.hash(state);
+    }
+}
+
+impl<H> fmt::Debug for Fixed<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Fixed").field(&self.index).finish()
     }
 }
 
@@ -107,7 +225,16 @@ fn kept<H: OpHandle>(handle: H, fixed: Option<u32>) -> Option<Arc<dyn AsFd + Sen
 fn target<H: OpHandle>(handle: &H, fixed: Option<u32>) -> Target {
     match fixed {
         Some(index) => Target::Fixed(index),
-        None => Target::Fd(handle.raw()),
+        None => handle.target(),
+    }
+}
+
+/// `IORING_OP_POLL_ADD` of `events` on `target`.
+#[inline]
+pub(crate) fn poll_add(target: Target, events: u32) -> squeue::Entry {
+    match target {
+        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), events).build(),
+        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), events).build(),
     }
 }
 

@@ -11,9 +11,9 @@ use std::os::fd::AsFd;
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
-use super::OpHandle;
+use super::{Fixed, OpHandle, poll_add};
 use crate::error::{Error, Result};
 use crate::fd::PidFd;
 use crate::ring::Cqe;
@@ -79,7 +79,17 @@ impl PidFd {
     }
 }
 
-// SAFETY: a poll of a descriptor the operation holds; no memory touched.
+impl Fixed<PidFd> {
+    /// [`PidFd::exit_op`] on the registered pidfd. (A registered pidfd has
+    /// no [`wait_op`](PidFd::wait_op): waiting names the child by its pid,
+    /// which the index does not carry.)
+    pub fn exit_op(self) -> PollExit<Fixed<PidFd>> {
+        PollExit { handle: self }
+    }
+}
+
+// SAFETY: a poll of a file the operation holds (or the ring's file table
+// does); no memory touched.
 unsafe impl<H: OpHandle> Op for PollExit<H> {
     type Storage = ();
     type Output = ();
@@ -88,7 +98,7 @@ unsafe impl<H: OpHandle> Op for PollExit<H> {
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
-        opcode::PollAdd::new(types::Fd(self.handle.raw()), POLLIN).build()
+        poll_add(self.handle.target(), POLLIN)
     }
 
     #[inline]

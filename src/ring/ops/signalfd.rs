@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, OpHandle, Opts, kept, op_setters, read_entry, target};
+use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, kept, op_setters, read_entry, target};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
 use crate::ring::driver::POLLIN;
@@ -64,6 +64,24 @@ impl SignalFd {
     pub fn read_op_shared(self: &Arc<Self>) -> ReadSignal<Arc<SignalFd>> {
         ReadSignal {
             handle: Arc::clone(self),
+            opts: Opts::DEFAULT,
+        }
+    }
+}
+
+impl Fixed<SignalFd> {
+    /// [`SignalFd::read_op`] on the registered signalfd.
+    pub fn read_op(self) -> ReadSignal<Fixed<SignalFd>> {
+        ReadSignal {
+            handle: self,
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// [`SignalFd::read_many_op`] on the registered signalfd.
+    pub fn read_many_op(self) -> ReadSignals<Fixed<SignalFd>> {
+        ReadSignals {
+            handle: self,
             opts: Opts::DEFAULT,
         }
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::Fixed;
 use super::eventfd::ReadCounter;
 use crate::fd::TimerFd;
 
@@ -36,5 +37,12 @@ impl TimerFd {
     /// which the operation keeps open until it completes.
     pub fn expirations_op_shared(self: &Arc<Self>) -> ReadExpirations<Arc<TimerFd>> {
         ReadCounter::new(Arc::clone(self))
+    }
+}
+
+impl Fixed<TimerFd> {
+    /// [`TimerFd::expirations_op`] on the registered timerfd.
+    pub fn expirations_op(self) -> ReadExpirations<Fixed<TimerFd>> {
+        ReadCounter::new(self)
     }
 }
