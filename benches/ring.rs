@@ -4,8 +4,11 @@
 //! - `nop/<batch>`: NOP throughput at batch sizes 1, 8, 32, 128.
 //! - `read_ready/<batch>`: eventfd counter reads that complete inline (a
 //!   semaphore eventfd loaded with 2^32 - 1 units), by descriptor and with
-//!   a fixed file plus a registered ring fd; beside one `read` syscall per
-//!   counter through the handle.
+//!   a fixed file plus a registered ring fd. iofd's driver-owned reads by
+//!   descriptor (`iofd`, an `Arc`-held handle kept open per read) and by
+//!   [`Fixed`] file (`iofd_fixed_regring`, nothing kept), and scoped reads
+//!   of a borrowed handle into the caller's storage (`iofd_scope`); beside
+//!   one `read` syscall per counter through the handle.
 //! - `read_armed`: a read submitted before the counter is signalled, then
 //!   the signal (a `write` syscall) and the wait.
 //!
@@ -20,8 +23,8 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use io_uring::{IoUring, opcode, types};
 use iofd::EventFd;
-use iofd::ring::Ring;
 use iofd::ring::ops::{Nop, ReadCounter};
+use iofd::ring::{Fixed, Ring};
 
 const BATCHES: [usize; 4] = [1, 8, 32, 128];
 
@@ -157,7 +160,9 @@ fn read_ready(c: &mut Criterion) {
         });
 
         // iofd, fixed file and registered ring fd.
-        let shared_fixed = Arc::new(loaded());
+        let shared_fixed = loaded();
+        let mut fixed_tokens: Vec<iofd::ring::Token<ReadCounter<Fixed<EventFd>>>> =
+            Vec::with_capacity(n);
         let mut ring_fixed = Ring::builder(64)
             .register_ring_fd(true)
             .build()
@@ -166,15 +171,35 @@ fn read_ready(c: &mut Criterion) {
             .register_files(&[shared_fixed.as_fd()])
             .expect("files");
         g.bench_with_input(BenchmarkId::new("iofd_fixed_regring", n), &n, |b, &n| {
+            let fixed = Fixed::<EventFd>::new(0);
             b.iter(|| {
                 for _ in 0..n {
-                    let op = shared_fixed.read_op_shared().fixed(0);
-                    tokens.push(ring_fixed.push(op).expect("push"));
+                    fixed_tokens.push(ring_fixed.push(fixed.read_op()).expect("push"));
                 }
                 ring_fixed.submit_and_wait(n).expect("submit");
-                for t in tokens.drain(..) {
+                for t in fixed_tokens.drain(..) {
                     assert_eq!(ring_fixed.wait(t).expect("read"), 1);
                 }
+            })
+        });
+
+        // iofd, scoped reads by descriptor into the caller's storage, the
+        // handle borrowed: what the raw crate does, with the scope's
+        // guarantee that nothing outlives the borrows.
+        let borrowed = loaded();
+        let mut ring_scope = Ring::new(64).expect("ring");
+        g.bench_with_input(BenchmarkId::new("iofd_scope", n), &n, |b, _| {
+            b.iter(|| {
+                ring_scope
+                    .scope(|s| {
+                        for buf in bufs.iter_mut() {
+                            let _ = s.push_into(borrowed.read_op(), buf)?;
+                        }
+                        s.submit_and_wait_all()
+                    })
+                    .expect("scope");
+                assert!(bufs.iter().all(|&v| v == 1));
+                black_box(&bufs);
             })
         });
 

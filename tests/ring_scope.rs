@@ -239,3 +239,82 @@ fn nested_use_after_a_scope_many_times() {
     }
     assert_eq!(ring.stale_completions(), 0);
 }
+
+#[test]
+fn leaving_a_scope_frees_untaken_results_wherever_they_sit() {
+    let mut ring = Ring::builder(8).capacity(8).build().unwrap();
+    let shared = Arc::new(EventFd::new(0).unwrap());
+    let armed = ring.push(shared.read_op_shared()).unwrap(); // key 0
+    let nop = ring.push(Nop::new()).unwrap(); // key 1, freed again
+    ring.wait(nop).unwrap();
+    let ready = [
+        EventFd::new(1).unwrap(),
+        EventFd::new(2).unwrap(),
+        EventFd::new(3).unwrap(),
+    ];
+    let never = EventFd::new(0).unwrap();
+    let mut values = [0u64; 3];
+    let mut v = 0u64;
+    ring.scope(|s| {
+        for (efd, c) in ready.iter().zip(values.iter_mut()) {
+            let _ = s.push_into(efd.read_op(), c)?;
+        }
+        let _ = s.push_into(never.read_op(), &mut v)?;
+        s.submit_and_wait(3)?;
+        Ok::<_, Error>(()) // three results untaken, one read armed
+    })
+    .unwrap();
+    assert_eq!(values, [1, 2, 3]);
+    assert_eq!(ring.in_flight(), 1, "only the driver-owned read");
+    // Every other slot is free again: seven more operations fit, an eighth
+    // does not.
+    let nops: Vec<_> = (0..7).map(|_| ring.push(Nop::new()).unwrap()).collect();
+    assert_eq!(ring.push(Nop::new()).err(), Some(Error::Os(Errno::EBUSY)));
+    for t in nops {
+        ring.wait(t).unwrap();
+    }
+    shared.signal(5).unwrap();
+    assert_eq!(ring.wait(armed), Ok(5));
+}
+
+#[test]
+fn submit_and_wait_all_with_more_operations_than_the_completion_queue_holds() {
+    // Sixteen results through a four-entry completion queue: they overflow
+    // and are flushed, and every one lands in its storage.
+    let mut ring = Ring::builder(4).cq_entries(4).capacity(16).build().unwrap();
+    let efds: Vec<_> = (1..=16).map(|i| EventFd::new(i).unwrap()).collect();
+    let mut values = [0u64; 16];
+    ring.scope(|s| {
+        for (efd, c) in efds.iter().zip(values.iter_mut()) {
+            let _ = s.push_into(efd.read_op(), c)?;
+        }
+        s.submit_and_wait_all()
+    })
+    .unwrap();
+    let want: Vec<u64> = (1..=16).collect();
+    assert_eq!(values.to_vec(), want);
+    assert_eq!(ring.in_flight(), 0);
+}
+
+#[test]
+fn submit_and_wait_all_waits_for_a_read_armed_across_enters() {
+    let mut ring = Ring::new(8).unwrap();
+    let late = Arc::new(EventFd::new(0).unwrap());
+    let now = EventFd::new(4).unwrap();
+    let (mut a, mut b) = (0u64, 0u64);
+    let signaller = {
+        let late = Arc::clone(&late);
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            late.signal(9).unwrap();
+        })
+    };
+    ring.scope(|s| {
+        let _ = s.push_into(now.read_op(), &mut a)?;
+        let _ = s.push_into(late.read_op(), &mut b)?;
+        s.submit_and_wait_all()
+    })
+    .unwrap();
+    signaller.join().unwrap();
+    assert_eq!((a, b), (4, 9));
+}

@@ -1126,7 +1126,10 @@ impl Ring {
     /// (`Drop`) leaks the table, whose buffers are the only storage its
     /// driver-owned operations use.
     pub(crate) fn drain(&mut self, scoped_only: bool) -> bool {
-        if self.table.live_count(scoped_only) > 0 {
+        // The scan stops once it has seen every live slot it is after: a
+        // small batch in a big table is found at its first keys.
+        let mut unseen = self.table.live_count(scoped_only);
+        if unseen > 0 {
             for key in 0..self.table.capacity() {
                 let Some((ud, state, scoped)) = self.table.at(key) else {
                     continue;
@@ -1148,6 +1151,10 @@ impl Ring {
                     State::Completed => {
                         self.table.remove(ud);
                     }
+                }
+                unseen -= 1;
+                if unseen == 0 {
+                    break;
                 }
             }
         }

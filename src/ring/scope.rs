@@ -260,11 +260,19 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// The ring's errors only.
     pub fn submit_and_wait_all(&mut self) -> Result<()> {
-        self.ring.submit()?;
-        while self.ring.table_scoped_in_flight() > 0 {
-            self.ring.submit_and_wait(1)?;
+        // Each enter waits for as many completions as this scope still
+        // lacks (others' count too, so it may return early; never more than
+        // the completion queue holds), so a batch that completes at once
+        // costs one `io_uring_enter`.
+        let cap = self.ring.cq_entries() as usize;
+        let mut left = self.ring.table_scoped_in_flight();
+        loop {
+            self.ring.submit_and_wait(left.min(cap))?;
+            left = self.ring.table_scoped_in_flight();
+            if left == 0 {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Takes one result of `ticket`'s operation: `None` while nothing has
