@@ -333,6 +333,7 @@ impl RingBuilder {
             eventfd: None,
             registered: None,
             enters: 0,
+            draining: false,
         };
         if self.register_ring_fd {
             ring.registered = Some((ring.register_ring_fd()?, thread_key()));
@@ -394,6 +395,10 @@ pub struct Ring {
     registered: Option<(u32, u64)>,
     /// `io_uring_enter` calls made so far.
     enters: u64,
+    /// Set while [`drain`](Ring::drain) runs: a kept handle's panic is
+    /// then held until nothing is in flight, instead of being resumed by a
+    /// reap, which would leave the drain with the kernel still writing.
+    draining: bool,
 }
 
 /// `struct io_uring_rsrc_update`.
@@ -984,6 +989,9 @@ impl Ring {
             }
             self.table.settle(done);
             total += cqes.len();
+            if self.table.unwound_pending() && !self.draining {
+                self.resume_unwound();
+            }
             if cqes.len() == PASS {
                 continue;
             }
@@ -1002,6 +1010,18 @@ impl Ring {
             }
         }
         Ok(total)
+    }
+
+    /// Resumes the panic of a kept handle's `Drop` that a pass of
+    /// completions held back (all of the pass was recorded first), unless
+    /// the thread is already unwinding.
+    #[cold]
+    pub(crate) fn resume_unwound(&mut self) {
+        if let Some(payload) = self.table.take_unwound() {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(payload);
+            }
+        }
     }
 
     /// [`rearm`](Ring::rearm), or when that fails, ends the read with the
@@ -1124,8 +1144,18 @@ impl Ring {
     /// drain aborts the process rather than let caller memory be written
     /// after it is freed; a full drain returns `false`, and the caller
     /// (`Drop`) leaks the table, whose buffers are the only storage its
-    /// driver-owned operations use.
+    /// driver-owned operations use. A kept handle's `Drop` that panics
+    /// meanwhile is held back (see [`resume_unwound`](Ring::resume_unwound))
+    /// for the caller to resume once nothing is in flight.
     pub(crate) fn drain(&mut self, scoped_only: bool) -> bool {
+        let was_draining = std::mem::replace(&mut self.draining, true);
+        let drained = self.drain_all(scoped_only);
+        self.draining = was_draining;
+        drained
+    }
+
+    /// [`drain`](Ring::drain)'s work, with reaps holding back panics.
+    fn drain_all(&mut self, scoped_only: bool) -> bool {
         // The scan stops once it has seen every live slot it is after: a
         // small batch in a big table is found at its first keys.
         let mut unseen = self.table.live_count(scoped_only);
@@ -1239,6 +1269,9 @@ impl Drop for Ring {
                 };
             }
         }
+        // Everything is reaped: a kept handle's panic held back by the
+        // drain can go on now.
+        self.resume_unwound();
     }
 }
 

@@ -33,6 +33,7 @@ struct Cleanup<'a> {
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         self.ring.drain(true);
+        self.ring.resume_unwound();
     }
 }
 

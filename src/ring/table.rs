@@ -11,9 +11,11 @@
 //! allocation never moves or shrinks while the table lives.
 #![allow(unsafe_code)]
 
+use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::os::fd::AsFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use io_uring::squeue;
@@ -170,6 +172,8 @@ pub(crate) struct Table {
     completed: usize,
     scoped_in_flight: usize,
     scoped_live: usize,
+    /// A panic of a kept handle's `Drop`, held until the pass is done.
+    unwound: Option<Box<dyn Any + Send>>,
 }
 
 impl Table {
@@ -188,6 +192,7 @@ impl Table {
             completed: 0,
             scoped_in_flight: 0,
             scoped_live: 0,
+            unwound: None,
         }
     }
 
@@ -345,15 +350,41 @@ impl Table {
         // A recipe owns nothing, and only a flagged one is ever read: it is
         // left in place for the next `attach` to overwrite.
         if extras & KEEP != 0 {
-            if let Some(k) = self.keeps.get_mut(key) {
-                *k = None;
-            }
+            let k = self.keeps.get_mut(key).and_then(Option::take);
+            self.release_keep(k);
         }
         if extras & SHOTS != 0 {
             if let Some(s) = self.shots.get_mut(key) {
                 *s = Shots::default();
             }
         }
+    }
+
+    /// Drops a kept handle, which may be the last reference to a caller's
+    /// type. Should its `Drop` panic, the panic is held for
+    /// [`take_unwound`](Table::take_unwound) rather than let it cut a pass
+    /// of completions short: CQEs already copied out of the ring would be
+    /// lost, and their operations never end.
+    #[inline]
+    fn release_keep(&mut self, keep: Option<Keep>) {
+        if let Some(keep) = keep {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(keep))) {
+                self.unwound.get_or_insert(payload);
+            }
+        }
+    }
+
+    /// Whether a kept handle's `Drop` panicked since the last
+    /// [`take_unwound`](Table::take_unwound).
+    #[inline]
+    pub(crate) fn unwound_pending(&self) -> bool {
+        self.unwound.is_some()
+    }
+
+    /// The first panic of a kept handle's `Drop` since the last call.
+    #[inline]
+    pub(crate) fn take_unwound(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.unwound.take()
     }
 
     /// Marks an in-flight operation abandoned: its final CQE will free it.
@@ -393,15 +424,21 @@ impl Table {
             // A re-arm recipe needs no work unless the read found nothing
             // ready: the flag is cleared and the stale recipe left in
             // place (only a flagged recipe is ever read).
+            // A kept handle is released here too: it is needed no longer.
             if slot.generation == ud.upper()
                 && slot.state == State::Submitted
-                && slot.extras & !REARM == 0
+                && slot.extras & !(REARM | KEEP) == 0
                 && flags & Cqe::F_MORE == 0
-                && (res != -EAGAIN || slot.extras == 0)
+                && (res != -EAGAIN || slot.extras & REARM == 0)
             {
+                let kept = slot.extras & KEEP != 0;
                 slot.cqe = Cqe { res, flags };
                 slot.state = State::Completed;
                 slot.extras = 0;
+                if kept {
+                    let k = self.keeps.get_mut(key).and_then(Option::take);
+                    self.release_keep(k);
+                }
                 return Delivery::Unsettled;
             }
         }
