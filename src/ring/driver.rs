@@ -989,7 +989,7 @@ impl Ring {
             }
             self.table.settle(done);
             total += cqes.len();
-            if self.table.unwound_pending() && !self.draining {
+            if !self.draining {
                 self.resume_unwound();
             }
             if cqes.len() == PASS {
@@ -1015,8 +1015,17 @@ impl Ring {
     /// Resumes the panic of a kept handle's `Drop` that a pass of
     /// completions held back (all of the pass was recorded first), unless
     /// the thread is already unwinding.
-    #[cold]
+    #[inline]
     pub(crate) fn resume_unwound(&mut self) {
+        if self.table.unwound_pending() {
+            self.resume_unwound_slow();
+        }
+    }
+
+    /// The slow path of [`resume_unwound`](Ring::resume_unwound).
+    #[cold]
+    #[inline(never)]
+    fn resume_unwound_slow(&mut self) {
         if let Some(payload) = self.table.take_unwound() {
             if !std::thread::panicking() {
                 std::panic::resume_unwind(payload);
