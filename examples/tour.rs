@@ -317,6 +317,21 @@ fn ring_batch() -> Result<()> {
         ring.in_flight(),
         ring.stale_completions()
     );
+
+    // Driver-owned reads of a registered file: named by a typed index, so
+    // the ring keeps nothing per read (no reference count), and the result
+    // waits in the read's own table slot.
+    let efd = EventFd::new(0)?;
+    ring.register_files(&[efd.as_fd()])?;
+    let fixed = iofd::ring::Fixed::<EventFd>::new(0);
+    let read = ring.push(fixed.read_op())?;
+    let signal = ring.push(fixed.signal_op(42))?;
+    ring.wait(signal)?;
+    println!(
+        "fixed file 0: read {} after a signal through the same index",
+        ring.wait(read)?
+    );
+    ring.unregister_files()?;
     Ok(())
 }
 
