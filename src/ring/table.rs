@@ -348,7 +348,7 @@ impl Table {
     /// `extras` flags.
     fn drop_side(&mut self, key: usize, extras: u8) {
         // A recipe owns nothing, and only a flagged one is ever read: it is
-        // left in place for the next `attach` to overwrite.
+        // left in place for the next `set_rearm` to overwrite.
         if extras & KEEP != 0 {
             let k = self.keeps.get_mut(key).and_then(Option::take);
             self.release_keep(k);
