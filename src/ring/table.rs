@@ -252,37 +252,29 @@ impl Table {
         events: u32,
         entry: impl FnOnce() -> squeue::Entry,
     ) {
-        let key = ud.key() as usize;
-        let (Some(slot), Some(place)) = (
-            self.slots
-                .get_mut(key)
-                .filter(|s| s.generation == ud.generation()),
-            self.rearms.get_mut(key),
-        ) else {
+        let Some(slot) = self.get_mut(ud) else {
             return;
         };
         slot.extras |= REARM;
-        *place = Some(Rearm {
-            target,
-            events,
-            entry: entry(),
-        });
+        if let Some(place) = self.rearms.get_mut(ud.key() as usize) {
+            *place = Some(Rearm {
+                target,
+                events,
+                entry: entry(),
+            });
+        }
     }
 
     /// Gives slot `ud` a handle to keep open until its final CQE.
     #[inline(always)]
     pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) {
-        let key = ud.key() as usize;
-        let (Some(slot), Some(place)) = (
-            self.slots
-                .get_mut(key)
-                .filter(|s| s.generation == ud.generation()),
-            self.keeps.get_mut(key),
-        ) else {
+        let Some(slot) = self.get_mut(ud) else {
             return;
         };
         slot.extras |= KEEP;
-        *place = Some(keep);
+        if let Some(place) = self.keeps.get_mut(ud.key() as usize) {
+            *place = Some(keep);
+        }
     }
 
     /// The slot `ud` names, if it is live at that generation. Reserved tags
@@ -350,8 +342,7 @@ impl Table {
         // A recipe owns nothing, and only a flagged one is ever read: it is
         // left in place for the next `set_rearm` to overwrite.
         if extras & KEEP != 0 {
-            let k = self.keeps.get_mut(key).and_then(Option::take);
-            self.release_keep(k);
+            self.release_keep(key);
         }
         if extras & SHOTS != 0 {
             if let Some(s) = self.shots.get_mut(key) {
@@ -360,14 +351,14 @@ impl Table {
         }
     }
 
-    /// Drops a kept handle, which may be the last reference to a caller's
-    /// type. Should its `Drop` panic, the panic is held for
+    /// Drops slot `key`'s kept handle, which may be the last reference to
+    /// a caller's type. Should its `Drop` panic, the panic is held for
     /// [`take_unwound`](Table::take_unwound) rather than let it cut a pass
     /// of completions short: CQEs already copied out of the ring would be
     /// lost, and their operations never end.
-    #[inline]
-    fn release_keep(&mut self, keep: Option<Keep>) {
-        if let Some(keep) = keep {
+    #[inline(always)]
+    fn release_keep(&mut self, key: usize) {
+        if let Some(keep) = self.keeps.get_mut(key).and_then(Option::take) {
             if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(keep))) {
                 self.unwound.get_or_insert(payload);
             }
@@ -436,8 +427,7 @@ impl Table {
                 slot.state = State::Completed;
                 slot.extras = 0;
                 if kept {
-                    let k = self.keeps.get_mut(key).and_then(Option::take);
-                    self.release_keep(k);
+                    self.release_keep(key);
                 }
                 return Delivery::Unsettled;
             }
