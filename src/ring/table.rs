@@ -128,11 +128,11 @@ impl Slot {
         self.extras & SCOPED != 0
     }
 
-    /// Whether the slot is in `state` with no side data: the state and
-    /// flag bytes compared as one half-word.
+    /// Whether the slot is in `state` with no side data but its scope:
+    /// the state and flag bytes compared as one half-word.
     #[inline]
     fn is_plain(&self, state: State) -> bool {
-        u16::from_ne_bytes([self.state as u8, self.extras]) == state as u16
+        u16::from_ne_bytes([self.state as u8, self.extras & !SCOPED]) == state as u16
     }
 }
 
@@ -321,23 +321,18 @@ impl Table {
         } else if slot.scoped() {
             self.scoped_in_flight -= 1;
         }
-        if slot.extras != 0 {
-            self.release(key, slot);
+        if slot.scoped() {
+            self.scoped_live -= 1;
+        }
+        if slot.extras & (KEEP | SHOTS) != 0 {
+            self.drop_side(key, slot.extras);
         }
         true
     }
 
-    /// Drops the side data of a freed slot.
-    #[cold]
-    fn release(&mut self, key: usize, slot: Slot) {
-        if slot.scoped() {
-            self.scoped_live -= 1;
-        }
-        self.drop_side(key, slot.extras);
-    }
-
     /// Clears the kept handle and untaken shots of slot `key` that
     /// `extras` flags.
+    #[cold]
     fn drop_side(&mut self, key: usize, extras: u8) {
         // A recipe owns nothing, and only a flagged one is ever read: it is
         // left in place for the next `set_rearm` to overwrite.
@@ -416,17 +411,22 @@ impl Table {
             // ready: the flag is cleared and the stale recipe left in
             // place (only a flagged recipe is ever read).
             // A kept handle is released here too: it is needed no longer.
+            // A scoped operation stays flagged (its cleanup looks for
+            // it) and leaves the scope's in-flight count.
             if slot.generation == ud.upper()
                 && slot.state == State::Submitted
-                && slot.extras & !(REARM | KEEP) == 0
+                && slot.extras & !(REARM | KEEP | SCOPED) == 0
                 && flags & Cqe::F_MORE == 0
                 && (res != -EAGAIN || slot.extras & REARM == 0)
             {
-                let kept = slot.extras & KEEP != 0;
+                let extras = slot.extras;
                 slot.cqe = Cqe { res, flags };
                 slot.state = State::Completed;
-                slot.extras = 0;
-                if kept {
+                slot.extras = extras & SCOPED;
+                if extras & SCOPED != 0 {
+                    self.scoped_in_flight -= 1;
+                }
+                if extras & KEEP != 0 {
                     self.release_keep(key);
                 }
                 return Delivery::Unsettled;
@@ -545,13 +545,15 @@ impl Table {
             return self.take_general(key);
         }
         let cqe = slot.cqe;
+        let scoped = slot.scoped();
         self.slots.remove(key);
         self.completed -= 1;
+        self.scoped_live -= usize::from(scoped);
         Some((cqe, true))
     }
 
-    /// [`take`](Table::take) from a live slot with side data: untaken
-    /// intermediate shots, or a scoped operation.
+    /// [`take`](Table::take) from a live slot with untaken intermediate
+    /// shots, or one still in flight.
     #[inline(never)]
     fn take_general(&mut self, key: usize) -> Option<(Cqe, bool)> {
         let slot = self.slots.get_mut(key)?;
@@ -697,6 +699,27 @@ mod tests {
         assert!(t.rearm_of(ud.key()).is_none(), "the flag is cleared");
         assert_eq!(t.take(ud), Some((Cqe { res: 8, flags: 0 }, true)));
         assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn scoped_slots_are_counted_out_on_the_fast_path() {
+        let mut t = Table::with_capacity(2);
+        let a = t.insert(true).expect("free");
+        let b = t.insert(true).expect("free");
+        assert_eq!((t.scoped_in_flight(), t.live_count(true)), (2, 2));
+        assert_eq!(t.complete_unsettled(a, 8, 0), Delivery::Unsettled);
+        assert_eq!(t.complete_unsettled(b, -9, 0), Delivery::Unsettled);
+        t.settle(2);
+        assert_eq!((t.scoped_in_flight(), t.in_flight()), (0, 0));
+        // Still flagged: the scope's cleanup finds untaken ones by it.
+        assert_eq!(
+            t.at(b.key() as usize).map(|(_, _, scoped)| scoped),
+            Some(true)
+        );
+        assert_eq!(t.take(a), Some((Cqe { res: 8, flags: 0 }, true)));
+        assert_eq!(t.live_count(true), 1);
+        assert!(t.remove(b));
+        assert_eq!(t.live_count(true), 0);
     }
 
     #[test]
