@@ -598,7 +598,7 @@ impl Ring {
     ///
     /// - `storage` points at `O::Storage` that stays valid, and is not
     ///   otherwise accessed, until the slot's final CQE is reaped.
-    #[inline]
+    #[inline(always)]
     pub(crate) unsafe fn launch<O: Op>(
         &mut self,
         op: O,
@@ -719,7 +719,7 @@ impl Ring {
     /// [`Error::Unsupported`] when the kernel lacks the operation (naming
     /// it); `Os(EBUSY)` when every table slot holds an operation or an
     /// untaken result; errors of the submission a full queue forces.
-    #[inline]
+    #[inline(always)]
     pub fn push<O: Op + 'static>(&mut self, op: O) -> Result<Token<O>>
     where
         O::Storage: Sized + Copy,
@@ -881,7 +881,7 @@ impl Ring {
     ///
     /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
     /// waiting to be flushed) is handled by reaping and retrying.
-    #[inline]
+    #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
         self.enter(0)
     }
@@ -893,7 +893,7 @@ impl Ring {
     /// # Errors
     ///
     /// As [`submit`](Ring::submit).
-    #[inline]
+    #[inline(always)]
     pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
         let n = self.enter(want)?;
         self.reap()?;

@@ -133,6 +133,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// [`Error::Unsupported`] when the kernel lacks the operation;
     /// `Os(EBUSY)` when the completion table is full; errors of the
     /// submission a full queue forces.
+    #[inline(always)]
     pub fn push_into<O: Op + 'env>(
         &mut self,
         op: O,
@@ -153,6 +154,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`push_into`](Scope::push_into).
+    #[inline(always)]
     pub fn push<O: Op + 'env>(&mut self, op: O) -> Result<Ticket<'scope, O>>
     where
         O::Storage: Sized + Copy,

@@ -545,10 +545,13 @@ impl Table {
             return self.take_general(key);
         }
         let cqe = slot.cqe;
-        let scoped = slot.scoped();
+        // A branch, not arithmetic: the driver-owned take then writes no
+        // scope counter at all.
+        if slot.scoped() {
+            self.scoped_live -= 1;
+        }
         self.slots.remove(key);
         self.completed -= 1;
-        self.scoped_live -= usize::from(scoped);
         Some((cqe, true))
     }
 
