@@ -769,7 +769,7 @@ impl Ring {
     /// The operation's own error, or the ring's ([`Error::Interrupted`]
     /// when a signal interrupted the wait; the token is then lost, and its
     /// operation is cancelled).
-    #[inline]
+    #[inline(always)]
     pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
     where
         O::Storage: Sized,

@@ -109,6 +109,7 @@ impl Ring {
     ///     let _ = s.push_into(efd.read_op(), &mut local); // error: does not live long enough
     /// });
     /// ```
+    #[inline(always)]
     pub fn scope<'env, R>(
         &'env mut self,
         f: impl for<'scope> FnOnce(&mut Scope<'scope, 'env>) -> R,
@@ -241,6 +242,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::submit`].
+    #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
         self.ring.submit()
     }
@@ -250,6 +252,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::submit_and_wait`].
+    #[inline(always)]
     pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
         self.ring.submit_and_wait(want)
     }
@@ -262,6 +265,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// The ring's errors only.
+    #[inline(always)]
     pub fn submit_and_wait_all(&mut self) -> Result<()> {
         // Each enter waits for as many completions as this scope still
         // lacks (others' count too, so it may return early; never more than
@@ -298,6 +302,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// The operation's error, or the ring's.
+    #[inline(always)]
     pub fn wait<O: Op>(&mut self, mut ticket: Ticket<'scope, O>) -> Result<O::Output> {
         loop {
             if let Some(r) = self.take(&mut ticket) {
