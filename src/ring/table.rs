@@ -544,7 +544,14 @@ impl Table {
         if !slot.is_plain(State::Completed) {
             return self.take_general(key);
         }
-        let cqe = slot.cqe;
+        let slot = *slot;
+        Some(self.take_final(key, slot))
+    }
+
+    /// Frees the completed slot `key` (a copy of which is `slot`) as its
+    /// final result is taken.
+    #[inline(always)]
+    fn take_final(&mut self, key: usize, slot: Slot) -> (Cqe, bool) {
         // A branch, not arithmetic: the driver-owned take then writes no
         // scope counter at all.
         if slot.scoped() {
@@ -552,7 +559,7 @@ impl Table {
         }
         self.slots.remove(key);
         self.completed -= 1;
-        Some((cqe, true))
+        (slot.cqe, true)
     }
 
     /// [`take`](Table::take) from a live slot with untaken intermediate
@@ -572,13 +579,8 @@ impl Table {
         if slot.state != State::Completed {
             return None;
         }
-        let cqe = slot.cqe;
-        if slot.scoped() {
-            self.scoped_live -= 1;
-        }
-        self.slots.remove(key);
-        self.completed -= 1;
-        Some((cqe, true))
+        let slot = *slot;
+        Some(self.take_final(key, slot))
     }
 
     /// Live slots: all of them, or only scoped ones.
