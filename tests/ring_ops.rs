@@ -11,11 +11,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iofd::ring::ops::{Cancel, Nop};
-use iofd::ring::{Fixed, Ring, UserData};
+use iofd::ring::ops::{Cancel, Nop, Timeout};
+use iofd::ring::{Cqe, Fixed, Op, Ring, UserData};
 use iofd::sys::Errno;
 use iofd::sys::pipe::{PipeFlags, pipe2};
 use iofd::sys::process::getppid;
+use iofd::sys::uring::Features;
 use iofd::{Error, EventFd, Fd, MemFd, PidFd, Signal, TimerFd};
 
 /// `IORING_OP_WAITID`.
@@ -603,6 +604,64 @@ fn opcode_probe() {
     assert!(ring.is_supported(io_uring::opcode::Nop::CODE));
     assert!(ring.is_supported(io_uring::opcode::Read::CODE));
     assert!(!ring.is_supported(255));
+}
+
+/// An operation whose opcode no kernel has (255), to be refused by the
+/// probe.
+struct Unknown;
+
+// SAFETY: the probe refuses it before submission; were its SQE ever
+// submitted, it is a NOP, which touches no memory and no descriptor.
+unsafe impl Op for Unknown {
+    type Storage = u64;
+    type Output = ();
+    const CODE: u8 = 255;
+    const NAME: &'static str = "unknown (opcode 255)";
+
+    fn entry(&self, _storage: *mut u64) -> io_uring::squeue::Entry {
+        io_uring::opcode::Nop::new().build()
+    }
+
+    unsafe fn output(_cqe: Cqe, _storage: *const u64) -> iofd::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_op_the_kernel_lacks_is_refused_by_name_and_nothing_is_queued() {
+    let refused =
+        |r: iofd::Result<()>| matches!(r, Err(Error::Unsupported("unknown (opcode 255)")));
+    let mut ring = Ring::new(8).unwrap();
+    assert!(refused(ring.push(Unknown).map(drop)));
+    let deadline = Timeout::after(Duration::from_secs(1));
+    assert!(refused(ring.push_with_timeout(Unknown, deadline).map(drop)));
+    let mut out = 0u64;
+    let mut other = 0u64;
+    ring.scope(|s| {
+        assert!(refused(s.push_into(Unknown, &mut out).map(drop)));
+        assert!(refused(s.push(Unknown).map(drop)));
+        assert!(refused(
+            s.push_into_with_timeout(Unknown, &mut other, deadline)
+                .map(drop)
+        ));
+        Ok::<(), Error>(())
+    })
+    .unwrap();
+    // No slot was kept and no SQE queued.
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(ring.submit().unwrap(), 0);
+    // The ring works on.
+    let nop = ring.push(Nop::new()).unwrap();
+    ring.wait(nop).unwrap();
+}
+
+#[test]
+fn the_features_the_driver_relies_on_are_reported() {
+    let ring = Ring::new(8).unwrap();
+    assert!(
+        ring.features()
+            .contains(Features::NODROP | Features::CQE_SKIP)
+    );
 }
 
 // ---- Deferred task running --------------------------------------------

@@ -26,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::fd::EventFd;
 use crate::sys::Errno;
 use crate::sys::time::Timespec;
+use crate::sys::uring::Features;
 
 /// `POLLIN`.
 pub(crate) const POLLIN: u32 = 0x1;
@@ -65,6 +66,60 @@ fn thread_key() -> u64 {
 #[inline]
 fn probed(supported: &[u64; 4], code: u8) -> bool {
     supported[usize::from(code / 64)] & (1 << (code % 64)) != 0
+}
+
+/// The features the driver cannot work without, and what each is for.
+const REQUIRED: [(Features, &str); 2] = [
+    // Without it an overflowing completion queue drops CQEs, and their
+    // operations would never end.
+    (
+        Features::NODROP,
+        "IORING_FEAT_NODROP (no completion lost on overflow)",
+    ),
+    // A re-armed read's poll is submitted with `IOSQE_CQE_SKIP_SUCCESS`.
+    (Features::CQE_SKIP, "IORING_FEAT_CQE_SKIP (re-armed reads)"),
+];
+
+/// The setup's features as [`Features`]. The io-uring crate reports them
+/// one by one, and has no accessor for `REG_REG_RING` (a failed ring fd
+/// registration reports that instead) or `RW_ATTR`: those two stay clear.
+fn features_of(p: &io_uring::Parameters) -> Features {
+    let all = [
+        (p.is_feature_single_mmap(), Features::SINGLE_MMAP),
+        (p.is_feature_nodrop(), Features::NODROP),
+        (p.is_feature_submit_stable(), Features::SUBMIT_STABLE),
+        (p.is_feature_rw_cur_pos(), Features::RW_CUR_POS),
+        (p.is_feature_cur_personality(), Features::CUR_PERSONALITY),
+        (p.is_feature_fast_poll(), Features::FAST_POLL),
+        (p.is_feature_poll_32bits(), Features::POLL_32BITS),
+        (p.is_feature_sqpoll_nonfixed(), Features::SQPOLL_NONFIXED),
+        (p.is_feature_ext_arg(), Features::EXT_ARG),
+        (p.is_feature_native_workers(), Features::NATIVE_WORKERS),
+        (p.is_feature_resource_tagging(), Features::RSRC_TAGS),
+        (p.is_feature_skip_cqe_on_success(), Features::CQE_SKIP),
+        (p.is_feature_linked_file(), Features::LINKED_FILE),
+        (p.is_feature_recvsend_bundle(), Features::RECVSEND_BUNDLE),
+        (p.is_feature_min_timeout(), Features::MIN_TIMEOUT),
+        (p.is_feature_no_iowait(), Features::NO_IOWAIT),
+    ];
+    let mut f = Features::empty();
+    for (has, flag) in all {
+        if has {
+            f |= flag;
+        }
+    }
+    f
+}
+
+/// Checks that the kernel has the features the driver relies on; the
+/// error names the first that is missing.
+fn require(have: Features) -> Result<()> {
+    for (flag, name) in REQUIRED {
+        if !have.contains(flag) {
+            return Err(Error::Unsupported(name));
+        }
+    }
+    Ok(())
 }
 
 /// Checks that a probe bitmap has `O`'s opcode, naming the operation when
@@ -264,8 +319,10 @@ impl RingBuilder {
     /// (`kernel.io_uring_disabled`); `Os(ENOSYS)` without io_uring;
     /// [`Error::NoMemory`]; [`Error::Unsupported`] when the kernel lacks a
     /// requested setup flag (`SINGLE_ISSUER`, `DEFER_TASKRUN`,
-    /// `COOP_TASKRUN`): the ring is not silently built without it;
-    /// `Os(ENFILE)` once the process has built 2^32 - 1 rings (tokens name
+    /// `COOP_TASKRUN`): the ring is not silently built without it, or a
+    /// feature the driver relies on (`IORING_FEAT_NODROP`, so that no
+    /// completion is lost on overflow; `IORING_FEAT_CQE_SKIP`, for re-armed
+    /// reads), named in the error; `Os(ENFILE)` once the process has built 2^32 - 1 rings (tokens name
     /// their ring by a 32-bit identity, never reused).
     ///
     /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
@@ -314,6 +371,8 @@ impl RingBuilder {
         if capacity > u32::MAX as usize {
             return Err(Error::InvalidParam("table capacity must fit in 32 bits"));
         }
+        let features = features_of(uring.params());
+        require(features)?;
         let mut probe = io_uring::Probe::new();
         uring
             .submitter()
@@ -330,6 +389,7 @@ impl RingBuilder {
             uring,
             table: Table::with_capacity(capacity),
             supported,
+            features,
             eventfd: None,
             registered: None,
             enters: 0,
@@ -390,6 +450,8 @@ pub struct Ring {
     uring: IoUring,
     table: Table,
     supported: [u64; 4],
+    /// What `io_uring_setup` reported.
+    features: Features,
     eventfd: Option<Notify>,
     /// The registered ring index, and the thread it belongs to.
     registered: Option<(u32, u64)>,
@@ -529,6 +591,15 @@ impl Ring {
     /// freed slot, or an older generation of a reused one).
     pub fn stale_completions(&self) -> u64 {
         self.table.stale()
+    }
+
+    /// The features the kernel reported when it set the ring up
+    /// (`IORING_FEAT_*`), except `REG_REG_RING` and `RW_ATTR`, which the
+    /// io-uring crate does not pass on. Those the driver relies on were
+    /// checked then: see [`RingBuilder::build`].
+    #[inline]
+    pub fn features(&self) -> Features {
+        self.features
     }
 
     /// Whether the kernel supports opcode `code` (`IORING_OP_*`).
@@ -1292,5 +1363,23 @@ impl fmt::Debug for Ring {
             .field("table", &self.table)
             .field("eventfd", &self.eventfd)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, Features, require};
+
+    #[test]
+    fn a_missing_feature_is_named() {
+        assert!(matches!(
+            require(Features::empty()),
+            Err(Error::Unsupported(name)) if name.starts_with("IORING_FEAT_NODROP")
+        ));
+        assert!(matches!(
+            require(Features::NODROP),
+            Err(Error::Unsupported(name)) if name.starts_with("IORING_FEAT_CQE_SKIP")
+        ));
+        assert!(require(Features::NODROP | Features::CQE_SKIP).is_ok());
     }
 }
