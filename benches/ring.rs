@@ -2,15 +2,18 @@
 //! beside plain syscalls, in one run.
 //!
 //! - `nop/<batch>`: NOP throughput at batch sizes 1, 8, 32, 128.
-//! - `read_ready/<batch>`: eventfd counter reads that complete inline (a
+//! - `read_ready/<batch>`: eventfd counter reads, at the same batch sizes,
+//!   that complete inline (a
 //!   semaphore eventfd loaded with 2^32 - 1 units), by descriptor and with
 //!   a fixed file plus a registered ring fd. iofd's driver-owned reads by
 //!   descriptor (`iofd`, an `Arc`-held handle kept open per read) and by
 //!   [`Fixed`] file (`iofd_fixed_regring`, nothing kept), and scoped reads
 //!   of a borrowed handle into the caller's storage (`iofd_scope`); beside
 //!   one `read` syscall per counter through the handle.
-//! - `read_armed`: a read submitted before the counter is signalled, then
-//!   the signal (a `write` syscall) and the wait.
+//! - `read_armed/<batch>`: reads submitted before their counters are
+//!   signalled, then the signals (a `write` syscall each) and the wait, at
+//!   batch sizes 1 and 32, by descriptor and with fixed files plus a
+//!   registered ring fd.
 //!
 //! Run: `cargo bench --bench ring`. Heap allocations per operation are
 //! counted by `tests/ring_alloc.rs`.
@@ -77,12 +80,12 @@ fn loaded() -> EventFd {
 
 fn read_ready(c: &mut Criterion) {
     let mut g = c.benchmark_group("read_ready");
-    for n in [1usize, 32] {
+    for n in BATCHES {
         g.throughput(Throughput::Elements(n as u64));
 
         // The raw crate, by descriptor.
         let efd = loaded();
-        let mut raw = IoUring::new(64).expect("io_uring");
+        let mut raw = IoUring::new(128).expect("io_uring");
         let mut bufs = vec![0u64; n];
         g.bench_with_input(BenchmarkId::new("raw", n), &n, |b, &n| {
             let fd = types::Fd(efd.as_raw_fd());
@@ -112,7 +115,7 @@ fn read_ready(c: &mut Criterion) {
 
         // The raw crate, fixed file and registered ring fd.
         let efd_fixed = loaded();
-        let mut raw_fixed = IoUring::new(64).expect("io_uring");
+        let mut raw_fixed = IoUring::new(128).expect("io_uring");
         raw_fixed
             .submitter()
             .register_files(&[efd_fixed.as_raw_fd()])
@@ -121,6 +124,9 @@ fn read_ready(c: &mut Criterion) {
             let (mut submitter, mut sq, mut cq) = raw_fixed.split();
             submitter.register_ring_fd().expect("register ring fd");
             b.iter(|| {
+                // The queue view's head is as of its last sync: refresh it
+                // before filling the queue.
+                sq.sync();
                 for (i, buf) in bufs.iter_mut().enumerate() {
                     let e = opcode::Read::new(types::Fixed(0), (buf as *mut u64).cast(), 8)
                         .offset(u64::MAX)
@@ -145,7 +151,7 @@ fn read_ready(c: &mut Criterion) {
 
         // iofd, driver-owned reads by descriptor.
         let shared = Arc::new(loaded());
-        let mut ring = Ring::new(64).expect("ring");
+        let mut ring = Ring::new(128).expect("ring");
         let mut tokens: Vec<iofd::ring::Token<ReadCounter<Arc<EventFd>>>> = Vec::with_capacity(n);
         g.bench_with_input(BenchmarkId::new("iofd", n), &n, |b, &n| {
             b.iter(|| {
@@ -163,7 +169,7 @@ fn read_ready(c: &mut Criterion) {
         let shared_fixed = loaded();
         let mut fixed_tokens: Vec<iofd::ring::Token<ReadCounter<Fixed<EventFd>>>> =
             Vec::with_capacity(n);
-        let mut ring_fixed = Ring::builder(64)
+        let mut ring_fixed = Ring::builder(128)
             .register_ring_fd(true)
             .build()
             .expect("ring");
@@ -187,7 +193,7 @@ fn read_ready(c: &mut Criterion) {
         // handle borrowed: what the raw crate does, with the scope's
         // guarantee that nothing outlives the borrows.
         let borrowed = loaded();
-        let mut ring_scope = Ring::new(64).expect("ring");
+        let mut ring_scope = Ring::new(128).expect("ring");
         g.bench_with_input(BenchmarkId::new("iofd_scope", n), &n, |b, _| {
             b.iter(|| {
                 ring_scope
@@ -220,54 +226,170 @@ fn read_ready(c: &mut Criterion) {
 
 fn read_armed(c: &mut Criterion) {
     let mut g = c.benchmark_group("read_armed");
+    for n in [1usize, 32] {
+        g.throughput(Throughput::Elements(n as u64));
+        let mut bufs = vec![0u64; n];
 
-    // The raw crate on a blocking eventfd: the kernel arms its own poll.
-    let blocking = EventFd::new(0).expect("eventfd");
-    blocking.fd_set_blocking();
-    let mut raw = IoUring::new(8).expect("io_uring");
-    g.bench_function("raw_blocking_fd", |b| {
-        let mut buf = 0u64;
-        let fd = types::Fd(blocking.as_raw_fd());
-        b.iter(|| {
-            let e = opcode::Read::new(fd, (&raw mut buf).cast(), 8)
-                .offset(u64::MAX)
-                .build();
-            // SAFETY: `buf` outlives the read, which is reaped below.
-            unsafe { raw.submission().push(&e) }.expect("room");
-            raw.submit().expect("arm");
-            blocking.signal(1).expect("signal");
-            raw.submit_and_wait(1).expect("wait");
-            let cqe = raw.completion().next().expect("cqe");
-            assert_eq!(cqe.result(), 8);
-            black_box(buf)
-        })
-    });
+        // The raw crate on blocking eventfds: the kernel arms its own poll.
+        let blocking: Vec<EventFd> = (0..n).map(|_| blocking_eventfd()).collect();
+        let mut raw = IoUring::new(64).expect("io_uring");
+        g.bench_with_input(BenchmarkId::new("raw_blocking_fd", n), &n, |b, &n| {
+            b.iter(|| {
+                {
+                    let mut sq = raw.submission();
+                    for (i, (efd, buf)) in blocking.iter().zip(bufs.iter_mut()).enumerate() {
+                        let fd = types::Fd(efd.as_raw_fd());
+                        let e = opcode::Read::new(fd, (buf as *mut u64).cast(), 8)
+                            .offset(u64::MAX)
+                            .build()
+                            .user_data(i as u64);
+                        // SAFETY: `bufs` outlives the batch, which is reaped
+                        // before the next iteration touches it.
+                        unsafe { sq.push(&e) }.expect("room");
+                    }
+                }
+                raw.submit().expect("arm");
+                for efd in &blocking {
+                    efd.signal(1).expect("signal");
+                }
+                raw.submit_and_wait(n).expect("wait");
+                let mut done = 0;
+                while done < n {
+                    for cqe in raw.completion() {
+                        assert_eq!(cqe.result(), 8);
+                        done += 1;
+                    }
+                    if done < n {
+                        raw.submit_and_wait(n - done).expect("wait");
+                    }
+                }
+                black_box(&bufs);
+            })
+        });
 
-    // iofd on a non-blocking handle: the first read finds nothing
-    // (-EAGAIN), the driver re-arms it behind a poll.
-    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
-    let mut ring = Ring::new(8).expect("ring");
-    g.bench_function("iofd_rearm", |b| {
-        b.iter(|| {
-            let t = ring.push(efd.read_op_shared()).expect("push");
-            ring.submit().expect("arm");
-            efd.signal(1).expect("signal");
-            assert_eq!(ring.wait(t).expect("read"), 1);
-        })
-    });
+        // The raw crate on the same, as fixed files, with a registered ring.
+        let mut raw_fixed = IoUring::new(64).expect("io_uring");
+        let fds: Vec<i32> = blocking.iter().map(|e| e.as_raw_fd()).collect();
+        raw_fixed.submitter().register_files(&fds).expect("files");
+        g.bench_with_input(
+            BenchmarkId::new("raw_fixed_regring_blocking_fd", n),
+            &n,
+            |b, &n| {
+                let (mut submitter, mut sq, mut cq) = raw_fixed.split();
+                submitter.register_ring_fd().expect("register ring fd");
+                b.iter(|| {
+                    sq.sync();
+                    for (i, buf) in bufs.iter_mut().enumerate() {
+                        let e =
+                            opcode::Read::new(types::Fixed(i as u32), (buf as *mut u64).cast(), 8)
+                                .offset(u64::MAX)
+                                .build()
+                                .user_data(i as u64);
+                        // SAFETY: as above.
+                        unsafe { sq.push(&e) }.expect("room");
+                    }
+                    sq.sync();
+                    submitter.submit().expect("arm");
+                    for efd in &blocking {
+                        efd.signal(1).expect("signal");
+                    }
+                    let mut done = 0;
+                    while done < n {
+                        submitter.submit_and_wait(n - done).expect("wait");
+                        cq.sync();
+                        for cqe in &mut cq {
+                            assert_eq!(cqe.result(), 8);
+                            done += 1;
+                        }
+                    }
+                    black_box(&bufs);
+                });
+                submitter.unregister_ring_fd().expect("unregister");
+            },
+        );
 
-    // iofd on a blocking handle, as the raw crate.
-    let blocking_shared = Arc::new(EventFd::new(0).expect("eventfd"));
-    blocking_shared.fd_set_blocking();
-    g.bench_function("iofd_blocking_fd", |b| {
-        b.iter(|| {
-            let t = ring.push(blocking_shared.read_op_shared()).expect("push");
-            ring.submit().expect("arm");
-            blocking_shared.signal(1).expect("signal");
-            assert_eq!(ring.wait(t).expect("read"), 1);
-        })
-    });
+        // iofd on non-blocking handles: the kernel (6.18) polls internally
+        // as for blocking ones; older kernels answer -EAGAIN and the driver
+        // re-arms the read behind a poll.
+        let efds: Vec<Arc<EventFd>> = (0..n)
+            .map(|_| Arc::new(EventFd::new(0).expect("eventfd")))
+            .collect();
+        let mut ring = Ring::new(64).expect("ring");
+        let mut tokens = Vec::with_capacity(n);
+        g.bench_with_input(BenchmarkId::new("iofd_rearm", n), &n, |b, &n| {
+            b.iter(|| {
+                for efd in &efds {
+                    tokens.push(ring.push(efd.read_op_shared()).expect("push"));
+                }
+                ring.submit().expect("arm");
+                for efd in &efds {
+                    efd.signal(1).expect("signal");
+                }
+                ring.submit_and_wait(n).expect("wait");
+                for t in tokens.drain(..) {
+                    assert_eq!(ring.wait(t).expect("read"), 1);
+                }
+            })
+        });
+
+        // iofd on blocking handles, as the raw crate.
+        let blocking_shared: Vec<Arc<EventFd>> =
+            (0..n).map(|_| Arc::new(blocking_eventfd())).collect();
+        g.bench_with_input(BenchmarkId::new("iofd_blocking_fd", n), &n, |b, &n| {
+            b.iter(|| {
+                for efd in &blocking_shared {
+                    tokens.push(ring.push(efd.read_op_shared()).expect("push"));
+                }
+                ring.submit().expect("arm");
+                for efd in &blocking_shared {
+                    efd.signal(1).expect("signal");
+                }
+                ring.submit_and_wait(n).expect("wait");
+                for t in tokens.drain(..) {
+                    assert_eq!(ring.wait(t).expect("read"), 1);
+                }
+            })
+        });
+
+        // iofd on the raw crate's blocking eventfds as fixed files, with a
+        // registered ring.
+        let mut ring_fixed = Ring::builder(64)
+            .register_ring_fd(true)
+            .build()
+            .expect("ring");
+        let borrowed: Vec<_> = blocking.iter().map(AsFd::as_fd).collect();
+        ring_fixed.register_files(&borrowed).expect("files");
+        let mut fixed_tokens: Vec<iofd::ring::Token<ReadCounter<Fixed<EventFd>>>> =
+            Vec::with_capacity(n);
+        g.bench_with_input(
+            BenchmarkId::new("iofd_fixed_regring_blocking_fd", n),
+            &n,
+            |b, &n| {
+                b.iter(|| {
+                    for i in 0..n {
+                        let fixed = Fixed::<EventFd>::new(i as u32);
+                        fixed_tokens.push(ring_fixed.push(fixed.read_op()).expect("push"));
+                    }
+                    ring_fixed.submit().expect("arm");
+                    for efd in &blocking {
+                        efd.signal(1).expect("signal");
+                    }
+                    ring_fixed.submit_and_wait(n).expect("wait");
+                    for t in fixed_tokens.drain(..) {
+                        assert_eq!(ring_fixed.wait(t).expect("read"), 1);
+                    }
+                })
+            },
+        );
+    }
     g.finish();
+}
+
+/// An eventfd with `O_NONBLOCK` cleared.
+fn blocking_eventfd() -> EventFd {
+    let efd = EventFd::new(0).expect("eventfd");
+    efd.fd_set_blocking();
+    efd
 }
 
 /// Clears `O_NONBLOCK` on a handle's descriptor.
