@@ -288,3 +288,38 @@ fn a_kept_handle_panicking_while_the_ring_drops_still_drains_first() -> iofd::Re
     );
     Ok(())
 }
+
+#[test]
+fn a_kept_handles_panic_never_cuts_short_a_push_that_reaps() -> iofd::Result<()> {
+    use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout};
+    use std::time::Duration;
+    // Three slots: a detached NOP keeping a grenade (its CQE waits in the
+    // queue, unreaped), a NOP, and the read below; its link timeout needs a
+    // fourth, so the push reaps, which frees the detached slot and drops
+    // the grenade while the read's slot is claimed but not yet queued.
+    let mut ring = Ring::builder(8).capacity(3).build()?;
+    let grenade = ring.push(KeepsGrenade(Arc::new(Grenade(EventFd::new(0)?))))?;
+    ring.submit()?;
+    ring.detach(grenade)?;
+    let nop = ring.push(Nop::new())?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let (read, deadline) = ring.push_with_timeout(
+        efd.read_op_shared(),
+        Timeout::after(Duration::from_millis(1)),
+    )?;
+    // The panic was held for the next top-level reap.
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ring.reap()));
+    let payload = r.expect_err("the held panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"a kept handle's drop panicked")
+    );
+    // Every operation the push queued ends, and the ring drains.
+    ring.wait(nop)?;
+    assert_eq!(ring.wait(deadline)?, LinkTimeoutResult::Expired);
+    assert!(matches!(ring.wait(read), Err(Error::Os(Errno::ECANCELED))));
+    assert_eq!(ring.in_flight(), 0);
+    drop(ring);
+    assert_eq!(Arc::strong_count(&efd), 1);
+    Ok(())
+}

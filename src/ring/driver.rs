@@ -460,6 +460,7 @@ pub struct Ring {
     /// Set while [`drain`](Ring::drain) runs: a kept handle's panic is
     /// then held until nothing is in flight, instead of being resumed by a
     /// reap, which would leave the drain with the kernel still writing.
+    /// (Reaps nested in other calls hold it too: see [`reap`](Ring::reap).)
     draining: bool,
 }
 
@@ -658,7 +659,8 @@ impl Ring {
     #[cold]
     #[inline(never)]
     fn alloc_full(&mut self, scoped: bool) -> Result<UserData> {
-        self.reap()?;
+        // Held: a caller may have claimed a slot it has not queued yet.
+        self.reap_passes(false)?;
         self.table.insert(scoped).ok_or(Error::Os(Errno::EBUSY))
     }
 
@@ -951,7 +953,8 @@ impl Ring {
     /// # Errors
     ///
     /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
-    /// waiting to be flushed) is handled by reaping and retrying.
+    /// waiting to be flushed) is handled by reaping and retrying; that reap
+    /// holds a kept handle's panic for the next [`reap`](Ring::reap).
     #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
         self.enter(0)
@@ -1021,7 +1024,7 @@ impl Ring {
     #[inline(never)]
     fn enter_retry(&mut self, want: usize, mut e: Errno) -> Result<usize> {
         loop {
-            if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap()? == 0 {
+            if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap_passes(false)? == 0 {
                 return Err(Error::from(e));
             }
             match self.enter_once(want) {
@@ -1040,7 +1043,25 @@ impl Ring {
     ///
     /// Errors of the `io_uring_enter` that flushes overflow or runs
     /// deferred work, or of re-arming.
+    ///
+    /// # Panics
+    ///
+    /// With the panic of a kept handle's `Drop` (see
+    /// [`Op::into_keep`]), once the pass of completions it came in is
+    /// recorded. Only the calls that reap at the top — this one,
+    /// [`submit_and_wait`](Ring::submit_and_wait), [`wait`](Ring::wait) and
+    /// their scope counterparts — resume such a panic. A reap inside
+    /// another call (a push making room, a full table, a submit retrying)
+    /// holds it for the next of those, so that it never cuts short a push
+    /// that has claimed a slot but not yet queued its SQE.
     pub fn reap(&mut self) -> Result<usize> {
+        self.reap_passes(true)
+    }
+
+    /// [`reap`](Ring::reap); a kept handle's panic is resumed only with
+    /// `resume` (and not while draining), else held.
+    #[inline(always)]
+    fn reap_passes(&mut self, resume: bool) -> Result<usize> {
         /// CQEs copied out of the ring per pass.
         const PASS: usize = 32;
         let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; PASS];
@@ -1060,7 +1081,7 @@ impl Ring {
             }
             self.table.settle(done);
             total += cqes.len();
-            if !self.draining {
+            if resume && !self.draining {
                 self.resume_unwound();
             }
             if cqes.len() == PASS {
