@@ -318,3 +318,39 @@ fn submit_and_wait_all_waits_for_a_read_armed_across_enters() {
     signaller.join().unwrap();
     assert_eq!((a, b), (4, 9));
 }
+
+#[test]
+fn a_single_issuer_ring_refuses_scoped_pushes_on_another_thread() -> iofd::Result<()> {
+    let mut ring = match Ring::builder(8).single_issuer(true).build() {
+        Ok(ring) => ring,
+        Err(e) => {
+            eprintln!("skipped: SINGLE_ISSUER unavailable ({e})");
+            return Ok(());
+        }
+    };
+    let efd = EventFd::new(1)?;
+    let mut v = 0u64;
+    // The kernel would refuse this thread's submissions, and the scope's
+    // cleanup could then not end what it queued: nothing is queued.
+    let mut ring = std::thread::scope(|t| {
+        t.spawn(|| {
+            ring.scope(|s| {
+                let r = s.push_into(efd.read_op(), &mut v).map(drop);
+                assert!(matches!(r, Err(Error::InvalidParam(_))), "{r:?}");
+                let r = s.push(efd.read_op()).map(drop);
+                assert!(matches!(r, Err(Error::InvalidParam(_))), "{r:?}");
+            });
+            assert_eq!(ring.in_flight(), 0);
+            ring
+        })
+        .join()
+        .expect("the scope on the other thread")
+    });
+    // On the thread that built it, the ring works on.
+    ring.scope(|s| {
+        let _ = s.push_into(efd.read_op(), &mut v)?;
+        s.submit_and_wait_all()
+    })?;
+    assert_eq!(v, 1);
+    Ok(())
+}

@@ -281,7 +281,9 @@ impl RingBuilder {
 
     /// `IORING_SETUP_SINGLE_ISSUER`: only the thread that creates the ring
     /// submits to it (a `Ring` used from another thread then fails with
-    /// `Os(EEXIST)`). Lets the kernel skip locking.
+    /// `Os(EEXIST)`; a [`Scope`](super::Scope) there refuses its pushes
+    /// with [`Error::InvalidParam`], queueing nothing). Lets the kernel
+    /// skip locking.
     pub fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.single_issuer = on;
         self
@@ -392,6 +394,7 @@ impl RingBuilder {
             features,
             eventfd: None,
             registered: None,
+            issuer: self.single_issuer.then(thread_key),
             enters: 0,
             draining: false,
         };
@@ -455,6 +458,9 @@ pub struct Ring {
     eventfd: Option<Notify>,
     /// The registered ring index, and the thread it belongs to.
     registered: Option<(u32, u64)>,
+    /// For a `SINGLE_ISSUER` ring, the thread that built it: the kernel
+    /// takes submissions from no other.
+    issuer: Option<u64>,
     /// `io_uring_enter` calls made so far.
     enters: u64,
     /// Set while [`drain`](Ring::drain) runs: a kept handle's panic is
@@ -647,11 +653,29 @@ impl Ring {
     ///
     /// `Os(EBUSY)` when every slot holds an operation or an untaken result,
     /// even after reaping.
+    /// [`Error::InvalidParam`] for a scoped operation on a `SINGLE_ISSUER`
+    /// ring from a thread other than the one that built it: the kernel
+    /// would refuse the submission, and the scope could then not end its
+    /// operations.
     #[inline]
     pub(crate) fn alloc(&mut self, scoped: bool) -> Result<UserData> {
+        if scoped {
+            self.check_issuer()?;
+        }
         match self.table.insert(scoped) {
             Some(ud) => Ok(ud),
             None => self.alloc_full(scoped),
+        }
+    }
+
+    /// Fails on a `SINGLE_ISSUER` ring outside the thread that built it.
+    #[inline]
+    fn check_issuer(&self) -> Result<()> {
+        match self.issuer {
+            Some(thread) if thread != thread_key() => Err(Error::InvalidParam(
+                "a single-issuer ring takes submissions only from the thread that built it",
+            )),
+            _ => Ok(()),
         }
     }
 

@@ -133,7 +133,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// [`Error::Unsupported`] when the kernel lacks the operation;
     /// `Os(EBUSY)` when the completion table is full; errors of the
-    /// submission a full queue forces.
+    /// submission a full queue forces; [`Error::InvalidParam`] on a
+    /// [`single_issuer`](super::RingBuilder::single_issuer) ring from a
+    /// thread other than the one that built it (whose submissions the
+    /// kernel refuses), with nothing queued.
     #[inline(always)]
     pub fn push_into<O: Op + 'env>(
         &mut self,
