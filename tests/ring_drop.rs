@@ -156,6 +156,25 @@ fn a_ring_dropped_on_another_thread_cancels_its_operations() -> TestResult {
     Ok(())
 }
 
+fn rings_registered_here_and_dropped_elsewhere_free_their_slots() -> TestResult {
+    // A thread has 16 ring registration slots, and only it can free one.
+    // Forty rings registered here and dropped on other threads: each build
+    // here first unregisters the rings dropped since, so none runs out.
+    for i in 0..40 {
+        let ring = Ring::builder(4)
+            .register_ring_fd(true)
+            .build()
+            .map_err(|e| {
+                format!("build {i}: {e} (the slots of rings dropped elsewhere were never freed)")
+            })?;
+        assert!(ring.ring_fd_registered());
+        std::thread::spawn(move || drop(ring))
+            .join()
+            .map_err(|_| "the dropping thread panicked")?;
+    }
+    Ok(())
+}
+
 /// The child-process half of the check below, selected by this variable.
 const SINGLE_ISSUER_CHILD: &str = "IOFD_RING_DROP_SINGLE_ISSUER_CHILD";
 
@@ -254,7 +273,7 @@ fn main() {
     if std::env::var_os(SINGLE_ISSUER_CHILD).is_some() {
         single_issuer_child();
     }
-    let checks: [Check; 7] = [
+    let checks: [Check; 8] = [
         (
             "armed_driver_owned_reads_release_their_handles",
             armed_driver_owned_reads_release_their_handles,
@@ -271,6 +290,10 @@ fn main() {
         (
             "a_ring_dropped_on_another_thread_cancels_its_operations",
             a_ring_dropped_on_another_thread_cancels_its_operations,
+        ),
+        (
+            "rings_registered_here_and_dropped_elsewhere_free_their_slots",
+            rings_registered_here_and_dropped_elsewhere_free_their_slots,
         ),
         (
             "a_single_issuer_ring_dropped_on_a_foreign_thread_does_not_abort",

@@ -13,8 +13,9 @@
 
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use io_uring::{IoUring, cqueue, opcode, squeue};
 
@@ -60,6 +61,53 @@ fn thread_key() -> u64 {
         }
         key => key,
     })
+}
+
+/// Registered ring indices, with the thread that registered each, whose
+/// rings were dropped on another thread. The kernel lets only the
+/// registering thread unregister an index, and until then the registration
+/// holds the dropped ring's memory and one of the thread's 16 slots. That
+/// thread unregisters its orphans the next time it registers a ring; when
+/// it exits, the kernel drops them with it and [`OrphanSweep`] forgets
+/// them.
+static ORPHANS: Mutex<Vec<(u64, u32)>> = Mutex::new(Vec::new());
+
+/// The orphan list, locked; a panic elsewhere while it was held left it
+/// consistent (every change is one push or one `retain`).
+fn orphans() -> MutexGuard<'static, Vec<(u64, u32)>> {
+    ORPHANS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Forgets the orphans of a registering thread when it exits.
+struct OrphanSweep(u64);
+
+impl Drop for OrphanSweep {
+    fn drop(&mut self) {
+        orphans().retain(|&(thread, _)| thread != self.0);
+    }
+}
+
+thread_local!(static ORPHAN_SWEEP: OrphanSweep = OrphanSweep(thread_key()));
+
+/// `IORING_UNREGISTER_RING_FDS` for one index of this thread, through any
+/// io_uring descriptor (`ring`): the kernel looks the index up in the
+/// calling thread's table. A failure leaves nothing to do.
+fn unregister_ring_index(ring: BorrowedFd<'_>, index: u32) {
+    let mut up = RsrcUpdate {
+        offset: index,
+        resv: 0,
+        data: 0,
+    };
+    // SAFETY: one live `io_uring_rsrc_update` for the call; the kernel
+    // keeps no pointer to it.
+    let _ = unsafe {
+        crate::sys::uring::io_uring_register(
+            ring,
+            UNREGISTER_RING_FDS,
+            (&mut up as *mut RsrcUpdate).cast(),
+            1,
+        )
+    };
 }
 
 /// Whether opcode `code` is set in a probe bitmap.
@@ -257,7 +305,11 @@ impl RingBuilder {
     /// Registers the ring's own descriptor (`IORING_REGISTER_RING_FDS`) so
     /// that each `io_uring_enter` skips the descriptor lookup. Ring
     /// registrations belong to the registering thread: from any other
-    /// thread the ring enters through its plain descriptor.
+    /// thread the ring enters through its plain descriptor. Only that
+    /// thread can unregister it, too: a ring dropped elsewhere stays
+    /// registered (its kernel memory held, one of the thread's 16 slots
+    /// taken) until the registering thread next builds a ring with this
+    /// option, which unregisters it first, or exits.
     pub fn register_ring_fd(mut self, on: bool) -> RingBuilder {
         self.register_ring_fd = on;
         self
@@ -508,7 +560,17 @@ impl Ring {
     }
 
     /// Registers the ring descriptor for this thread; returns its index.
+    /// First unregisters this thread's orphans: the registrations of rings
+    /// it registered that were dropped on other threads.
     fn register_ring_fd(&self) -> Result<u32> {
+        let me = thread_key();
+        orphans().retain(|&(thread, index)| {
+            if thread == me {
+                unregister_ring_index(self.as_fd(), index);
+            }
+            thread != me
+        });
+        ORPHAN_SWEEP.with(|_| {});
         let mut up = RsrcUpdate {
             offset: u32::MAX,
             resv: 0,
@@ -1378,20 +1440,11 @@ impl Drop for Ring {
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {
-                let mut up = RsrcUpdate {
-                    offset: index,
-                    resv: 0,
-                    data: 0,
-                };
-                // SAFETY: one live `io_uring_rsrc_update` for the call.
-                let _ = unsafe {
-                    crate::sys::uring::io_uring_register(
-                        self.as_fd(),
-                        UNREGISTER_RING_FDS,
-                        (&mut up as *mut RsrcUpdate).cast(),
-                        1,
-                    )
-                };
+                unregister_ring_index(self.as_fd(), index);
+            } else {
+                // Only the registering thread can unregister it; until it
+                // does, its registration holds the ring open in the kernel.
+                orphans().push((thread, index));
             }
         }
         // Everything is reaped: a kept handle's panic held back by the
