@@ -1343,38 +1343,10 @@ impl Ring {
 
     /// [`drain`](Ring::drain)'s work, with reaps holding back panics.
     fn drain_all(&mut self, scoped_only: bool) -> bool {
-        // The scan stops once it has seen every live slot it is after: a
-        // small batch in a big table is found at its first keys.
-        let mut unseen = self.table.live_count(scoped_only);
-        if unseen > 0 {
-            for key in 0..self.table.capacity() {
-                let Some((ud, state, scoped)) = self.table.at(key) else {
-                    continue;
-                };
-                if scoped_only && !scoped {
-                    continue;
-                }
-                match state {
-                    State::Submitted => {
-                        if self.cancel_ud(ud).is_err() {
-                            self.table.abandon(ud);
-                        }
-                    }
-                    State::Cancelled => {
-                        // Abandoned without a cancel request (a detached
-                        // operation): it may never end on its own.
-                        let _ = self.push_cancels(ud);
-                    }
-                    State::Completed => {
-                        self.table.remove(ud);
-                    }
-                }
-                unseen -= 1;
-                if unseen == 0 {
-                    break;
-                }
-            }
-        }
+        // A cancel that could not be queued (its submission failed) is
+        // sent again before each wait: the operation may never end
+        // without it.
+        let mut cancelled = self.cancel_live(scoped_only);
         let mut failures = 0u32;
         loop {
             let left = if scoped_only {
@@ -1384,6 +1356,9 @@ impl Ring {
             };
             if left == 0 {
                 break;
+            }
+            if !cancelled {
+                cancelled = self.cancel_live(scoped_only);
             }
             match self.submit_and_wait(1) {
                 Ok(_) | Err(Error::Interrupted) => failures = 0,
@@ -1402,6 +1377,47 @@ impl Ring {
             }
         }
         true
+    }
+
+    /// Asks the kernel to cancel every live operation (all, or only the
+    /// scoped ones) and frees those already completed; `false` when a
+    /// cancel request could not be queued.
+    fn cancel_live(&mut self, scoped_only: bool) -> bool {
+        let mut all_sent = true;
+        // The scan stops once it has seen every live slot it is after: a
+        // small batch in a big table is found at its first keys.
+        let mut unseen = self.table.live_count(scoped_only);
+        if unseen > 0 {
+            for key in 0..self.table.capacity() {
+                let Some((ud, state, scoped)) = self.table.at(key) else {
+                    continue;
+                };
+                if scoped_only && !scoped {
+                    continue;
+                }
+                match state {
+                    State::Submitted => {
+                        // Abandoned first, so a failed push leaves it in
+                        // the state a retry looks for.
+                        all_sent &= self.cancel_ud(ud).is_ok();
+                    }
+                    State::Cancelled => {
+                        // Abandoned without a cancel request (a detached
+                        // operation, or a cancel that failed to go out):
+                        // it may never end on its own.
+                        all_sent &= self.push_cancels(ud).is_ok();
+                    }
+                    State::Completed => {
+                        self.table.remove(ud);
+                    }
+                }
+                unseen -= 1;
+                if unseen == 0 {
+                    break;
+                }
+            }
+        }
+        all_sent
     }
 
     /// Pushes an SQE as it is, `user_data` included, with no table slot:
