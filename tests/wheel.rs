@@ -147,6 +147,26 @@ fn a_stale_key_never_touches_the_reused_slot() {
 }
 
 #[test]
+fn another_wheels_key_names_nothing() {
+    let origin = Instant::now();
+    let mut a = TimerWheel::new(origin);
+    let mut b = TimerWheel::new(origin);
+    // The same slot and generation in each wheel.
+    let ka = a.arm(5, 1u64);
+    let kb = b.arm(5, 2u64);
+    assert_ne!(ka, kb);
+    assert!(!b.contains(ka));
+    assert_eq!(b.get(ka), None);
+    assert_eq!(b.get_mut(ka), None);
+    assert_eq!(b.deadline(ka), None);
+    assert!(!b.reset(ka, 50));
+    assert_eq!(b.cancel(ka), None);
+    // Both timers are untouched, and fire in their own wheels.
+    assert_eq!(drain(&mut b, 5), [(kb, 2)]);
+    assert_eq!(drain(&mut a, 5), [(ka, 1)]);
+}
+
+#[test]
 fn reset_moves_a_timer_and_keeps_its_key() {
     let mut wheel = TimerWheel::new(Instant::now());
     let a = wheel.arm(100, 1u64);

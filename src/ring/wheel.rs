@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::iter::FusedIterator;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use slab::Slab;
@@ -48,16 +49,22 @@ struct Node<T> {
 
 /// Names one armed timer of a [`TimerWheel`].
 ///
-/// A key holds the timer's slab slot and the generation of that arming.
-/// Once the timer has fired or been cancelled its slot is reused by later
-/// timers, but never with the same generation (a 64-bit count of armings),
-/// so a stale key can neither cancel nor read the slot's new timer — the
-/// reason tokio's slab keys carry a generation too.
+/// A key holds its wheel's identity, the timer's slab slot and the
+/// generation of that arming. Once the timer has fired or been cancelled
+/// its slot is reused by later timers, but never with the same generation
+/// (a 64-bit count of armings), so a stale key can neither cancel nor read
+/// the slot's new timer — the reason tokio's slab keys carry a generation
+/// too. Another wheel's key names nothing: every wheel of the process has
+/// its own identity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimerKey {
     index: usize,
     generation: u64,
+    wheel: u64,
 }
+
+/// The identity of the next wheel built.
+static NEXT_WHEEL: AtomicU64 = AtomicU64::new(0);
 
 /// A hierarchical timing wheel: very many coarse timers, each carrying a
 /// value `T`, delivered in deadline order once the wheel's clock reaches
@@ -163,6 +170,8 @@ pub struct TimerWheel<T> {
     elapsed: u64,
     next_generation: u64,
     origin: Instant,
+    /// This wheel's identity, stamped on its keys.
+    id: u64,
 }
 
 impl<T> TimerWheel<T> {
@@ -182,6 +191,7 @@ impl<T> TimerWheel<T> {
             elapsed: 0,
             next_generation: 0,
             origin,
+            id: NEXT_WHEEL.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -263,7 +273,11 @@ impl<T> TimerWheel<T> {
             value,
         });
         self.link_back(list_for(self.elapsed, deadline), index);
-        TimerKey { index, generation }
+        TimerKey {
+            index,
+            generation,
+            wheel: self.id,
+        }
     }
 
     /// Arms a timer carrying `value`, due at `deadline` rounded up to a
@@ -326,6 +340,9 @@ impl<T> TimerWheel<T> {
 
     /// The value of the timer `key` names, mutably, if still armed.
     pub fn get_mut(&mut self, key: TimerKey) -> Option<&mut T> {
+        if key.wheel != self.id {
+            return None;
+        }
         match self.nodes.get_mut(key.index) {
             Some(node) if node.generation == key.generation => Some(&mut node.value),
             _ => None,
@@ -389,6 +406,7 @@ impl<T> TimerWheel<T> {
                 let key = TimerKey {
                     index: head,
                     generation: node.generation,
+                    wheel: self.id,
                 };
                 return Some((key, node.value));
             }
@@ -448,6 +466,9 @@ impl<T> TimerWheel<T> {
     /// The node `key` names, if it is still the same arming.
     #[inline]
     fn live(&self, key: TimerKey) -> Option<&Node<T>> {
+        if key.wheel != self.id {
+            return None;
+        }
         self.nodes
             .get(key.index)
             .filter(|node| node.generation == key.generation)
