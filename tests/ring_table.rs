@@ -178,6 +178,32 @@ fn zero_sizes_are_rejected() {
 }
 
 #[test]
+fn a_table_too_big_for_memory_is_an_error_not_an_abort() {
+    // 2^32 - 1 slots want about a TiB. Only the kernel's overcommit
+    // policy says whether asking for that fails; under "always" (1) it
+    // would not, and filling it would exhaust the machine.
+    let policy = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
+    if policy.trim() == "1" {
+        eprintln!("skipped: vm.overcommit_memory = 1 grants any allocation");
+        return;
+    }
+    assert_eq!(
+        Ring::builder(8)
+            .capacity(u32::MAX as usize)
+            .build()
+            .map(|_| ()),
+        Err(Error::NoMemory)
+    );
+    assert_eq!(
+        Ring::builder(8)
+            .capacity(u32::MAX as usize + 1)
+            .build()
+            .map(|_| ()),
+        Err(Error::InvalidParam("table capacity must fit in 32 bits"))
+    );
+}
+
+#[test]
 fn sizes_are_as_asked() {
     let ring = Ring::builder(8).cq_entries(64).build().unwrap();
     assert_eq!(ring.sq_entries(), 8);

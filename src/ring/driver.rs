@@ -371,7 +371,8 @@ impl RingBuilder {
     /// [`Error::InvalidParam`] for zero entries or capacity;
     /// [`Error::Permission`] when io_uring is disabled
     /// (`kernel.io_uring_disabled`); `Os(ENOSYS)` without io_uring;
-    /// [`Error::NoMemory`]; [`Error::Unsupported`] when the kernel lacks a
+    /// [`Error::NoMemory`], also when the completion table's memory cannot
+    /// be had; [`Error::Unsupported`] when the kernel lacks a
     /// requested setup flag (`SINGLE_ISSUER`, `DEFER_TASKRUN`,
     /// `COOP_TASKRUN`): the ring is not silently built without it, or a
     /// feature the driver relies on (`IORING_FEAT_NODROP`, so that no
@@ -441,7 +442,7 @@ impl RingBuilder {
         let mut ring = Ring {
             id,
             uring,
-            table: Table::with_capacity(capacity),
+            table: Table::try_with_capacity(capacity).ok_or(Error::NoMemory)?,
             supported,
             features,
             eventfd: None,
@@ -1452,7 +1453,7 @@ impl Drop for Ring {
             // (and the handles it keeps) instead of freeing memory the
             // kernel may still write, or aborting the process for a `Send`
             // value dropped on the wrong thread.
-            std::mem::forget(std::mem::replace(&mut self.table, Table::with_capacity(0)));
+            std::mem::forget(std::mem::replace(&mut self.table, Table::empty()));
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {

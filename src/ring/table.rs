@@ -157,6 +157,15 @@ pub(crate) enum Delivery {
 /// A kept handle.
 type Keep = Arc<dyn AsFd + Send + Sync>;
 
+/// `n` values from `f` in a boxed slice, or `None` when the allocation
+/// fails (instead of aborting the process).
+fn filled<T>(n: usize, f: impl FnMut() -> T) -> Option<Box<[T]>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).ok()?;
+    v.extend(std::iter::repeat_with(f).take(n));
+    Some(v.into_boxed_slice())
+}
+
 /// The slab of in-flight operations plus their inline buffers.
 pub(crate) struct Table {
     slots: Slab<Slot>,
@@ -177,23 +186,51 @@ pub(crate) struct Table {
 }
 
 impl Table {
-    /// A table for at most `capacity` operations at once.
-    pub(crate) fn with_capacity(capacity: usize) -> Table {
-        Table {
+    /// A table for at most `capacity` operations at once, or `None` when
+    /// the memory for it cannot be had. Every array is reserved fallibly,
+    /// the largest first; the slab, smaller than the inline buffers, last.
+    pub(crate) fn try_with_capacity(capacity: usize) -> Option<Table> {
+        let inline = filled(capacity, || UnsafeCell::new(Inline([0; INLINE_BYTES])))?;
+        let rearms = filled(capacity, || None)?;
+        let keeps = filled(capacity, || None)?;
+        let shots = filled(capacity, Shots::default)?;
+        let generations = filled(capacity, || 0)?;
+        Some(Table {
             slots: Slab::with_capacity(capacity),
-            generations: vec![0; capacity].into_boxed_slice(),
-            inline: (0..capacity)
-                .map(|_| UnsafeCell::new(Inline([0; INLINE_BYTES])))
-                .collect(),
-            rearms: (0..capacity).map(|_| None).collect(),
-            keeps: (0..capacity).map(|_| None).collect(),
-            shots: vec![Shots::default(); capacity].into_boxed_slice(),
+            generations,
+            inline,
+            rearms,
+            keeps,
+            shots,
+            stale: 0,
+            completed: 0,
+            scoped_in_flight: 0,
+            scoped_live: 0,
+            unwound: None,
+        })
+    }
+
+    /// A table with no room, allocating nothing.
+    pub(crate) fn empty() -> Table {
+        Table {
+            slots: Slab::new(),
+            generations: Box::new([]),
+            inline: Box::new([]),
+            rearms: Box::new([]),
+            keeps: Box::new([]),
+            shots: Box::new([]),
             stale: 0,
             completed: 0,
             scoped_in_flight: 0,
             scoped_live: 0,
             unwound: None,
         }
+    }
+
+    /// [`try_with_capacity`](Table::try_with_capacity), for tests.
+    #[cfg(test)]
+    fn with_capacity(capacity: usize) -> Table {
+        Table::try_with_capacity(capacity).expect("memory for a test table")
     }
 
     /// How many operations the table holds at most.
