@@ -52,9 +52,14 @@ impl PidFd {
     /// An operation that waits for this child to exit, reaps it and
     /// returns its exit status.
     ///
-    /// It waits by the child's pid, which cannot be reused before the child
-    /// is reaped; the pidfd itself is not used, so a non-blocking pidfd (the
-    /// default) still waits.
+    /// It waits by the child's pid (`P_PID`): the kernel turns a wait by
+    /// pidfd (`P_PIDFD`) on a non-blocking pidfd, the default, into
+    /// `WNOHANG`, and io_uring's waitid then completes at once with nothing
+    /// reaped. The pid names this child until the child is reaped, so reap
+    /// it only here: if something else reaps it first (`waitpid(-1)`, a
+    /// `SIGCHLD` handler, [`PidFd::try_wait`]), the operation ends with
+    /// `Os(ECHILD)` — unless the kernel has since given the pid to a new
+    /// child of this process, which it would then wait for.
     pub fn wait_op(&self) -> WaitExit<&PidFd> {
         WaitExit {
             handle: self,
