@@ -308,48 +308,37 @@ fn read_armed(c: &mut Criterion) {
             },
         );
 
-        // iofd on non-blocking handles: the kernel (6.18) polls internally
-        // as for blocking ones; older kernels answer -EAGAIN and the driver
-        // re-arms the read behind a poll.
-        let efds: Vec<Arc<EventFd>> = (0..n)
+        // iofd by descriptor, on non-blocking handles (the kernel, 6.18,
+        // polls internally as for blocking ones; older kernels answer
+        // -EAGAIN and the driver re-arms the read behind a poll) and on
+        // blocking ones, as the raw crate.
+        let non_blocking: Vec<Arc<EventFd>> = (0..n)
             .map(|_| Arc::new(EventFd::new(0).expect("eventfd")))
             .collect();
-        let mut ring = Ring::new(64).expect("ring");
-        let mut tokens = Vec::with_capacity(n);
-        g.bench_with_input(BenchmarkId::new("iofd_rearm", n), &n, |b, &n| {
-            b.iter(|| {
-                for efd in &efds {
-                    tokens.push(ring.push(efd.read_op_shared()).expect("push"));
-                }
-                ring.submit().expect("arm");
-                for efd in &efds {
-                    efd.signal(1).expect("signal");
-                }
-                ring.submit_and_wait(n).expect("wait");
-                for t in tokens.drain(..) {
-                    assert_eq!(ring.wait(t).expect("read"), 1);
-                }
-            })
-        });
-
-        // iofd on blocking handles, as the raw crate.
         let blocking_shared: Vec<Arc<EventFd>> =
             (0..n).map(|_| Arc::new(blocking_eventfd())).collect();
-        g.bench_with_input(BenchmarkId::new("iofd_blocking_fd", n), &n, |b, &n| {
-            b.iter(|| {
-                for efd in &blocking_shared {
-                    tokens.push(ring.push(efd.read_op_shared()).expect("push"));
-                }
-                ring.submit().expect("arm");
-                for efd in &blocking_shared {
-                    efd.signal(1).expect("signal");
-                }
-                ring.submit_and_wait(n).expect("wait");
-                for t in tokens.drain(..) {
-                    assert_eq!(ring.wait(t).expect("read"), 1);
-                }
-            })
-        });
+        let mut ring = Ring::new(64).expect("ring");
+        let mut tokens = Vec::with_capacity(n);
+        for (name, efds) in [
+            ("iofd_rearm", &non_blocking),
+            ("iofd_blocking_fd", &blocking_shared),
+        ] {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
+                b.iter(|| {
+                    for efd in efds {
+                        tokens.push(ring.push(efd.read_op_shared()).expect("push"));
+                    }
+                    ring.submit().expect("arm");
+                    for efd in efds {
+                        efd.signal(1).expect("signal");
+                    }
+                    ring.submit_and_wait(n).expect("wait");
+                    for t in tokens.drain(..) {
+                        assert_eq!(ring.wait(t).expect("read"), 1);
+                    }
+                })
+            });
+        }
 
         // iofd on the raw crate's blocking eventfds as fixed files, with a
         // registered ring.
