@@ -377,8 +377,9 @@ impl RingBuilder {
     /// `COOP_TASKRUN`): the ring is not silently built without it, or a
     /// feature the driver relies on (`IORING_FEAT_NODROP`, so that no
     /// completion is lost on overflow; `IORING_FEAT_CQE_SKIP`, for re-armed
-    /// reads), named in the error; `Os(ENFILE)` once the process has built 2^32 - 1 rings (tokens name
-    /// their ring by a 32-bit identity, never reused).
+    /// reads), named in the error; `Os(ENFILE)` once the process has built
+    /// 2^32 - 1 rings (tokens name their ring by a 32-bit identity, never
+    /// reused).
     ///
     /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
     pub fn build(self) -> Result<Ring> {
@@ -715,8 +716,7 @@ impl Ring {
     /// # Errors
     ///
     /// `Os(EBUSY)` when every slot holds an operation or an untaken result,
-    /// even after reaping.
-    /// [`Error::InvalidParam`] for a scoped operation on a `SINGLE_ISSUER`
+    /// even after reaping; [`Error::InvalidParam`] for a scoped operation on a `SINGLE_ISSUER`
     /// ring from a thread other than the one that built it: the kernel
     /// would refuse the submission, and the scope could then not end its
     /// operations.

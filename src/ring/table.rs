@@ -202,11 +202,7 @@ impl Table {
             rearms,
             keeps,
             shots,
-            stale: 0,
-            completed: 0,
-            scoped_in_flight: 0,
-            scoped_live: 0,
-            unwound: None,
+            ..Table::empty()
         })
     }
 
