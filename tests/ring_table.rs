@@ -214,6 +214,32 @@ fn sizes_are_as_asked() {
 }
 
 #[test]
+fn a_batch_is_submitted_and_waited_for_in_one_enter() {
+    let mut ring = Ring::new(64).unwrap();
+    let efds: Vec<Arc<EventFd>> = (1..=16)
+        .map(|i| Arc::new(EventFd::new(i).unwrap()))
+        .collect();
+    let mut nops: Vec<_> = (0..16).map(|_| ring.push(Nop::new()).unwrap()).collect();
+    let mut reads: Vec<_> = efds
+        .iter()
+        .map(|efd| ring.push(efd.read_op_shared()).unwrap())
+        .collect();
+    assert_eq!(ring.enters(), 0, "pushing only queues");
+    assert_eq!(ring.submit_and_wait(32), Ok(32));
+    assert_eq!(ring.enters(), 1, "one io_uring_enter submitted and waited");
+    // Every result is there to take, with no further syscall.
+    for t in &mut nops {
+        assert_eq!(ring.poll(t), Some(Ok(())));
+    }
+    let values: Vec<u64> = reads
+        .iter_mut()
+        .map(|t| ring.poll(t).unwrap().unwrap())
+        .collect();
+    assert_eq!(values, (1..=16).collect::<Vec<u64>>());
+    assert_eq!(ring.enters(), 1);
+}
+
+#[test]
 fn more_operations_than_sq_entries_are_submitted_in_turn() {
     let mut ring = Ring::builder(8).capacity(128).build().unwrap();
     assert_eq!(ring.sq_entries(), 8);
