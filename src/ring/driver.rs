@@ -63,31 +63,53 @@ fn thread_key() -> u64 {
     })
 }
 
-/// Registered ring indices, with the thread that registered each, whose
-/// rings were dropped on another thread. The kernel lets only the
-/// registering thread unregister an index, and until then the registration
-/// holds the dropped ring's memory and one of the thread's 16 slots. That
-/// thread unregisters its orphans the next time it registers a ring; when
-/// it exits, the kernel drops them with it and [`OrphanSweep`] forgets
-/// them.
-static ORPHANS: Mutex<Vec<(u64, u32)>> = Mutex::new(Vec::new());
+/// Registered ring indices whose rings were dropped on another thread than
+/// the one that registered them. The kernel lets only the registering
+/// thread unregister an index, and until then the registration holds the
+/// dropped ring's memory and one of the thread's 16 slots. That thread
+/// unregisters its orphans the next time it registers a ring; when it
+/// exits, the kernel drops them with it and [`OrphanSweep`] forgets them.
+static ORPHANS: Mutex<Orphans> = Mutex::new(Orphans {
+    live: Vec::new(),
+    list: Vec::new(),
+});
 
-/// The orphan list, locked; a panic elsewhere while it was held left it
-/// consistent (every change is one push or one `retain`).
-fn orphans() -> MutexGuard<'static, Vec<(u64, u32)>> {
+/// See [`ORPHANS`].
+struct Orphans {
+    /// Threads that have registered a ring and not exited: an index of a
+    /// thread no longer here is not recorded (the kernel freed it).
+    live: Vec<u64>,
+    /// `(registering thread, index)`.
+    list: Vec<(u64, u32)>,
+}
+
+/// The orphan lists, locked; a panic elsewhere while they were held left
+/// them consistent (every change is one push or one `retain`).
+fn orphans() -> MutexGuard<'static, Orphans> {
     ORPHANS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Forgets the orphans of a registering thread when it exits.
+/// A registering thread's entry in [`Orphans::live`], and its orphans'
+/// sweep when the thread exits.
 struct OrphanSweep(u64);
 
-impl Drop for OrphanSweep {
-    fn drop(&mut self) {
-        orphans().retain(|&(thread, _)| thread != self.0);
+impl OrphanSweep {
+    fn new() -> OrphanSweep {
+        let me = thread_key();
+        orphans().live.push(me);
+        OrphanSweep(me)
     }
 }
 
-thread_local!(static ORPHAN_SWEEP: OrphanSweep = OrphanSweep(thread_key()));
+impl Drop for OrphanSweep {
+    fn drop(&mut self) {
+        let mut o = orphans();
+        o.live.retain(|&thread| thread != self.0);
+        o.list.retain(|&(thread, _)| thread != self.0);
+    }
+}
+
+thread_local!(static ORPHAN_SWEEP: OrphanSweep = OrphanSweep::new());
 
 /// `IORING_UNREGISTER_RING_FDS` for one index of this thread, through any
 /// io_uring descriptor (`ring`): the kernel looks the index up in the
@@ -566,13 +588,16 @@ impl Ring {
     /// it registered that were dropped on other threads.
     fn register_ring_fd(&self) -> Result<u32> {
         let me = thread_key();
-        orphans().retain(|&(thread, index)| {
+        // Marks this thread live for the orphan list. In a thread-local
+        // destructor the sweep may be gone already: the thread is exiting,
+        // and the kernel drops its registrations with it.
+        let _ = ORPHAN_SWEEP.try_with(|_| {});
+        orphans().list.retain(|&(thread, index)| {
             if thread == me {
                 unregister_ring_index(self.as_fd(), index);
             }
             thread != me
         });
-        ORPHAN_SWEEP.with(|_| {});
         let mut up = RsrcUpdate {
             offset: u32::MAX,
             resv: 0,
@@ -1461,7 +1486,11 @@ impl Drop for Ring {
             } else {
                 // Only the registering thread can unregister it; until it
                 // does, its registration holds the ring open in the kernel.
-                orphans().push((thread, index));
+                // A thread that has exited took its registrations along.
+                let mut o = orphans();
+                if o.live.contains(&thread) {
+                    o.list.push((thread, index));
+                }
             }
         }
         // Everything is reaped: a kept handle's panic held back by the
@@ -1483,7 +1512,41 @@ impl fmt::Debug for Ring {
 
 #[cfg(test)]
 mod tests {
-    use super::{Error, Features, require};
+    use super::{Error, Features, Ring, orphans, require};
+
+    #[test]
+    fn a_ring_of_a_thread_that_has_exited_leaves_no_orphan() {
+        // Built and registered by a worker that then exits, dropped here:
+        // the kernel freed the registration with the worker.
+        let ring = std::thread::spawn(|| Ring::builder(4).register_ring_fd(true).build())
+            .join()
+            .expect("the worker")
+            .expect("a ring");
+        let (_, worker) = ring.registered.expect("registered");
+        assert!(!orphans().live.contains(&worker), "the worker's sweep ran");
+        drop(ring);
+        assert!(orphans().list.iter().all(|&(thread, _)| thread != worker));
+    }
+
+    #[test]
+    fn a_ring_registered_in_a_thread_local_destructor_does_not_abort() {
+        struct Late;
+        impl Drop for Late {
+            fn drop(&mut self) {
+                // The orphan sweep's thread-local is gone by now.
+                let ring = Ring::builder(4).register_ring_fd(true).build();
+                assert!(ring.is_ok(), "{:?}", ring.err());
+            }
+        }
+        thread_local!(static LATE: Late = const { Late });
+        std::thread::spawn(|| {
+            // Set up first, so destroyed last: after the sweep.
+            LATE.with(|_| {});
+            drop(Ring::builder(4).register_ring_fd(true).build());
+        })
+        .join()
+        .expect("the thread, its destructors included");
+    }
 
     #[test]
     fn a_missing_feature_is_named() {
