@@ -96,6 +96,21 @@ impl Ring {
     /// });
     /// ```
     ///
+    /// Nor dropped:
+    ///
+    /// ```compile_fail,E0505
+    /// use iofd::MemFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(8).unwrap();
+    /// let mem = MemFd::new("doc").unwrap();
+    /// let mut buf = vec![0u8; 16];
+    /// ring.scope(|s| {
+    ///     let _ = s.push_into(mem.read_at_op(0), &mut buf[..]);
+    ///     drop(buf); // error: cannot move out of `buf` because it is borrowed
+    /// });
+    /// ```
+    ///
     /// Nor can storage that would not outlive the scope be lent to it:
     ///
     /// ```compile_fail,E0597
