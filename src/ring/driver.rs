@@ -1477,8 +1477,9 @@ impl Drop for Ring {
             // Their storage is the table's inline buffers: leak the table
             // (and the handles it keeps) instead of freeing memory the
             // kernel may still write, or aborting the process for a `Send`
-            // value dropped on the wrong thread.
-            std::mem::forget(std::mem::replace(&mut self.table, Table::empty()));
+            // value dropped on the wrong thread. A kept handle's panic the
+            // drain held is not leaked with it: it goes on below.
+            self.table.leak();
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {

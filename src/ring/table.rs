@@ -400,6 +400,15 @@ impl Table {
         self.unwound.is_some()
     }
 
+    /// Forgets everything the table holds, leaving it empty: its buffers
+    /// stay allocated, for operations the kernel may still be writing. A
+    /// held panic is kept, for its owner to resume.
+    pub(crate) fn leak(&mut self) {
+        let unwound = self.unwound.take();
+        std::mem::forget(std::mem::replace(self, Table::empty()));
+        self.unwound = unwound;
+    }
+
     /// The first panic of a kept handle's `Drop` since the last call.
     #[inline]
     pub(crate) fn take_unwound(&mut self) -> Option<Box<dyn Any + Send>> {
