@@ -347,7 +347,10 @@ unsafe impl Op for LinkTimeout {
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const Timespec) -> Result<LinkTimeoutResult> {
         match cqe.res {
-            r if r == -ETIME => Ok(LinkTimeoutResult::Expired),
+            // The kernel posts `-ETIME`, or what cancelling the operation
+            // returned when that is a count: a waitid or futex wait
+            // reports how many requests it cancelled (1).
+            r if r == -ETIME || r >= 0 => Ok(LinkTimeoutResult::Expired),
             r if r == -ECANCELED => Ok(LinkTimeoutResult::Disarmed),
             // Fired, but the operation was running (EALREADY) or already
             // on its way out (ENOENT): it ends on its own.
