@@ -51,6 +51,9 @@ pub struct EventFd {
     semaphore: bool,
 }
 
+/// The error text for a signal of `u64::MAX`, which no eventfd can take.
+pub(crate) const SIGNAL_MAX: &str = "eventfd increment of u64::MAX";
+
 impl EventFd {
     /// `eventfd2(initial, EFD_NONBLOCK | EFD_CLOEXEC)` — creates a counter
     /// holding `initial`, whose [`wait`](EventFd::wait) takes the whole count.
@@ -131,7 +134,7 @@ impl EventFd {
             return Ok(());
         }
         if n == u64::MAX {
-            return Err(Error::InvalidParam("eventfd increment of u64::MAX"));
+            return Err(Error::InvalidParam(SIGNAL_MAX));
         }
         eventfd_write(fd, n)?;
         Ok(())

@@ -37,6 +37,7 @@ mod sigset;
 mod timerfd;
 
 pub use eventfd::EventFd;
+pub(crate) use eventfd::SIGNAL_MAX;
 pub use fd::Fd;
 pub use memfd::{MappedRegion, MemFd};
 pub use pidfd::PidFd;
@@ -57,6 +58,23 @@ pub trait Handle: AsFd + AsRawFd {
     ///
     /// As [`Fd::close`].
     fn close(&self) -> Result<()>;
+}
+
+impl Handle for Fd {
+    #[inline]
+    fn raw(&self) -> RawFd {
+        Fd::raw(self)
+    }
+
+    #[inline]
+    fn is_valid(&self) -> bool {
+        Fd::is_valid(self)
+    }
+
+    #[inline]
+    fn close(&self) -> Result<()> {
+        Fd::close(self)
+    }
 }
 
 /// A handle that carries a counter others can signal and a waiter can take.

@@ -203,10 +203,10 @@ fn check<O: Op>(supported: &[u64; 4]) -> Result<()> {
     }
 }
 
-/// Fills `op`'s storage, records how to re-arm it (when `rearm` allows and
-/// the operation has a recipe) and builds its SQE for slot `ud` of `table`;
-/// on error — the kernel lacks the opcode, or the op panics — the slot is
-/// freed. The SQE is not pushed, and what the slot keeps is not yet taken:
+/// Checks `op` ([`Op::check`]), fills its storage, records how to re-arm
+/// it (when `rearm` allows and the operation has a recipe) and builds its
+/// SQE for slot `ud` of `table`; on error — the kernel lacks the opcode,
+/// the op refuses, or it panics — the slot is freed. The SQE is not pushed, and what the slot keeps is not yet taken:
 /// the caller pushes the SQE at once (so that it goes straight into the
 /// ring, with no call in between to spill it to the stack) and then hands
 /// the op to [`keep`].
@@ -240,6 +240,8 @@ unsafe fn build<O: Op>(
         }
     }
     let guard = Unsubmitted { table, ud };
+    // Dropping the guard frees the slot.
+    op.check()?;
     // SAFETY: the caller's promise: `storage` is valid for writes and
     // nothing else accesses it; the kernel does not see it before the push.
     unsafe { op.prepare(storage) };

@@ -75,6 +75,21 @@ pub unsafe trait Op {
         let _ = storage;
     }
 
+    /// Refuses the operation before anything is queued, with the error
+    /// the handle's own syscall method gives for the same input: a handle
+    /// closed already ([`Error::Closed`]), an argument the kernel would
+    /// read otherwise than asked (an offset of `u64::MAX` is "the file's
+    /// current position" to io_uring). The driver calls it on every push;
+    /// by default it accepts.
+    ///
+    /// # Errors
+    ///
+    /// Why the operation cannot be pushed.
+    #[inline]
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Builds the SQE, pointing the kernel at `storage`. The driver sets
     /// the `user_data`.
     fn entry(&self, storage: *mut Self::Storage) -> squeue::Entry;

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target,
-    write_entry,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLOUT, check_target, kept, op_setters, read_entry,
+    target, write_entry,
 };
 use crate::error::{Error, Result};
-use crate::fd::EventFd;
+use crate::fd::{EventFd, SIGNAL_MAX};
 use crate::ring::Cqe;
 use crate::ring::Target;
 use crate::ring::driver::POLLIN;
@@ -145,6 +145,11 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
     const NAME: &'static str = "8-byte counter read (IORING_OP_READ)";
 
     #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
         read_entry(
             target(&self.handle, self.opts.fixed),
@@ -179,6 +184,14 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
     type Output = ();
     const CODE: u8 = opcode::Write::CODE;
     const NAME: &'static str = "eventfd write (IORING_OP_WRITE)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        if self.value == u64::MAX {
+            return Err(Error::InvalidParam(SIGNAL_MAX));
+        }
+        check_target(&self.handle, self.opts.fixed)
+    }
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut u64) {

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{Fixed, OpHandle, Opts, POLLOUT, kept, op_setters, read_entry, target, write_entry};
+use super::{
+    Fixed, OpHandle, Opts, POLLOUT, check_offset, check_target, kept, op_setters, read_entry,
+    target, write_entry,
+};
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
 use crate::ring::driver::POLLIN;
@@ -141,6 +144,12 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
     const NAME: &'static str = "read (IORING_OP_READ)";
 
     #[inline]
+    fn check(&self) -> Result<()> {
+        check_offset(self.offset)?;
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
         read_entry(
             target(&self.handle, self.opts.fixed),
@@ -173,6 +182,12 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
     type Output = usize;
     const CODE: u8 = opcode::Write::CODE;
     const NAME: &'static str = "write (IORING_OP_WRITE)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_offset(self.offset)?;
+        check_target(&self.handle, self.opts.fixed)
+    }
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {

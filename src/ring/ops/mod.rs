@@ -36,6 +36,8 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue, types};
 
 use super::Target;
+use crate::error::{Error, Result};
+use crate::fd::Handle;
 
 mod eventfd;
 mod file;
@@ -74,16 +76,25 @@ pub trait OpHandle: sealed::Sealed {
 
     /// The file the SQE names.
     fn target(&self) -> Target;
+
+    /// [`Error::Closed`] for a handle closed already: its number names the
+    /// inert placeholder, and the kernel would answer `EBADF`. A
+    /// registered file is checked by the kernel, not here.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`].
+    fn check_open(&self) -> Result<()>;
 }
 
 mod sealed {
     pub trait Sealed {}
-    impl<T: std::os::fd::AsFd + ?Sized> Sealed for &T {}
-    impl<T: std::os::fd::AsFd + Send + Sync + 'static> Sealed for std::sync::Arc<T> {}
+    impl<T: crate::fd::Handle + ?Sized> Sealed for &T {}
+    impl<T: crate::fd::Handle + Send + Sync + 'static> Sealed for std::sync::Arc<T> {}
     impl<H> Sealed for super::Fixed<H> {}
 }
 
-impl<T: AsFd + ?Sized> OpHandle for &T {
+impl<T: Handle + ?Sized> OpHandle for &T {
     #[inline]
     fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         None
@@ -93,9 +104,14 @@ impl<T: AsFd + ?Sized> OpHandle for &T {
     fn target(&self) -> Target {
         Target::Fd(self.as_fd().as_raw_fd())
     }
+
+    #[inline]
+    fn check_open(&self) -> Result<()> {
+        open_or_closed(*self)
+    }
 }
 
-impl<T: AsFd + Send + Sync + 'static> OpHandle for Arc<T> {
+impl<T: Handle + Send + Sync + 'static> OpHandle for Arc<T> {
     #[inline]
     fn into_keep_alive(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         Some(self as Arc<dyn AsFd + Send + Sync>)
@@ -104,6 +120,21 @@ impl<T: AsFd + Send + Sync + 'static> OpHandle for Arc<T> {
     #[inline]
     fn target(&self) -> Target {
         Target::Fd(self.as_fd().as_raw_fd())
+    }
+
+    #[inline]
+    fn check_open(&self) -> Result<()> {
+        open_or_closed(&**self)
+    }
+}
+
+/// [`Error::Closed`] once `handle` is closed.
+#[inline]
+fn open_or_closed<T: Handle + ?Sized>(handle: &T) -> Result<()> {
+    if handle.is_valid() {
+        Ok(())
+    } else {
+        Err(Error::Closed)
     }
 }
 
@@ -116,6 +147,11 @@ impl<H> OpHandle for Fixed<H> {
     #[inline]
     fn target(&self) -> Target {
         Target::Fixed(self.index)
+    }
+
+    #[inline]
+    fn check_open(&self) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -226,6 +262,27 @@ fn target<H: OpHandle>(handle: &H, fixed: Option<u32>) -> Target {
     match fixed {
         Some(index) => Target::Fixed(index),
         None => handle.target(),
+    }
+}
+
+/// [`OpHandle::check_open`] for an operation on `handle`, unless it names
+/// fixed file `fixed`, which the ring's file table keeps open.
+#[inline]
+fn check_target<H: OpHandle>(handle: &H, fixed: Option<u32>) -> Result<()> {
+    match fixed {
+        Some(_) => Ok(()),
+        None => handle.check_open(),
+    }
+}
+
+/// Refuses an offset past `i64::MAX` as `pread`/`pwrite` do: io_uring
+/// would read `u64::MAX` as "the current file position" and move it.
+#[inline]
+fn check_offset(offset: u64) -> Result<()> {
+    if offset > i64::MAX as u64 {
+        Err(Error::InvalidParam(Error::KERNEL_EINVAL))
+    } else {
+        Ok(())
     }
 }
 

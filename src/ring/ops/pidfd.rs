@@ -102,6 +102,11 @@ unsafe impl<H: OpHandle> Op for PollExit<H> {
     const NAME: &'static str = "pidfd poll (IORING_OP_POLL_ADD)";
 
     #[inline]
+    fn check(&self) -> Result<()> {
+        self.handle.check_open()
+    }
+
+    #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
         poll_add(self.handle.target(), POLLIN)
     }
@@ -124,6 +129,11 @@ unsafe impl<H: OpHandle> Op for WaitExit<H> {
     type Output = ExitStatus;
     const CODE: u8 = opcode::WaitId::CODE;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        self.handle.check_open()
+    }
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut SigInfoChld) {

