@@ -200,18 +200,6 @@ fn eventfd_signal_op_adds_to_the_counter() {
 }
 
 #[test]
-fn eventfd_signal_op_of_u64_max_is_kernel_einval() {
-    let mut ring = Ring::new(8).unwrap();
-    let efd = EventFd::new(0).unwrap();
-    let r = ring.scope(|s| {
-        let t = s.push(efd.signal_op(u64::MAX))?;
-        s.wait(t)
-    });
-    assert_eq!(r, Err(Error::InvalidParam(Error::KERNEL_EINVAL)));
-    assert_eq!(efd.wait(), Err(Error::WouldBlock), "counter unchanged");
-}
-
-#[test]
 fn eventfd_signal_op_on_a_full_counter_waits_for_room() {
     let mut ring = Ring::new(8).unwrap();
     let efd = EventFd::new(0).unwrap();
@@ -458,18 +446,16 @@ fn read_at_on_a_descriptor_not_open_for_reading_is_ebadf() {
 }
 
 #[test]
-fn operations_on_closed_handles_are_ebadf() {
-    // A closed handle keeps its number on an inert O_PATH placeholder, so
-    // an operation made from it reaches no other file: EBADF.
+fn operations_queued_before_their_handle_closes_are_ebadf() {
+    // Closed before the push, an operation is refused with Closed
+    // (ring_edges.rs). Closed after it is queued but before it is
+    // submitted, it names the inert O_PATH placeholder that keeps the
+    // number, so it reaches no other file: EBADF.
     let mut ring = Ring::new(8).unwrap();
     let (r, w) = pipe();
-    r.close().unwrap();
     let efd = EventFd::new(3).unwrap();
-    efd.close().unwrap();
     let timer = TimerFd::new().unwrap();
-    timer.close().unwrap();
     let mem = MemFd::new("closed").unwrap();
-    mem.close().unwrap();
     let mut buf = [0u8; 4];
     let mut buf2 = [0u8; 4];
     let got = ring
@@ -479,6 +465,10 @@ fn operations_on_closed_handles_are_ebadf() {
             let c = s.push(efd.signal_op(1))?;
             let d = s.push(timer.expirations_op())?;
             let e = s.push_into(mem.write_at_op(0), &mut buf2)?;
+            r.close()?;
+            efd.close()?;
+            timer.close()?;
+            mem.close()?;
             Ok::<_, Error>((s.wait(a), s.wait(b), s.wait(c), s.wait(d), s.wait(e)))
         })
         .unwrap();

@@ -208,17 +208,23 @@ fn storage_holds_the_results_after_the_scope() {
 fn submit_and_wait_all_returns_with_errors_left_in_tickets() {
     let mut ring = Ring::new(8).unwrap();
     let ok = EventFd::new(1).unwrap();
-    let bad = EventFd::new(0).unwrap();
+    // A memfd opened read-only through /proc: writing it is EBADF.
+    let mem = MemFd::new("read-only").unwrap();
+    let path = format!("/proc/self/fd/{}", mem.raw());
+    let read_only = iofd::Fd::from(std::os::fd::OwnedFd::from(
+        std::fs::File::open(path).unwrap(),
+    ));
+    let mut byte = [0u8; 1];
     let (a, b) = ring
         .scope(|s| {
             let mut a = s.push(ok.read_op())?;
-            let mut b = s.push(bad.signal_op(u64::MAX))?;
+            let mut b = s.push_into(read_only.write_at_op(0), &mut byte)?;
             s.submit_and_wait_all()?;
             Ok::<_, Error>((s.take(&mut a), s.take(&mut b)))
         })
         .unwrap();
     assert_eq!(a, Some(Ok(1)));
-    assert_eq!(b, Some(Err(Error::InvalidParam(Error::KERNEL_EINVAL))));
+    assert_eq!(b, Some(Err(Error::Os(Errno::EBADF))));
 }
 
 #[test]
