@@ -354,24 +354,27 @@ fn ring_timers() -> Result<()> {
     let count = ring.push(Timeout::after(Duration::from_secs(60)).completions(2))?;
     // Timers firing do not count as completions; two nops do.
     let nops = [ring.push(Nop::new())?, ring.push(Nop::new())?];
+    for nop in nops {
+        ring.wait(nop)?;
+    }
+    let (once, at, count) = (ring.wait(once)?, ring.wait(at)?, ring.wait(count)?);
+    // Take the shots that have come, then wait for more: `submit_and_wait`
+    // does not sleep while any result waits in the table to be taken.
     let mut shots = 0;
-    while !every.is_done() {
-        ring.submit_and_wait(1)?;
+    loop {
         while let Some(r) = ring.poll(&mut every) {
             assert_eq!(r?, TimeoutResult::Fired);
             shots += 1;
         }
+        if every.is_done() {
+            break;
+        }
+        ring.submit_and_wait(1)?;
     }
     println!(
-        "after(3 ms): {:?}; at(monotonic + 4 ms): {:?}; every(2 ms) x3: {shots} shots; after(60 s) or 2 completions: {:?} — {:?} in all",
-        ring.wait(once)?,
-        ring.wait(at)?,
-        ring.wait(count)?,
+        "after(3 ms): {once:?}; at(monotonic + 4 ms): {at:?}; every(2 ms) x3: {shots} shots; after(60 s) or 2 completions: {count:?} — {:?} in all",
         start.elapsed()
     );
-    for nop in nops {
-        ring.wait(nop)?;
-    }
 
     // Move one, remove another.
     let moved = ring.push(Timeout::after(Duration::from_secs(60)))?;

@@ -43,7 +43,15 @@ pub enum Error {
     /// by the kernel with `EINVAL` (the text is [`Error::KERNEL_EINVAL`]).
     #[error("invalid parameter: {0}")]
     InvalidParam(&'static str),
-    /// A signal interrupted the call (`EINTR`).
+    /// A signal interrupted the call (`EINTR`). A ring's waits
+    /// ([`Ring::submit_and_wait`](crate::ring::Ring::submit_and_wait),
+    /// `Ring::wait`, a scope's waits) report it when a signal's handler ran
+    /// while the thread slept in `io_uring_enter` and no completion had
+    /// arrived, whether or not that call also submitted: the driver never
+    /// waits in the enter that submits, since the kernel reports a signal
+    /// there as the count it submitted. A signal that arrives together
+    /// with a completion is not reported: the wait ends with the
+    /// completion, as a `ppoll` that finds a descriptor ready does.
     #[error("interrupted by a signal")]
     Interrupted,
     /// The kernel is out of memory (`ENOMEM`).

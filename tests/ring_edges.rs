@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout, TimeoutResult};
-use iofd::ring::{Cqe, Fixed, Ring, Target};
+use iofd::ring::ops::{LinkTimeoutResult, Timeout, TimeoutResult};
+use iofd::ring::{Fixed, Ring};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd, Fd, MemFd, PidFd, SigSet, SignalFd, TimerFd};
 
@@ -164,5 +164,32 @@ fn a_signal_op_of_u64_max_is_refused_as_signal_refuses_it() -> iofd::Result<()> 
     Ok(())
 }
 
-#[allow(unused)]
-fn unused(_: Nop, _: Target, _: Cqe, _: TimeoutResult) {}
+#[test]
+fn a_wait_never_sleeps_on_a_result_already_in_the_table() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    // A safety net: were the loop to sleep, this fires after 2 s.
+    let net = ring.push(Timeout::after(Duration::from_secs(2)))?;
+    let mut t = ring.push(Timeout::every(5 * MS))?;
+    ring.submit()?;
+    let remove = ring.remove_timeout(&t)?;
+    // The wait for the remove also reaps the timer's final result.
+    ring.wait(remove)?;
+    let start = Instant::now();
+    let mut last = None;
+    // The documented form: wait, then take what came.
+    while !t.is_done() {
+        ring.submit_and_wait(1)?;
+        while let Some(r) = ring.poll(&mut t) {
+            last = Some(r?);
+        }
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "slept {:?}",
+        start.elapsed()
+    );
+    assert_eq!(last, Some(TimeoutResult::Removed));
+    // With nothing left to take, the wait sleeps again: the net fires.
+    assert_eq!(ring.wait(net), Ok(TimeoutResult::Fired));
+    Ok(())
+}

@@ -971,7 +971,7 @@ impl Ring {
             if token.done {
                 return Err(Error::InvalidParam("the token's result was already taken"));
             }
-            if let Err(e) = self.submit_and_wait(1) {
+            if let Err(e) = self.submit_and_wait_for(1) {
                 self.cancel(token)?;
                 return Err(e);
             }
@@ -1074,32 +1074,110 @@ impl Ring {
         self.enter(0)
     }
 
-    /// `io_uring_enter` — submits every queued SQE and waits until at least
-    /// `want` completions are in the completion queue, then reaps them into
-    /// the table.
+    /// `io_uring_enter` — submits every queued SQE, reaps what has
+    /// completed into the table and, if that was fewer than `want`
+    /// completions, waits for the rest and reaps them too. Returns how many
+    /// SQEs were submitted.
+    ///
+    /// It does not wait while a result is already in the table to be
+    /// taken — one reaped earlier, by a [`wait`](Ring::wait) for another
+    /// operation, say — so a loop that waits and then polls its tokens
+    /// cannot sleep on a result it has not taken. That includes the result
+    /// of a token dropped untaken: cancel tokens instead of dropping them.
+    ///
+    /// The submission and the wait are separate enters when the wait is
+    /// needed: the kernel reports a signal that interrupts a wait in the
+    /// same enter as a submission as the count it submitted, not `EINTR`.
+    /// A batch that completes while it is submitted costs one enter.
     ///
     /// # Errors
     ///
-    /// As [`submit`](Ring::submit).
+    /// [`Error::Interrupted`] when a signal interrupted the wait before
+    /// any completion arrived (what arrived before it is reaped); the
+    /// ring's errors, as [`submit`](Ring::submit).
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
-        let n = self.enter(want)?;
-        self.reap()?;
+        let want = if self.table.has_results() { 0 } else { want };
+        self.submit_and_wait_for(want)
+    }
+
+    /// [`submit_and_wait`](Ring::submit_and_wait) without the check for
+    /// results in the table: for a caller that has just looked for its own
+    /// (a wait on one token, a scope waiting for its batch).
+    #[inline(always)]
+    pub(crate) fn submit_and_wait_for(&mut self, want: usize) -> Result<usize> {
+        let n = if want == 0 || !self.uring.submission().is_empty() {
+            self.enter(0)?
+        } else {
+            0
+        };
+        let got = self.reap()?;
+        if got < want {
+            self.wait_rest(want - got)?;
+        }
         Ok(n)
     }
 
-    /// One `io_uring_enter` for what is queued, waiting for `want`
-    /// completions, through the registered ring index when this thread has
-    /// one. The syscall is made inline (the syscall core's), so no call
-    /// frame sits between the caller and the kernel: every return taken
-    /// after a syscall costs a mispredicted branch on this machine.
+    /// Waits until `left` more completions are reaped, in enters that
+    /// submit nothing, so that a signal is reported as `EINTR`. The kernel
+    /// may also end such a wait early with a completion (a timeout's CQE
+    /// wakes every waiter), which only counts toward `left`; and it swallows
+    /// `EINTR` when completions are already in the queue, so the queue is
+    /// drained before every wait.
+    #[inline(never)]
+    fn wait_rest(&mut self, mut left: usize) -> Result<()> {
+        loop {
+            // The reap may have queued re-arms: submit them first.
+            while !self.uring.submission().is_empty() {
+                self.enter(0)?;
+                left = left.saturating_sub(self.reap()?);
+                if left == 0 {
+                    return Ok(());
+                }
+            }
+            match self.wait_once(left) {
+                Ok(()) => {}
+                Err(Errno::EINTR) => return Err(Error::Interrupted),
+                // Completions that overflowed wait to be flushed: the
+                // reap below does that.
+                Err(Errno::EBUSY | Errno::EAGAIN) => {}
+                Err(e) => return Err(Error::from(e)),
+            }
+            let got = self.reap()?;
+            if got >= left {
+                return Ok(());
+            }
+            left -= got;
+        }
+    }
+
+    /// One `io_uring_enter` that submits nothing and waits for `want`
+    /// completions.
+    #[inline(always)]
+    fn wait_once(&mut self, want: usize) -> std::result::Result<(), Errno> {
+        self.enter_raw(0, want).map(drop)
+    }
+
+    /// One `io_uring_enter` for everything queued, waiting for `want`
+    /// completions.
     #[inline(always)]
     fn enter_once(&mut self, want: usize) -> std::result::Result<usize, Errno> {
+        let to_submit = self.uring.submission().len() as u32;
+        self.enter_raw(to_submit, want)
+    }
+
+    /// One `io_uring_enter` submitting `to_submit` queued SQEs and waiting
+    /// for `want` completions, through the registered ring index when this
+    /// thread has one. The syscall is made inline (the syscall core's), so
+    /// no call frame sits between the caller and the kernel: every return
+    /// taken after a syscall costs a mispredicted branch on this machine.
+    #[inline(always)]
+    fn enter_raw(&mut self, to_submit: u32, want: usize) -> std::result::Result<usize, Errno> {
         use crate::sys::uring::{EnterFlags, io_uring_enter, io_uring_enter_registered};
         self.enters += 1;
-        let (to_submit, backlog) = {
+        let backlog = {
             let sq = self.uring.submission();
-            (sq.len() as u32, sq.cq_overflow() || sq.taskrun())
+            sq.cq_overflow() || sq.taskrun()
         };
         let want = u32::try_from(want).unwrap_or(u32::MAX);
         let flags = if want > 0 || backlog {
@@ -1388,7 +1466,7 @@ impl Ring {
             if !cancelled {
                 cancelled = self.cancel_live(scoped_only);
             }
-            match self.submit_and_wait(1) {
+            match self.submit_and_wait_for(1) {
                 Ok(_) | Err(Error::Interrupted) => failures = 0,
                 Err(_) => {
                     failures += 1;

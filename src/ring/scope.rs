@@ -292,7 +292,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         let cap = self.ring.cq_entries() as usize;
         let mut left = self.ring.table_scoped_in_flight();
         loop {
-            self.ring.submit_and_wait(left.min(cap))?;
+            self.ring.submit_and_wait_for(left.min(cap))?;
             left = self.ring.table_scoped_in_flight();
             if left == 0 {
                 return Ok(());
@@ -332,7 +332,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             if ticket.done {
                 return Err(Error::InvalidParam("the ticket's result was already taken"));
             }
-            self.ring.submit_and_wait(1)?;
+            self.ring.submit_and_wait_for(1)?;
         }
     }
 

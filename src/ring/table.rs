@@ -179,6 +179,8 @@ pub(crate) struct Table {
     /// instead of an in-flight count so that a push, which only adds a slab
     /// entry, updates no counter of its own.
     completed: usize,
+    /// Live slots with untaken intermediate results ([`SHOTS`]).
+    shot_slots: usize,
     scoped_in_flight: usize,
     scoped_live: usize,
     /// A panic of a kept handle's `Drop`, held until the pass is done.
@@ -217,6 +219,7 @@ impl Table {
             shots: Box::new([]),
             stale: 0,
             completed: 0,
+            shot_slots: 0,
             scoped_in_flight: 0,
             scoped_live: 0,
             unwound: None,
@@ -237,6 +240,13 @@ impl Table {
     /// Operations whose final CQE has not come.
     pub(crate) fn in_flight(&self) -> usize {
         self.slots.len() - self.completed
+    }
+
+    /// Whether any result waits to be taken: a final one, or an
+    /// intermediate shot of a multishot operation.
+    #[inline]
+    pub(crate) fn has_results(&self) -> bool {
+        self.completed > 0 || self.shot_slots > 0
     }
 
     /// Scoped operations whose final CQE has not come.
@@ -373,6 +383,7 @@ impl Table {
             self.release_keep(key);
         }
         if extras & SHOTS != 0 {
+            self.shot_slots -= 1;
             if let Some(s) = self.shots.get_mut(key) {
                 *s = Shots::default();
             }
@@ -515,6 +526,9 @@ impl Table {
         match slot.state {
             State::Submitted => {
                 if !last {
+                    if slot.extras & SHOTS == 0 {
+                        self.shot_slots += 1;
+                    }
                     slot.extras |= SHOTS;
                     if let Some(shots) = self.shots.get_mut(key) {
                         shots.latest = Cqe { res, flags };
@@ -615,6 +629,7 @@ impl Table {
             let shot = shots.latest;
             if shots.count == 0 {
                 slot.extras &= !SHOTS;
+                self.shot_slots -= 1;
             }
             return Some((shot, false));
         }

@@ -112,15 +112,18 @@ pub enum TimeoutResult {
 /// assert_eq!(ring.wait(token)?, TimeoutResult::Fired);
 /// assert!(start.elapsed() >= Duration::from_millis(2));
 ///
-/// // Three shots, 1 ms apart.
+/// // Three shots, 1 ms apart: take what has come, then wait for more.
 /// let mut token = ring.push(Timeout::every(Duration::from_millis(1)).shots(3))?;
 /// let mut shots = 0;
-/// while !token.is_done() {
-///     ring.submit_and_wait(1)?;
+/// loop {
 ///     while let Some(r) = ring.poll(&mut token) {
 ///         assert_eq!(r?, TimeoutResult::Fired);
 ///         shots += 1;
 ///     }
+///     if token.is_done() {
+///         break;
+///     }
+///     ring.submit_and_wait(1)?;
 /// }
 /// assert_eq!(shots, 3);
 /// # Ok::<(), iofd::Error>(())
