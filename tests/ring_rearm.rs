@@ -121,6 +121,34 @@ fn a_rearmed_read_can_be_cancelled() -> iofd::Result<()> {
 }
 
 #[test]
+fn a_scoped_cancel_before_the_eagain_is_reaped_ends_the_read() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    // Were the read re-armed, this would end it with the counter instead.
+    let signaller = {
+        let efd = Arc::clone(&efd);
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            efd.signal(5)
+        })
+    };
+    let start = std::time::Instant::now();
+    let mut v = 0u64;
+    let r = ring.scope(|s| {
+        let t = s.push_into(NowaitRead(Arc::clone(&efd)), &mut v)?;
+        // The -EAGAIN is now in the completion queue, not yet reaped.
+        s.submit()?;
+        s.cancel(&t)?;
+        s.wait(t)
+    });
+    assert_eq!(r, Err(Error::Os(Errno::ECANCELED)));
+    assert!(start.elapsed() < std::time::Duration::from_millis(500));
+    signaller.join().expect("the signaller")?;
+    assert_eq!(efd.wait(), Ok(5), "the read never took the counter");
+    Ok(())
+}
+
+#[test]
 fn a_token_from_another_ring_is_refused() -> iofd::Result<()> {
     let mut a = Ring::new(8)?;
     let mut b = Ring::new(8)?;

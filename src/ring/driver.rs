@@ -1031,6 +1031,9 @@ impl Ring {
     /// owner still takes its (cancelled or completed) result.
     pub(crate) fn request_cancel(&mut self, ud: UserData) -> Result<()> {
         if self.table.state(ud) == Some(State::Submitted) {
+            // A `-EAGAIN` already in the completion queue would otherwise
+            // re-arm the operation after the cancel found nothing.
+            self.table.ask_cancel(ud);
             self.push_cancels(ud)?;
         }
         Ok(())

@@ -87,7 +87,7 @@ pub(crate) struct Slot {
     cqe: Cqe,
     pub(crate) generation: u32,
     pub(crate) state: State,
-    /// [`SCOPED`], [`REARM`], [`KEEP`], [`SHOTS`].
+    /// [`SCOPED`], [`REARM`], [`KEEP`], [`SHOTS`], [`CANCEL_ASKED`].
     extras: u8,
 }
 
@@ -121,6 +121,10 @@ const REARM: u8 = 2;
 const KEEP: u8 = 4;
 /// `Slot::extras`: `shots[key]` holds untaken intermediate results.
 const SHOTS: u8 = 8;
+/// `Slot::extras`: its owner asked for it to be cancelled but still takes
+/// its result: a `-EAGAIN` is then its final result, `-ECANCELED`, not a
+/// reason to re-arm it.
+const CANCEL_ASKED: u8 = 16;
 
 impl Slot {
     #[inline]
@@ -426,6 +430,16 @@ impl Table {
         self.unwound.take()
     }
 
+    /// Records that the owner of in-flight slot `ud` asked for it to be
+    /// cancelled and will still take its result.
+    pub(crate) fn ask_cancel(&mut self, ud: UserData) {
+        if let Some(slot) = self.get_mut(ud) {
+            if slot.state == State::Submitted {
+                slot.extras |= CANCEL_ASKED;
+            }
+        }
+    }
+
     /// Marks an in-flight operation abandoned: its final CQE will free it.
     pub(crate) fn abandon(&mut self, ud: UserData) {
         match self.get_mut(ud) {
@@ -498,7 +512,7 @@ impl Table {
     /// auxiliary polls, re-arms, multishot, scoped or abandoned operations,
     /// stale tags.
     #[inline(never)]
-    fn complete_general(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+    fn complete_general(&mut self, ud: UserData, mut res: i32, flags: u32) -> Delivery {
         let key = ud.key() as usize;
         let Some(slot) = self
             .slots
@@ -519,7 +533,12 @@ impl Table {
             true
         } else {
             if slot.extras & REARM != 0 && res == -EAGAIN && slot.state == State::Submitted {
-                return Delivery::Rearm(ud.key());
+                if slot.extras & CANCEL_ASKED == 0 {
+                    return Delivery::Rearm(ud.key());
+                }
+                // Cancelled before the re-arm: the cancel found nothing in
+                // the kernel, so this is the end.
+                res = -ECANCELED;
             }
             !Cqe { res, flags }.more()
         };
@@ -666,8 +685,10 @@ impl Table {
     }
 }
 
-/// `EAGAIN` and `ECANCELED` as CQE results use them (positive).
+/// `EAGAIN`, as a CQE result carries it negated.
 const EAGAIN: i32 = 11;
+/// `ECANCELED`, as a CQE result carries it negated.
+const ECANCELED: i32 = 125;
 
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
