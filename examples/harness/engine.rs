@@ -136,31 +136,44 @@ fn remaining(stop: Stop, pushed: u64) -> u64 {
     }
 }
 
-/// Release times for a paced run: batch `k` is released at
-/// `start + k * batch / rate` on the monotonic clock.
+/// Release times for a paced run, counted in operations: operation `k`
+/// (from 0) is due at `start + (k + 1) / rate` on the monotonic clock, and
+/// a batch goes when its last operation is due.
+///
+/// Why `k + 1` and not `k`: a rate of `r` per second gives each operation
+/// a slot of `1 / r`, and an operation is released at the end of its slot,
+/// so `n` operations take at least `n / r` and the reported ops/s (ops over
+/// wall time since the start) is the requested rate. Releasing operation 0
+/// at the start would let `n` operations span only `(n - 1) / r` and report
+/// `r * n / (n - 1)`; counting whole batches of `--batch` from 0, as this
+/// once did, released a run shorter than a batch (`-r 1 -n 3` with the
+/// default batch of 16) at once, reported as 25,000 ops/s (issue 14).
+/// Counting operations, not batches, also keeps a short batch (the end of
+/// a run or of a wave) from being charged a full batch's time.
 struct Pacer {
     start: Duration,
-    per_batch: Option<Duration>,
-    batches: u32,
+    rate: Option<u64>,
+    released: u64,
 }
 
 impl Pacer {
+    /// Starts the clock: make it after the run's own start, so that the
+    /// run's wall time covers every release.
     fn new(cfg: &Config) -> iofd::Result<Pacer> {
         Ok(Pacer {
             start: Clock::Monotonic.now()?,
-            per_batch: cfg
-                .rate
-                .map(|r| Duration::from_secs_f64(cfg.batch as f64 / r as f64)),
-            batches: 0,
+            rate: cfg.rate,
+            released: 0,
         })
     }
 
-    /// When the next batch may go, or `None` when unpaced.
-    fn next(&mut self) -> Option<Duration> {
-        let per = self.per_batch?;
-        let at = self.start + per * self.batches;
-        self.batches += 1;
-        Some(at)
+    /// When a batch of the next `ops` operations may go, or `None` when
+    /// unpaced.
+    fn release(&mut self, ops: u64) -> Option<Duration> {
+        let rate = self.rate?;
+        self.released += ops;
+        let ns = u128::from(self.released) * 1_000_000_000 / u128::from(rate);
+        Some(self.start + Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
     }
 }
 
@@ -221,9 +234,9 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
     let kinds = kinds(cfg.workload);
     let mut bufs = vec![[0x5au8; IO_BYTES]; cfg.depth];
     let mut rec = Recorder::new();
-    let mut pacer = Pacer::new(cfg)?;
     let mut seq = 0u64;
     let start = Instant::now();
+    let mut pacer = Pacer::new(cfg)?;
     while !over(cfg.stop, seq, start) {
         let wave = remaining(cfg.stop, seq).min(cfg.depth as u64) as usize;
         ring.scope(|s| -> iofd::Result<()> {
@@ -231,7 +244,8 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
             let mut pending: Vec<(Scoped<'_, '_>, Instant)> = Vec::with_capacity(wave);
             let mut pushed = 0;
             while pushed < wave {
-                if let Some(at) = pacer.next() {
+                let n = cfg.batch.min(wave - pushed);
+                if let Some(at) = pacer.release(n as u64) {
                     // Wait for the release time on a ring timer, taking the
                     // results that come meanwhile.
                     let mut release = s.push(Timeout::at(Clock::Monotonic, at))?;
@@ -248,7 +262,7 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
                         }
                     }
                 }
-                for _ in 0..cfg.batch.min(wave - pushed) {
+                for _ in 0..n {
                     let kind = kinds[(seq % kinds.len() as u64) as usize];
                     let op = match kind {
                         Kind::Nop => Scoped::Nop(s.push(Nop::new())?),
@@ -341,13 +355,14 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
         std::thread::spawn(move || reap_loop(&shared, &notify, &done, &wakeups))
     };
     let kinds = kinds(cfg.workload);
-    let mut pacer = Pacer::new(cfg)?;
     let (lock, cv) = &*shared;
     let mut seq = 0u64;
     let start = Instant::now();
+    let mut pacer = Pacer::new(cfg)?;
     let fed = (|| -> iofd::Result<()> {
         while !over(cfg.stop, seq, start) {
-            if let Some(at) = pacer.next() {
+            let n = (cfg.batch as u64).min(remaining(cfg.stop, seq)) as usize;
+            if let Some(at) = pacer.release(n as u64) {
                 let mut g = lock.lock().expect("lock");
                 g.release = Some(g.ring.push(Timeout::at(Clock::Monotonic, at))?);
                 g.ring.submit()?;
@@ -356,7 +371,6 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
                     .expect("lock");
                 drop(g);
             }
-            let n = (cfg.batch as u64).min(remaining(cfg.stop, seq)) as usize;
             let mut g = cv
                 .wait_while(lock.lock().expect("lock"), |g| {
                     g.pending.len() + n > cfg.depth && g.failed.is_none()
@@ -459,14 +473,15 @@ pub fn baseline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Result<O
     let mut buf = [0x5au8; IO_BYTES];
     let mut syscalls = 0u64;
     let mut seq = 0u64;
-    let mut pacer = Pacer::new(cfg)?;
     let start = Instant::now();
+    let mut pacer = Pacer::new(cfg)?;
     while !over(cfg.stop, seq, start) {
-        if let Some(at) = pacer.next() {
+        let n = (cfg.batch as u64).min(remaining(cfg.stop, seq));
+        if let Some(at) = pacer.release(n) {
             let now = Clock::Monotonic.now()?;
             std::thread::sleep(at.saturating_sub(now));
         }
-        for _ in 0..(cfg.batch as u64).min(remaining(cfg.stop, seq)) {
+        for _ in 0..n {
             let kind = kinds[(seq % kinds.len() as u64) as usize];
             let t0 = Instant::now();
             let ok = match kind {

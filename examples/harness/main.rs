@@ -216,7 +216,51 @@ mod tests {
         // 300 operations at 30,000/s take at least 10 ms; paced by ring timers.
         let report = short("nop", "inline", &["--rate", "30000"]);
         check(&report, 1);
-        assert!(report.runs[0].seconds >= 0.009, "{:?}", report.runs[0]);
+        assert!(report.runs[0].seconds >= 0.010, "{:?}", report.runs[0]);
+    }
+
+    /// Issue 14: `-w timer -r 1 -n 3` ran its one batch (shorter than the
+    /// default 16) at once and reported 25,518 ops/s. Four operations at
+    /// 2/s must take at least 1.5 s (op 0 at the start, op 3 at 1.5 s; this
+    /// pacing releases op k at (k + 1) / rate, so 2 s) and report at most
+    /// the requested rate, on every paced loop: the inline ring with the
+    /// default batch, the threaded reaper and the baseline one operation
+    /// per batch (the case that reported 4 / 1.5 s = 2.7/s), and the
+    /// baseline with a batch of 3 that the end of the run cuts short. The
+    /// runs go in parallel threads, so the test takes about 2 s.
+    #[test]
+    fn pacing_holds_back_the_first_operation() {
+        let paced = |args: &'static [&'static str]| {
+            std::thread::spawn(move || {
+                let mut argv = vec!["-r", "2", "-n", "4"];
+                argv.extend_from_slice(args);
+                let cfg = parse(&argv).expect("options");
+                let run = if cfg.baseline {
+                    let objects = engine::Objects::new().expect("objects");
+                    let outcome = engine::baseline(&cfg, &objects, &AtomicU64::new(0));
+                    Run::new("baseline", &outcome.expect("baseline"))
+                } else {
+                    run(&cfg).expect("run").runs.remove(0)
+                };
+                (args, run)
+            })
+        };
+        let runs = [
+            paced(&["-w", "timer"]),
+            paced(&["-w", "timer", "-b", "1", "--reaper", "thread"]),
+            paced(&["-w", "timer", "-b", "1", "--baseline"]),
+            paced(&["-w", "nop", "-b", "3", "--baseline"]),
+        ];
+        for run in runs {
+            let (args, r) = run.join().expect("paced run");
+            assert_eq!((r.ops, r.errors), (4, 0), "{args:?}: {r:?}");
+            assert!(r.seconds >= 1.5, "{args:?} ran too fast: {r:?}");
+            assert!(r.seconds < 3.0, "{args:?} ran too slow: {r:?}");
+            assert!(
+                r.ops_per_sec <= 2.0 * 1.01,
+                "{args:?} reports more than 2 ops/s: {r:?}"
+            );
+        }
     }
 
     #[test]
