@@ -7,9 +7,10 @@ use crate::sys::Errno;
 /// What can go wrong in an iofd operation.
 ///
 /// Kernel errors are folded into the variants callers most often match on;
-/// everything else keeps its [`Errno`] in [`Error::Os`]. [`Error::Closed`] is
-/// decided before any syscall is made, so a closed handle never reaches the
-/// kernel with a stale (possibly reused) descriptor number.
+/// everything else keeps its [`Errno`] in [`Error::Os`]. An operation on a
+/// closed handle returns [`Error::Closed`] before any syscall is made, so a
+/// closed handle never reaches the kernel with a stale (possibly reused)
+/// descriptor number.
 ///
 /// | errno | variant |
 /// |---|---|
@@ -36,7 +37,8 @@ pub enum Error {
     /// The operation would block a non-blocking handle (`EAGAIN`).
     #[error("operation would block")]
     WouldBlock,
-    /// The handle was closed; no syscall was made.
+    /// The handle was closed: before the operation, which then made no
+    /// syscall, or while it made a new descriptor, which is closed again.
     #[error("the descriptor is closed")]
     Closed,
     /// A parameter was rejected, before any syscall (the text says which) or

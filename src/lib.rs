@@ -35,7 +35,8 @@
 //! - [`ring`]: the io_uring driver (in progress).
 //!
 //! Errors are [`Error`]: the errno values callers match on get their own
-//! variants, and [`Error::Closed`] is decided before any syscall.
+//! variants, and an operation on a closed handle returns [`Error::Closed`]
+//! without a syscall.
 //!
 //! # Platform
 //!

@@ -5,6 +5,7 @@ mod util;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use iofd::sys::Errno;
 use iofd::{Error, Fd};
@@ -247,6 +248,42 @@ fn dup_is_independent_and_cloexec() -> TestResult {
     // Only when both are gone does the reader see end of file.
     w2.close()?;
     assert_eq!(r.read(&mut buf)?, 0);
+    Ok(())
+}
+
+/// Races `dup` against `close` on fresh descriptors for about a second:
+/// every `Ok` must be a real copy of the pipe (same inode, not `O_PATH`),
+/// never the placeholder a racing `close` puts on the number, and every
+/// `Err` must be `Closed`.
+#[test]
+fn dup_racing_close_copies_the_file_or_is_closed() -> TestResult {
+    use iofd::sys::file::{OpenFlags, fcntl_getfl, fstat};
+    let (_r, w) = pipe();
+    let want = fstat(w.borrow()?)?;
+    let (mut rounds, mut placeholders) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let fresh = (0..200).map(|_| w.dup()).collect::<Result<Vec<_>, _>>()?;
+        for (dup, closed) in util::race_each(&fresh, Fd::dup, Fd::close) {
+            closed?;
+            rounds += 1;
+            match dup {
+                Ok(copy) => {
+                    let got = fstat(copy.borrow()?)?;
+                    let path = fcntl_getfl(copy.borrow()?)?.bits() & OpenFlags::PATH.bits() != 0;
+                    if (got.dev, got.ino) != (want.dev, want.ino) || path {
+                        placeholders += 1;
+                    }
+                }
+                Err(Error::Closed) => {}
+                Err(e) => return Err(format!("dup racing close: {e:?}").into()),
+            }
+        }
+    }
+    assert_eq!(
+        placeholders, 0,
+        "{placeholders} of {rounds} dups racing a close returned the placeholder"
+    );
     Ok(())
 }
 

@@ -16,9 +16,11 @@
 //! original file exactly as `close(2)` would, while the number stays ours.
 //! Operations that raced with `close` reach either the original file (the
 //! kernel holds a reference for the length of the syscall) or the
-//! placeholder, on which I/O fails with `EBADF`. The number itself is
-//! released only by `Drop` or `into_raw_fd`, which take the `Fd` by value or
-//! by `&mut`, so no borrow can outlive it.
+//! placeholder, on which I/O fails with `EBADF`; an operation that makes a
+//! new descriptor from the number checks the state again afterwards
+//! (`Fd::unless_closed`), so it never hands out a copy of the placeholder.
+//! The number itself is released only by `Drop` or `into_raw_fd`, which
+//! take the `Fd` by value or by `&mut`, so no borrow can outlive it.
 //!
 //! The one change a `BorrowedFd` of an `Fd` can see is therefore its open
 //! file becoming the placeholder: an `O_PATH` descriptor of a file that is
@@ -33,7 +35,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering, fence};
 
 use crate::error::{Error, Result};
 use crate::sys::{self, Errno, file::DupFlags, file::FdFlags, file::OpenFlags, file::StatusFlags};
@@ -237,6 +239,8 @@ impl Fd {
         // because the new open file is the inert placeholder, the one swap
         // the module invariant allows.
         let mut held = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(s) });
+        // The state is closed before the placeholder is in: see `unless_closed`.
+        fence(Ordering::SeqCst);
         sys::file::dup3(inert, &mut held, DupFlags::CLOEXEC)?;
         Ok(())
     }
@@ -329,12 +333,38 @@ impl Fd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`]; `Os(EMFILE)` when the process has no free
+    /// [`Error::Closed`], also when a [`close`](Fd::close) ran while the
+    /// copy was being made (the copy is closed again, so it can never be
+    /// the placeholder); `Os(EMFILE)` when the process has no free
     /// descriptor.
     ///
     /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
     pub fn dup(&self) -> Result<Fd> {
-        Ok(Fd::from(sys::file::fcntl_dupfd_cloexec(self.borrow()?, 0)?))
+        let copy = sys::file::fcntl_dupfd_cloexec(self.borrow()?, 0);
+        self.unless_closed(copy).map(Fd::from)
+    }
+
+    /// What a syscall that made a new descriptor from this one returned,
+    /// or [`Error::Closed`] (dropping, so closing, any new descriptor) if
+    /// this `Fd` was closed by the time it returned.
+    ///
+    /// A `close` racing the syscall may have put the placeholder on the
+    /// number before the kernel looked it up, so the syscall copied the
+    /// placeholder or failed on it. `close` marks the state closed before
+    /// its `dup3`, so a state still open after the syscall proves the
+    /// lookup found the real file; the fences here and in `close` keep the
+    /// kernel's accesses to the descriptor table on their side of the state
+    /// on any architecture.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`]; else the syscall's error.
+    pub(super) fn unless_closed<T>(&self, made: std::result::Result<T, Errno>) -> Result<T> {
+        fence(Ordering::SeqCst);
+        if self.state.load(Ordering::Acquire) < 0 {
+            return Err(Error::Closed);
+        }
+        Ok(made?)
     }
 
     /// Converts into an [`OwnedFd`].

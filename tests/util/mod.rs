@@ -102,3 +102,52 @@ unsafe impl std::alloc::GlobalAlloc for Counting {
         unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
     }
 }
+
+/// Races `a` against `b` on every item, each pair started together by two
+/// threads in lockstep, and returns what both returned for each item.
+///
+/// `b` starts `i % 16` spin hints late on item `i`, so the rounds sweep the
+/// offsets at which a check-then-act window can be hit.
+pub fn race_each<T: Sync, A: Send, B: Send>(
+    items: &[T],
+    a: impl Fn(&T) -> A + Sync,
+    b: impl Fn(&T) -> B + Sync,
+) -> Vec<(A, B)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let arrived = AtomicUsize::new(0);
+    // Both threads arrive before round `i` starts; spinning gives way to
+    // the scheduler when the other thread is not running.
+    let meet = |i: usize| {
+        arrived.fetch_add(1, Ordering::AcqRel);
+        let mut spins = 0u32;
+        while arrived.load(Ordering::Acquire) < 2 * (i + 1) {
+            spins += 1;
+            if spins.is_multiple_of(256) {
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                meet(i);
+                for _ in 0..i % 16 {
+                    std::hint::spin_loop();
+                }
+                out.push(b(item));
+            }
+            out
+        });
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            meet(i);
+            out.push(a(item));
+        }
+        out.into_iter()
+            .zip(other.join().expect("racing thread"))
+            .collect()
+    })
+}
