@@ -6,7 +6,7 @@
 
 mod util;
 
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
@@ -245,6 +245,46 @@ fn get_fd_of_an_unopened_number_is_ebadf() {
     let me = PidFd::open(getpid()).unwrap();
     assert_eq!(me.get_fd(1_000_000).err(), Some(Error::Os(Errno::EBADF)));
     assert_eq!(me.get_fd(-1).err(), Some(Error::Os(Errno::EBADF)));
+}
+
+/// Races `get_fd` against `close` of the pidfd for about a second: every
+/// `Ok` must be a real copy of the target (same inode), and every `Err`
+/// must be `Closed`, never the `EBADF` the placeholder answers, which would
+/// read as "the target is not open".
+#[test]
+fn get_fd_racing_close_copies_the_target_or_is_closed() -> Result<(), Box<dyn std::error::Error>> {
+    use iofd::sys::file::fstat;
+    let (r, _w) = std::io::pipe()?;
+    let want = fstat(r.as_fd())?;
+    let (mut rounds, mut wrong) = (0, Vec::new());
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline {
+        let fresh = (0..100)
+            .map(|_| PidFd::open(getpid()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let copies = util::race_each(&fresh, |p| p.get_fd(r.as_raw_fd()), PidFd::close);
+        for (copy, closed) in copies {
+            closed?;
+            rounds += 1;
+            match copy {
+                Ok(copy) => {
+                    let got = fstat(copy.borrow()?)?;
+                    if (got.dev, got.ino) != (want.dev, want.ino) {
+                        wrong.push(format!("a copy of {}:{}", got.dev, got.ino));
+                    }
+                }
+                Err(Error::Closed) => {}
+                Err(e) => wrong.push(format!("{e:?}")),
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {rounds} get_fd racing a close went wrong, first: {}",
+        wrong.len(),
+        wrong[0]
+    );
+    Ok(())
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `PidFd`: a stable, race-free reference to one process.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::process::ExitStatus;
 
 use super::{Fd, Signal, handle_impls};
@@ -157,16 +157,16 @@ impl PidFd {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`]; `Os(EBADF)` when `target` is not open in the
+    /// [`Error::Closed`], also when the handle was closed while the copy
+    /// was being made; `Os(EBADF)` when `target` is not open in the
     /// process; [`Error::Permission`] without ptrace access to it;
     /// `Os(ESRCH)` when it has exited; `Os(EMFILE)` when this process has no
     /// free descriptor.
     ///
     /// See [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html).
     pub fn get_fd(&self, target: RawFd) -> Result<Fd> {
-        let fd = self.fd.borrow()?;
-        let dup: OwnedFd = process::pidfd_getfd(fd, target)?;
-        Ok(Fd::from(dup))
+        let copy = process::pidfd_getfd(self.fd.borrow()?, target);
+        self.fd.unless_closed(copy).map(Fd::from)
     }
 
     /// `waitid(P_PIDFD, pidfd, WEXITED | WNOHANG)` — reaps the process if it
