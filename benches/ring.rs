@@ -15,13 +15,18 @@
 //!   batch sizes 1 and 32, by descriptor and with fixed files plus a
 //!   registered ring fd.
 //!
+//! - `drop/<in flight>`: the end of 20,000 reads armed on one eventfd,
+//!   all cancelled and reaped: dropping the ring (`ring`) and leaving a
+//!   scope (`scope`), each timed from the last push's submission to the
+//!   return of the drop or the scope.
+//!
 //! Run: `cargo bench --bench ring`. Heap allocations per operation are
 //! counted by `tests/ring_alloc.rs`.
 
 use std::hint::black_box;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use io_uring::{IoUring, opcode, types};
@@ -394,11 +399,77 @@ impl SetBlocking for EventFd {
     }
 }
 
+/// Operations in flight for the `drop` group.
+const DROP_IN_FLIGHT: usize = 20_000;
+
+fn drop_in_flight(c: &mut Criterion) {
+    let mut g = c.benchmark_group("drop");
+    g.sample_size(10);
+    let n = DROP_IN_FLIGHT;
+    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
+    let build = |sq: u32| {
+        Ring::builder(sq)
+            .capacity(n)
+            .build()
+            .expect("a ring for 20,000 operations")
+    };
+    for (id, sq) in [("ring", 256), ("ring_sq2", 2)] {
+        g.bench_function(BenchmarkId::new(id, n), |b| {
+            b.iter_custom(|iters| drop_ring(iters, build(sq), &efd))
+        });
+    }
+    let mut ring = build(256);
+    let mut bufs = vec![0u64; n];
+    g.bench_function(BenchmarkId::new("scope", n), |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut start = Instant::now();
+                ring.scope(|s| {
+                    for buf in bufs.iter_mut() {
+                        let _ = s.push_into(efd.read_op(), buf)?;
+                    }
+                    s.submit()?;
+                    start = Instant::now();
+                    Ok::<(), iofd::Error>(())
+                })
+                .expect("armed");
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+/// Times `iters` drops of rings like `first` with [`DROP_IN_FLIGHT`] reads
+/// armed on `efd`, building each (but the first) untimed.
+fn drop_ring(iters: u64, first: Ring, efd: &Arc<EventFd>) -> Duration {
+    let (sq, capacity) = (first.sq_entries(), first.capacity());
+    let mut total = Duration::ZERO;
+    let mut next = Some(first);
+    for _ in 0..iters {
+        let mut ring = match next.take() {
+            Some(ring) => ring,
+            None => Ring::builder(sq).capacity(capacity).build().expect("ring"),
+        };
+        let tokens: Vec<_> = (0..DROP_IN_FLIGHT)
+            .map(|_| ring.push(efd.read_op_shared()).expect("push"))
+            .collect();
+        ring.submit().expect("arm");
+        let start = Instant::now();
+        drop(ring);
+        total += start.elapsed();
+        drop(tokens);
+    }
+    total
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = nop, read_ready, read_armed
+    targets = nop, read_ready, read_armed, drop_in_flight
 }
 criterion_main!(benches);

@@ -269,11 +269,56 @@ fn one_cycle(i: usize) -> TestResult {
     Ok(())
 }
 
+/// Twenty thousand reads armed on one eventfd all end with their ring, and
+/// with their scope beside driver-owned ones that go on (how long that
+/// takes is `cargo bench --bench ring -- drop`).
+fn twenty_thousand_armed_reads_end_with_the_ring_and_the_scope() -> TestResult {
+    const N: usize = 20_000;
+    for (name, b) in builders() {
+        let efd = Arc::new(EventFd::new(0)?);
+        let mut ring = b.capacity(N + 1).build()?;
+        let mut tokens = Vec::with_capacity(N);
+        for _ in 0..N / 2 {
+            tokens.push(ring.push(efd.read_op_shared())?);
+        }
+        let mut bufs = vec![0u64; N / 2];
+        let r: Result<(), Error> = ring.scope(|s| {
+            for buf in bufs.iter_mut() {
+                let _ = s.push_into(efd.read_op(), buf)?;
+            }
+            s.submit()?;
+            Ok(())
+        });
+        r?;
+        assert_eq!(
+            ring.in_flight(),
+            N / 2,
+            "{name}: the driver-owned reads go on"
+        );
+        assert!(bufs.iter().all(|&v| v == 0), "{name}");
+        assert_eq!(Arc::strong_count(&efd), N / 2 + 1, "{name}");
+        drop(ring);
+        assert_eq!(
+            Arc::strong_count(&efd),
+            1,
+            "{name}: released after the drop"
+        );
+        drop(tokens);
+        efd.signal(3)?;
+        assert_eq!(
+            efd.wait(),
+            Ok(3),
+            "{name}: the cancelled reads took nothing"
+        );
+    }
+    Ok(())
+}
+
 fn main() {
     if std::env::var_os(SINGLE_ISSUER_CHILD).is_some() {
         single_issuer_child();
     }
-    let checks: [Check; 8] = [
+    let checks: [Check; 9] = [
         (
             "armed_driver_owned_reads_release_their_handles",
             armed_driver_owned_reads_release_their_handles,
@@ -298,6 +343,10 @@ fn main() {
         (
             "a_single_issuer_ring_dropped_on_a_foreign_thread_does_not_abort",
             a_single_issuer_ring_dropped_on_a_foreign_thread_does_not_abort,
+        ),
+        (
+            "twenty_thousand_armed_reads_end_with_the_ring_and_the_scope",
+            twenty_thousand_armed_reads_end_with_the_ring_and_the_scope,
         ),
         (
             "no_descriptor_leaks_over_many_cycles",

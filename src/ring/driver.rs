@@ -1017,7 +1017,10 @@ impl Ring {
     /// poll-then-read pair it may be waiting behind (a linked read is only
     /// issued once its poll fires, so cancelling the poll is what ends it).
     fn push_cancels(&mut self, ud: UserData) -> Result<()> {
-        for target in [ud, ud.aux()] {
+        // A cancel that finds nothing still searches the kernel's lists in
+        // full: the poll half is named only when there can be one.
+        let aux = self.table.was_rearmed(ud).then(|| ud.aux());
+        for target in std::iter::once(ud).chain(aux) {
             let entry = opcode::AsyncCancel::new(target.raw())
                 .build()
                 .user_data(UserData::CANCEL.raw());
@@ -1341,6 +1344,7 @@ impl Ring {
             return Ok(());
         };
         let pair = [poll_entry(r.target, r.events, ud), r.entry.clone()];
+        self.table.mark_rearmed(ud);
         // SAFETY: the poll touches no memory and its descriptor is kept
         // open by the operation (borrowed for its scope, or kept by the
         // slot); the read is the operation's own SQE again, whose storage is
@@ -1493,11 +1497,19 @@ impl Ring {
     /// cancel request could not be queued.
     fn cancel_live(&mut self, scoped_only: bool) -> bool {
         let mut all_sent = true;
-        // The scan stops once it has seen every live slot it is after: a
-        // small batch in a big table is found at its first keys.
+        // The cancels go from the highest live key down: the kernel finds
+        // a poll to cancel by walking its hash bucket from the newest
+        // entry, past every poll armed after it and every one cancelled
+        // but not yet reaped, so cancelling the newest first (a fresh
+        // table's keys rise in push order), with each submission's cancels
+        // completing before the next, keeps every search short, where
+        // oldest-first made a drain quadratic in the operations in flight.
+        // Both scans stop once they have seen every live slot they are
+        // after: a small batch in a big table costs a few keys.
         let mut unseen = self.table.live_count(scoped_only);
+        let top = self.top_live_key(scoped_only, unseen);
         if unseen > 0 {
-            for key in 0..self.table.capacity() {
+            for key in (0..=top).rev() {
                 let Some((ud, state, scoped)) = self.table.at(key) else {
                     continue;
                 };
@@ -1527,6 +1539,24 @@ impl Ring {
             }
         }
         all_sent
+    }
+
+    /// The highest key of the `live` live slots (all, or only the scoped
+    /// ones), found by a scan from key 0 that stops at the last of them.
+    fn top_live_key(&self, scoped_only: bool, mut live: usize) -> usize {
+        let mut top = 0;
+        for key in 0..self.table.capacity() {
+            if live == 0 {
+                break;
+            }
+            if let Some((_, _, scoped)) = self.table.at(key) {
+                if scoped || !scoped_only {
+                    top = key;
+                    live -= 1;
+                }
+            }
+        }
+        top
     }
 
     /// Pushes an SQE as it is, `user_data` included, with no table slot:

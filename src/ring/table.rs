@@ -87,7 +87,8 @@ pub(crate) struct Slot {
     cqe: Cqe,
     pub(crate) generation: u32,
     pub(crate) state: State,
-    /// [`SCOPED`], [`REARM`], [`KEEP`], [`SHOTS`], [`CANCEL_ASKED`].
+    /// [`SCOPED`], [`REARM`], [`KEEP`], [`SHOTS`], [`CANCEL_ASKED`],
+    /// [`REARMED`].
     extras: u8,
 }
 
@@ -125,6 +126,9 @@ const SHOTS: u8 = 8;
 /// its result: a `-EAGAIN` is then its final result, `-ECANCELED`, not a
 /// reason to re-arm it.
 const CANCEL_ASKED: u8 = 16;
+/// `Slot::extras`: re-armed at least once, so it may be waiting behind a
+/// poll tagged with its auxiliary tag, which a cancel must name too.
+const REARMED: u8 = 32;
 
 impl Slot {
     #[inline]
@@ -657,6 +661,18 @@ impl Table {
         }
         let slot = *slot;
         Some(self.take_final(key, slot))
+    }
+
+    /// Records that slot `ud` was re-armed behind a poll.
+    pub(crate) fn mark_rearmed(&mut self, ud: UserData) {
+        if let Some(slot) = self.get_mut(ud) {
+            slot.extras |= REARMED;
+        }
+    }
+
+    /// Whether slot `ud` was ever re-armed behind a poll.
+    pub(crate) fn was_rearmed(&self, ud: UserData) -> bool {
+        self.get(ud).is_some_and(|s| s.extras & REARMED != 0)
     }
 
     /// Live slots: all of them, or only scoped ones.
