@@ -176,51 +176,116 @@ fn rings_registered_here_and_dropped_elsewhere_free_their_slots() -> TestResult 
 }
 
 /// The child-process half of the check below, selected by this variable.
-const SINGLE_ISSUER_CHILD: &str = "IOFD_RING_DROP_SINGLE_ISSUER_CHILD";
-
-/// In a child process: a `DEFER_TASKRUN` (single-issuer) ring with an
-/// armed driver-owned read, moved to another thread and dropped there,
-/// where the kernel refuses every `io_uring_enter` (`EEXIST`).
-fn single_issuer_child() -> ! {
-    let run = || -> TestResult {
-        let efd = Arc::new(EventFd::new(0)?);
-        let mut ring = Ring::builder(8).defer_taskrun(true).build()?;
-        let _t = ring.push(efd.read_op_shared())?;
-        ring.submit()?;
-        std::thread::spawn(move || drop(ring))
-            .join()
-            .map_err(|_| "the dropping thread panicked")?;
-        // Nothing could be reaped, so the slot (and the handle it keeps)
-        // is leaked rather than freed under the kernel: still referenced.
-        assert_eq!(Arc::strong_count(&efd), 2);
-        Ok(())
-    };
-    match run() {
-        Ok(()) => {
-            println!("child ok");
-            std::process::exit(0)
-        }
-        Err(e) => {
-            println!("child failed: {e}");
-            std::process::exit(1)
+/// Single-issuer setups, when the kernel has them.
+fn single_issuer_builders() -> Vec<(&'static str, RingBuilder)> {
+    let mut v = Vec::new();
+    for (name, b) in [
+        ("single_issuer", Ring::builder(8).single_issuer(true)),
+        ("defer_taskrun", Ring::builder(8).defer_taskrun(true)),
+    ] {
+        match b.clone().build() {
+            Ok(_) => v.push((name, b)),
+            Err(e) => println!("note: {name} not available here ({e}); skipped"),
         }
     }
+    v
 }
 
-fn a_single_issuer_ring_dropped_on_a_foreign_thread_does_not_abort() -> TestResult {
-    if let Err(e) = Ring::builder(8).defer_taskrun(true).build() {
-        println!("note: DEFER_TASKRUN not available here ({e}); skipped");
-        return Ok(());
+/// A single-issuer ring with armed reads, moved to another thread and
+/// dropped there, where the kernel refuses every enter (`EEXIST`): it goes
+/// back to its thread, which drains it the next time it builds a ring.
+fn a_single_issuer_ring_dropped_elsewhere_goes_back_to_its_thread() -> TestResult {
+    for (name, b) in single_issuer_builders() {
+        let shared = Arc::new(EventFd::new(0)?);
+        let fds = util::fd_count();
+        for _ in 0..100 {
+            let fresh = Arc::new(EventFd::new(0)?);
+            let mut ring = b.clone().build()?;
+            let _a = ring.push(shared.read_op_shared())?;
+            let _b = ring.push(fresh.read_op_shared())?;
+            ring.submit()?;
+            std::thread::spawn(move || drop(ring))
+                .join()
+                .map_err(|_| "the dropping thread panicked")?;
+        }
+        // The last ring is still held for this thread; building one
+        // drains it.
+        assert!(
+            Arc::strong_count(&shared) <= 2,
+            "{name}: at most the last one held"
+        );
+        drop(b.clone().build()?);
+        assert_eq!(Arc::strong_count(&shared), 1, "{name}: every read released");
+        assert_eq!(util::fd_count(), fds, "{name}: no descriptor leaked");
+        // The cancelled reads took nothing.
+        shared.signal(2)?;
+        assert_eq!(shared.wait(), Ok(2), "{name}");
     }
-    let out = Command::new(std::env::current_exe()?)
-        .env(SINGLE_ISSUER_CHILD, "1")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("child ok"),
-        "child: {:?}, {stdout}",
-        out.status
-    );
+    Ok(())
+}
+
+/// A single-issuer ring whose issuing thread exits before it is dropped
+/// elsewhere: the kernel ended its operations as the thread exited, and
+/// the ring is freed once the thread is gone.
+fn a_single_issuer_ring_outliving_its_thread_is_freed() -> TestResult {
+    for (name, b) in single_issuer_builders() {
+        let efd = Arc::new(EventFd::new(0)?);
+        let ring = {
+            let efd = Arc::clone(&efd);
+            std::thread::spawn(move || -> iofd::Result<Ring> {
+                let mut ring = b.build()?;
+                let _t = ring.push(efd.read_op_shared())?;
+                ring.submit()?;
+                Ok(ring)
+            })
+            .join()
+            .map_err(|_| "the issuing thread panicked")??
+        };
+        drop(ring);
+        // The thread may still be leaving: any ring built or dropped here
+        // frees it once it is gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&efd) > 1 {
+            if Instant::now() > deadline {
+                return Err(format!("{name}: the ring was never freed").into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            drop(Ring::new(2)?);
+        }
+        efd.signal(4)?;
+        assert_eq!(efd.wait(), Ok(4), "{name}: the read was cancelled");
+    }
+    Ok(())
+}
+
+/// A single-issuer ring handed back to a thread that then exits without
+/// building another ring: the thread drains it on its way out.
+fn a_thread_drains_what_was_handed_back_to_it_as_it_exits() -> TestResult {
+    for (name, b) in single_issuer_builders() {
+        let efd = Arc::new(EventFd::new(0)?);
+        let (to_worker, from_main) = std::sync::mpsc::channel::<()>();
+        let (to_main, from_worker) = std::sync::mpsc::channel::<Ring>();
+        let worker = {
+            let efd = Arc::clone(&efd);
+            std::thread::spawn(move || -> iofd::Result<()> {
+                let mut ring = b.build()?;
+                let _t = ring.push(efd.read_op_shared())?;
+                ring.submit()?;
+                to_main.send(ring).expect("main is waiting");
+                // Main drops it while this thread is alive.
+                from_main.recv().expect("main's word");
+                Ok(())
+            })
+        };
+        drop(from_worker.recv()?);
+        // Ours, the worker's, and the read's, held for the worker.
+        assert_eq!(Arc::strong_count(&efd), 3, "{name}: held for the worker");
+        to_worker.send(())?;
+        worker.join().map_err(|_| "the worker panicked")??;
+        assert_eq!(Arc::strong_count(&efd), 1, "{name}: drained as it exited");
+        efd.signal(1)?;
+        assert_eq!(efd.wait(), Ok(1), "{name}: the read was cancelled");
+    }
     Ok(())
 }
 
@@ -315,10 +380,7 @@ fn twenty_thousand_armed_reads_end_with_the_ring_and_the_scope() -> TestResult {
 }
 
 fn main() {
-    if std::env::var_os(SINGLE_ISSUER_CHILD).is_some() {
-        single_issuer_child();
-    }
-    let checks: [Check; 9] = [
+    let checks: [Check; 11] = [
         (
             "armed_driver_owned_reads_release_their_handles",
             armed_driver_owned_reads_release_their_handles,
@@ -341,8 +403,16 @@ fn main() {
             rings_registered_here_and_dropped_elsewhere_free_their_slots,
         ),
         (
-            "a_single_issuer_ring_dropped_on_a_foreign_thread_does_not_abort",
-            a_single_issuer_ring_dropped_on_a_foreign_thread_does_not_abort,
+            "a_single_issuer_ring_dropped_elsewhere_goes_back_to_its_thread",
+            a_single_issuer_ring_dropped_elsewhere_goes_back_to_its_thread,
+        ),
+        (
+            "a_single_issuer_ring_outliving_its_thread_is_freed",
+            a_single_issuer_ring_outliving_its_thread_is_freed,
+        ),
+        (
+            "a_thread_drains_what_was_handed_back_to_it_as_it_exits",
+            a_thread_drains_what_was_handed_back_to_it_as_it_exits,
         ),
         (
             "twenty_thousand_armed_reads_end_with_the_ring_and_the_scope",

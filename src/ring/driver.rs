@@ -12,16 +12,16 @@
 #![allow(unsafe_code)]
 
 use std::fmt;
-use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::os::fd::{AsFd, AsRawFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use io_uring::{IoUring, cqueue, opcode, squeue};
 
 use super::UserData;
 use super::op::{Op, Target, Token};
 use super::ops::LinkTimeout;
+use super::orphans::{self, thread_key, unregister_ring_index};
 use super::table::{Delivery, INLINE_BYTES, State, Table};
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
@@ -43,93 +43,6 @@ fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
     super::ops::poll_add(target, events)
         .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
         .user_data(ud.aux().raw())
-}
-
-/// This thread's identity for ring-descriptor registrations, which the
-/// kernel keeps per thread: unique for the life of the process (unlike an
-/// address, never reused by a later thread), and one thread-local read.
-#[inline]
-fn thread_key() -> u64 {
-    use std::cell::Cell;
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static KEY: Cell<u64> = const { Cell::new(0) });
-    KEY.with(|k| match k.get() {
-        0 => {
-            let key = NEXT.fetch_add(1, Ordering::Relaxed);
-            k.set(key);
-            key
-        }
-        key => key,
-    })
-}
-
-/// Registered ring indices whose rings were dropped on another thread than
-/// the one that registered them. The kernel lets only the registering
-/// thread unregister an index, and until then the registration holds the
-/// dropped ring's memory and one of the thread's 16 slots. That thread
-/// unregisters its orphans the next time it registers a ring; when it
-/// exits, the kernel drops them with it and [`OrphanSweep`] forgets them.
-static ORPHANS: Mutex<Orphans> = Mutex::new(Orphans {
-    live: Vec::new(),
-    list: Vec::new(),
-});
-
-/// See [`ORPHANS`].
-struct Orphans {
-    /// Threads that have registered a ring and not exited: an index of a
-    /// thread no longer here is not recorded (the kernel freed it).
-    live: Vec<u64>,
-    /// `(registering thread, index)`.
-    list: Vec<(u64, u32)>,
-}
-
-/// The orphan lists, locked; a panic elsewhere while they were held left
-/// them consistent (every change is one push or one `retain`).
-fn orphans() -> MutexGuard<'static, Orphans> {
-    ORPHANS.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A registering thread's entry in [`Orphans::live`], and its orphans'
-/// sweep when the thread exits.
-struct OrphanSweep(u64);
-
-impl OrphanSweep {
-    fn new() -> OrphanSweep {
-        let me = thread_key();
-        orphans().live.push(me);
-        OrphanSweep(me)
-    }
-}
-
-impl Drop for OrphanSweep {
-    fn drop(&mut self) {
-        let mut o = orphans();
-        o.live.retain(|&thread| thread != self.0);
-        o.list.retain(|&(thread, _)| thread != self.0);
-    }
-}
-
-thread_local!(static ORPHAN_SWEEP: OrphanSweep = OrphanSweep::new());
-
-/// `IORING_UNREGISTER_RING_FDS` for one index of this thread, through any
-/// io_uring descriptor (`ring`): the kernel looks the index up in the
-/// calling thread's table. A failure leaves nothing to do.
-fn unregister_ring_index(ring: BorrowedFd<'_>, index: u32) {
-    let mut up = RsrcUpdate {
-        offset: index,
-        resv: 0,
-        data: 0,
-    };
-    // SAFETY: one live `io_uring_rsrc_update` for the call; the kernel
-    // keeps no pointer to it.
-    let _ = unsafe {
-        crate::sys::uring::io_uring_register(
-            ring,
-            UNREGISTER_RING_FDS,
-            (&mut up as *mut RsrcUpdate).cast(),
-            1,
-        )
-    };
 }
 
 /// Whether opcode `code` is set in a probe bitmap.
@@ -360,6 +273,14 @@ impl RingBuilder {
     /// `Os(EEXIST)`; a [`Scope`](super::Scope) there refuses its pushes
     /// with [`Error::InvalidParam`], queueing nothing). Lets the kernel
     /// skip locking.
+    ///
+    /// Such a ring may still be moved and dropped anywhere. Dropped on
+    /// another thread with operations in flight, which only its own thread
+    /// can cancel and reap, it is handed back to that thread: the thread
+    /// drains and frees it the next time it builds or drops a ring, or
+    /// when it exits. If that thread has exited already, the kernel ended
+    /// the operations then, and the ring is freed as soon as the thread is
+    /// gone, by the next ring built or dropped in the process.
     pub fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.single_issuer = on;
         self
@@ -407,6 +328,8 @@ impl RingBuilder {
     ///
     /// See [io_uring_setup(2)](https://man7.org/linux/man-pages/man2/io_uring_setup.2.html).
     pub fn build(self) -> Result<Ring> {
+        // Rings handed back to this thread are drained first.
+        orphans::sweep_rings();
         if self.entries == 0 {
             return Err(Error::InvalidParam("ring entries must be at least 1"));
         }
@@ -464,17 +387,23 @@ impl RingBuilder {
                 supported[usize::from(op / 64)] |= 1 << (op % 64);
             }
         }
+        if self.single_issuer {
+            // What is dropped elsewhere comes back to this thread.
+            orphans::mark_live();
+        }
         let mut ring = Ring {
             id,
-            uring,
+            uring: ManuallyDrop::new(uring),
             table: Table::try_with_capacity(capacity).ok_or(Error::NoMemory)?,
             supported,
             features,
             eventfd: None,
             registered: None,
             issuer: self.single_issuer.then(thread_key),
+            issuer_tid: crate::sys::process::gettid(),
             enters: 0,
             draining: false,
+            kernel_done: false,
         };
         if self.register_ring_fd {
             ring.registered = Some((ring.register_ring_fd()?, thread_key()));
@@ -507,7 +436,8 @@ impl RingBuilder {
 ///   before the borrows end.
 ///
 /// Dropping the ring cancels and reaps everything still in flight before
-/// any storage is freed.
+/// any storage is freed (a [`single_issuer`](RingBuilder::single_issuer)
+/// ring dropped on another thread has its own thread do that).
 ///
 /// # Examples
 ///
@@ -528,7 +458,9 @@ impl RingBuilder {
 pub struct Ring {
     /// This ring's identity, stamped on its tokens.
     id: u32,
-    uring: IoUring,
+    /// Dropped by hand at the end of `Drop`, unless the ring was handed
+    /// back to its issuing thread, which then owns it.
+    uring: ManuallyDrop<IoUring>,
     table: Table,
     supported: [u64; 4],
     /// What `io_uring_setup` reported.
@@ -546,20 +478,13 @@ pub struct Ring {
     /// reap, which would leave the drain with the kernel still writing.
     /// (Reaps nested in other calls hold it too: see [`reap`](Ring::reap).)
     draining: bool,
+    /// For a single-issuer ring, the kernel thread id of its issuer.
+    issuer_tid: u32,
+    /// Set for a single-issuer ring whose issuer has exited: the kernel
+    /// ended every operation then, so nothing is in flight whatever the
+    /// table says.
+    kernel_done: bool,
 }
-
-/// `struct io_uring_rsrc_update`.
-#[repr(C)]
-struct RsrcUpdate {
-    offset: u32,
-    resv: u32,
-    data: u64,
-}
-
-/// `IORING_REGISTER_RING_FDS`.
-const REGISTER_RING_FDS: u32 = 20;
-/// `IORING_UNREGISTER_RING_FDS`.
-const UNREGISTER_RING_FDS: u32 = 21;
 
 impl Ring {
     /// A ring with `entries` submission slots (at least 2, rounded up to a
@@ -586,36 +511,14 @@ impl Ring {
     }
 
     /// Registers the ring descriptor for this thread; returns its index.
-    /// First unregisters this thread's orphans: the registrations of rings
-    /// it registered that were dropped on other threads.
     fn register_ring_fd(&self) -> Result<u32> {
-        let me = thread_key();
-        // Marks this thread live for the orphan list. In a thread-local
-        // destructor the sweep may be gone already: the thread is exiting,
-        // and the kernel drops its registrations with it.
-        let _ = ORPHAN_SWEEP.try_with(|_| {});
-        orphans().list.retain(|&(thread, index)| {
-            if thread == me {
-                unregister_ring_index(self.as_fd(), index);
-            }
-            thread != me
-        });
-        let mut up = RsrcUpdate {
-            offset: u32::MAX,
-            resv: 0,
-            data: self.uring.as_raw_fd() as u64,
-        };
-        // SAFETY: `up` is one live `io_uring_rsrc_update` for the call; the
-        // kernel writes the chosen index into it and keeps no pointer.
-        unsafe {
-            crate::sys::uring::io_uring_register(
-                self.as_fd(),
-                REGISTER_RING_FDS,
-                (&mut up as *mut RsrcUpdate).cast(),
-                1,
-            )
-        }?;
-        Ok(up.offset)
+        orphans::register_ring_fd(self.as_fd(), self.uring.as_raw_fd())
+    }
+
+    /// The thread that registered the ring descriptor, if one did.
+    #[cfg(test)]
+    pub(crate) fn registered_by(&self) -> Option<u64> {
+        self.registered.map(|(_, thread)| thread)
     }
 
     /// Whether `io_uring_enter` goes through a registered ring index (on
@@ -1582,16 +1485,68 @@ impl Ring {
     }
 }
 
+impl Ring {
+    /// The issuing thread of a single-issuer ring dropped elsewhere with
+    /// operations the kernel may still run: its key and kernel thread id.
+    fn issuer_elsewhere(&self) -> Option<(u64, u32)> {
+        match self.issuer {
+            Some(issuer)
+                if !self.kernel_done && issuer != thread_key() && self.table.in_flight() > 0 =>
+            {
+                Some((issuer, self.issuer_tid))
+            }
+            _ => None,
+        }
+    }
+
+    /// Moves the ring out of `self`, which keeps an empty table and must
+    /// not touch its `uring` again.
+    fn take(&mut self) -> Ring {
+        Ring {
+            id: self.id,
+            // SAFETY: `self` is being dropped and returns right after this
+            // (see `Drop`): its `uring` is never used or dropped again.
+            uring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.uring) }),
+            table: std::mem::replace(&mut self.table, Table::empty()),
+            supported: self.supported,
+            features: self.features,
+            eventfd: self.eventfd,
+            registered: self.registered.take(),
+            issuer: self.issuer,
+            enters: self.enters,
+            draining: false,
+            issuer_tid: self.issuer_tid,
+            kernel_done: false,
+        }
+    }
+
+    /// Records that the ring's issuing thread has exited, so the kernel
+    /// has ended every operation: the drop frees the table without a
+    /// drain (which could not enter the ring anyway).
+    pub(crate) fn forget_in_flight(&mut self) {
+        self.kernel_done = true;
+    }
+}
+
 impl Drop for Ring {
     fn drop(&mut self) {
-        if !self.drain(false) {
+        if let Some((issuer, tid)) = self.issuer_elsewhere() {
+            // Only the issuing thread can cancel and reap what is in
+            // flight, and the table must outlive it: the ring goes back to
+            // that thread (see the `orphans` module). The ring with its
+            // table moves out; what is left here is empty.
+            let ring = self.take();
+            orphans::hand_back(issuer, tid, ring);
+            orphans::sweep_rings();
+            return;
+        }
+        if !self.kernel_done && !self.drain(false) {
             // Operations are still in flight and cannot be reaped (only
             // driver-owned ones: a scope drains its own before it ends).
             // Their storage is the table's inline buffers: leak the table
             // (and the handles it keeps) instead of freeing memory the
-            // kernel may still write, or aborting the process for a `Send`
-            // value dropped on the wrong thread. A kept handle's panic the
-            // drain held is not leaked with it: it goes on below.
+            // kernel may still write. A kept handle's panic the drain held
+            // is not leaked with it: it goes on below.
             self.table.leak();
         }
         if let Some((index, thread)) = self.registered {
@@ -1600,13 +1555,14 @@ impl Drop for Ring {
             } else {
                 // Only the registering thread can unregister it; until it
                 // does, its registration holds the ring open in the kernel.
-                // A thread that has exited took its registrations along.
-                let mut o = orphans();
-                if o.live.contains(&thread) {
-                    o.list.push((thread, index));
-                }
+                orphans::orphan_index(thread, index);
             }
         }
+        // SAFETY: the ring's descriptor and mappings are not used again:
+        // this is the end of its drop, and `take` never ran (it returns
+        // above).
+        unsafe { ManuallyDrop::drop(&mut self.uring) };
+        orphans::sweep_rings();
         // Everything is reaped: a kept handle's panic held back by the
         // drain can go on now.
         self.resume_unwound();
@@ -1626,41 +1582,7 @@ impl fmt::Debug for Ring {
 
 #[cfg(test)]
 mod tests {
-    use super::{Error, Features, Ring, orphans, require};
-
-    #[test]
-    fn a_ring_of_a_thread_that_has_exited_leaves_no_orphan() {
-        // Built and registered by a worker that then exits, dropped here:
-        // the kernel freed the registration with the worker.
-        let ring = std::thread::spawn(|| Ring::builder(4).register_ring_fd(true).build())
-            .join()
-            .expect("the worker")
-            .expect("a ring");
-        let (_, worker) = ring.registered.expect("registered");
-        assert!(!orphans().live.contains(&worker), "the worker's sweep ran");
-        drop(ring);
-        assert!(orphans().list.iter().all(|&(thread, _)| thread != worker));
-    }
-
-    #[test]
-    fn a_ring_registered_in_a_thread_local_destructor_does_not_abort() {
-        struct Late;
-        impl Drop for Late {
-            fn drop(&mut self) {
-                // The orphan sweep's thread-local is gone by now.
-                let ring = Ring::builder(4).register_ring_fd(true).build();
-                assert!(ring.is_ok(), "{:?}", ring.err());
-            }
-        }
-        thread_local!(static LATE: Late = const { Late });
-        std::thread::spawn(|| {
-            // Set up first, so destroyed last: after the sweep.
-            LATE.with(|_| {});
-            drop(Ring::builder(4).register_ring_fd(true).build());
-        })
-        .join()
-        .expect("the thread, its destructors included");
-    }
+    use super::{Error, Features, require};
 
     #[test]
     fn a_missing_feature_is_named() {

@@ -102,6 +102,7 @@
 mod driver;
 mod op;
 pub mod ops;
+mod orphans;
 mod scope;
 mod table;
 mod timers;

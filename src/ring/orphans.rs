@@ -1,0 +1,283 @@
+//! What the kernel ties to one thread, and what becomes of it when a ring
+//! is dropped on another: ring-descriptor registrations, and the rings of
+//! `SINGLE_ISSUER` (and `DEFER_TASKRUN`) setups, which only their issuing
+//! thread can enter.
+//!
+//! - A registered ring index can be unregistered only by the thread that
+//!   registered it; until then it holds the dropped ring's kernel memory
+//!   and one of that thread's 16 slots. Such indices are recorded here and
+//!   unregistered by their thread the next time it registers a ring.
+//! - A single-issuer ring dropped on another thread with operations in
+//!   flight cannot cancel or reap them there (every enter fails with
+//!   `EEXIST`), and its table must outlive them. It is handed back to its
+//!   issuing thread, which drains and frees it the next time it builds or
+//!   drops a ring, or when it exits. A ring whose issuer has exited already
+//!   needs no drain: the kernel cancelled and waited for every request of
+//!   that thread as it exited. Such a ring is freed once the thread is
+//!   gone from the process, by whichever thread next builds or drops a
+//!   ring (or exits).
+#![allow(unsafe_code)]
+
+use std::cell::Cell;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::Ring;
+use crate::error::Result;
+use crate::sys::Errno;
+use crate::sys::process::{getpid, tgkill};
+
+/// This thread's identity for what the kernel keeps per thread: unique for
+/// the life of the process (unlike an address or a kernel thread id, never
+/// reused by a later thread), and one thread-local read.
+#[inline]
+pub(crate) fn thread_key() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static KEY: Cell<u64> = const { Cell::new(0) });
+    KEY.with(|k| match k.get() {
+        0 => {
+            let key = NEXT.fetch_add(1, Ordering::Relaxed);
+            k.set(key);
+            key
+        }
+        key => key,
+    })
+}
+
+/// A single-issuer ring handed back to its issuing thread.
+struct Orphan {
+    /// The issuing thread's [`thread_key`] and kernel thread id.
+    issuer: u64,
+    tid: u32,
+    ring: Ring,
+}
+
+/// See the module docs.
+struct Orphans {
+    /// Threads that have registered a ring or built a single-issuer one
+    /// and not exited.
+    live: Vec<u64>,
+    /// Registered ring indices of dropped rings: `(registering thread,
+    /// index)`. An index of a thread no longer live is not recorded (the
+    /// kernel freed it).
+    indices: Vec<(u64, u32)>,
+    /// Single-issuer rings dropped on another thread than their issuer's.
+    rings: Vec<Orphan>,
+}
+
+static ORPHANS: Mutex<Orphans> = Mutex::new(Orphans {
+    live: Vec::new(),
+    indices: Vec::new(),
+    rings: Vec::new(),
+});
+
+/// How many rings [`Orphans::rings`] holds, read without the lock so that
+/// building and dropping rings cost nothing while there are none.
+static ORPHAN_RINGS: AtomicUsize = AtomicUsize::new(0);
+
+/// The orphan lists, locked; a panic elsewhere while they were held left
+/// them consistent (every change is one push, one `retain` or one
+/// `swap_remove`).
+fn orphans() -> MutexGuard<'static, Orphans> {
+    ORPHANS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A thread's entry in [`Orphans::live`], and its sweep when it exits.
+struct Sweep(u64);
+
+impl Sweep {
+    fn new() -> Sweep {
+        let me = thread_key();
+        orphans().live.push(me);
+        Sweep(me)
+    }
+}
+
+impl Drop for Sweep {
+    fn drop(&mut self) {
+        {
+            let mut o = orphans();
+            o.live.retain(|&thread| thread != self.0);
+            o.indices.retain(|&(thread, _)| thread != self.0);
+        }
+        // This thread can still drain what was handed back to it.
+        sweep_rings();
+    }
+}
+
+thread_local!(static SWEEP: Sweep = Sweep::new());
+
+/// Records this thread as live, so that what is handed back to it is
+/// kept for it. In a thread-local destructor the sweep may be gone
+/// already: the thread is then exiting, and is not recorded.
+pub(crate) fn mark_live() {
+    let _ = SWEEP.try_with(|_| {});
+}
+
+/// `struct io_uring_rsrc_update`.
+#[repr(C)]
+struct RsrcUpdate {
+    offset: u32,
+    resv: u32,
+    data: u64,
+}
+
+/// `IORING_REGISTER_RING_FDS`.
+const REGISTER_RING_FDS: u32 = 20;
+/// `IORING_UNREGISTER_RING_FDS`.
+const UNREGISTER_RING_FDS: u32 = 21;
+
+/// `IORING_UNREGISTER_RING_FDS` for one index of this thread, through any
+/// io_uring descriptor (`ring`): the kernel looks the index up in the
+/// calling thread's table. A failure leaves nothing to do.
+pub(crate) fn unregister_ring_index(ring: BorrowedFd<'_>, index: u32) {
+    let mut up = RsrcUpdate {
+        offset: index,
+        resv: 0,
+        data: 0,
+    };
+    // SAFETY: one live `io_uring_rsrc_update` for the call; the kernel
+    // keeps no pointer to it.
+    let _ = unsafe {
+        crate::sys::uring::io_uring_register(
+            ring,
+            UNREGISTER_RING_FDS,
+            (&mut up as *mut RsrcUpdate).cast(),
+            1,
+        )
+    };
+}
+
+/// `IORING_REGISTER_RING_FDS` for ring `raw` (whose descriptor `ring`
+/// is) on this thread; returns its index. First unregisters this thread's
+/// recorded indices of rings dropped elsewhere.
+///
+/// # Errors
+///
+/// The kernel's: `Os(EBUSY)` when the thread's 16 slots are taken.
+pub(crate) fn register_ring_fd(ring: BorrowedFd<'_>, raw: RawFd) -> Result<u32> {
+    let me = thread_key();
+    mark_live();
+    orphans().indices.retain(|&(thread, index)| {
+        if thread == me {
+            unregister_ring_index(ring, index);
+        }
+        thread != me
+    });
+    let mut up = RsrcUpdate {
+        offset: u32::MAX,
+        resv: 0,
+        data: raw as u64,
+    };
+    // SAFETY: `up` is one live `io_uring_rsrc_update` for the call; the
+    // kernel writes the chosen index into it and keeps no pointer.
+    unsafe {
+        crate::sys::uring::io_uring_register(
+            ring,
+            REGISTER_RING_FDS,
+            (&mut up as *mut RsrcUpdate).cast(),
+            1,
+        )
+    }?;
+    Ok(up.offset)
+}
+
+/// Records registered index `index` of a ring dropped on another thread
+/// than `thread`, which registered it, for that thread to unregister.
+pub(crate) fn orphan_index(thread: u64, index: u32) {
+    let mut o = orphans();
+    if o.live.contains(&thread) {
+        o.indices.push((thread, index));
+    }
+}
+
+/// Keeps single-issuer `ring`, dropped on a thread that cannot drain it,
+/// until its issuing thread (`issuer`, kernel thread id `tid`) drains it
+/// or has exited.
+pub(crate) fn hand_back(issuer: u64, tid: u32, ring: Ring) {
+    orphans().rings.push(Orphan { issuer, tid, ring });
+    ORPHAN_RINGS.fetch_add(1, Ordering::Release);
+}
+
+/// Drops the handed-back rings this thread can end: its own, which it
+/// drains, and those whose issuing thread is gone from the process, which
+/// have nothing left in flight. Free while there are none.
+pub(crate) fn sweep_rings() {
+    if ORPHAN_RINGS.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let me = thread_key();
+    let mut ready = Vec::new();
+    {
+        let mut o = orphans();
+        let mut i = 0;
+        while i < o.rings.len() {
+            let orphan = &o.rings[i];
+            let mine = orphan.issuer == me;
+            if mine || (!o.live.contains(&orphan.issuer) && thread_gone(orphan.tid)) {
+                let mut orphan = o.rings.swap_remove(i);
+                if !mine {
+                    orphan.ring.forget_in_flight();
+                }
+                ready.push(orphan.ring);
+                ORPHAN_RINGS.fetch_sub(1, Ordering::Release);
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // Dropped with the lock released: a drop sweeps again.
+    drop(ready);
+}
+
+/// Whether thread `tid` has left this process: the kernel cancels and
+/// waits for every io_uring request of an exiting thread before it goes.
+/// A later thread that reuses the id only delays the answer.
+fn thread_gone(tid: u32) -> bool {
+    tgkill(getpid(), tid, 0) == Err(Errno::ESRCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Ring, orphans};
+
+    #[test]
+    fn a_ring_of_a_thread_that_has_exited_leaves_no_orphan_index() {
+        // Built and registered by a worker that then exits, dropped here:
+        // the kernel freed the registration with the worker.
+        let ring = std::thread::spawn(|| Ring::builder(4).register_ring_fd(true).build())
+            .join()
+            .expect("the worker")
+            .expect("a ring");
+        let worker = ring.registered_by().expect("registered");
+        assert!(!orphans().live.contains(&worker), "the worker's sweep ran");
+        drop(ring);
+        assert!(
+            orphans()
+                .indices
+                .iter()
+                .all(|&(thread, _)| thread != worker)
+        );
+    }
+
+    #[test]
+    fn a_ring_registered_in_a_thread_local_destructor_does_not_abort() {
+        struct Late;
+        impl Drop for Late {
+            fn drop(&mut self) {
+                // The sweep's thread-local is gone by now.
+                let ring = Ring::builder(4).register_ring_fd(true).build();
+                assert!(ring.is_ok(), "{:?}", ring.err());
+            }
+        }
+        thread_local!(static LATE: Late = const { Late });
+        std::thread::spawn(|| {
+            // Set up first, so destroyed last: after the sweep.
+            LATE.with(|_| {});
+            drop(Ring::builder(4).register_ring_fd(true).build());
+        })
+        .join()
+        .expect("the thread, its destructors included");
+    }
+}
