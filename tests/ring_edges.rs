@@ -193,3 +193,33 @@ fn a_wait_never_sleeps_on_a_result_already_in_the_table() -> iofd::Result<()> {
     assert_eq!(ring.wait(net), Ok(TimeoutResult::Fired));
     Ok(())
 }
+
+#[test]
+fn rings_past_the_registered_slots_of_a_thread_work_unregistered() -> iofd::Result<()> {
+    // The kernel has 16 registered ring slots per thread; a fresh thread
+    // starts with all of them free.
+    std::thread::spawn(|| -> iofd::Result<()> {
+        let mut rings = Vec::new();
+        for _ in 0..20 {
+            rings.push(Ring::builder(4).register_ring_fd(true).build()?);
+        }
+        let registered = rings.iter().filter(|r| r.ring_fd_registered()).count();
+        assert_eq!(registered, 16);
+        assert!(!rings[16..].iter().any(Ring::ring_fd_registered));
+        for ring in &mut rings {
+            let t = ring.push(iofd::ring::ops::Nop::new())?;
+            assert_eq!(ring.wait(t), Ok(()));
+        }
+        // Dropping one frees its slot for the next.
+        rings.remove(0);
+        assert!(
+            Ring::builder(4)
+                .register_ring_fd(true)
+                .build()?
+                .ring_fd_registered()
+        );
+        Ok(())
+    })
+    .join()
+    .expect("the thread")
+}

@@ -247,6 +247,10 @@ impl RingBuilder {
     /// registered (its kernel memory held, one of the thread's 16 slots
     /// taken) until the registering thread next builds a ring with this
     /// option, which unregisters it first, or exits.
+    ///
+    /// The kernel has 16 such slots per thread. A ring built while all of
+    /// them are taken (by rings still alive) is not registered and enters
+    /// through its descriptor: [`Ring::ring_fd_registered`] says which.
     pub fn register_ring_fd(mut self, on: bool) -> RingBuilder {
         self.register_ring_fd = on;
         self
@@ -406,7 +410,13 @@ impl RingBuilder {
             kernel_done: false,
         };
         if self.register_ring_fd {
-            ring.registered = Some((ring.register_ring_fd()?, thread_key()));
+            ring.registered = match ring.register_ring_fd() {
+                Ok(index) => Some((index, thread_key())),
+                // The thread's slots are all taken: the ring works as well
+                // through its descriptor.
+                Err(Error::Os(Errno::EBUSY)) => None,
+                Err(e) => return Err(e),
+            };
         }
         Ok(ring)
     }
