@@ -223,3 +223,32 @@ fn rings_past_the_registered_slots_of_a_thread_work_unregistered() -> iofd::Resu
     .join()
     .expect("the thread")
 }
+
+#[test]
+fn a_wheel_dropped_while_scheduled_gives_its_slot_back() -> iofd::Result<()> {
+    use iofd::ring::WheelTimers;
+    let mut ring = Ring::builder(16).capacity(16).build()?;
+    for _ in 0..40 {
+        let mut wheel = WheelTimers::new();
+        let _key = wheel.arm(Duration::from_secs(3600), ());
+        wheel.schedule(&mut ring)?;
+        assert!(wheel.is_scheduled());
+        drop(wheel);
+    }
+    // Forty hour-long ring timeouts were pushed through a table of 16:
+    // each dropped wheel's timeout was cancelled and its slot freed.
+    let t = ring.push(Timeout::after(MS))?;
+    assert_eq!(ring.wait(t), Ok(TimeoutResult::Fired));
+    ring.submit()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ring.in_flight() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} still in flight",
+            ring.in_flight()
+        );
+        ring.submit_and_wait(1)?;
+    }
+    assert_eq!(ring.stale_completions(), 0);
+    Ok(())
+}

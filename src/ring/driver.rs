@@ -686,6 +686,12 @@ impl Ring {
     #[cold]
     #[inline(never)]
     fn alloc_full(&mut self, scoped: bool) -> Result<UserData> {
+        // Slots that owners dropped without the ring gave up: their
+        // cancels go out now, and the reap below frees them.
+        if orphans::cancels_posted() {
+            self.take_posted_cancels_slow();
+            self.enter(0)?;
+        }
         // Held: a caller may have claimed a slot it has not queued yet.
         self.reap_passes(false)?;
         self.table.insert(scoped).ok_or(Error::Os(Errno::EBUSY))
@@ -990,7 +996,30 @@ impl Ring {
     /// holds a kept handle's panic for the next [`reap`](Ring::reap).
     #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
+        self.take_posted_cancels();
         self.enter(0)
+    }
+
+    /// Cancels the operations posted for this ring by owners dropped
+    /// without it (see the `orphans` module): one load while none are.
+    #[inline(always)]
+    fn take_posted_cancels(&mut self) {
+        if orphans::cancels_posted() {
+            self.take_posted_cancels_slow();
+        }
+    }
+
+    /// The slow path of [`take_posted_cancels`](Ring::take_posted_cancels).
+    /// A cancel that fails to go out leaves its slot abandoned, which a
+    /// drop's drain cancels again.
+    #[cold]
+    #[inline(never)]
+    fn take_posted_cancels_slow(&mut self) {
+        let mut posted = Vec::new();
+        orphans::take_cancels(self.id, |ud| posted.push(ud));
+        for ud in posted {
+            let _ = self.cancel_ud(ud);
+        }
     }
 
     /// `io_uring_enter` — submits every queued SQE, reaps what has
@@ -1025,6 +1054,7 @@ impl Ring {
     /// (a wait on one token, a scope waiting for its batch).
     #[inline(always)]
     pub(crate) fn submit_and_wait_for(&mut self, want: usize) -> Result<usize> {
+        self.take_posted_cancels();
         let n = if want == 0 || !self.uring.submission().is_empty() {
             self.enter(0)?
         } else {
@@ -1550,6 +1580,8 @@ impl Drop for Ring {
             orphans::sweep_rings();
             return;
         }
+        // Cancels posted for this ring are moot: the drain ends everything.
+        orphans::take_cancels(self.id, drop);
         if !self.kernel_done && !self.drain(false) {
             // Operations are still in flight and cannot be reaped (only
             // driver-owned ones: a scope drains its own before it ends).

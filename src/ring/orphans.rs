@@ -16,6 +16,10 @@
 //!   that thread as it exited. Such a ring is freed once the thread is
 //!   gone from the process, by whichever thread next builds or drops a
 //!   ring (or exits).
+//! - An operation whose owner is dropped without the ring at hand (a
+//!   [`WheelTimers`](super::WheelTimers) dropped while scheduled) is
+//!   posted here for its ring, which cancels it at its next submission or
+//!   when it runs out of slots, and frees the slot at its final CQE.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
@@ -23,7 +27,7 @@ use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::Ring;
+use super::{Ring, UserData};
 use crate::error::Result;
 use crate::sys::Errno;
 use crate::sys::process::{getpid, tgkill};
@@ -236,6 +240,47 @@ pub(crate) fn sweep_rings() {
 /// A later thread that reuses the id only delays the answer.
 fn thread_gone(tid: u32) -> bool {
     tgkill(getpid(), tid, 0) == Err(Errno::ESRCH)
+}
+
+/// Operations to cancel, posted by owners dropped without their ring:
+/// `(ring identity, tag)`.
+static CANCELS: Mutex<Vec<(u32, UserData)>> = Mutex::new(Vec::new());
+
+/// How many [`CANCELS`] holds, read without the lock.
+static CANCELS_POSTED: AtomicUsize = AtomicUsize::new(0);
+
+/// Posts operation `ud` of ring `ring` to be cancelled, its slot freed at
+/// its final CQE and its result dropped.
+pub(crate) fn cancel_later(ring: u32, ud: UserData) {
+    CANCELS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push((ring, ud));
+    CANCELS_POSTED.fetch_add(1, Ordering::Release);
+}
+
+/// Whether any cancel is posted, for any ring: one load.
+#[inline(always)]
+pub(crate) fn cancels_posted() -> bool {
+    CANCELS_POSTED.load(Ordering::Relaxed) != 0
+}
+
+/// Takes the cancels posted for ring `ring`, calling `f` with each tag.
+pub(crate) fn take_cancels(ring: u32, mut f: impl FnMut(UserData)) {
+    let mut mine = Vec::new();
+    {
+        let mut all = CANCELS.lock().unwrap_or_else(PoisonError::into_inner);
+        all.retain(|&(r, ud)| {
+            if r == ring {
+                mine.push(ud);
+            }
+            r != ring
+        });
+        CANCELS_POSTED.fetch_sub(mine.len(), Ordering::Release);
+    }
+    for ud in mine {
+        f(ud);
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,10 @@ use crate::error::{Error, Result};
 /// connection and other timers that are mostly pushed back or cancelled
 /// before they fire (see [`TimerWheel`] for the trade-off).
 ///
+/// A wheel dropped while scheduled needs no ring at hand: its ring timeout
+/// is cancelled at the ring's next submission (or when the ring runs out
+/// of slots), and its slot freed when the timeout ends.
+///
 /// # Examples
 ///
 /// ```
@@ -224,6 +228,19 @@ impl<T> WheelTimers<T> {
         match self.armed.take() {
             Some((token, _, _)) => ring.cancel(token),
             None => Ok(()),
+        }
+    }
+}
+
+impl<T> Drop for WheelTimers<T> {
+    /// A wheel dropped while scheduled has its ring timeout cancelled: the
+    /// ring sends the cancel at its next submission (or when it runs out
+    /// of slots) and frees the slot when the timeout ends.
+    fn drop(&mut self) {
+        if let Some((token, _, ring)) = self.armed.take() {
+            if !token.is_done() {
+                super::orphans::cancel_later(ring, token.user_data());
+            }
         }
     }
 }
