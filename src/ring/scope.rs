@@ -265,7 +265,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         self.ring.submit()
     }
 
-    /// Submits and waits until at least `want` completions are reaped.
+    /// Submits, reaps, and waits until at least `want` completions are
+    /// reaped, unless a result already waits to be taken (see
+    /// [`Ring::submit_and_wait`]).
     ///
     /// # Errors
     ///
@@ -282,7 +284,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// # Errors
     ///
-    /// The ring's errors only.
+    /// The ring's errors only: [`Error::Interrupted`] when a signal
+    /// interrupted the wait (the scope's operations are then cancelled
+    /// when it ends, unless waited for again).
     #[inline(always)]
     pub fn submit_and_wait_all(&mut self) -> Result<()> {
         // Each enter waits for as many completions as this scope still
@@ -319,7 +323,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// # Errors
     ///
-    /// The operation's error, or the ring's.
+    /// The operation's error, or the ring's ([`Error::Interrupted`] when a
+    /// signal interrupted the wait; the ticket is then spent, and its
+    /// operation is cancelled when the scope ends).
     #[inline(always)]
     pub fn wait<O: Op>(&mut self, mut ticket: Ticket<'scope, O>) -> Result<O::Output> {
         loop {
