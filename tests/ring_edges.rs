@@ -252,3 +252,33 @@ fn a_wheel_dropped_while_scheduled_gives_its_slot_back() -> iofd::Result<()> {
     assert_eq!(ring.stale_completions(), 0);
     Ok(())
 }
+
+#[test]
+fn a_dropped_token_lets_its_result_go() -> iofd::Result<()> {
+    let mut ring = Ring::builder(4).capacity(4).build()?;
+    // Far more operations than slots, every token dropped untaken: each
+    // slot is freed with its result.
+    for _ in 0..100 {
+        drop(ring.push(iofd::ring::ops::Nop::new())?);
+    }
+    let efd = Arc::new(EventFd::new(0)?);
+    drop(ring.push(efd.read_op_shared())?);
+    ring.submit()?;
+    // A result nobody can take does not keep the wait from sleeping.
+    let mut t = ring.push(Timeout::after(30 * MS))?;
+    let enters = ring.enters();
+    ring.submit_and_wait(1)?;
+    assert_eq!(ring.poll(&mut t), Some(Ok(TimeoutResult::Fired)));
+    assert!(
+        ring.enters() - enters <= 3,
+        "{} enters",
+        ring.enters() - enters
+    );
+    // The detached read runs on, and lets its handle go when it ends.
+    assert_eq!(Arc::strong_count(&efd), 2);
+    efd.signal(1)?;
+    ring.submit_and_wait(1)?;
+    assert_eq!(Arc::strong_count(&efd), 1);
+    assert_eq!(ring.in_flight(), 0);
+    Ok(())
+}

@@ -21,7 +21,7 @@ use io_uring::{IoUring, cqueue, opcode, squeue};
 use super::UserData;
 use super::op::{Op, Target, Token};
 use super::ops::LinkTimeout;
-use super::orphans::{self, thread_key, unregister_ring_index};
+use super::orphans::{self, Posted, thread_key, unregister_ring_index};
 use super::table::{Delivery, INLINE_BYTES, State, Table};
 use crate::error::{Error, Result};
 use crate::fd::EventFd;
@@ -395,6 +395,7 @@ impl RingBuilder {
             // What is dropped elsewhere comes back to this thread.
             orphans::mark_live();
         }
+        orphans::ring_built(id);
         let mut ring = Ring {
             id,
             uring: ManuallyDrop::new(uring),
@@ -688,8 +689,8 @@ impl Ring {
     fn alloc_full(&mut self, scoped: bool) -> Result<UserData> {
         // Slots that owners dropped without the ring gave up: their
         // cancels go out now, and the reap below frees them.
-        if orphans::cancels_posted() {
-            self.take_posted_cancels_slow();
+        if orphans::any_posted() {
+            self.take_posted_slow();
             self.enter(0)?;
         }
         // Held: a caller may have claimed a slot it has not queued yet.
@@ -854,7 +855,9 @@ impl Ring {
         }
         if token.ring != self.id {
             // Another ring's token names nothing here: taking this ring's
-            // slot with it would decode someone else's storage.
+            // slot with it would decode someone else's storage. The token
+            // is spent, and its operation detached on its own ring.
+            orphans::post(token.ring, token.ud, Posted::Detach);
             token.done = true;
             return Some(Err(Error::InvalidParam(FOREIGN_TOKEN)));
         }
@@ -872,9 +875,14 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// The operation's own error, or the ring's ([`Error::Interrupted`]
-    /// when a signal interrupted the wait; the token is then lost, and its
-    /// operation is cancelled).
+    /// The operation's own error, or the ring's: [`Error::Interrupted`]
+    /// when a signal interrupted the wait. The token is then spent and its
+    /// operation cancelled, unless its result came with the signal, which
+    /// is returned instead. A result that comes while the cancel is on its
+    /// way is dropped: code that must see every result (a child's exit
+    /// status, which the kernel gives once) and may be interrupted waits
+    /// with [`poll`](Ring::poll) and [`submit_and_wait`](Ring::submit_and_wait),
+    /// which cancel nothing.
     #[inline(always)]
     pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
     where
@@ -891,10 +899,30 @@ impl Ring {
                 return Err(Error::InvalidParam("the token's result was already taken"));
             }
             if let Err(e) = self.submit_and_wait_for(1) {
-                self.cancel(token)?;
-                return Err(e);
+                return self.wait_failed(token, e);
             }
         }
+    }
+
+    /// The end of a [`wait`](Ring::wait) whose enter failed with `e`: a
+    /// result that has come meanwhile is returned, else the operation is
+    /// cancelled and `e` returned.
+    #[cold]
+    #[inline(never)]
+    fn wait_failed<O: Op>(&mut self, mut token: Token<O>, e: Error) -> Result<O::Output>
+    where
+        O::Storage: Sized,
+    {
+        if self.reap_passes(false).is_ok() {
+            if let Some(r) = self.poll(&mut token) {
+                if !token.done {
+                    self.cancel(token)?;
+                }
+                return r;
+            }
+        }
+        self.cancel(token)?;
+        Err(e)
     }
 
     /// Gives up an operation: asks the kernel to cancel it if it is still
@@ -905,8 +933,9 @@ impl Ring {
     ///
     /// [`Error::InvalidParam`] for another ring's token; errors of the
     /// submission a full queue forces.
-    pub fn cancel<O: Op>(&mut self, token: Token<O>) -> Result<()> {
+    pub fn cancel<O: Op>(&mut self, mut token: Token<O>) -> Result<()> {
         let ud = self.ud_of(&token)?;
+        token.done = true;
         self.cancel_ud(ud)
     }
 
@@ -996,29 +1025,34 @@ impl Ring {
     /// holds a kept handle's panic for the next [`reap`](Ring::reap).
     #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
-        self.take_posted_cancels();
+        self.take_posted();
         self.enter(0)
     }
 
-    /// Cancels the operations posted for this ring by owners dropped
-    /// without it (see the `orphans` module): one load while none are.
+    /// Ends the operations posted for this ring by owners dropped without
+    /// it (see the `orphans` module): one load while none are.
     #[inline(always)]
-    fn take_posted_cancels(&mut self) {
-        if orphans::cancels_posted() {
-            self.take_posted_cancels_slow();
+    fn take_posted(&mut self) {
+        if orphans::any_posted() {
+            self.take_posted_slow();
         }
     }
 
-    /// The slow path of [`take_posted_cancels`](Ring::take_posted_cancels).
-    /// A cancel that fails to go out leaves its slot abandoned, which a
-    /// drop's drain cancels again.
+    /// The slow path of [`take_posted`](Ring::take_posted). A cancel that
+    /// fails to go out leaves its slot abandoned, which a drop's drain
+    /// cancels again.
     #[cold]
     #[inline(never)]
-    fn take_posted_cancels_slow(&mut self) {
+    fn take_posted_slow(&mut self) {
         let mut posted = Vec::new();
-        orphans::take_cancels(self.id, |ud| posted.push(ud));
-        for ud in posted {
-            let _ = self.cancel_ud(ud);
+        orphans::take_posted(self.id, |ud, what| posted.push((ud, what)));
+        for (ud, what) in posted {
+            match what {
+                Posted::Cancel => {
+                    let _ = self.cancel_ud(ud);
+                }
+                Posted::Detach => self.table.abandon(ud),
+            }
         }
     }
 
@@ -1045,6 +1079,8 @@ impl Ring {
     /// ring's errors, as [`submit`](Ring::submit).
     #[inline(always)]
     pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
+        // Results of dropped tokens are let go first: they are nobody's.
+        self.take_posted();
         let want = if self.table.has_results() { 0 } else { want };
         self.submit_and_wait_for(want)
     }
@@ -1054,7 +1090,7 @@ impl Ring {
     /// (a wait on one token, a scope waiting for its batch).
     #[inline(always)]
     pub(crate) fn submit_and_wait_for(&mut self, want: usize) -> Result<usize> {
-        self.take_posted_cancels();
+        self.take_posted();
         let n = if want == 0 || !self.uring.submission().is_empty() {
             self.enter(0)?
         } else {
@@ -1580,8 +1616,8 @@ impl Drop for Ring {
             orphans::sweep_rings();
             return;
         }
-        // Cancels posted for this ring are moot: the drain ends everything.
-        orphans::take_cancels(self.id, drop);
+        // What was posted for this ring is moot: the drain ends everything.
+        orphans::ring_dropped(self.id);
         if !self.kernel_done && !self.drain(false) {
             // Operations are still in flight and cannot be reaped (only
             // driver-owned ones: a scope drains its own before it ends).

@@ -168,14 +168,16 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 /// The operation's storage lives in the ring's completion table until its
 /// final CQE, so a `Token` borrows nothing: it can be kept across calls,
 /// stored in a connection's state, or dropped. Take the result with
-/// [`Ring::poll`] or [`Ring::wait`]; give it up with [`Ring::cancel`]. A
-/// token dropped while its operation is in flight leaves the slot in use
-/// until the ring is dropped.
+/// [`Ring::poll`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
+/// [`Ring::detach`]). A token dropped before its final result was taken
+/// detaches its operation: it runs on, and its slot is freed, its result
+/// dropped, when it ends.
 ///
 /// [`Ring::push`]: super::Ring::push
 /// [`Ring::poll`]: super::Ring::poll
 /// [`Ring::wait`]: super::Ring::wait
 /// [`Ring::cancel`]: super::Ring::cancel
+/// [`Ring::detach`]: super::Ring::detach
 #[must_use = "a token is the only way to take the result or cancel the operation"]
 pub struct Token<O: Op> {
     pub(crate) ud: UserData,
@@ -209,6 +211,20 @@ impl<O: Op> Token<O> {
     #[inline]
     pub fn is_done(&self) -> bool {
         self.done
+    }
+}
+
+impl<O: Op> Drop for Token<O> {
+    /// A token dropped before its final result was taken detaches its
+    /// operation: the ring lets it run and frees its slot, dropping the
+    /// result, when its final CQE arrives (or at once if it has come). The
+    /// ring learns of it at its next submission, or when it runs out of
+    /// slots.
+    #[inline]
+    fn drop(&mut self) {
+        if !self.done {
+            super::orphans::post(self.ring, self.ud, super::orphans::Posted::Detach);
+        }
     }
 }
 

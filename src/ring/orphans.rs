@@ -17,9 +17,11 @@
 //!   gone from the process, by whichever thread next builds or drops a
 //!   ring (or exits).
 //! - An operation whose owner is dropped without the ring at hand (a
+//!   [`Token`](super::Token) dropped before its final result was taken, a
 //!   [`WheelTimers`](super::WheelTimers) dropped while scheduled) is
-//!   posted here for its ring, which cancels it at its next submission or
-//!   when it runs out of slots, and frees the slot at its final CQE.
+//!   posted here for its ring, which detaches or cancels it at its next
+//!   submission or when it runs out of slots, and frees the slot at its
+//!   final CQE.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
@@ -242,44 +244,84 @@ fn thread_gone(tid: u32) -> bool {
     tgkill(getpid(), tid, 0) == Err(Errno::ESRCH)
 }
 
-/// Operations to cancel, posted by owners dropped without their ring:
-/// `(ring identity, tag)`.
-static CANCELS: Mutex<Vec<(u32, UserData)>> = Mutex::new(Vec::new());
-
-/// How many [`CANCELS`] holds, read without the lock.
-static CANCELS_POSTED: AtomicUsize = AtomicUsize::new(0);
-
-/// Posts operation `ud` of ring `ring` to be cancelled, its slot freed at
-/// its final CQE and its result dropped.
-pub(crate) fn cancel_later(ring: u32, ud: UserData) {
-    CANCELS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push((ring, ud));
-    CANCELS_POSTED.fetch_add(1, Ordering::Release);
+/// What a ring does with an operation whose owner was dropped without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Posted {
+    /// Cancel it (a wheel's timeout, which may be hours away), and free
+    /// the slot at its final CQE.
+    Cancel,
+    /// Let it run, and free the slot (dropping the result) at its final
+    /// CQE, or at once if that has come (a dropped [`Token`](super::Token)).
+    Detach,
 }
 
-/// Whether any cancel is posted, for any ring: one load.
+/// Operations posted by owners dropped without their ring, and the rings
+/// that can still take them.
+struct Mailbox {
+    /// Identities of the rings alive: nothing is posted for another.
+    live: Vec<u32>,
+    /// `(ring identity, tag, what to do)`.
+    posted: Vec<(u32, UserData, Posted)>,
+}
+
+static MAILBOX: Mutex<Mailbox> = Mutex::new(Mailbox {
+    live: Vec::new(),
+    posted: Vec::new(),
+});
+
+/// How many operations [`MAILBOX`] holds, read without the lock.
+static POSTED: AtomicUsize = AtomicUsize::new(0);
+
+fn mailbox() -> MutexGuard<'static, Mailbox> {
+    MAILBOX.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Records ring `ring` as alive, able to take what is posted for it.
+pub(crate) fn ring_built(ring: u32) {
+    mailbox().live.push(ring);
+}
+
+/// Forgets ring `ring` and what was posted for it: its drop ends
+/// everything anyway.
+pub(crate) fn ring_dropped(ring: u32) {
+    let mut m = mailbox();
+    m.live.retain(|&r| r != ring);
+    let before = m.posted.len();
+    m.posted.retain(|&(r, _, _)| r != ring);
+    POSTED.fetch_sub(before - m.posted.len(), Ordering::Release);
+}
+
+/// Posts operation `ud` of ring `ring`, whose owner is gone, for the ring
+/// to end as `what` says; nothing if the ring is gone too.
+pub(crate) fn post(ring: u32, ud: UserData, what: Posted) {
+    let mut m = mailbox();
+    if m.live.contains(&ring) {
+        m.posted.push((ring, ud, what));
+        POSTED.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Whether anything is posted, for any ring: one load.
 #[inline(always)]
-pub(crate) fn cancels_posted() -> bool {
-    CANCELS_POSTED.load(Ordering::Relaxed) != 0
+pub(crate) fn any_posted() -> bool {
+    POSTED.load(Ordering::Relaxed) != 0
 }
 
-/// Takes the cancels posted for ring `ring`, calling `f` with each tag.
-pub(crate) fn take_cancels(ring: u32, mut f: impl FnMut(UserData)) {
+/// Takes what is posted for ring `ring`, calling `f` with each.
+pub(crate) fn take_posted(ring: u32, mut f: impl FnMut(UserData, Posted)) {
     let mut mine = Vec::new();
     {
-        let mut all = CANCELS.lock().unwrap_or_else(PoisonError::into_inner);
-        all.retain(|&(r, ud)| {
+        let mut m = mailbox();
+        m.posted.retain(|&(r, ud, what)| {
             if r == ring {
-                mine.push(ud);
+                mine.push((ud, what));
             }
             r != ring
         });
-        CANCELS_POSTED.fetch_sub(mine.len(), Ordering::Release);
+        POSTED.fetch_sub(mine.len(), Ordering::Release);
     }
-    for ud in mine {
-        f(ud);
+    for (ud, what) in mine {
+        f(ud, what);
     }
 }
 

@@ -182,8 +182,9 @@ impl Ring {
     /// # Errors
     ///
     /// [`Error::InvalidParam`] for another ring's token.
-    pub fn detach<O: Op>(&mut self, token: Token<O>) -> Result<()> {
+    pub fn detach<O: Op>(&mut self, mut token: Token<O>) -> Result<()> {
         let ud = self.ud_of(&token)?;
+        token.done = true;
         self.table_abandon(ud);
         Ok(())
     }

@@ -29,6 +29,10 @@ use crate::error::{Error, Result};
 /// connection and other timers that are mostly pushed back or cancelled
 /// before they fire (see [`TimerWheel`] for the trade-off).
 ///
+/// Call [`expire`](WheelTimers::expire) after every wake: the fired
+/// ring timeout's result waits in the ring's table until `expire` takes
+/// it, and [`Ring::submit_and_wait`] does not sleep while a result waits.
+///
 /// A wheel dropped while scheduled needs no ring at hand: its ring timeout
 /// is cancelled at the ring's next submission (or when the ring runs out
 /// of slots), and its slot freed when the timeout ends.
@@ -237,9 +241,11 @@ impl<T> Drop for WheelTimers<T> {
     /// ring sends the cancel at its next submission (or when it runs out
     /// of slots) and frees the slot when the timeout ends.
     fn drop(&mut self) {
-        if let Some((token, _, ring)) = self.armed.take() {
+        if let Some((mut token, _, ring)) = self.armed.take() {
             if !token.is_done() {
-                super::orphans::cancel_later(ring, token.user_data());
+                super::orphans::post(ring, token.user_data(), super::orphans::Posted::Cancel);
+                // Spent here: its own drop would detach it instead.
+                token.done = true;
             }
         }
     }
