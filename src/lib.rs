@@ -32,7 +32,8 @@
 //!   syscall, grouped by family.
 //! - [`fd`]: owned handles. [`Fd`] is the close-capable cell every handle
 //!   wraps.
-//! - [`ring`]: the io_uring driver (in progress).
+//! - [`ring`]: the io_uring driver: typed operations batched into a
+//!   generation-checked completion table, ring timers, registered eventfds.
 //!
 //! Errors are [`Error`]: the errno values callers match on get their own
 //! variants, and an operation on a closed handle returns [`Error::Closed`]
