@@ -99,20 +99,29 @@
 //! # Ok::<(), iofd::Error>(())
 //! ```
 
+mod builder;
+mod drain;
 mod driver;
+mod enter;
 mod op;
 pub mod ops;
 mod orphans;
+mod reap;
+mod register;
 mod scope;
+mod submit;
 mod table;
+mod take;
 mod timers;
 mod user_data;
 mod wheel;
 mod wheel_timers;
 
-pub use driver::{Notify, Ring, RingBuilder};
+pub use builder::RingBuilder;
+pub use driver::Ring;
 pub use op::{Op, Target, Ticket, Token};
 pub use ops::Fixed;
+pub use register::Notify;
 pub use scope::Scope;
 pub use table::{Cqe, INLINE_BYTES};
 pub use user_data::UserData;

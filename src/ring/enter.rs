@@ -1,0 +1,214 @@
+//! `io_uring_enter`: submitting, and waiting for completions in enters
+//! that submit nothing, so that a signal is reported.
+//!
+//! # Safety
+//!
+//! Every SQE an enter hands the kernel was pushed under
+//! [`Ring::push_entry`]'s contract.
+#![allow(unsafe_code)]
+
+use super::driver::Ring;
+use super::orphans::{self, Posted, thread_key};
+use crate::error::{Error, Result};
+use crate::sys::Errno;
+
+impl Ring {
+    /// `io_uring_enter` — submits every queued SQE.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
+    /// waiting to be flushed) is handled by reaping and retrying; that reap
+    /// holds a kept handle's panic for the next [`reap`](Ring::reap).
+    #[inline(always)]
+    pub fn submit(&mut self) -> Result<usize> {
+        self.take_posted();
+        self.enter(0)
+    }
+
+    /// Ends the operations posted for this ring by owners dropped without
+    /// it (see the `orphans` module): one load while none are.
+    #[inline(always)]
+    pub(super) fn take_posted(&mut self) {
+        if orphans::any_posted() {
+            self.take_posted_slow();
+        }
+    }
+
+    /// The slow path of [`take_posted`](Ring::take_posted). A cancel that
+    /// fails to go out leaves its slot abandoned, which a drop's drain
+    /// cancels again.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn take_posted_slow(&mut self) {
+        let mut posted = Vec::new();
+        orphans::take_posted(self.id, |ud, what| posted.push((ud, what)));
+        for (ud, what) in posted {
+            match what {
+                Posted::Cancel => {
+                    let _ = self.cancel_ud(ud);
+                }
+                Posted::Detach => self.table.abandon(ud),
+            }
+        }
+    }
+
+    /// `io_uring_enter` — submits every queued SQE, reaps what has
+    /// completed into the table and, if that was fewer than `want`
+    /// completions, waits for the rest and reaps them too. Returns how many
+    /// SQEs were submitted.
+    ///
+    /// It does not wait while a result is already in the table to be
+    /// taken — one reaped earlier, by a [`wait`](Ring::wait) for another
+    /// operation, say — so a loop that waits and then polls its tokens
+    /// cannot sleep on a result it has not taken. That includes the result
+    /// of a token dropped untaken: cancel tokens instead of dropping them.
+    ///
+    /// The submission and the wait are separate enters when the wait is
+    /// needed: the kernel reports a signal that interrupts a wait in the
+    /// same enter as a submission as the count it submitted, not `EINTR`.
+    /// A batch that completes while it is submitted costs one enter.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Interrupted`] when a signal interrupted the wait before
+    /// any completion arrived (what arrived before it is reaped); the
+    /// ring's errors, as [`submit`](Ring::submit).
+    #[inline(always)]
+    pub fn submit_and_wait(&mut self, want: usize) -> Result<usize> {
+        // Results of dropped tokens are let go first: they are nobody's.
+        self.take_posted();
+        let want = if self.table.has_results() { 0 } else { want };
+        self.submit_and_wait_for(want)
+    }
+
+    /// [`submit_and_wait`](Ring::submit_and_wait) without the check for
+    /// results in the table: for a caller that has just looked for its own
+    /// (a wait on one token, a scope waiting for its batch).
+    #[inline(always)]
+    pub(crate) fn submit_and_wait_for(&mut self, want: usize) -> Result<usize> {
+        self.take_posted();
+        let n = if want == 0 || !self.uring.submission().is_empty() {
+            self.enter(0)?
+        } else {
+            0
+        };
+        let got = self.reap()?;
+        if got < want {
+            self.wait_rest(want - got)?;
+        }
+        Ok(n)
+    }
+
+    /// Waits until `left` more completions are reaped, in enters that
+    /// submit nothing, so that a signal is reported as `EINTR`. The kernel
+    /// may also end such a wait early with a completion (a timeout's CQE
+    /// wakes every waiter), which only counts toward `left`; and it swallows
+    /// `EINTR` when completions are already in the queue, so the queue is
+    /// drained before every wait.
+    #[inline(never)]
+    pub(super) fn wait_rest(&mut self, mut left: usize) -> Result<()> {
+        loop {
+            // The reap may have queued re-arms: submit them first.
+            while !self.uring.submission().is_empty() {
+                self.enter(0)?;
+                left = left.saturating_sub(self.reap()?);
+                if left == 0 {
+                    return Ok(());
+                }
+            }
+            match self.wait_once(left) {
+                Ok(()) => {}
+                Err(Errno::EINTR) => return Err(Error::Interrupted),
+                // Completions that overflowed wait to be flushed: the
+                // reap below does that.
+                Err(Errno::EBUSY | Errno::EAGAIN) => {}
+                Err(e) => return Err(Error::from(e)),
+            }
+            let got = self.reap()?;
+            if got >= left {
+                return Ok(());
+            }
+            left -= got;
+        }
+    }
+
+    /// One `io_uring_enter` that submits nothing and waits for `want`
+    /// completions.
+    #[inline(always)]
+    pub(super) fn wait_once(&mut self, want: usize) -> std::result::Result<(), Errno> {
+        self.enter_raw(0, want).map(drop)
+    }
+
+    /// One `io_uring_enter` for everything queued, waiting for `want`
+    /// completions.
+    #[inline(always)]
+    pub(super) fn enter_once(&mut self, want: usize) -> std::result::Result<usize, Errno> {
+        let to_submit = self.uring.submission().len() as u32;
+        self.enter_raw(to_submit, want)
+    }
+
+    /// One `io_uring_enter` submitting `to_submit` queued SQEs and waiting
+    /// for `want` completions, through the registered ring index when this
+    /// thread has one. The syscall is made inline (the syscall core's), so
+    /// no call frame sits between the caller and the kernel: every return
+    /// taken after a syscall costs a mispredicted branch on this machine.
+    #[inline(always)]
+    pub(super) fn enter_raw(
+        &mut self,
+        to_submit: u32,
+        want: usize,
+    ) -> std::result::Result<usize, Errno> {
+        use crate::sys::uring::{EnterFlags, io_uring_enter, io_uring_enter_registered};
+        self.enters += 1;
+        let backlog = {
+            let sq = self.uring.submission();
+            sq.cq_overflow() || sq.taskrun()
+        };
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        let flags = if want > 0 || backlog {
+            EnterFlags::GETEVENTS
+        } else {
+            EnterFlags::empty()
+        };
+        let null = std::ptr::null();
+        let r = match self.registered {
+            // SAFETY: every queued SQE was pushed under `push_entry`'s
+            // contract; no argument is passed; `index` was registered by
+            // this thread and stays registered while the ring lives.
+            Some((index, thread)) if thread == thread_key() => unsafe {
+                io_uring_enter_registered(index, to_submit, want, flags, null, 0)
+            },
+            // SAFETY: as above, through the ring's own descriptor.
+            _ => unsafe { io_uring_enter(self.as_fd(), to_submit, want, flags, null, 0) },
+        };
+        r.map(|n| n as usize)
+    }
+
+    /// [`enter_once`](Ring::enter_once), retrying after draining the
+    /// completion queue when the kernel asks for that.
+    #[inline(always)]
+    pub(super) fn enter(&mut self, want: usize) -> Result<usize> {
+        match self.enter_once(want) {
+            Ok(n) => Ok(n),
+            Err(e) => self.enter_retry(want, e),
+        }
+    }
+
+    /// The slow path of [`enter`](Ring::enter): `EBUSY`/`EAGAIN` mean the
+    /// kernel holds overflowed completions, so drain the queue (which lets
+    /// it flush them) and enter again while that makes progress.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn enter_retry(&mut self, want: usize, mut e: Errno) -> Result<usize> {
+        loop {
+            if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap_passes(false)? == 0 {
+                return Err(Error::from(e));
+            }
+            match self.enter_once(want) {
+                Ok(n) => return Ok(n),
+                Err(again) => e = again,
+            }
+        }
+    }
+}

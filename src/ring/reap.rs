@@ -1,0 +1,154 @@
+//! Reaping: completions copied out of the queue into the table, overflow
+//! flushed, reads that found nothing re-armed behind a poll.
+//!
+//! # Safety
+//!
+//! A re-arm pushes a poll, which touches no memory, linked to the
+//! operation's own SQE again, whose storage is still reserved for it.
+#![allow(unsafe_code)]
+
+use std::mem::MaybeUninit;
+
+use io_uring::{cqueue, squeue};
+
+use super::UserData;
+use super::driver::Ring;
+use super::op::Target;
+use super::table::Delivery;
+use crate::error::{Error, Result};
+use crate::sys::Errno;
+
+/// The `POLL_ADD` half of a poll-then-read pair for operation `ud`: linked
+/// to the SQE that follows it, and silent unless it fails. A failing poll's
+/// CQE carries `ud` with the auxiliary flag and ends the operation: the
+/// kernel then skips the CQE of the read linked behind it as well.
+fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
+    super::ops::poll_add(target, events)
+        .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
+        .user_data(ud.aux().raw())
+}
+
+impl Ring {
+    /// Drains the completion queue into the table — flushing completions
+    /// that overflowed it and running deferred completion work while the
+    /// kernel flags any — and re-arms reads that found nothing ready.
+    /// Returns how many CQEs it consumed.
+    ///
+    /// # Errors
+    ///
+    /// Errors of the `io_uring_enter` that flushes overflow or runs
+    /// deferred work, or of re-arming.
+    ///
+    /// # Panics
+    ///
+    /// With the panic of a kept handle's `Drop` (see
+    /// [`Op::into_keep`](super::Op::into_keep)), once the pass of completions it came in is
+    /// recorded. Only the calls that reap at the top — this one,
+    /// [`submit_and_wait`](Ring::submit_and_wait), [`wait`](Ring::wait) and
+    /// their scope counterparts — resume such a panic. A reap inside
+    /// another call (a push making room, a full table, a submit retrying)
+    /// holds it for the next of those, so that it never cuts short a push
+    /// that has claimed a slot but not yet queued its SQE.
+    pub fn reap(&mut self) -> Result<usize> {
+        self.reap_passes(true)
+    }
+
+    /// [`reap`](Ring::reap); a kept handle's panic is resumed only with
+    /// `resume` (and not while draining), else held.
+    #[inline(always)]
+    pub(super) fn reap_passes(&mut self, resume: bool) -> Result<usize> {
+        /// CQEs copied out of the ring per pass.
+        const PASS: usize = 32;
+        let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; PASS];
+        let mut total = 0;
+        loop {
+            // Copy a pass of CQEs out, releasing their ring slots at once;
+            // with the queue released, reads can be re-armed as they come.
+            let cqes: &[cqueue::Entry] = self.uring.completion().fill(&mut buf);
+            let mut done = 0;
+            for cqe in cqes {
+                let ud = UserData::from_raw(cqe.user_data());
+                match self.table.complete_unsettled(ud, cqe.result(), cqe.flags()) {
+                    Delivery::Unsettled => done += 1,
+                    Delivery::Rearm(key) => self.rearm_or_end(key),
+                    _ => {}
+                }
+            }
+            self.table.settle(done);
+            total += cqes.len();
+            if resume && !self.draining {
+                self.resume_unwound();
+            }
+            if cqes.len() == PASS {
+                continue;
+            }
+            let backlog = {
+                let sq = self.uring.submission();
+                sq.cq_overflow() || sq.taskrun()
+            };
+            if !backlog {
+                break;
+            }
+            // GETEVENTS flushes the overflow list and runs deferred work
+            // into the queue; then drain again.
+            self.enter_once(0).map_err(Error::from)?;
+            if self.uring.completion().is_empty() {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Resumes the panic of a kept handle's `Drop` that a pass of
+    /// completions held back (all of the pass was recorded first), unless
+    /// the thread is already unwinding.
+    #[inline]
+    pub(crate) fn resume_unwound(&mut self) {
+        if self.table.unwound_pending() {
+            self.resume_unwound_slow();
+        }
+    }
+
+    /// The slow path of [`resume_unwound`](Ring::resume_unwound).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn resume_unwound_slow(&mut self) {
+        if let Some(payload) = self.table.take_unwound() {
+            if !std::thread::panicking() {
+                std::panic::resume_unwind(payload);
+            }
+        }
+    }
+
+    /// [`rearm`](Ring::rearm), or when that fails, ends the read with the
+    /// error instead, so that nothing is left half-submitted.
+    pub(super) fn rearm_or_end(&mut self, key: u32) {
+        if let Err(e) = self.rearm(key) {
+            if let Some((ud, _)) = self.table.rearm_of(key) {
+                let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
+                self.table.complete(ud.aux(), -errno, 0);
+            }
+        }
+    }
+
+    /// Re-arms the read in slot `key` after `-EAGAIN`: a `POLL_ADD` for its
+    /// descriptor linked to the read itself, so the read runs once there is
+    /// something to read. Only a failing poll produces a CQE (tagged with the
+    /// auxiliary flag, and is then the operation's final result); the read
+    /// keeps its tag.
+    pub(super) fn rearm(&mut self, key: u32) -> Result<()> {
+        let Some((ud, r)) = self.table.rearm_of(key) else {
+            return Ok(());
+        };
+        let pair = [poll_entry(r.target, r.events, ud), r.entry.clone()];
+        self.table.mark_rearmed(ud);
+        // SAFETY: the poll touches no memory and its descriptor is kept
+        // open by the operation (borrowed for its scope, or kept by the
+        // slot); the read is the operation's own SQE again, whose storage is
+        // still reserved for it (the slot is in flight). Both go into the
+        // queue together, so the link can never be split across two
+        // submissions (which would leave the read running after its poll's
+        // failure ended the operation).
+        unsafe { self.push_linked(&pair) }
+    }
+}

@@ -1,0 +1,169 @@
+//! Taking results: a token's result polled or waited for, and giving
+//! operations up (cancel).
+//!
+//! # Safety
+//!
+//! A result is decoded from a slot's storage only after its CQE was
+//! reaped, when the kernel is done with it; cancel requests touch no
+//! memory.
+#![allow(unsafe_code)]
+
+use io_uring::opcode;
+
+use super::UserData;
+use super::driver::{FOREIGN_TOKEN, Ring};
+use super::op::{Op, Token};
+use super::orphans::{self, Posted};
+use super::table::State;
+use crate::error::{Error, Result};
+
+impl Ring {
+    /// Takes one result of a driver-owned operation: `None` while nothing
+    /// has completed (call [`submit`](Ring::submit) and [`reap`](Ring::reap),
+    /// or use [`wait`](Ring::wait)). A multishot operation yields each shot
+    /// in turn; the token is done after the final one.
+    #[inline]
+    pub fn poll<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
+    where
+        O::Storage: Sized,
+    {
+        if token.done {
+            return None;
+        }
+        if token.ring != self.id {
+            // Another ring's token names nothing here: taking this ring's
+            // slot with it would decode someone else's storage. The token
+            // is spent, and its operation detached on its own ring.
+            orphans::post(token.ring, token.ud, Posted::Detach);
+            token.done = true;
+            return Some(Err(Error::InvalidParam(FOREIGN_TOKEN)));
+        }
+        let ptr = self.table.inline_ptr(token.ud).cast::<O::Storage>();
+        let (cqe, last) = self.table.take(token.ud)?;
+        token.done = last;
+        // SAFETY: the CQE was reaped, so the kernel is done with the slot's
+        // inline buffer, which held this operation's storage; the buffer
+        // stays allocated with the table.
+        Some(unsafe { O::output(cqe, ptr) })
+    }
+
+    /// Submits what is queued and waits until `token`'s operation has a
+    /// result, then takes it.
+    ///
+    /// # Errors
+    ///
+    /// The operation's own error, or the ring's: [`Error::Interrupted`]
+    /// when a signal interrupted the wait. The token is then spent and its
+    /// operation cancelled, unless its result came with the signal, which
+    /// is returned instead. A result that comes while the cancel is on its
+    /// way is dropped: code that must see every result (a child's exit
+    /// status, which the kernel gives once) and may be interrupted waits
+    /// with [`poll`](Ring::poll) and [`submit_and_wait`](Ring::submit_and_wait),
+    /// which cancel nothing.
+    #[inline(always)]
+    pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
+    where
+        O::Storage: Sized,
+    {
+        loop {
+            if let Some(r) = self.poll(&mut token) {
+                if !token.done {
+                    self.cancel(token)?;
+                }
+                return r;
+            }
+            if token.done {
+                return Err(Error::InvalidParam("the token's result was already taken"));
+            }
+            if let Err(e) = self.submit_and_wait_for(1) {
+                return self.wait_failed(token, e);
+            }
+        }
+    }
+
+    /// The end of a [`wait`](Ring::wait) whose enter failed with `e`: a
+    /// result that has come meanwhile is returned, else the operation is
+    /// cancelled and `e` returned.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn wait_failed<O: Op>(&mut self, mut token: Token<O>, e: Error) -> Result<O::Output>
+    where
+        O::Storage: Sized,
+    {
+        if self.reap_passes(false).is_ok() {
+            if let Some(r) = self.poll(&mut token) {
+                if !token.done {
+                    self.cancel(token)?;
+                }
+                return r;
+            }
+        }
+        self.cancel(token)?;
+        Err(e)
+    }
+
+    /// Gives up an operation: asks the kernel to cancel it if it is still
+    /// in flight. Its slot, and the storage and handle it keeps, stay until
+    /// its final CQE arrives, then are freed by [`reap`](Ring::reap).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for another ring's token; errors of the
+    /// submission a full queue forces.
+    pub fn cancel<O: Op>(&mut self, mut token: Token<O>) -> Result<()> {
+        let ud = self.ud_of(&token)?;
+        token.done = true;
+        self.cancel_ud(ud)
+    }
+
+    /// The tag of `token`, if this ring issued it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for another ring's token.
+    #[inline]
+    pub(crate) fn ud_of<O: Op>(&self, token: &Token<O>) -> Result<UserData> {
+        if token.ring != self.id {
+            return Err(Error::InvalidParam(FOREIGN_TOKEN));
+        }
+        Ok(token.ud)
+    }
+
+    pub(crate) fn cancel_ud(&mut self, ud: UserData) -> Result<()> {
+        let in_flight = self.table.state(ud) == Some(State::Submitted);
+        self.table.abandon(ud);
+        if in_flight {
+            self.push_cancels(ud)?;
+        }
+        Ok(())
+    }
+
+    /// Pushes cancel requests for operation `ud` and for the poll half of a
+    /// poll-then-read pair it may be waiting behind (a linked read is only
+    /// issued once its poll fires, so cancelling the poll is what ends it).
+    pub(super) fn push_cancels(&mut self, ud: UserData) -> Result<()> {
+        // A cancel that finds nothing still searches the kernel's lists in
+        // full: the poll half is named only when there can be one.
+        let aux = self.table.was_rearmed(ud).then(|| ud.aux());
+        for target in std::iter::once(ud).chain(aux) {
+            let entry = opcode::AsyncCancel::new(target.raw())
+                .build()
+                .user_data(UserData::CANCEL.raw());
+            // SAFETY: a cancel request touches no memory.
+            unsafe { self.push_entry(&entry) }?;
+        }
+        Ok(())
+    }
+
+    /// Asks the kernel to cancel operation `ud` but keeps its slot: the
+    /// owner still takes its (cancelled or completed) result.
+    pub(crate) fn request_cancel(&mut self, ud: UserData) -> Result<()> {
+        if self.table.state(ud) == Some(State::Submitted) {
+            // A `-EAGAIN` already in the completion queue would otherwise
+            // re-arm the operation after the cancel found nothing.
+            self.table.ask_cancel(ud);
+            self.push_cancels(ud)?;
+        }
+        Ok(())
+    }
+}
