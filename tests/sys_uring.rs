@@ -12,7 +12,7 @@ use iofd::sys::mem::{MapFlags, Prot, mmap, munmap};
 use iofd::sys::uring::{
     EnterFlags, Features, IORING_OFF_CQ_RING, IORING_OFF_SQ_RING, IORING_OFF_SQES, IoUringParams,
     IoUringProbe, SetupFlags, io_uring_enter, io_uring_register, io_uring_register_probe,
-    io_uring_setup,
+    io_uring_register_ring_fd, io_uring_setup, io_uring_unregister_ring_fd,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -352,6 +352,48 @@ fn probe_on_an_eventfd_is_eopnotsupp() -> TestResult {
         io_uring_register_probe(never_open(), &mut probe),
         Err(Errno::EBADF)
     );
+    Ok(())
+}
+
+#[test]
+fn ring_fds_register_per_thread_and_unregister() -> TestResult {
+    if !io_uring_available() {
+        return Ok(());
+    }
+    // A fresh thread: its 16 slots are all free.
+    std::thread::spawn(|| -> Result<(), Errno> {
+        let ring = io_uring_setup(4, &mut IoUringParams::default())?;
+        let mut slots = Vec::new();
+        for _ in 0..16 {
+            slots.push(io_uring_register_ring_fd(ring.as_fd(), ring.as_fd())?);
+        }
+        slots.sort_unstable();
+        assert_eq!(slots, (0..16).collect::<Vec<u32>>());
+        assert_eq!(
+            io_uring_register_ring_fd(ring.as_fd(), ring.as_fd()),
+            Err(Errno::EBUSY)
+        );
+        io_uring_unregister_ring_fd(ring.as_fd(), 3)?;
+        assert_eq!(io_uring_register_ring_fd(ring.as_fd(), ring.as_fd())?, 3);
+        let efd = eventfd2(0, EventFdFlags::CLOEXEC)?;
+        io_uring_unregister_ring_fd(ring.as_fd(), 3)?;
+        assert_eq!(
+            io_uring_register_ring_fd(ring.as_fd(), efd.as_fd()),
+            Err(Errno::EOPNOTSUPP),
+            "an eventfd is no ring"
+        );
+        assert_eq!(
+            io_uring_register_ring_fd(efd.as_fd(), ring.as_fd()),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            io_uring_unregister_ring_fd(ring.as_fd(), 16),
+            Err(Errno::EINVAL)
+        );
+        Ok(())
+    })
+    .join()
+    .expect("the thread")?;
     Ok(())
 }
 

@@ -25,9 +25,6 @@ use super::table::{State, Table};
 use crate::error::Result;
 use crate::sys::uring::Features;
 
-/// `POLLIN`.
-pub(crate) const POLLIN: u32 = 0x1;
-
 /// The error for a token another ring issued.
 pub(super) const FOREIGN_TOKEN: &str = "the token belongs to another ring";
 

@@ -22,10 +22,9 @@
 //!   posted here for its ring, which detaches or cancels it at its next
 //!   submission or when it runs out of slots, and frees the slot at its
 //!   final CQE.
-#![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -33,6 +32,7 @@ use super::{Ring, UserData};
 use crate::error::Result;
 use crate::sys::Errno;
 use crate::sys::process::{getpid, tgkill};
+use crate::sys::uring::{io_uring_register_ring_fd, io_uring_unregister_ring_fd};
 
 /// This thread's identity for what the kernel keeps per thread: unique for
 /// the life of the process (unlike an address or a kernel thread id, never
@@ -121,48 +121,21 @@ pub(crate) fn mark_live() {
     let _ = SWEEP.try_with(|_| {});
 }
 
-/// `struct io_uring_rsrc_update`.
-#[repr(C)]
-struct RsrcUpdate {
-    offset: u32,
-    resv: u32,
-    data: u64,
-}
-
-/// `IORING_REGISTER_RING_FDS`.
-const REGISTER_RING_FDS: u32 = 20;
-/// `IORING_UNREGISTER_RING_FDS`.
-const UNREGISTER_RING_FDS: u32 = 21;
-
 /// `IORING_UNREGISTER_RING_FDS` for one index of this thread, through any
 /// io_uring descriptor (`ring`): the kernel looks the index up in the
 /// calling thread's table. A failure leaves nothing to do.
 pub(crate) fn unregister_ring_index(ring: BorrowedFd<'_>, index: u32) {
-    let mut up = RsrcUpdate {
-        offset: index,
-        resv: 0,
-        data: 0,
-    };
-    // SAFETY: one live `io_uring_rsrc_update` for the call; the kernel
-    // keeps no pointer to it.
-    let _ = unsafe {
-        crate::sys::uring::io_uring_register(
-            ring,
-            UNREGISTER_RING_FDS,
-            (&mut up as *mut RsrcUpdate).cast(),
-            1,
-        )
-    };
+    let _ = io_uring_unregister_ring_fd(ring, index);
 }
 
-/// `IORING_REGISTER_RING_FDS` for ring `raw` (whose descriptor `ring`
-/// is) on this thread; returns its index. First unregisters this thread's
-/// recorded indices of rings dropped elsewhere.
+/// `IORING_REGISTER_RING_FDS` for ring `ring` on this thread; returns its
+/// index. First unregisters this thread's recorded indices of rings
+/// dropped elsewhere.
 ///
 /// # Errors
 ///
 /// The kernel's: `Os(EBUSY)` when the thread's 16 slots are taken.
-pub(crate) fn register_ring_fd(ring: BorrowedFd<'_>, raw: RawFd) -> Result<u32> {
+pub(crate) fn register_ring_fd(ring: BorrowedFd<'_>) -> Result<u32> {
     let me = thread_key();
     mark_live();
     orphans().indices.retain(|&(thread, index)| {
@@ -171,22 +144,7 @@ pub(crate) fn register_ring_fd(ring: BorrowedFd<'_>, raw: RawFd) -> Result<u32> 
         }
         thread != me
     });
-    let mut up = RsrcUpdate {
-        offset: u32::MAX,
-        resv: 0,
-        data: raw as u64,
-    };
-    // SAFETY: `up` is one live `io_uring_rsrc_update` for the call; the
-    // kernel writes the chosen index into it and keeps no pointer.
-    unsafe {
-        crate::sys::uring::io_uring_register(
-            ring,
-            REGISTER_RING_FDS,
-            (&mut up as *mut RsrcUpdate).cast(),
-            1,
-        )
-    }?;
-    Ok(up.offset)
+    Ok(io_uring_register_ring_fd(ring, ring)?)
 }
 
 /// Records registered index `index` of a ring dropped on another thread

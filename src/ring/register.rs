@@ -26,7 +26,7 @@ pub enum Notify {
 impl Ring {
     /// Registers the ring descriptor for this thread; returns its index.
     pub(super) fn register_ring_fd(&self) -> Result<u32> {
-        orphans::register_ring_fd(self.as_fd(), self.uring.as_raw_fd())
+        orphans::register_ring_fd(self.as_fd())
     }
 
     /// The thread that registered the ring descriptor, if one did.

@@ -22,6 +22,7 @@ use io_uring::squeue;
 use slab::Slab;
 
 use super::UserData;
+use crate::sys::Errno;
 
 /// What a CQE reported for an operation, before it is typed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -702,9 +703,9 @@ impl Table {
 }
 
 /// `EAGAIN`, as a CQE result carries it negated.
-const EAGAIN: i32 = 11;
+const EAGAIN: i32 = Errno::EAGAIN.raw();
 /// `ECANCELED`, as a CQE result carries it negated.
-const ECANCELED: i32 = 125;
+const ECANCELED: i32 = Errno::ECANCELED.raw();
 
 impl fmt::Debug for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

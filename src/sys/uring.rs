@@ -22,6 +22,13 @@ use bitflags::bitflags;
 
 use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall4, syscall6};
 
+mod register;
+
+pub use register::{
+    IORING_REGISTER_PROBE, IORING_REGISTER_RING_FDS, IORING_UNREGISTER_RING_FDS, RsrcUpdate,
+    io_uring_register_probe, io_uring_register_ring_fd, io_uring_unregister_ring_fd,
+};
+
 /// `IORING_OFF_SQ_RING`: the `mmap` offset of the submission ring (and of
 /// both rings with [`Features::SINGLE_MMAP`]).
 pub const IORING_OFF_SQ_RING: u64 = 0;
@@ -29,9 +36,6 @@ pub const IORING_OFF_SQ_RING: u64 = 0;
 pub const IORING_OFF_CQ_RING: u64 = 0x800_0000;
 /// `IORING_OFF_SQES`: the `mmap` offset of the SQE array.
 pub const IORING_OFF_SQES: u64 = 0x1000_0000;
-/// `IORING_REGISTER_PROBE`: the `io_uring_register` opcode that fills an
-/// [`IoUringProbe`].
-pub const IORING_REGISTER_PROBE: u32 = 8;
 /// `IO_URING_OP_SUPPORTED`: the [`IoUringProbeOp::flags`] bit of a
 /// supported opcode.
 pub const IO_URING_OP_SUPPORTED: u16 = 1;
@@ -508,31 +512,6 @@ pub unsafe fn io_uring_register(
         )
     }?;
     Ok(r as u32)
-}
-
-/// `io_uring_register(fd, IORING_REGISTER_PROBE, probe, 256)` — fills
-/// `probe` with the opcodes this kernel supports. `probe` is zeroed first,
-/// as the kernel requires.
-///
-/// # Errors
-///
-/// `EOPNOTSUPP` when `fd` is not an io_uring; `EBADF`; `ENOMEM`.
-///
-/// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
-#[inline]
-pub fn io_uring_register_probe(fd: BorrowedFd<'_>, probe: &mut IoUringProbe) -> Result<(), Errno> {
-    *probe = IoUringProbe::new();
-    // SAFETY: `probe` is a live, zeroed `io_uring_probe` with room for 256
-    // ops, the `nr_args` passed; the kernel writes it only during the call.
-    unsafe {
-        io_uring_register(
-            fd,
-            IORING_REGISTER_PROBE,
-            probe as *mut IoUringProbe as *mut c_void,
-            256,
-        )
-    }
-    .map(drop)
 }
 
 #[cfg(test)]

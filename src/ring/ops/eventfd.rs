@@ -13,14 +13,13 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLOUT, check_target, kept, op_setters, read_entry,
-    target, write_entry,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, kept, op_setters,
+    read_entry, target, write_entry,
 };
 use crate::error::{Error, Result};
 use crate::fd::{EventFd, SIGNAL_MAX};
 use crate::ring::Cqe;
 use crate::ring::Target;
-use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::Errno;
 

@@ -12,12 +12,11 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::{
-    Fixed, OpHandle, Opts, POLLOUT, check_offset, check_target, kept, op_setters, read_entry,
-    target, write_entry,
+    Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_offset, check_target, kept, op_setters,
+    read_entry, target, write_entry,
 };
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
-use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_count};
 use crate::ring::{Cqe, Target};
 

@@ -38,6 +38,7 @@ use io_uring::{opcode, squeue, types};
 use super::Target;
 use crate::error::{Error, Result};
 use crate::fd::Handle;
+use crate::sys::poll::Events;
 
 mod eventfd;
 mod file;
@@ -237,8 +238,10 @@ impl<H> fmt::Debug for Fixed<H> {
     }
 }
 
-/// `POLLOUT`.
-const POLLOUT: u32 = 0x4;
+/// `POLLIN`, as a poll SQE takes it.
+const POLLIN: u32 = Events::IN.bits();
+/// `POLLOUT`, as a poll SQE takes it.
+const POLLOUT: u32 = Events::OUT.bits();
 
 /// `-1` as an io_uring read/write offset: "the file's current position",
 /// which is also what a stream (eventfd, pipe) wants.

@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
-use super::{Fixed, OpHandle, poll_add};
+use super::{Fixed, OpHandle, POLLIN, poll_add};
 use crate::error::{Error, Result};
 use crate::fd::PidFd;
 use crate::ring::Cqe;
-use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::sys::Errno;
 use crate::sys::process::SigInfoChld;

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue};
 
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, check_target, kept, op_setters, read_entry, target,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, read_entry,
+    target,
 };
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
-use crate::ring::driver::POLLIN;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Target};
 use crate::sys::Errno;

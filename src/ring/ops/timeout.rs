@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::fd::Clock;
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::{Cqe, UserData};
+use crate::sys::Errno;
 use crate::sys::time::Timespec;
 
 /// `IORING_TIMEOUT_ABS`.
@@ -33,10 +34,10 @@ const LINK_UPDATE: u32 = 1 << 4;
 const MULTISHOT: u32 = 1 << 6;
 
 /// `ETIME`, `ECANCELED`, `EALREADY`, `ENOENT` as CQE results carry them.
-const ETIME: i32 = 62;
-const ECANCELED: i32 = 125;
-const EALREADY: i32 = 114;
-const ENOENT: i32 = 2;
+const ETIME: i32 = Errno::ETIME.raw();
+const ECANCELED: i32 = Errno::ECANCELED.raw();
+const EALREADY: i32 = Errno::EALREADY.raw();
+const ENOENT: i32 = Errno::ENOENT.raw();
 
 /// A `Duration` as a kernel timespec; durations past `i64::MAX` seconds
 /// (about 292 billion years) saturate.

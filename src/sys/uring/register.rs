@@ -1,0 +1,129 @@
+//! `io_uring_register` opcodes with typed, safe wrappers: the opcode
+//! probe and ring-descriptor registration.
+//!
+//! # Safety
+//!
+//! Each wrapper passes the kernel one live Rust struct (or array) for the
+//! duration of the call; none of these opcodes keeps a pointer after it.
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use super::{Errno, IoUringProbe, io_uring_register};
+
+/// `IORING_REGISTER_PROBE`: the `io_uring_register` opcode that fills an
+/// [`IoUringProbe`].
+pub const IORING_REGISTER_PROBE: u32 = 8;
+/// `IORING_REGISTER_RING_FDS`: registers ring descriptors in the calling
+/// thread's table (16 slots), so that `io_uring_enter` can name a ring by
+/// index (`IORING_ENTER_REGISTERED_RING`).
+pub const IORING_REGISTER_RING_FDS: u32 = 20;
+/// `IORING_UNREGISTER_RING_FDS`: frees slots of the calling thread's
+/// table.
+pub const IORING_UNREGISTER_RING_FDS: u32 = 21;
+
+/// `struct io_uring_rsrc_update`: one resource update, here a ring
+/// descriptor (`data`) and its slot (`offset`, `u32::MAX` for "any free").
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RsrcUpdate {
+    /// The slot, or `u32::MAX` to let the kernel choose one.
+    pub offset: u32,
+    /// Reserved, zero.
+    pub resv: u32,
+    /// The descriptor to register.
+    pub data: u64,
+}
+
+/// `io_uring_register(fd, IORING_REGISTER_PROBE, probe, 256)` — fills
+/// `probe` with the opcodes this kernel supports. `probe` is zeroed first,
+/// as the kernel requires.
+///
+/// # Errors
+///
+/// `EOPNOTSUPP` when `fd` is not an io_uring; `EBADF`; `ENOMEM`.
+///
+/// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
+#[inline]
+pub fn io_uring_register_probe(fd: BorrowedFd<'_>, probe: &mut IoUringProbe) -> Result<(), Errno> {
+    *probe = IoUringProbe::new();
+    // SAFETY: `probe` is a live, zeroed `io_uring_probe` with room for 256
+    // ops, the `nr_args` passed; the kernel writes it only during the call.
+    unsafe {
+        io_uring_register(
+            fd,
+            IORING_REGISTER_PROBE,
+            probe as *mut IoUringProbe as *mut c_void,
+            256,
+        )
+    }
+    .map(drop)
+}
+
+/// `io_uring_register(ring, IORING_REGISTER_RING_FDS, &update, 1)` —
+/// registers io_uring descriptor `target` in a free slot of the calling
+/// thread's table, through any io_uring descriptor `ring` (usually the
+/// same); returns the slot. The registration belongs to the calling
+/// thread: only it can enter through the slot or unregister it, and it
+/// ends when the thread exits.
+///
+/// # Errors
+///
+/// `EBUSY` when the thread's 16 slots are taken; `EOPNOTSUPP` when
+/// `target` or `ring` is not an io_uring; `EBADF`.
+///
+/// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
+#[inline]
+pub fn io_uring_register_ring_fd(
+    ring: BorrowedFd<'_>,
+    target: BorrowedFd<'_>,
+) -> Result<u32, Errno> {
+    let mut up = RsrcUpdate {
+        offset: u32::MAX,
+        resv: 0,
+        data: target.as_raw_fd() as u64,
+    };
+    // SAFETY: `up` is one live `io_uring_rsrc_update` for the call (the
+    // `nr_args` passed); the kernel writes the chosen slot into it and
+    // keeps no pointer.
+    unsafe {
+        io_uring_register(
+            ring,
+            IORING_REGISTER_RING_FDS,
+            (&mut up as *mut RsrcUpdate).cast::<c_void>(),
+            1,
+        )
+    }?;
+    Ok(up.offset)
+}
+
+/// `io_uring_register(ring, IORING_UNREGISTER_RING_FDS, &update, 1)` —
+/// frees slot `index` of the calling thread's registered-ring table,
+/// through any io_uring descriptor `ring`.
+///
+/// # Errors
+///
+/// `EINVAL` for a slot out of range; `EOPNOTSUPP` when `ring` is not an
+/// io_uring; `EBADF`. A free slot is not an error.
+///
+/// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
+#[inline]
+pub fn io_uring_unregister_ring_fd(ring: BorrowedFd<'_>, index: u32) -> Result<(), Errno> {
+    let mut up = RsrcUpdate {
+        offset: index,
+        resv: 0,
+        data: 0,
+    };
+    // SAFETY: as in `io_uring_register_ring_fd`: one live struct, no
+    // pointer kept.
+    unsafe {
+        io_uring_register(
+            ring,
+            IORING_UNREGISTER_RING_FDS,
+            (&mut up as *mut RsrcUpdate).cast::<c_void>(),
+            1,
+        )
+    }
+    .map(drop)
+}
