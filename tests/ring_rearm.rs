@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use iofd::ring::io_uring::{opcode, squeue, types};
 use iofd::ring::{Cqe, Op, Ring, Target};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
@@ -43,13 +43,10 @@ unsafe impl Op for NowaitRead {
     }
 
     unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {
-        if cqe.res == 8 {
+        match cqe.result()? {
             // SAFETY: the kernel wrote the counter and is done.
-            Ok(unsafe { storage.read() })
-        } else if cqe.res < 0 {
-            Err(Error::from(Errno::from_raw(-cqe.res).unwrap_or(Errno::EIO)))
-        } else {
-            Err(Error::Os(Errno::EIO))
+            8 => Ok(unsafe { storage.read() }),
+            _ => Err(Error::Os(Errno::EIO)),
         }
     }
 }

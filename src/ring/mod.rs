@@ -117,6 +117,11 @@ mod user_data;
 mod wheel;
 mod wheel_timers;
 
+/// The io-uring crate the driver is built on, re-exported so that a custom
+/// [`Op`] or a raw SQE ([`Ring::push_raw`]) is built with the very version
+/// the ring takes.
+pub use io_uring;
+
 pub use builder::RingBuilder;
 pub use driver::Ring;
 pub use op::{Op, Target, Ticket, Token};

@@ -143,6 +143,36 @@ pub(crate) fn cqe_error(res: i32) -> Error {
     }
 }
 
+impl Cqe {
+    /// The result as a count or value, or the error it carries, decoded as
+    /// the driver's own operations decode theirs (`-EAGAIN` is
+    /// [`Error::WouldBlock`], `-EINTR` [`Error::Interrupted`], `-EINVAL`
+    /// `InvalidParam(`[`Error::KERNEL_EINVAL`]`)`, and so on): for a custom
+    /// [`Op`]'s `output`.
+    ///
+    /// # Errors
+    ///
+    /// The error a negative result stands for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iofd::Error;
+    /// use iofd::ring::Cqe;
+    ///
+    /// assert_eq!(Cqe { res: 8, flags: 0 }.result(), Ok(8));
+    /// assert_eq!(Cqe { res: -11, flags: 0 }.result(), Err(Error::WouldBlock));
+    /// ```
+    #[inline]
+    pub fn result(self) -> Result<u32> {
+        if self.res < 0 {
+            Err(cqe_error(self.res))
+        } else {
+            Ok(self.res as u32)
+        }
+    }
+}
+
 /// The CQE's result as success with no value, or its error.
 #[inline]
 pub(crate) fn cqe_unit(cqe: Cqe) -> Result<()> {
