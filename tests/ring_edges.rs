@@ -282,3 +282,27 @@ fn a_dropped_token_lets_its_result_go() -> iofd::Result<()> {
     assert_eq!(ring.in_flight(), 0);
     Ok(())
 }
+
+#[test]
+fn a_dropped_multishot_token_leaves_no_shot_to_spin_on() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let every = ring.push(Timeout::every(MS))?;
+    // Shots come and are reaped, but never taken.
+    let pause = ring.push(Timeout::after(10 * MS))?;
+    ring.wait(pause)?;
+    drop(every);
+    // The detached timer runs on (it never ends by itself), but its untaken
+    // shots are nobody's: they do not keep the waits from sleeping.
+    let mut t = ring.push(Timeout::after(30 * MS))?;
+    let enters = ring.enters();
+    while ring.poll(&mut t).is_none() {
+        ring.submit_and_wait(1)?;
+    }
+    // A wake per 1 ms shot at most, not a spin.
+    assert!(
+        ring.enters() - enters < 100,
+        "{} enters",
+        ring.enters() - enters
+    );
+    Ok(())
+}

@@ -201,7 +201,8 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 /// [`Ring::poll`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
 /// [`Ring::detach`]). A token dropped before its final result was taken
 /// detaches its operation: it runs on, and its slot is freed, its result
-/// dropped, when it ends.
+/// dropped, when it ends. A multishot operation that never ends by itself
+/// (a periodic timeout) would hold its slot for good: cancel it instead.
 ///
 /// [`Ring::push`]: super::Ring::push
 /// [`Ring::poll`]: super::Ring::poll

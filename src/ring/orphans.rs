@@ -160,7 +160,9 @@ pub(crate) fn orphan_index(thread: u64, index: u32) {
 /// until its issuing thread (`issuer`, kernel thread id `tid`) drains it
 /// or has exited.
 pub(crate) fn hand_back(issuer: u64, tid: u32, ring: Ring) {
-    orphans().rings.push(Orphan { issuer, tid, ring });
+    let mut o = orphans();
+    o.rings.push(Orphan { issuer, tid, ring });
+    // Counted under the lock, as the sweep uncounts: never below zero.
     ORPHAN_RINGS.fetch_add(1, Ordering::Release);
 }
 

@@ -446,12 +446,22 @@ impl Table {
     }
 
     /// Marks an in-flight operation abandoned: its final CQE will free it.
+    ///
+    /// Intermediate results it delivered and nobody took are dropped now:
+    /// they are nobody's, and would keep [`has_results`](Table::has_results)
+    /// true until the operation ends, which a periodic one never does.
     pub(crate) fn abandon(&mut self, ud: UserData) {
         match self.get_mut(ud) {
             Some(slot) if slot.state == State::Completed => {
                 self.remove(ud);
             }
-            Some(slot) => slot.state = State::Cancelled,
+            Some(slot) => {
+                slot.state = State::Cancelled;
+                if slot.extras & SHOTS != 0 {
+                    slot.extras &= !SHOTS;
+                    self.drop_side(ud.key() as usize, SHOTS);
+                }
+            }
             None => {}
         }
     }
