@@ -146,6 +146,27 @@ fn a_scoped_cancel_before_the_eagain_is_reaped_ends_the_read() -> iofd::Result<(
 }
 
 #[test]
+fn a_token_dropped_before_a_reap_that_re_arms_is_let_go_once() -> iofd::Result<()> {
+    // A 2-entry queue: the re-arm's linked pair must submit to make room,
+    // in the middle of the reap pass that holds the dropped token's CQE.
+    let mut ring = Ring::new(2)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let t1 = ring.push(iofd::ring::ops::Nop::new())?;
+    let t2 = ring.push(NowaitRead(Arc::clone(&efd)))?;
+    ring.submit()?; // the NOP's result and the read's -EAGAIN, not reaped
+    drop(t1);
+    let t3 = ring.push(iofd::ring::ops::Nop::new())?;
+    ring.reap()?;
+    efd.signal(1)?;
+    assert_eq!(ring.wait(t3), Ok(()));
+    assert_eq!(ring.wait(t2), Ok(1));
+    ring.submit()?;
+    assert_eq!(ring.in_flight(), 0);
+    assert_eq!(ring.stale_completions(), 0);
+    Ok(())
+}
+
+#[test]
 fn a_token_from_another_ring_is_refused() -> iofd::Result<()> {
     let mut a = Ring::new(8)?;
     let mut b = Ring::new(8)?;

@@ -209,8 +209,11 @@ impl Ring {
     #[cold]
     #[inline(never)]
     pub(super) fn make_room(&mut self) -> Result<()> {
+        // `enter`, not `submit`: a push may come from inside a reap pass (a
+        // re-arm), where ending posted operations would free slots whose
+        // completions the pass has not yet counted.
         while self.uring.submission().is_full() {
-            self.submit()?;
+            self.enter(0)?;
         }
         Ok(())
     }
@@ -323,7 +326,8 @@ impl Ring {
             if unsafe { self.uring.submission().push_multiple(entries) }.is_ok() {
                 return Ok(());
             }
-            self.submit()?;
+            // Not `submit`: see `make_room`.
+            self.enter(0)?;
         }
     }
 
