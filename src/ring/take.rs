@@ -68,7 +68,10 @@ impl Ring {
         loop {
             if let Some(r) = self.poll(&mut token) {
                 if !token.done {
-                    self.cancel(token)?;
+                    // The rest of a multishot operation is given up. A
+                    // cancel that cannot go out leaves it abandoned, for
+                    // the drop's drain to cancel: the result still wins.
+                    let _ = self.cancel(token);
                 }
                 return r;
             }
@@ -93,12 +96,15 @@ impl Ring {
         if self.reap_passes(false).is_ok() {
             if let Some(r) = self.poll(&mut token) {
                 if !token.done {
-                    self.cancel(token)?;
+                    // As in `wait`.
+                    let _ = self.cancel(token);
                 }
                 return r;
             }
         }
-        self.cancel(token)?;
+        // The wait's own error is the one to report; a cancel that cannot
+        // go out leaves the operation abandoned, for the drain.
+        let _ = self.cancel(token);
         Err(e)
     }
 
