@@ -258,6 +258,89 @@ fn a_single_issuer_ring_outliving_its_thread_is_freed() -> TestResult {
     Ok(())
 }
 
+/// An eventfd read forced onto an io_uring worker (`IOSQE_ASYNC`), which
+/// blocks in it when the eventfd is blocking.
+struct AsyncRead(Arc<EventFd>);
+
+// SAFETY: the SQE reads 8 bytes into the `u64` storage from a descriptor
+// kept open by the `Arc`, which the driver holds until the final CQE.
+unsafe impl iofd::ring::Op for AsyncRead {
+    type Storage = u64;
+    type Output = u64;
+    const CODE: u8 = iofd::ring::io_uring::opcode::Read::CODE;
+    const NAME: &'static str = "eventfd read on a worker";
+
+    fn entry(&self, storage: *mut u64) -> iofd::ring::io_uring::squeue::Entry {
+        use iofd::ring::io_uring::{opcode, squeue, types};
+        use std::os::fd::AsRawFd;
+        opcode::Read::new(types::Fd(self.0.as_raw_fd()), storage.cast(), 8)
+            .offset(u64::MAX)
+            .build()
+            .flags(squeue::Flags::ASYNC)
+    }
+
+    fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
+        Some(self.0)
+    }
+
+    unsafe fn output(cqe: iofd::ring::Cqe, storage: *const u64) -> iofd::Result<u64> {
+        cqe.result()?;
+        // SAFETY: the kernel wrote the counter and is done.
+        Ok(unsafe { storage.read() })
+    }
+}
+
+/// A single-issuer ring whose issuer exits while one of its reads blocks
+/// on an io_uring worker (`iou-wrk-<tid>`, a thread of this process that
+/// shares its memory): the ring is freed only once the thread and its
+/// workers are gone. The kernel ends the worker's read as the issuer
+/// exits (here it takes nothing from the counter afterwards).
+fn a_ring_whose_issuer_left_a_worker_read_is_freed() -> TestResult {
+    for (name, b) in single_issuer_builders() {
+        // A blocking eventfd, so that the worker's read waits in it.
+        let raw = iofd::sys::event::eventfd2(0, iofd::sys::event::EventFdFlags::CLOEXEC)?;
+        let efd = Arc::new(EventFd::from(raw));
+        let ring = {
+            let efd = Arc::clone(&efd);
+            std::thread::spawn(move || -> iofd::Result<Ring> {
+                let mut ring = b.build()?;
+                let _t = ring.push(AsyncRead(efd))?;
+                ring.submit()?;
+                Ok(ring)
+            })
+            .join()
+            .map_err(|_| "the issuing thread panicked")??
+        };
+        drop(ring);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&efd) > 1 {
+            if Instant::now() > deadline {
+                return Err(format!("{name}: the ring was never freed").into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+            drop(Ring::new(2)?);
+        }
+        // Nothing reads the counter any more (the check itself must not
+        // block, should something have taken it).
+        efd.signal(7)?;
+        let mut buf = [0u8; 8];
+        let fd = std::os::fd::AsFd::as_fd(&*efd);
+        let mut poll = [iofd::sys::poll::PollFd::new(
+            fd,
+            iofd::sys::poll::Events::IN,
+        )];
+        assert_eq!(
+            iofd::sys::poll::ppoll(&mut poll, Some(Duration::ZERO))?,
+            1,
+            "{name}"
+        );
+        let n = iofd::sys::io::read(fd, &mut buf)?;
+        let v = u64::from_ne_bytes(buf);
+        assert_eq!((n, v), (8, 7), "{name}");
+    }
+    Ok(())
+}
+
 /// A single-issuer ring handed back to a thread that then exits without
 /// building another ring: the thread drains it on its way out.
 fn a_thread_drains_what_was_handed_back_to_it_as_it_exits() -> TestResult {
@@ -379,8 +462,24 @@ fn twenty_thousand_armed_reads_end_with_the_ring_and_the_scope() -> TestResult {
     Ok(())
 }
 
+/// A build that fails for the table's memory closes the ring it set up.
+fn a_build_that_fails_for_memory_leaks_no_ring() -> TestResult {
+    let policy = std::fs::read_to_string("/proc/sys/vm/overcommit_memory").unwrap_or_default();
+    if policy.trim() == "1" {
+        println!("note: vm.overcommit_memory = 1 grants any allocation; skipped");
+        return Ok(());
+    }
+    let before = util::fd_count();
+    for _ in 0..20 {
+        let r = Ring::builder(4).capacity(u32::MAX as usize).build();
+        assert!(matches!(r, Err(Error::NoMemory)), "{:?}", r.err());
+    }
+    assert_eq!(util::fd_count(), before, "no ring descriptor left open");
+    Ok(())
+}
+
 fn main() {
-    let checks: [Check; 11] = [
+    let checks: [Check; 13] = [
         (
             "armed_driver_owned_reads_release_their_handles",
             armed_driver_owned_reads_release_their_handles,
@@ -411,12 +510,20 @@ fn main() {
             a_single_issuer_ring_outliving_its_thread_is_freed,
         ),
         (
+            "a_ring_whose_issuer_left_a_worker_read_is_freed",
+            a_ring_whose_issuer_left_a_worker_read_is_freed,
+        ),
+        (
             "a_thread_drains_what_was_handed_back_to_it_as_it_exits",
             a_thread_drains_what_was_handed_back_to_it_as_it_exits,
         ),
         (
             "twenty_thousand_armed_reads_end_with_the_ring_and_the_scope",
             twenty_thousand_armed_reads_end_with_the_ring_and_the_scope,
+        ),
+        (
+            "a_build_that_fails_for_memory_leaks_no_ring",
+            a_build_that_fails_for_memory_leaks_no_ring,
         ),
         (
             "no_descriptor_leaks_over_many_cycles",

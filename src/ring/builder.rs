@@ -171,9 +171,10 @@ impl RingBuilder {
     /// another thread with operations in flight, which only its own thread
     /// can cancel and reap, it is handed back to that thread: the thread
     /// drains and frees it the next time it builds or drops a ring, or
-    /// when it exits. If that thread has exited already, the kernel ended
-    /// the operations then, and the ring is freed as soon as the thread is
-    /// gone, by the next ring built or dropped in the process.
+    /// when it exits. If that thread has exited already, the ring is freed
+    /// once the thread and its io_uring workers are gone from the process
+    /// (nothing can then run its operations in this process's memory), by
+    /// the next ring built or dropped in the process.
     pub fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.single_issuer = on;
         self
@@ -284,11 +285,14 @@ impl RingBuilder {
             // What is dropped elsewhere comes back to this thread.
             orphans::mark_live();
         }
+        // Everything that can fail comes before the ring is wrapped: from
+        // here on only its `Drop` closes it.
+        let table = Table::try_with_capacity(capacity).ok_or(Error::NoMemory)?;
         orphans::ring_built(id);
         let mut ring = Ring {
             id,
             uring: ManuallyDrop::new(uring),
-            table: Table::try_with_capacity(capacity).ok_or(Error::NoMemory)?,
+            table,
             supported,
             features,
             eventfd: None,

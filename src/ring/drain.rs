@@ -173,9 +173,10 @@ impl Ring {
         }
     }
 
-    /// Records that the ring's issuing thread has exited, so the kernel
-    /// has ended every operation: the drop frees the table without a
-    /// drain (which could not enter the ring anyway).
+    /// Records that the ring's issuing thread and its io_uring workers have
+    /// left the process, so that no operation can touch the table again:
+    /// the drop frees it without a drain (which could not enter the ring
+    /// anyway).
     pub(crate) fn forget_in_flight(&mut self) {
         self.kernel_done = true;
     }
@@ -206,7 +207,9 @@ impl Drop for Ring {
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {
-                unregister_ring_index(self.as_fd(), index);
+                // SAFETY: this ring registered the slot on this thread and
+                // is being dropped: nothing enters through it after this.
+                unsafe { unregister_ring_index(self.as_fd(), index) };
             } else {
                 // Only the registering thread can unregister it; until it
                 // does, its registration holds the ring open in the kernel.

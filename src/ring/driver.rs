@@ -96,9 +96,9 @@ pub struct Ring {
     pub(super) draining: bool,
     /// For a single-issuer ring, the kernel thread id of its issuer.
     pub(super) issuer_tid: u32,
-    /// Set for a single-issuer ring whose issuer has exited: the kernel
-    /// ended every operation then, so nothing is in flight whatever the
-    /// table says.
+    /// Set for a single-issuer ring whose issuer and its io_uring workers
+    /// have left the process: no operation can touch the table again,
+    /// whatever it says is in flight.
     pub(super) kernel_done: bool,
 }
 

@@ -12,16 +12,24 @@
 //!   `EEXIST`), and its table must outlive them. It is handed back to its
 //!   issuing thread, which drains and frees it the next time it builds or
 //!   drops a ring, or when it exits. A ring whose issuer has exited already
-//!   needs no drain: the kernel cancelled and waited for every request of
-//!   that thread as it exited. Such a ring is freed once the thread is
-//!   gone from the process, by whichever thread next builds or drops a
-//!   ring (or exits).
+//!   cannot be drained, but needs no drain once the thread and its io_uring
+//!   workers are gone from the process: nothing can run its requests in
+//!   this process's memory after that (see [`thread_gone`]). Such a ring is
+//!   freed then, by whichever thread next builds or drops a ring (or
+//!   exits).
 //! - An operation whose owner is dropped without the ring at hand (a
 //!   [`Token`](super::Token) dropped before its final result was taken, a
 //!   [`WheelTimers`](super::WheelTimers) dropped while scheduled) is
 //!   posted here for its ring, which detaches or cancels it at its next
 //!   submission or when it runs out of slots, and frees the slot at its
 //!   final CQE.
+//!
+//! # Safety
+//!
+//! A ring slot is unregistered only by the thread that registered it, and
+//! only once the ring registered there is gone (dropped, or handed back and
+//! drained): nothing enters through it any more.
+#![allow(unsafe_code)]
 
 use std::cell::Cell;
 use std::os::fd::BorrowedFd;
@@ -124,8 +132,14 @@ pub(crate) fn mark_live() {
 /// `IORING_UNREGISTER_RING_FDS` for one index of this thread, through any
 /// io_uring descriptor (`ring`): the kernel looks the index up in the
 /// calling thread's table. A failure leaves nothing to do.
-pub(crate) fn unregister_ring_index(ring: BorrowedFd<'_>, index: u32) {
-    let _ = io_uring_unregister_ring_fd(ring, index);
+///
+/// # Safety
+///
+/// - Slot `index` of this thread is a registration of the driver's own
+///   that no live ring enters through any more.
+pub(crate) unsafe fn unregister_ring_index(ring: BorrowedFd<'_>, index: u32) {
+    // SAFETY: forwarded to the caller.
+    let _ = unsafe { io_uring_unregister_ring_fd(ring, index) };
 }
 
 /// `IORING_REGISTER_RING_FDS` for ring `ring` on this thread; returns its
@@ -140,7 +154,9 @@ pub(crate) fn register_ring_fd(ring: BorrowedFd<'_>) -> Result<u32> {
     mark_live();
     orphans().indices.retain(|&(thread, index)| {
         if thread == me {
-            unregister_ring_index(ring, index);
+            // SAFETY: recorded when the ring registered there was dropped:
+            // nothing enters through the slot any more.
+            unsafe { unregister_ring_index(ring, index) };
         }
         thread != me
     });
@@ -197,11 +213,36 @@ pub(crate) fn sweep_rings() {
     drop(ready);
 }
 
-/// Whether thread `tid` has left this process: the kernel cancels and
-/// waits for every io_uring request of an exiting thread before it goes.
-/// A later thread that reuses the id only delays the answer.
+/// Whether thread `tid` and its io_uring workers have left this process,
+/// so that nothing can run its requests in this process's memory any
+/// more: what the kernel still holds of them is failed when it next runs
+/// (with no thread of theirs left, only a kernel worker without this
+/// memory could run it) or cancelled when the ring closes. Workers
+/// (`iou-wrk-<tid>`, threads of this process) finish the request they are
+/// on before they exit, so they are waited for. A later thread that
+/// reuses the id, or a `/proc` that cannot be read, only delays the
+/// answer.
 fn thread_gone(tid: u32) -> bool {
-    tgkill(getpid(), tid, 0) == Err(Errno::ESRCH)
+    if tgkill(getpid(), tid, 0) != Err(Errno::ESRCH) {
+        return false;
+    }
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    let worker = format!("iou-wrk-{tid}");
+    for task in tasks {
+        let Ok(task) = task else {
+            return false;
+        };
+        match std::fs::read_to_string(task.path().join("comm")) {
+            Ok(comm) if comm.trim_end() == worker => return false,
+            Ok(_) => {}
+            // A thread that left between the listing and the read.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// What a ring does with an operation whose owner was dropped without it.

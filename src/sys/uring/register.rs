@@ -5,6 +5,8 @@
 //!
 //! Each wrapper passes the kernel one live Rust struct (or array) for the
 //! duration of the call; none of these opcodes keeps a pointer after it.
+//! Unregistering a ring slot is `unsafe`: the slot belongs to whoever
+//! registered it, as a descriptor belongs to whoever opened it.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -102,6 +104,13 @@ pub fn io_uring_register_ring_fd(
 /// frees slot `index` of the calling thread's registered-ring table,
 /// through any io_uring descriptor `ring`.
 ///
+/// # Safety
+///
+/// - The calling thread owns the registration in slot `index`: no ring
+///   still enters through it. (A ring that does would enter another ring,
+///   or fail, as a closed descriptor number that was reused would; safe
+///   code such as the driver's relies on its slots.)
+///
 /// # Errors
 ///
 /// `EINVAL` for a slot out of range; `EOPNOTSUPP` when `ring` is not an
@@ -109,7 +118,7 @@ pub fn io_uring_register_ring_fd(
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
-pub fn io_uring_unregister_ring_fd(ring: BorrowedFd<'_>, index: u32) -> Result<(), Errno> {
+pub unsafe fn io_uring_unregister_ring_fd(ring: BorrowedFd<'_>, index: u32) -> Result<(), Errno> {
     let mut up = RsrcUpdate {
         offset: index,
         resv: 0,
