@@ -13,7 +13,10 @@ use crate::error::{Error, Result};
 use crate::sys::Errno;
 
 impl Ring {
-    /// `io_uring_enter` — submits every queued SQE.
+    /// `io_uring_enter` — submits every queued SQE. Operations whose
+    /// tokens were dropped untaken are detached first (their slots freed
+    /// at their final CQEs), and those of dropped [`WheelTimers`](super::WheelTimers)
+    /// cancelled.
     ///
     /// # Errors
     ///
