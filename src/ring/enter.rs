@@ -44,9 +44,7 @@ impl Ring {
     #[cold]
     #[inline(never)]
     pub(super) fn take_posted_slow(&mut self) {
-        let mut posted = Vec::new();
-        orphans::take_posted(self.id, |ud, what| posted.push((ud, what)));
-        for (ud, what) in posted {
+        for (ud, what) in orphans::take_posted(self.id) {
             match what {
                 Posted::Cancel => {
                     let _ = self.cancel_ud(ud);
@@ -64,8 +62,8 @@ impl Ring {
     /// It does not wait while a result is already in the table to be
     /// taken — one reaped earlier, by a [`wait`](Ring::wait) for another
     /// operation, say — so a loop that waits and then polls its tokens
-    /// cannot sleep on a result it has not taken. That includes the result
-    /// of a token dropped untaken: cancel tokens instead of dropping them.
+    /// cannot sleep on a result it has not taken. (A token dropped untaken
+    /// lets its result go, so that result does not count.)
     ///
     /// The submission and the wait are separate enters when the wait is
     /// needed: the kernel reports a signal that interrupts a wait in the
@@ -82,7 +80,7 @@ impl Ring {
         // Results of dropped tokens are let go first: they are nobody's.
         self.take_posted();
         let want = if self.table.has_results() { 0 } else { want };
-        self.submit_and_wait_for(want)
+        self.submit_reap_wait(want)
     }
 
     /// [`submit_and_wait`](Ring::submit_and_wait) without the check for
@@ -91,6 +89,12 @@ impl Ring {
     #[inline(always)]
     pub(crate) fn submit_and_wait_for(&mut self, want: usize) -> Result<usize> {
         self.take_posted();
+        self.submit_reap_wait(want)
+    }
+
+    /// The work of both: submit, reap, and wait for any shortfall.
+    #[inline(always)]
+    fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
         let n = if want == 0 || !self.uring.submission().is_empty() {
             self.enter(0)?
         } else {

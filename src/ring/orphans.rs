@@ -308,22 +308,18 @@ pub(crate) fn any_posted() -> bool {
     POSTED.load(Ordering::Relaxed) != 0
 }
 
-/// Takes what is posted for ring `ring`, calling `f` with each.
-pub(crate) fn take_posted(ring: u32, mut f: impl FnMut(UserData, Posted)) {
+/// Takes what is posted for ring `ring`.
+pub(crate) fn take_posted(ring: u32) -> Vec<(UserData, Posted)> {
     let mut mine = Vec::new();
-    {
-        let mut m = mailbox();
-        m.posted.retain(|&(r, ud, what)| {
-            if r == ring {
-                mine.push((ud, what));
-            }
-            r != ring
-        });
-        POSTED.fetch_sub(mine.len(), Ordering::Release);
-    }
-    for (ud, what) in mine {
-        f(ud, what);
-    }
+    let mut m = mailbox();
+    m.posted.retain(|&(r, ud, what)| {
+        if r == ring {
+            mine.push((ud, what));
+        }
+        r != ring
+    });
+    POSTED.fetch_sub(mine.len(), Ordering::Release);
+    mine
 }
 
 #[cfg(test)]
