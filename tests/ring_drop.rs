@@ -30,19 +30,29 @@ fn reap(p: &PidFd) -> TestResult {
     Ok(())
 }
 
-/// The ring flavours to drop: default, and with the task-run flags when
-/// the kernel has them.
-fn builders() -> Vec<(&'static str, RingBuilder)> {
-    let mut v = vec![("default", Ring::builder(8))];
-    for (name, b) in [
-        ("coop_taskrun", Ring::builder(8).coop_taskrun(true)),
-        ("defer_taskrun", Ring::builder(8).defer_taskrun(true)),
-    ] {
+/// Those of `flavours` the kernel can build, each skipped with a note
+/// otherwise.
+fn available<const N: usize>(
+    flavours: [(&'static str, RingBuilder); N],
+) -> Vec<(&'static str, RingBuilder)> {
+    let mut v = Vec::new();
+    for (name, b) in flavours {
         match b.clone().build() {
             Ok(_) => v.push((name, b)),
             Err(e) => println!("note: {name} not available here ({e}); skipped"),
         }
     }
+    v
+}
+
+/// The ring flavours to drop: default, and with the task-run flags when
+/// the kernel has them.
+fn builders() -> Vec<(&'static str, RingBuilder)> {
+    let mut v = vec![("default", Ring::builder(8))];
+    v.extend(available([
+        ("coop_taskrun", Ring::builder(8).coop_taskrun(true)),
+        ("defer_taskrun", Ring::builder(8).defer_taskrun(true)),
+    ]));
     v
 }
 
@@ -175,20 +185,12 @@ fn rings_registered_here_and_dropped_elsewhere_free_their_slots() -> TestResult 
     Ok(())
 }
 
-/// The child-process half of the check below, selected by this variable.
 /// Single-issuer setups, when the kernel has them.
 fn single_issuer_builders() -> Vec<(&'static str, RingBuilder)> {
-    let mut v = Vec::new();
-    for (name, b) in [
+    available([
         ("single_issuer", Ring::builder(8).single_issuer(true)),
         ("defer_taskrun", Ring::builder(8).defer_taskrun(true)),
-    ] {
-        match b.clone().build() {
-            Ok(_) => v.push((name, b)),
-            Err(e) => println!("note: {name} not available here ({e}); skipped"),
-        }
-    }
-    v
+    ])
 }
 
 /// A single-issuer ring with armed reads, moved to another thread and
