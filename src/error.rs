@@ -72,6 +72,12 @@ pub enum Error {
     /// anything is submitted.
     #[error("not supported by this kernel: {0}")]
     Unsupported(&'static str),
+    /// A ring's completion table holds its
+    /// [`max_capacity`](crate::ring::RingBuilder::max_capacity) of
+    /// operations (in flight, or completed and not taken): take results or
+    /// cancel operations first. Reported as `EBUSY`.
+    #[error("the ring's completion table is full")]
+    TableFull,
 }
 
 impl Error {
@@ -94,6 +100,7 @@ impl Error {
             Error::Permission => Some(Errno::EPERM),
             Error::Os(e) => Some(e),
             Error::Unsupported(_) => Some(Errno::EOPNOTSUPP),
+            Error::TableFull => Some(Errno::EBUSY),
         }
     }
 }

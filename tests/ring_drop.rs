@@ -473,7 +473,8 @@ fn a_build_that_fails_for_memory_leaks_no_ring() -> TestResult {
     }
     let before = util::fd_count();
     for _ in 0..20 {
-        let r = Ring::builder(4).capacity(u32::MAX as usize).build();
+        let huge = u32::MAX as usize - 1;
+        let r = Ring::builder(4).capacity(huge).max_capacity(huge).build();
         assert!(matches!(r, Err(Error::NoMemory)), "{:?}", r.err());
     }
     assert_eq!(util::fd_count(), before, "no ring descriptor left open");

@@ -255,7 +255,7 @@ fn a_wheel_dropped_while_scheduled_gives_its_slot_back() -> iofd::Result<()> {
 
 #[test]
 fn a_dropped_token_lets_its_result_go() -> iofd::Result<()> {
-    let mut ring = Ring::builder(4).capacity(4).build()?;
+    let mut ring = Ring::builder(4).max_capacity(4).build()?;
     // Far more operations than slots, every token dropped untaken: each
     // slot is freed with its result.
     for _ in 0..100 {

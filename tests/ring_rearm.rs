@@ -343,7 +343,7 @@ fn a_kept_handles_panic_never_cuts_short_a_push_that_reaps() -> iofd::Result<()>
     // queue, unreaped), a NOP, and the read below; its link timeout needs a
     // fourth, so the push reaps, which frees the detached slot and drops
     // the grenade while the read's slot is claimed but not yet queued.
-    let mut ring = Ring::builder(8).capacity(3).build()?;
+    let mut ring = Ring::builder(8).max_capacity(3).build()?;
     let grenade = ring.push(KeepsGrenade(Arc::new(Grenade(EventFd::new(0)?))))?;
     ring.submit()?;
     ring.detach(grenade)?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use io_uring::opcode;
 use iofd::ring::ops::Nop;
-use iofd::ring::{Ring, UserData};
+use iofd::ring::{Ring, RingBuilder, UserData};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
 
@@ -83,7 +83,7 @@ fn reserved_tags_are_consumed_and_aux_tags_of_freed_slots_are_stale() {
 
 #[test]
 fn tags_are_distinct_and_generations_advance_on_reuse() {
-    let mut ring = Ring::builder(8).capacity(4).build().unwrap();
+    let mut ring = Ring::builder(8).max_capacity(4).build().unwrap();
     let tokens: Vec<_> = (0..4).map(|_| ring.push(Nop::new()).unwrap()).collect();
     let mut keys: Vec<u32> = tokens.iter().map(|t| t.user_data().key()).collect();
     keys.sort_unstable();
@@ -104,20 +104,18 @@ fn tags_are_distinct_and_generations_advance_on_reuse() {
 }
 
 #[test]
-fn the_table_is_fixed_full_is_ebusy_and_taking_frees_a_slot() {
-    let mut ring = Ring::builder(8).capacity(4).build().unwrap();
-    assert_eq!(ring.capacity(), 4);
+fn a_table_at_its_max_is_full_and_taking_frees_a_slot() {
+    let mut ring = Ring::builder(8).max_capacity(4).build().unwrap();
+    assert_eq!((ring.capacity(), ring.max_capacity()), (4, 4));
     let mut tokens: Vec<_> = (0..4).map(|_| ring.push(Nop::new()).unwrap()).collect();
     ring.submit_and_wait(4).unwrap();
     assert_eq!(ring.in_flight(), 0, "all completed, none taken");
-    assert_eq!(
-        ring.push(Nop::new()).map(|_| ()),
-        Err(Error::Os(Errno::EBUSY))
-    );
+    assert_eq!(ring.push(Nop::new()).map(|_| ()), Err(Error::TableFull));
+    assert_eq!(Error::TableFull.errno(), Some(Errno::EBUSY));
     // A scope shares the table.
     let r = ring.scope(|s| s.push(Nop::new()).map(|_| ()));
-    assert_eq!(r, Err(Error::Os(Errno::EBUSY)));
-    assert_eq!(ring.capacity(), 4, "never grown");
+    assert_eq!(r, Err(Error::TableFull));
+    assert_eq!(ring.capacity(), 4, "never past its max");
 
     let mut t = tokens.pop().unwrap();
     assert_eq!(ring.poll(&mut t), Some(Ok(())));
@@ -129,16 +127,13 @@ fn the_table_is_fixed_full_is_ebusy_and_taking_frees_a_slot() {
         assert_eq!(ring.wait(t), Ok(()));
     }
 
-    // Full of operations in flight: EBUSY too, even after reaping.
+    // Full of operations in flight: full too, even after reaping.
     let efd = Arc::new(EventFd::new(0).unwrap());
     let reads: Vec<_> = (0..4)
         .map(|_| ring.push(efd.read_op_shared()).unwrap())
         .collect();
     ring.submit().unwrap();
-    assert_eq!(
-        ring.push(Nop::new()).map(|_| ()),
-        Err(Error::Os(Errno::EBUSY))
-    );
+    assert_eq!(ring.push(Nop::new()).map(|_| ()), Err(Error::TableFull));
     assert_eq!(ring.in_flight(), 4);
     efd.signal(1).unwrap();
     ring.submit_and_wait(1).unwrap();
@@ -166,7 +161,7 @@ fn zero_sizes_are_rejected() {
         Err(Error::InvalidParam("ring entries must be at least 1"))
     );
     assert_eq!(
-        Ring::builder(8).capacity(0).build().map(|_| ()),
+        Ring::builder(8).max_capacity(0).build().map(|_| ()),
         Err(Error::InvalidParam("table capacity must be at least 1"))
     );
     assert_eq!(
@@ -187,19 +182,23 @@ fn a_table_too_big_for_memory_is_an_error_not_an_abort() {
         eprintln!("skipped: vm.overcommit_memory = 1 grants any allocation");
         return;
     }
+    let huge = u32::MAX as usize - 1;
     assert_eq!(
         Ring::builder(8)
-            .capacity(u32::MAX as usize)
+            .capacity(huge)
+            .max_capacity(huge)
             .build()
             .map(|_| ()),
         Err(Error::NoMemory)
     );
     assert_eq!(
         Ring::builder(8)
-            .capacity(u32::MAX as usize + 1)
+            .max_capacity(u32::MAX as usize)
             .build()
             .map(|_| ()),
-        Err(Error::InvalidParam("table capacity must fit in 32 bits"))
+        Err(Error::InvalidParam(
+            "table capacity must fit in 32 bits, less one"
+        ))
     );
 }
 
@@ -208,7 +207,12 @@ fn sizes_are_as_asked() {
     let ring = Ring::builder(8).cq_entries(64).build().unwrap();
     assert_eq!(ring.sq_entries(), 8);
     assert_eq!(ring.cq_entries(), 64);
-    assert_eq!(ring.capacity(), 64, "the default capacity is the CQ size");
+    assert!(
+        ring.capacity() >= 64,
+        "room for the CQ size from the start: {}",
+        ring.capacity()
+    );
+    assert_eq!(ring.max_capacity(), RingBuilder::DEFAULT_MAX_CAPACITY);
     let ring = Ring::new(5).unwrap();
     assert_eq!(ring.sq_entries(), 8, "rounded up to a power of two");
 }

@@ -101,6 +101,7 @@ pub struct RingBuilder {
     pub(super) entries: u32,
     pub(super) cq_entries: Option<u32>,
     pub(super) capacity: Option<usize>,
+    pub(super) max_capacity: usize,
     pub(super) single_issuer: bool,
     pub(super) defer_taskrun: bool,
     pub(super) coop_taskrun: bool,
@@ -153,13 +154,28 @@ impl RingBuilder {
         self
     }
 
-    /// How many operations may be in flight (or completed but not taken)
-    /// at once: the completion table's size, fixed for the ring's life. By
-    /// default the completion-queue size.
+    /// How many operations the completion table has room for when the
+    /// ring is built (by default the completion-queue size). The table
+    /// grows on demand past it, a chunk of 128 slots at a time, up to
+    /// [`max_capacity`](RingBuilder::max_capacity); chunks are never moved
+    /// or given back while the ring lives.
     pub fn capacity(mut self, n: usize) -> RingBuilder {
         self.capacity = Some(n);
         self
     }
+
+    /// The most operations that may be in flight (or completed but not
+    /// taken) at once; a push beyond it fails with
+    /// [`Error::TableFull`]. By default
+    /// [`DEFAULT_MAX_CAPACITY`](RingBuilder::DEFAULT_MAX_CAPACITY).
+    pub fn max_capacity(mut self, n: usize) -> RingBuilder {
+        self.max_capacity = n;
+        self
+    }
+
+    /// The default [`max_capacity`](RingBuilder::max_capacity): 2^20
+    /// operations (56 MiB of table at most, allocated only as used).
+    pub const DEFAULT_MAX_CAPACITY: usize = 1 << 20;
 
     /// `IORING_SETUP_SINGLE_ISSUER`: only the thread that creates the ring
     /// submits to it (a `Ring` used from another thread then fails with
@@ -259,15 +275,19 @@ impl RingBuilder {
             Ok(uring) => uring,
             Err(e) => return Err(self.setup_error(&e)),
         };
-        let capacity = self
-            .capacity
-            .unwrap_or(uring.params().cq_entries() as usize);
-        if capacity == 0 {
+        let max = self.max_capacity;
+        if max == 0 {
             return Err(Error::InvalidParam("table capacity must be at least 1"));
         }
-        if capacity > u32::MAX as usize {
-            return Err(Error::InvalidParam("table capacity must fit in 32 bits"));
+        if max >= u32::MAX as usize {
+            return Err(Error::InvalidParam(
+                "table capacity must fit in 32 bits, less one",
+            ));
         }
+        let capacity = self
+            .capacity
+            .unwrap_or(uring.params().cq_entries() as usize)
+            .min(max);
         let features = features_of(uring.params());
         require(features)?;
         let mut probe = io_uring::Probe::new();
@@ -287,7 +307,7 @@ impl RingBuilder {
         }
         // Everything that can fail comes before the ring is wrapped: from
         // here on only its `Drop` closes it.
-        let table = Table::try_with_capacity(capacity).ok_or(Error::NoMemory)?;
+        let table = Table::try_new(capacity, max).ok_or(Error::NoMemory)?;
         orphans::ring_built(id);
         let mut ring = Ring {
             id,

@@ -12,7 +12,7 @@ use std::mem::ManuallyDrop;
 
 use super::driver::Ring;
 use super::orphans::{self, thread_key, unregister_ring_index};
-use super::table::{State, Table};
+use super::table::{Life, Table};
 use crate::error::Error;
 
 impl Ring {
@@ -97,20 +97,21 @@ impl Ring {
                     continue;
                 }
                 match state {
-                    State::Submitted => {
+                    Life::InFlight => {
                         // Abandoned first, so a failed push leaves it in
                         // the state a retry looks for.
                         all_sent &= self.cancel_ud(ud).is_ok();
                     }
-                    State::Cancelled => {
+                    Life::Detached => {
                         // Abandoned without a cancel request (a detached
                         // operation, or a cancel that failed to go out):
                         // it may never end on its own.
                         all_sent &= self.push_cancels(ud).is_ok();
                     }
-                    State::Completed => {
+                    Life::Completed => {
                         self.table.remove(ud);
                     }
+                    Life::Vacant => {}
                 }
                 unseen -= 1;
                 if unseen == 0 {
@@ -125,7 +126,7 @@ impl Ring {
     /// ones), found by a scan from key 0 that stops at the last of them.
     pub(super) fn top_live_key(&self, scoped_only: bool, mut live: usize) -> usize {
         let mut top = 0;
-        for key in 0..self.table.capacity() {
+        for key in 0..self.table.key_bound() {
             if live == 0 {
                 break;
             }

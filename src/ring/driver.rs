@@ -21,7 +21,7 @@ use io_uring::IoUring;
 use super::UserData;
 use super::builder::{RingBuilder, probed};
 use super::register::Notify;
-use super::table::{State, Table};
+use super::table::{Life, Table};
 use crate::error::Result;
 use crate::sys::uring::Features;
 
@@ -119,6 +119,7 @@ impl Ring {
             entries,
             cq_entries: None,
             capacity: None,
+            max_capacity: RingBuilder::DEFAULT_MAX_CAPACITY,
             single_issuer: false,
             defer_taskrun: false,
             coop_taskrun: false,
@@ -136,9 +137,23 @@ impl Ring {
         self.uring.params().cq_entries()
     }
 
-    /// How many operations the completion table holds at once.
+    /// How many operations the completion table has slots for now: it
+    /// grows on demand up to [`max_capacity`](Ring::max_capacity).
     pub fn capacity(&self) -> usize {
         self.table.capacity()
+    }
+
+    /// The most operations the completion table holds at once
+    /// ([`RingBuilder::max_capacity`]).
+    pub fn max_capacity(&self) -> usize {
+        self.table.max()
+    }
+
+    /// Bytes of memory the completion table holds: its slots (56 bytes
+    /// each, 24 of them an operation's inline storage), the side records
+    /// of operations that need one, and the dispatch queue.
+    pub fn table_bytes(&self) -> usize {
+        self.table.bytes()
     }
 
     /// Operations pushed whose final CQE has not been reaped.
@@ -189,7 +204,7 @@ impl Ring {
         self.id
     }
 
-    pub(crate) fn table_state(&self, ud: UserData) -> Option<State> {
+    pub(crate) fn table_state(&self, ud: UserData) -> Option<Life> {
         self.table.state(ud)
     }
 
@@ -197,8 +212,8 @@ impl Ring {
         self.table.abandon(ud);
     }
 
-    pub(crate) fn table_inline(&self, ud: UserData) -> *mut u8 {
-        self.table.inline_ptr(ud)
+    pub(crate) fn table_storage(&self, ud: UserData, big: bool) -> *mut u8 {
+        self.table.storage_ptr(ud, big)
     }
 
     pub(crate) fn table_take(&mut self, ud: UserData) -> Option<(super::Cqe, bool)> {

@@ -100,6 +100,7 @@
 //! ```
 
 mod builder;
+mod dispatch;
 mod drain;
 mod driver;
 mod enter;
@@ -123,12 +124,13 @@ mod wheel_timers;
 pub use io_uring;
 
 pub use builder::RingBuilder;
+pub use dispatch::Completion;
 pub use driver::Ring;
 pub use op::{Op, Target, Ticket, Token};
 pub use ops::Fixed;
 pub use register::Notify;
 pub use scope::Scope;
-pub use table::{Cqe, INLINE_BYTES};
+pub use table::{BIG_BYTES, Cqe, INLINE_BYTES};
 pub use user_data::UserData;
 pub use wheel::{Expired, TimerKey, TimerWheel};
 pub use wheel_timers::WheelTimers;

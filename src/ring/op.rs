@@ -40,12 +40,11 @@ use crate::sys::Errno;
 /// - it does nothing safe Rust could not (close or replace a descriptor,
 ///   change memory Rust holds other than `storage`);
 /// - [`output`](Op::output) only reads `storage` as the kernel left it;
-/// - the operation completes with one CQE, or it is multishot and then its
-///   intermediate CQEs (`IORING_CQE_F_MORE`) carry interchangeable results
-///   and it never writes `storage` (a periodic timeout): the driver calls
-///   `output` for each CQE, keeps only the latest intermediate one, and
-///   multishot reads would still be writing `storage` while earlier shots
-///   are decoded;
+/// - the operation completes with one CQE, or it is multishot (its
+///   intermediate CQEs carry `IORING_CQE_F_MORE`) and then the kernel
+///   never writes `storage` for a shot (a periodic timeout, a multishot
+///   poll, a multishot read into provided buffers): the driver decodes
+///   each CQE with `output` while later ones may still come;
 /// - with [`Target::Fixed`], the operation acts on whatever file the ring
 ///   has registered at that index; the handle it borrows only keeps its own
 ///   descriptor alive;
@@ -116,6 +115,21 @@ pub unsafe trait Op {
     }
 
     /// Turns the CQE into the typed result.
+    ///
+    /// Every CQE of the operation is decoded once, in order, as a result
+    /// that is taken or, when nobody takes it, dropped: for an `Output` that
+    /// needs dropping (a buffer, a descriptor), the driver calls `output`
+    /// exactly once for every CQE — results taken, and results of an
+    /// operation whose token was dropped, that was cancelled, or whose ring
+    /// was dropped — and the last call is the one whose CQE lacks
+    /// `IORING_CQE_F_MORE`. So an output may move what `prepare` put into
+    /// the storage out on that last CQE, and nothing leaks. (An operation
+    /// that never reached the kernel — its push failed after `prepare` —
+    /// gets one call with `-ECANCELED`.) A `-EAGAIN` the driver re-arms
+    /// after is not a CQE of the operation's and is never decoded. This
+    /// holds for driver-owned storage ([`Ring::push`](super::Ring::push),
+    /// a scope's `push`); storage a caller lends (`push_into`) is the
+    /// caller's.
     ///
     /// # Safety
     ///

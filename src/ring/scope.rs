@@ -22,7 +22,8 @@ use std::time::Duration;
 use super::Ring;
 use super::op::{Op, Ticket};
 use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, check_update, mark_removed};
-use super::table::{INLINE_BYTES, State};
+use super::submit::discard_of;
+use super::table::Life;
 use crate::error::{Error, Result};
 
 /// Runs the scope's cleanup however the closure is left.
@@ -147,7 +148,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the kernel lacks the operation;
-    /// `Os(EBUSY)` when the completion table is full; errors of the
+    /// [`Error::TableFull`] when the completion table is at its maximum; errors of the
     /// submission a full queue forces; [`Error::InvalidParam`] on a
     /// [`single_issuer`](super::RingBuilder::single_issuer) ring from a
     /// thread other than the one that built it (whose submissions the
@@ -159,11 +160,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         storage: &'env mut O::Storage,
     ) -> Result<Ticket<'scope, O>> {
         let ptr: *mut O::Storage = storage;
-        let ud = self.ring.alloc(true)?;
+        let ud = self.ring.alloc(true, None)?;
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr` from here on; the scope's
         // cleanup reaps the operation before returning.
-        unsafe { self.ring.launch(op, ud, ptr) }?;
+        unsafe { self.ring.launch(op, ud, ptr, None) }?;
         Ok(Ticket::new(ud, ptr))
     }
 
@@ -176,15 +177,14 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     #[inline(always)]
     pub fn push<O: Op + 'env>(&mut self, op: O) -> Result<Ticket<'scope, O>>
     where
-        O::Storage: Sized + Copy,
+        O::Storage: Sized,
     {
-        const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
-        let ud = self.ring.alloc(true)?;
-        let ptr = self.ring.table_inline(ud).cast::<O::Storage>();
-        // SAFETY: the slot's inline buffer fits the storage (asserted
-        // above), is reached only through `ptr`, and lives until the final
+        let ud = self.ring.alloc(true, None)?;
+        let ptr = self.ring.slot_storage::<O::Storage>(ud)?;
+        // SAFETY: the slot's storage fits the storage (`slot_storage`
+        // checks), is reached only through `ptr`, and lives until the final
         // CQE.
-        unsafe { self.ring.launch(op, ud, ptr) }?;
+        unsafe { self.ring.launch(op, ud, ptr, discard_of::<O>()) }?;
         Ok(Ticket::new(ud, ptr))
     }
 
@@ -203,12 +203,12 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ) -> Result<(Ticket<'scope, O>, Ticket<'scope, LinkTimeout>)> {
         let link = deadline.link()?;
         let ptr: *mut O::Storage = storage;
-        let ud = self.ring.alloc(true)?;
+        let ud = self.ring.alloc(true, None)?;
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr`; the scope's cleanup reaps
         // the operation and its timeout before returning.
-        let lt_ud = unsafe { self.ring.launch_linked(op, ud, ptr, link, true) }?;
-        let lt_ptr = self.ring.table_inline(lt_ud).cast();
+        let lt_ud = unsafe { self.ring.launch_linked(op, ud, ptr, link, true, None) }?;
+        let lt_ptr = self.ring.table_storage(lt_ud, false).cast();
         Ok((Ticket::new(ud, ptr), Ticket::new(lt_ud, lt_ptr)))
     }
 
@@ -225,7 +225,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             return Err(Error::InvalidParam("the ticket's result was already taken"));
         }
         let remove = self.push(TimeoutRemove::new(timeout.ud))?;
-        if self.ring.table_state(timeout.ud) == Some(State::Submitted) {
+        if self.ring.table_state(timeout.ud) == Some(Life::InFlight) {
             // SAFETY: the operation is in flight and its storage is the
             // ticket's, initialised when it was pushed.
             unsafe { mark_removed(timeout.storage) };
@@ -247,7 +247,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         if timeout.done {
             return Err(Error::InvalidParam("the ticket's result was already taken"));
         }
-        if self.ring.table_state(timeout.ud) == Some(State::Submitted) {
+        if self.ring.table_state(timeout.ud) == Some(Life::InFlight) {
             // SAFETY: the operation is in flight and its storage is the
             // ticket's, initialised when it was pushed.
             unsafe { check_update(timeout.storage, after, false) }?;

@@ -20,7 +20,7 @@ use super::driver::Ring;
 use super::op::{Op, Token};
 use super::ops::LinkTimeout;
 use super::orphans::{self, thread_key};
-use super::table::{INLINE_BYTES, Table};
+use super::table::{BIG_BYTES, Cqe, Discard, INLINE_BYTES, Table};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
 use crate::sys::time::Timespec;
@@ -45,6 +45,7 @@ pub(super) unsafe fn build<O: Op>(
     ud: UserData,
     storage: *mut O::Storage,
     rearm: bool,
+    discard: Option<Discard>,
 ) -> Result<squeue::Entry> {
     if let Err(e) = check::<O>(supported) {
         table.remove(ud);
@@ -64,17 +65,37 @@ pub(super) unsafe fn build<O: Op>(
     let guard = Unsubmitted { table, ud };
     // Dropping the guard frees the slot.
     op.check()?;
+
     // SAFETY: the caller's promise: `storage` is valid for writes and
     // nothing else accesses it; the kernel does not see it before the push.
     unsafe { op.prepare(storage) };
+    // An output that owns something (a buffer, a descriptor) is decoded
+    // and dropped when nobody takes it — also if the operation never goes
+    // out (the table then hands it a `-ECANCELED`): recorded once
+    // `prepare` has put what it owns in the storage.
+    if let Some(discard) = discard {
+        if !guard.table.set_discard(ud, discard, storage.cast::<u8>()) {
+            let cancelled = Cqe {
+                res: -Errno::ECANCELED.raw(),
+                flags: 0,
+            };
+            // SAFETY: `prepare` filled the storage and the kernel never saw
+            // it: the output is decoded once, here.
+            unsafe { discard(cancelled, storage.cast::<u8>()) };
+            return Err(Error::NoMemory);
+        }
+    }
     // The recipe gets an SQE of its own, built in its place in the table
     // rather than cloned from the pushed one: a clone would put that SQE in
     // memory, and the push would copy it through the stack.
     if rearm {
         if let Some((target, events)) = op.rearm() {
-            guard
+            if !guard
                 .table
-                .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()));
+                .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()))
+            {
+                return Err(Error::NoMemory);
+            }
         }
     }
     let entry = op.entry(storage).user_data(ud.raw());
@@ -88,8 +109,39 @@ pub(super) unsafe fn build<O: Op>(
 #[inline(always)]
 fn keep<O: Op>(table: &mut Table, ud: UserData, op: O) {
     if let Some(keep) = op.into_keep() {
-        table.set_keep(ud, keep);
+        if !table.set_keep(ud, keep.clone()) {
+            // No memory for the record: the handle must outlive the
+            // operation all the same, so it is leaked, never closed early.
+            std::mem::forget(keep);
+        }
     }
+}
+
+/// Decodes and drops a result of `O` nobody takes.
+///
+/// # Safety
+///
+/// - `storage` is `O`'s storage for the operation whose CQE `cqe` is, and
+///   the kernel is done with it for this CQE.
+unsafe fn discard<O: Op>(cqe: Cqe, storage: *mut u8)
+where
+    O::Storage: Sized,
+{
+    // SAFETY: forwarded to the caller; `O::Storage` is the type the
+    // pointer was recorded with (`build`).
+    drop(unsafe { O::output(cqe, storage.cast::<O::Storage>().cast_const()) });
+}
+
+/// How to drop a result of `O` nobody takes, if its output owns anything
+/// (a buffer, a descriptor). Only for sized storage, whose pointer the
+/// table can keep as one word: an operation with unsized storage writes
+/// into a caller's slice and has nothing to give back.
+#[inline(always)]
+pub(crate) fn discard_of<O: Op>() -> Option<Discard>
+where
+    O::Storage: Sized,
+{
+    std::mem::needs_drop::<O::Output>().then_some(discard::<O> as Discard)
 }
 
 impl Ring {
@@ -120,20 +172,42 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// `Os(EBUSY)` when every slot holds an operation or an untaken result,
-    /// even after reaping; [`Error::InvalidParam`] for a scoped operation on a `SINGLE_ISSUER`
+    /// [`Error::TableFull`] when the table holds its maximum of operations
+    /// and untaken results, even after reaping; [`Error::NoMemory`] when
+    /// it cannot grow; [`Error::InvalidParam`] for a scoped operation on a `SINGLE_ISSUER`
     /// ring from a thread other than the one that built it: the kernel
     /// would refuse the submission, and the scope could then not end its
     /// operations.
     #[inline]
-    pub(crate) fn alloc(&mut self, scoped: bool) -> Result<UserData> {
+    pub(crate) fn alloc(&mut self, scoped: bool, tag: Option<u64>) -> Result<UserData> {
         if scoped {
             self.check_issuer()?;
         }
-        match self.table.insert(scoped) {
+        match self.table.insert(scoped, tag) {
             Some(ud) => Ok(ud),
-            None => self.alloc_full(scoped),
+            None => self.alloc_full(scoped, tag),
         }
+    }
+
+    /// A pointer to slot `ud`'s storage for an `S`: its inline bytes, or a
+    /// block out of line for an `S` bigger than them. On error the slot is
+    /// freed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoMemory`] when a block cannot be had.
+    #[inline(always)]
+    pub(crate) fn slot_storage<S>(&mut self, ud: UserData) -> Result<*mut S> {
+        const { assert!(size_of::<S>() <= BIG_BYTES && align_of::<S>() <= 8) };
+        if !is_big::<S>() {
+            return Ok(self.table.storage_ptr(ud, false).cast());
+        }
+        let p = self.table.attach_big(ud);
+        if p.is_null() {
+            self.table.remove(ud);
+            return Err(Error::NoMemory);
+        }
+        Ok(p.cast())
     }
 
     /// Fails on a `SINGLE_ISSUER` ring outside the thread that built it.
@@ -150,7 +224,7 @@ impl Ring {
     /// The slow path of [`alloc`](Ring::alloc): reap, then try again.
     #[cold]
     #[inline(never)]
-    pub(super) fn alloc_full(&mut self, scoped: bool) -> Result<UserData> {
+    pub(super) fn alloc_full(&mut self, scoped: bool, tag: Option<u64>) -> Result<UserData> {
         // Slots that owners dropped without the ring gave up: their
         // cancels go out now, and the reap below frees them.
         if orphans::any_posted() {
@@ -159,7 +233,11 @@ impl Ring {
         }
         // Held: a caller may have claimed a slot it has not queued yet.
         self.reap_passes(false)?;
-        self.table.insert(scoped).ok_or(Error::Os(Errno::EBUSY))
+        match self.table.insert(scoped, tag) {
+            Some(ud) => Ok(ud),
+            None if self.table.is_full() => Err(Error::TableFull),
+            None => Err(Error::NoMemory),
+        }
     }
 
     /// Fills `op`'s storage and pushes its SQE for slot `ud` (from
@@ -175,6 +253,7 @@ impl Ring {
         op: O,
         ud: UserData,
         storage: *mut O::Storage,
+        discard: Option<Discard>,
     ) -> Result<()> {
         // One view of the queue for the room check and the push, with the
         // SQE built in between. Room is made first so that the failure path
@@ -191,7 +270,17 @@ impl Ring {
             sq = self.uring.submission();
         }
         // SAFETY: forwarded to the caller.
-        let entry = unsafe { build(&mut self.table, &self.supported, &op, ud, storage, true) }?;
+        let entry = unsafe {
+            build(
+                &mut self.table,
+                &self.supported,
+                &op,
+                ud,
+                storage,
+                true,
+                discard,
+            )
+        }?;
         // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
         // operation (the caller's promise).
         if unsafe { sq.push(&entry) }.is_err() {
@@ -235,22 +324,33 @@ impl Ring {
         storage: *mut O::Storage,
         timeout: LinkTimeout,
         scoped: bool,
+        discard: Option<Discard>,
     ) -> Result<UserData> {
         if let Err(e) = self.check::<LinkTimeout>() {
             self.table.remove(ud);
             return Err(e);
         }
         // SAFETY: forwarded to the caller.
-        let first = unsafe { build(&mut self.table, &self.supported, &op, ud, storage, false) }?;
+        let first = unsafe {
+            build(
+                &mut self.table,
+                &self.supported,
+                &op,
+                ud,
+                storage,
+                false,
+                discard,
+            )
+        }?;
         let first = first.flags(squeue::Flags::IO_LINK);
-        let lt_ud = match self.alloc(scoped) {
+        let lt_ud = match self.alloc(scoped, None) {
             Ok(lt_ud) => lt_ud,
             Err(e) => {
                 self.table.remove(ud);
                 return Err(e);
             }
         };
-        let lt_storage = self.table.inline_ptr(lt_ud).cast::<Timespec>();
+        let lt_storage = self.table.storage_ptr(lt_ud, false).cast::<Timespec>();
         // SAFETY: the slot's inline buffer holds a 16-byte timespec, is
         // reached only through this pointer, and lives until the slot's
         // final CQE. `LinkTimeout`'s `prepare` and `entry` cannot panic.
@@ -262,6 +362,7 @@ impl Ring {
                 lt_ud,
                 lt_storage,
                 false,
+                None,
             )
         } {
             Ok(entry) => entry,
@@ -291,20 +392,44 @@ impl Ring {
     /// # Errors
     ///
     /// [`Error::Unsupported`] when the kernel lacks the operation (naming
-    /// it); `Os(EBUSY)` when every table slot holds an operation or an
-    /// untaken result; errors of the submission a full queue forces.
+    /// it); [`Error::TableFull`] when the table holds its
+    /// [`max_capacity`](Ring::max_capacity) of operations and untaken
+    /// results; [`Error::NoMemory`] when it cannot grow; errors of the
+    /// submission a full queue forces.
     #[inline(always)]
     pub fn push<O: Op + 'static>(&mut self, op: O) -> Result<Token<O>>
     where
-        O::Storage: Sized + Copy,
+        O::Storage: Sized,
     {
-        const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
-        let ud = self.alloc(false)?;
-        let storage = self.table.inline_ptr(ud).cast::<O::Storage>();
-        // SAFETY: the slot's inline buffer fits `O::Storage` (asserted
-        // above), is reached only through this pointer, and lives until the
-        // final CQE.
-        unsafe { self.launch(op, ud, storage) }?;
+        self.push_inner(op, None)
+    }
+
+    /// [`push`](Ring::push), with the operation's results announced by
+    /// [`next_completion`](Ring::next_completion) under `tag` (the index
+    /// of the connection or task it belongs to, say), in completion order.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Ring::push).
+    #[inline(always)]
+    pub fn push_tagged<O: Op + 'static>(&mut self, op: O, tag: u64) -> Result<Token<O>>
+    where
+        O::Storage: Sized,
+    {
+        self.push_inner(op, Some(tag))
+    }
+
+    #[inline(always)]
+    fn push_inner<O: Op + 'static>(&mut self, op: O, tag: Option<u64>) -> Result<Token<O>>
+    where
+        O::Storage: Sized,
+    {
+        let ud = self.alloc(false, tag)?;
+        let storage = self.slot_storage::<O::Storage>(ud)?;
+        // SAFETY: the slot's storage fits `O::Storage` (`slot_storage`
+        // checks), is reached only through this pointer, and lives until
+        // the final CQE.
+        unsafe { self.launch(op, ud, storage, discard_of::<O>()) }?;
         Ok(Token::new(ud, self.id))
     }
 
@@ -352,4 +477,10 @@ impl Ring {
         // SAFETY: forwarded to the caller.
         unsafe { self.push_entry(entry) }
     }
+}
+
+/// Whether an `S` is stored out of line.
+#[inline(always)]
+pub(crate) const fn is_big<S>() -> bool {
+    size_of::<S>() > INLINE_BYTES || align_of::<S>() > 8
 }

@@ -14,7 +14,8 @@ use super::UserData;
 use super::driver::{FOREIGN_TOKEN, Ring};
 use super::op::{Op, Token};
 use super::orphans::{self, Posted};
-use super::table::State;
+use super::submit::is_big;
+use super::table::Life;
 use crate::error::{Error, Result};
 
 impl Ring {
@@ -38,7 +39,10 @@ impl Ring {
             token.done = true;
             return Some(Err(Error::InvalidParam(FOREIGN_TOKEN)));
         }
-        let ptr = self.table.inline_ptr(token.ud).cast::<O::Storage>();
+        let ptr = self
+            .table
+            .storage_ptr(token.ud, is_big::<O::Storage>())
+            .cast::<O::Storage>();
         let (cqe, last) = self.table.take(token.ud)?;
         token.done = last;
         // SAFETY: the CQE was reaped, so the kernel is done with the slot's
@@ -136,7 +140,7 @@ impl Ring {
     }
 
     pub(crate) fn cancel_ud(&mut self, ud: UserData) -> Result<()> {
-        let in_flight = self.table.state(ud) == Some(State::Submitted);
+        let in_flight = self.table.state(ud) == Some(Life::InFlight);
         self.table.abandon(ud);
         if in_flight {
             self.push_cancels(ud)?;
@@ -164,7 +168,7 @@ impl Ring {
     /// Asks the kernel to cancel operation `ud` but keeps its slot: the
     /// owner still takes its (cancelled or completed) result.
     pub(crate) fn request_cancel(&mut self, ud: UserData) -> Result<()> {
-        if self.table.state(ud) == Some(State::Submitted) {
+        if self.table.state(ud) == Some(Life::InFlight) {
             // A `-EAGAIN` already in the completion queue would otherwise
             // re-arm the operation after the cancel found nothing.
             self.table.ask_cancel(ud);

@@ -10,7 +10,8 @@ use super::op::{Op, Token};
 use super::ops::{
     LinkTimeout, Timeout, TimeoutRemove, TimeoutStorage, TimeoutUpdate, check_update, mark_removed,
 };
-use super::table::{INLINE_BYTES, State};
+use super::submit::discard_of;
+use super::table::Life;
 use super::user_data::UserData;
 use crate::error::{Error, Result};
 
@@ -35,13 +36,13 @@ impl Ring {
     /// # Errors
     ///
     /// [`Error::InvalidParam`] for another ring's token or one whose final
-    /// result was taken; `Os(EBUSY)` when the completion table is full;
+    /// result was taken; [`Error::TableFull`] when the completion table is at its maximum;
     /// errors of the submission a full queue forces.
     pub fn remove_timeout(&mut self, timeout: &Token<Timeout>) -> Result<Token<TimeoutRemove>> {
         let target = self.own(timeout)?;
         let remove = self.push(TimeoutRemove::new(target))?;
-        if self.table_state(target) == Some(State::Submitted) {
-            let storage = self.table_inline(target).cast::<TimeoutStorage>();
+        if self.table_state(target) == Some(Life::InFlight) {
+            let storage = self.table_storage(target, false).cast::<TimeoutStorage>();
             // SAFETY: the slot is live and holds this `Timeout`'s storage
             // (the token's type says so), initialised when it was pushed.
             unsafe { mark_removed(storage) };
@@ -52,11 +53,11 @@ impl Ring {
     /// The checks of an update to `target`'s expiry (see
     /// [`check_update`]).
     fn updatable(&self, target: UserData, expiry: Duration, absolute: bool) -> Result<()> {
-        if self.table_state(target) != Some(State::Submitted) {
+        if self.table_state(target) != Some(Life::InFlight) {
             // Already ended: the kernel answers ENOENT.
             return Ok(());
         }
-        let storage = self.table_inline(target).cast::<TimeoutStorage>();
+        let storage = self.table_storage(target, false).cast::<TimeoutStorage>();
         // SAFETY: the slot is live and holds this `Timeout`'s storage,
         // initialised when it was pushed.
         unsafe { check_update(storage, expiry, absolute) }
@@ -161,16 +162,15 @@ impl Ring {
         deadline: Timeout,
     ) -> Result<(Token<O>, Token<LinkTimeout>)>
     where
-        O::Storage: Sized + Copy,
+        O::Storage: Sized,
     {
-        const { assert!(size_of::<O::Storage>() <= INLINE_BYTES && align_of::<O::Storage>() <= 8) };
         let link = deadline.link()?;
-        let ud = self.alloc(false)?;
-        let storage = self.table_inline(ud).cast::<O::Storage>();
-        // SAFETY: the inline buffer fits the storage (asserted above), is
-        // reached only through this pointer, and lives until the slot's
-        // final CQE.
-        let lt_ud = unsafe { self.launch_linked(op, ud, storage, link, false) }?;
+        let ud = self.alloc(false, None)?;
+        let storage = self.slot_storage::<O::Storage>(ud)?;
+        // SAFETY: the slot's storage fits `O::Storage` (`slot_storage`
+        // checks), is reached only through this pointer, and lives until
+        // the slot's final CQE.
+        let lt_ud = unsafe { self.launch_linked(op, ud, storage, link, false, discard_of::<O>()) }?;
         Ok((Token::new(ud, self.id()), Token::new(lt_ud, self.id())))
     }
 

@@ -25,18 +25,18 @@ use crate::ring::{Cqe, Target};
 /// poll. The result is the byte count (0 at end of file).
 #[derive(Debug)]
 pub struct ReadAt<H> {
-    handle: H,
-    offset: u64,
-    opts: Opts,
+    pub(super) handle: H,
+    pub(super) offset: u64,
+    pub(super) opts: Opts,
 }
 
 /// Writes a caller's byte buffer at an offset: `IORING_OP_WRITE`. The
 /// result is the byte count.
 #[derive(Debug)]
 pub struct WriteAt<H> {
-    handle: H,
-    offset: u64,
-    opts: Opts,
+    pub(super) handle: H,
+    pub(super) offset: u64,
+    pub(super) opts: Opts,
 }
 
 op_setters!(ReadAt);
@@ -57,6 +57,29 @@ impl Fd {
     pub fn write_at_op(&self, offset: u64) -> WriteAt<&Fd> {
         WriteAt {
             handle: self,
+            offset,
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// [`read_at_op`](Fd::read_at_op) for a shared handle, which the
+    /// operation keeps open until it completes: for the driver-owned
+    /// [`Ring::push`](crate::ring::Ring::push), with a buffer it owns
+    /// ([`ReadAt::with_buf`]).
+    pub fn read_at_op_shared(self: &Arc<Self>, offset: u64) -> ReadAt<Arc<Fd>> {
+        ReadAt {
+            handle: Arc::clone(self),
+            offset,
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// [`write_at_op`](Fd::write_at_op) for a shared handle (see
+    /// [`read_at_op_shared`](Fd::read_at_op_shared) and
+    /// [`WriteAt::with_buf`]).
+    pub fn write_at_op_shared(self: &Arc<Self>, offset: u64) -> WriteAt<Arc<Fd>> {
+        WriteAt {
+            handle: Arc::clone(self),
             offset,
             opts: Opts::DEFAULT,
         }
@@ -95,6 +118,29 @@ impl MemFd {
     pub fn write_at_op(&self, offset: u64) -> WriteAt<&MemFd> {
         WriteAt {
             handle: self,
+            offset,
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// [`read_at_op`](MemFd::read_at_op) for a shared handle, which the
+    /// operation keeps open until it completes: for the driver-owned
+    /// [`Ring::push`](crate::ring::Ring::push), with a buffer it owns
+    /// ([`ReadAt::with_buf`]).
+    pub fn read_at_op_shared(self: &Arc<Self>, offset: u64) -> ReadAt<Arc<MemFd>> {
+        ReadAt {
+            handle: Arc::clone(self),
+            offset,
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// [`write_at_op`](MemFd::write_at_op) for a shared handle (see
+    /// [`read_at_op_shared`](MemFd::read_at_op_shared) and
+    /// [`WriteAt::with_buf`]).
+    pub fn write_at_op_shared(self: &Arc<Self>, offset: u64) -> WriteAt<Arc<MemFd>> {
+        WriteAt {
+            handle: Arc::clone(self),
             offset,
             opts: Opts::DEFAULT,
         }

@@ -76,3 +76,32 @@ unsafe impl Op for Cancel {
         cqe_unit(cqe)
     }
 }
+
+/// The operation behind a raw SQE pushed with
+/// [`Ring::push_raw_tagged`](crate::ring::Ring::push_raw_tagged): its
+/// results are the CQEs as they came (result, flags). Only the ring makes
+/// one, so it is never pushed as a typed operation.
+#[derive(Debug)]
+pub struct RawSqe {
+    _priv: (),
+}
+
+// SAFETY: never built as a value outside the driver, whose raw push has
+// the caller's promise for the SQE; `entry` is never called for it (and
+// would build a NOP), and `output` reads no storage.
+unsafe impl Op for RawSqe {
+    type Storage = ();
+    type Output = Cqe;
+    const CODE: u8 = opcode::Nop::CODE;
+    const NAME: &'static str = "raw SQE";
+
+    #[inline]
+    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+        opcode::Nop::new().build()
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<Cqe> {
+        Ok(cqe)
+    }
+}

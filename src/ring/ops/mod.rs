@@ -14,6 +14,8 @@
 //! | [`PidFd`](crate::PidFd) | `wait_op` | [`WaitExit`] | the child's [`ExitStatus`](std::process::ExitStatus) |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op(offset)` | [`ReadAt`] | bytes read |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
+//! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op_shared(offset).with_buf(buf)` | [`ReadBuf`] | bytes read and the buffer ([`BufResult`]) |
+//! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op_shared(offset).with_buf(buf)` | [`WriteBuf`] | bytes written and the buffer |
 //! | — | [`Nop::new`] | [`Nop`] | `()` |
 //! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
 //! | — | [`Timeout::after`], [`Timeout::at`], [`Timeout::every`] | [`Timeout`] | a [`TimeoutResult`] per shot |
@@ -43,6 +45,7 @@ use crate::sys::poll::Events;
 mod eventfd;
 mod file;
 mod misc;
+mod owned;
 mod pidfd;
 mod signalfd;
 mod timeout;
@@ -50,7 +53,8 @@ mod timerfd;
 
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
-pub use misc::{Cancel, Nop};
+pub use misc::{Cancel, Nop, RawSqe};
+pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
 pub use pidfd::{PollExit, WaitExit};
 pub use signalfd::{ReadSignal, ReadSignals};
 pub use timeout::{

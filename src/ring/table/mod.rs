@@ -1,0 +1,901 @@
+//! The completion table: one slot per operation in flight, in chunks that
+//! are added as the working set grows and never move, plus the dispatch
+//! queue of tagged operations with results to take.
+//!
+//! A slot is 56 bytes with 24 bytes of storage inline, so a small
+//! operation (a NOP, a counter read, a timeout) costs one slot and nothing
+//! more. What only some operations need — a re-arm recipe, a kept handle,
+//! a way to drop a result nobody takes, untaken multishot results, storage
+//! bigger than 24 bytes — hangs off the slot in one side record, from a
+//! pool. Every pool reuses what it freed, so once the table has grown to
+//! the working set, no operation allocates.
+#![allow(unsafe_code)]
+
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::os::fd::AsFd;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use io_uring::squeue;
+
+use super::UserData;
+use crate::sys::Errno;
+pub use store::{BIG_BYTES, INLINE_BYTES};
+use store::{Bigs, Extra, Extras, NONE, Shot, Shots, Slots, pool_bytes};
+pub(crate) use store::{Discard, Life};
+
+/// What a CQE reported for an operation, before it is typed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cqe {
+    /// The result: a count or value, or `-errno`.
+    pub res: i32,
+    /// The CQE flags (`IORING_CQE_F_*`).
+    pub flags: u32,
+}
+
+impl Cqe {
+    /// `IORING_CQE_F_BUFFER`: the upper 16 bits of `flags` hold the id of
+    /// the provided buffer the operation used.
+    pub const F_BUFFER: u32 = 1 << 0;
+    /// `IORING_CQE_F_MORE`: more CQEs will follow for this operation.
+    pub const F_MORE: u32 = 1 << 1;
+
+    /// Whether more CQEs will follow (a multishot operation).
+    #[inline]
+    pub fn more(self) -> bool {
+        self.flags & Cqe::F_MORE != 0
+    }
+}
+
+/// How to re-arm a read that completed with `-EAGAIN`: poll `target` for
+/// `events`, then submit `entry` again.
+#[derive(Clone)]
+pub(crate) struct Rearm {
+    pub(crate) target: super::Target,
+    pub(crate) events: u32,
+    pub(crate) entry: squeue::Entry,
+}
+
+/// A kept handle.
+pub(crate) type Keep = Arc<dyn AsFd + Send + Sync>;
+
+/// `Slot::flags`: owned by a [`Scope`](super::Scope), cancelled and freed
+/// when it ends.
+const SCOPED: u8 = 1;
+/// `Slot::flags`: its results are announced on the dispatch queue.
+const TAGGED: u8 = 2;
+/// `Slot::flags`: its owner asked for it to be cancelled but still takes
+/// its result: a `-EAGAIN` is then its final result, `-ECANCELED`, not a
+/// reason to re-arm it.
+const ASKED: u8 = 4;
+/// `Slot::flags`: re-armed at least once, so it may be waiting behind a
+/// poll tagged with its auxiliary tag, which a cancel must name too.
+const REARMED: u8 = 8;
+
+/// What [`Table::complete`] did with a CQE.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Stored in its slot, to be taken.
+    Stored,
+    /// The final result of a plain operation, stored; the caller owes a
+    /// [`Table::settle`] for it.
+    Unsettled,
+    /// A reserved tag's CQE (a cancel, a wake), a successful aux poll, or
+    /// an intermediate result of a detached operation (dropped).
+    Ignored,
+    /// No live slot has this key and generation: counted, dropped.
+    Stale,
+    /// The final CQE of a detached operation: its slot is free again.
+    Freed,
+    /// `-EAGAIN` on a re-armable read: the caller must re-arm slot `key`.
+    Rearm(u32),
+}
+
+/// The table of operations in flight.
+pub(crate) struct Table {
+    slots: Slots,
+    extras: Extras,
+    shots: Shots,
+    bigs: Bigs,
+    /// Tagged operations with a result to take, one entry per result, in
+    /// completion order. Entries whose result was since taken by token are
+    /// skipped when popped.
+    ready: VecDeque<UserData>,
+    /// The most operations live at once.
+    max: usize,
+    stale: u64,
+    /// Live slots whose final CQE has come.
+    completed: usize,
+    /// Untaken intermediate results.
+    shots_pending: usize,
+    scoped_in_flight: usize,
+    scoped_live: usize,
+    /// A panic of a kept handle's or a discarded result's `Drop`, held
+    /// until the pass is done.
+    unwound: Option<Box<dyn Any + Send>>,
+}
+
+/// `EAGAIN`, as a CQE result carries it negated.
+const EAGAIN: i32 = Errno::EAGAIN.raw();
+/// `ECANCELED`, as a CQE result carries it negated.
+const ECANCELED: i32 = Errno::ECANCELED.raw();
+
+impl Table {
+    /// A table that holds at most `max` operations at once, with slots for
+    /// `initial` allocated now; `None` when their memory cannot be had.
+    pub(crate) fn try_new(initial: usize, max: usize) -> Option<Table> {
+        let mut t = Table::empty();
+        t.max = max;
+        let chunks = initial.min(max).div_ceil(store::CHUNK);
+        if chunks > 0
+            && (t.ready.try_reserve(chunks * store::CHUNK).is_err() || !t.slots.grow(chunks))
+        {
+            return None;
+        }
+        Some(t)
+    }
+
+    /// A table with no room, allocating nothing.
+    pub(crate) const fn empty() -> Table {
+        Table {
+            slots: Slots::new(),
+            extras: Extras::new(),
+            shots: Shots::new(),
+            bigs: Bigs::new(),
+            ready: VecDeque::new(),
+            max: 0,
+            stale: 0,
+            completed: 0,
+            shots_pending: 0,
+            scoped_in_flight: 0,
+            scoped_live: 0,
+            unwound: None,
+        }
+    }
+
+    /// A chunk more, with room on the dispatch queue for its operations.
+    #[cold]
+    fn grow(&mut self) -> bool {
+        self.ready.try_reserve(store::CHUNK).is_ok() && self.slots.grow(1)
+    }
+
+    /// Slots allocated so far.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.allocated().min(self.max)
+    }
+
+    /// The most operations the table holds at once.
+    pub(crate) fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Whether every slot the table may have is live.
+    pub(crate) fn is_full(&self) -> bool {
+        self.slots.live >= self.max
+    }
+
+    /// Bytes of memory the table holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.allocated() * size_of::<store::Slot>()
+            + self.slots.chunks() * size_of::<usize>()
+            + pool_bytes(&self.extras)
+            + pool_bytes(&self.shots)
+            + self.bigs.bytes()
+            + self.ready.capacity() * size_of::<UserData>()
+    }
+
+    /// Operations whose final CQE has not come.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.slots.live - self.completed
+    }
+
+    /// Whether any result waits to be taken.
+    #[inline]
+    pub(crate) fn has_results(&self) -> bool {
+        self.completed > 0 || self.shots_pending > 0
+    }
+
+    /// Scoped operations whose final CQE has not come.
+    pub(crate) fn scoped_in_flight(&self) -> usize {
+        self.scoped_in_flight
+    }
+
+    /// CQEs dropped as stale so far.
+    pub(crate) fn stale(&self) -> u64 {
+        self.stale
+    }
+
+    /// Takes a free slot for a new operation (announced on the dispatch
+    /// queue with `tag`, if given), or `None` when the table is at its
+    /// maximum or out of memory ([`is_full`](Table::is_full) tells which).
+    #[inline]
+    pub(crate) fn insert(&mut self, scoped: bool, tag: Option<u64>) -> Option<UserData> {
+        if self.slots.live >= self.max || (self.slots.free == NONE && !self.grow()) {
+            return None;
+        }
+        let key = self.slots.free;
+        let slots = &mut self.slots;
+        let slot = slots.get_mut(key)?;
+        let next = slot.next;
+        slot.generation = UserData::next_gen(slot.generation);
+        slot.life = Life::InFlight;
+        slot.extra = NONE;
+        slot.flags = if scoped { SCOPED } else { 0 };
+        if let Some(tag) = tag {
+            slot.tag = tag;
+            slot.flags |= TAGGED;
+        }
+        let ud = UserData::new(key, slot.generation);
+        slots.free = next;
+        slots.live += 1;
+        if scoped {
+            self.scoped_in_flight += 1;
+            self.scoped_live += 1;
+        }
+        Some(ud)
+    }
+
+    /// The live slot `ud` names.
+    #[inline(always)]
+    fn live(&self, ud: UserData) -> Option<&store::Slot> {
+        let slot = self.slots.get(ud.key())?;
+        (slot.generation == ud.generation() && slot.life != Life::Vacant).then_some(slot)
+    }
+
+    /// The live slot `ud` names.
+    #[inline(always)]
+    fn live_mut(&mut self, ud: UserData) -> Option<&mut store::Slot> {
+        let slot = self.slots.get_mut(ud.key())?;
+        (slot.generation == ud.generation() && slot.life != Life::Vacant).then_some(slot)
+    }
+
+    /// Slot `ud`'s side record, made if it has none; `None` when out of
+    /// memory or `ud` is not live.
+    fn extra_mut(&mut self, ud: UserData) -> Option<&mut Extra> {
+        let idx = self.live(ud)?.extra;
+        let idx = if idx == NONE {
+            let idx = if self.extras.free != NONE {
+                let i = self.extras.free;
+                self.extras.free = self.extras.items[i as usize].next;
+                i
+            } else {
+                self.extras.items.try_reserve(1).ok()?;
+                self.extras.items.push(Extra::EMPTY);
+                self.extras.items.len() as u32 - 1
+            };
+            self.live_mut(ud)?.extra = idx;
+            idx
+        } else {
+            idx
+        };
+        self.extras.items.get_mut(idx as usize)
+    }
+
+    /// The side record at `idx`, if any.
+    #[inline]
+    fn extra_at(&self, idx: u32) -> Option<&Extra> {
+        if idx == NONE {
+            None
+        } else {
+            self.extras.items.get(idx as usize)
+        }
+    }
+
+    /// Gives slot `ud` a re-arm recipe: poll `target` for `events`, then
+    /// submit the SQE `entry` builds.
+    #[inline(always)]
+    pub(crate) fn set_rearm(
+        &mut self,
+        ud: UserData,
+        target: super::Target,
+        events: u32,
+        entry: impl FnOnce() -> squeue::Entry,
+    ) -> bool {
+        let Some(extra) = self.extra_mut(ud) else {
+            return false;
+        };
+        extra.rearm = Some(Rearm {
+            target,
+            events,
+            entry: entry(),
+        });
+        true
+    }
+
+    /// Gives slot `ud` a handle to keep open until its final CQE; `false`
+    /// when out of memory (the handle is dropped: the caller must not have
+    /// submitted yet).
+    #[inline(always)]
+    pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) -> bool {
+        match self.extra_mut(ud) {
+            Some(extra) => {
+                extra.keep = Some(keep);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Has every result of slot `ud` that nobody takes handed to
+    /// `discard`, with `storage`.
+    pub(crate) fn set_discard(&mut self, ud: UserData, discard: Discard, storage: *mut u8) -> bool {
+        match self.extra_mut(ud) {
+            Some(extra) => {
+                extra.discard = Some((discard, storage));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Gives slot `ud` a [`BIG_BYTES`] storage block and returns it; null
+    /// when out of memory.
+    pub(crate) fn attach_big(&mut self, ud: UserData) -> *mut u8 {
+        let Some(block) = self.bigs.take() else {
+            return std::ptr::null_mut();
+        };
+        match self.extra_mut(ud) {
+            Some(extra) => {
+                extra.big = block;
+                self.bigs.ptr(block)
+            }
+            None => {
+                self.bigs.give(block);
+                std::ptr::null_mut()
+            }
+        }
+    }
+
+    /// A pointer to slot `ud`'s storage: inline, or its big block when
+    /// `big` (null if it has none). Never dereferenced here.
+    #[inline(always)]
+    pub(crate) fn storage_ptr(&self, ud: UserData, big: bool) -> *mut u8 {
+        if !big {
+            return self.slots.storage(ud.key());
+        }
+        match self.live(ud).and_then(|s| self.extra_at(s.extra)) {
+            Some(extra) if extra.big != NONE => self.bigs.ptr(extra.big),
+            _ => std::ptr::null_mut(),
+        }
+    }
+
+    /// The lifecycle stage of slot `ud`, if live.
+    #[inline]
+    pub(crate) fn state(&self, ud: UserData) -> Option<Life> {
+        self.live(ud).map(|s| s.life)
+    }
+
+    /// Frees slot `ud` whatever it holds: results nobody took are
+    /// discarded. Only an operation never submitted is removed in flight:
+    /// its storage's contents are discarded as a `-ECANCELED` result. Its generation stays, so a late CQE with the old tag is
+    /// recognised as stale.
+    pub(crate) fn remove(&mut self, ud: UserData) -> bool {
+        let Some(slot) = self.live(ud) else {
+            return false;
+        };
+        let (life, flags, idx, cqe) = (slot.life, slot.flags, slot.extra, slot.cqe);
+        if idx != NONE {
+            // Untaken results go in order: the intermediate ones first.
+            while let Some(shot) = self.pop_shot(idx) {
+                self.discard_with(idx, ud, shot);
+            }
+        }
+        if life == Life::Completed {
+            self.completed -= 1;
+            self.discard_with(idx, ud, cqe);
+        } else {
+            if life == Life::InFlight {
+                // Never submitted (a push that failed after `prepare`):
+                // what the storage owns is let go as a cancelled result.
+                self.discard_with(
+                    idx,
+                    ud,
+                    Cqe {
+                        res: -ECANCELED,
+                        flags: 0,
+                    },
+                );
+            }
+            if flags & SCOPED != 0 {
+                self.scoped_in_flight -= 1;
+            }
+        }
+        self.free(ud);
+        true
+    }
+
+    /// Returns slot `ud` (live) to the free list with its side record; any
+    /// untaken intermediate result is discarded.
+    fn free(&mut self, ud: UserData) {
+        let key = ud.key();
+        let free = self.slots.free;
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let (extra, flags) = (slot.extra, slot.flags);
+        slot.life = Life::Vacant;
+        slot.extra = NONE;
+        slot.next = free;
+        self.slots.free = key;
+        self.slots.live -= 1;
+        if flags & SCOPED != 0 {
+            self.scoped_live -= 1;
+        }
+        if extra != NONE {
+            self.free_extra(extra, ud);
+        }
+    }
+
+    /// Empties side record `idx` of operation `ud` (discarding its untaken
+    /// shots) and returns it to the pool.
+    #[cold]
+    fn free_extra(&mut self, idx: u32, ud: UserData) {
+        while let Some(cqe) = self.pop_shot(idx) {
+            self.discard_with(idx, ud, cqe);
+        }
+        let Some(extra) = self.extras.items.get_mut(idx as usize) else {
+            return;
+        };
+        let keep = extra.keep.take();
+        let big = extra.big;
+        *extra = Extra {
+            next: self.extras.free,
+            ..Extra::EMPTY
+        };
+        self.extras.free = idx;
+        if big != NONE {
+            self.bigs.give(big);
+        }
+        if let Some(keep) = keep {
+            self.release(move || drop(keep));
+        }
+    }
+
+    /// Runs `f` (a `Drop` of a caller's type), holding a panic for
+    /// [`take_unwound`](Table::take_unwound) rather than let it cut a pass
+    /// of completions short: CQEs already copied out of the ring would be
+    /// lost, and their operations never end.
+    #[inline(always)]
+    fn release(&mut self, f: impl FnOnce()) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            self.unwound.get_or_insert(payload);
+        }
+    }
+
+    /// Hands `cqe`, a result of `ud` nobody will take, to its discard.
+    #[inline]
+    fn discard(&mut self, ud: UserData, cqe: Cqe) {
+        if let Some(idx) = self.live(ud).map(|s| s.extra) {
+            self.discard_with(idx, ud, cqe);
+        }
+    }
+
+    /// Hands `cqe`, a result nobody will take, to the discard of side
+    /// record `idx` (if any).
+    fn discard_with(&mut self, idx: u32, _ud: UserData, cqe: Cqe) {
+        if let Some((discard, storage)) = self.extra_at(idx).and_then(|e| e.discard) {
+            // SAFETY: `discard` is the operation's own output decoder
+            // (recorded with its storage by the push) and the CQE has been
+            // reaped; each result is handed over once, taken or discarded.
+            self.release(move || unsafe { discard(cqe, storage) });
+        }
+    }
+
+    /// Removes the oldest untaken intermediate result of record `idx`.
+    fn pop_shot(&mut self, idx: u32) -> Option<Cqe> {
+        let extra = self.extras.items.get_mut(idx as usize)?;
+        let head = extra.shot_head;
+        let shot = *self.shots.items.get(head as usize)?;
+        extra.shot_head = shot.next;
+        if shot.next == NONE {
+            extra.shot_tail = NONE;
+        }
+        self.shots.items[head as usize].next = self.shots.free;
+        self.shots.free = head;
+        self.shots_pending -= 1;
+        Some(shot.cqe)
+    }
+
+    /// Appends an intermediate result to operation `ud`'s queue; `false`
+    /// when out of memory.
+    fn push_shot(&mut self, ud: UserData, cqe: Cqe) -> bool {
+        let node = if self.shots.free != NONE {
+            let i = self.shots.free;
+            self.shots.free = self.shots.items[i as usize].next;
+            self.shots.items[i as usize] = Shot { cqe, next: NONE };
+            i
+        } else {
+            if self.shots.items.try_reserve(1).is_err() {
+                return false;
+            }
+            self.shots.items.push(Shot { cqe, next: NONE });
+            self.shots.items.len() as u32 - 1
+        };
+        let Some(extra) = self.extra_mut(ud) else {
+            self.shots.items[node as usize].next = self.shots.free;
+            self.shots.free = node;
+            return false;
+        };
+        let tail = std::mem::replace(&mut extra.shot_tail, node);
+        if tail == NONE {
+            extra.shot_head = node;
+        } else {
+            self.shots.items[tail as usize].next = node;
+        }
+        self.shots_pending += 1;
+        true
+    }
+
+    /// Whether a kept handle's or a discarded result's `Drop` panicked
+    /// since the last [`take_unwound`](Table::take_unwound).
+    #[inline]
+    pub(crate) fn unwound_pending(&self) -> bool {
+        self.unwound.is_some()
+    }
+
+    /// Forgets everything the table holds, leaving it empty: its memory
+    /// stays allocated, for operations the kernel may still be writing. A
+    /// held panic is kept, for its owner to resume.
+    pub(crate) fn leak(&mut self) {
+        let unwound = self.unwound.take();
+        std::mem::forget(std::mem::replace(self, Table::empty()));
+        self.unwound = unwound;
+    }
+
+    /// The first panic held since the last call.
+    #[inline]
+    pub(crate) fn take_unwound(&mut self) -> Option<Box<dyn Any + Send>> {
+        self.unwound.take()
+    }
+
+    /// Records that the owner of in-flight slot `ud` asked for it to be
+    /// cancelled and will still take its result.
+    pub(crate) fn ask_cancel(&mut self, ud: UserData) {
+        if let Some(slot) = self.live_mut(ud) {
+            if slot.life == Life::InFlight {
+                slot.flags |= ASKED;
+            }
+        }
+    }
+
+    /// Detaches an operation from its owner: a completed one is freed now
+    /// (its result discarded); one in flight is freed by its final CQE, and
+    /// its results are discarded as they come, those waiting now at once.
+    pub(crate) fn abandon(&mut self, ud: UserData) {
+        let Some(slot) = self.live_mut(ud) else {
+            return;
+        };
+        match slot.life {
+            Life::Completed => {
+                self.remove(ud);
+            }
+            Life::InFlight => {
+                slot.life = Life::Detached;
+                let idx = slot.extra;
+                if idx != NONE {
+                    while let Some(cqe) = self.pop_shot(idx) {
+                        self.discard_with(idx, ud, cqe);
+                    }
+                }
+            }
+            Life::Detached | Life::Vacant => {}
+        }
+    }
+
+    /// Records a CQE in the slot it names.
+    #[inline]
+    pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        match self.complete_unsettled(ud, res, flags) {
+            Delivery::Unsettled => {
+                self.settle(1);
+                Delivery::Stored
+            }
+            d => d,
+        }
+    }
+
+    /// [`complete`](Table::complete), except that the common CQE — the
+    /// one and only result of an operation with no side record — is
+    /// reported as [`Delivery::Unsettled`]: stored, but not yet counted out
+    /// of [`in_flight`](Table::in_flight), so that a pass over many CQEs
+    /// [`settle`](Table::settle)s them with one update.
+    #[inline]
+    pub(crate) fn complete_unsettled(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        if let Some(slot) = self.slots.get_mut(ud.key()) {
+            // Comparing the whole upper half against the generation also
+            // sends every auxiliary tag to the general path.
+            if slot.generation == ud.upper()
+                && slot.life == Life::InFlight
+                && slot.extra == NONE
+                && flags & Cqe::F_MORE == 0
+            {
+                slot.cqe = Cqe { res, flags };
+                slot.life = Life::Completed;
+                let f = slot.flags;
+                if f & (SCOPED | TAGGED) != 0 {
+                    self.counted_out(ud, f);
+                }
+                return Delivery::Unsettled;
+            }
+        }
+        self.complete_general(ud, res, flags)
+    }
+
+    /// A scoped or tagged operation's final result came: it leaves the
+    /// scope's count, and is announced.
+    #[inline(always)]
+    fn counted_out(&mut self, ud: UserData, flags: u8) {
+        if flags & SCOPED != 0 {
+            self.scoped_in_flight -= 1;
+        }
+        if flags & TAGGED != 0 {
+            self.announce(ud);
+        }
+    }
+
+    /// Puts `ud` on the dispatch queue.
+    #[inline(always)]
+    fn announce(&mut self, ud: UserData) {
+        if self.ready.len() == self.ready.capacity() {
+            self.compact_ready();
+        }
+        self.ready.push_back(ud);
+    }
+
+    /// Drops entries whose results were taken by token, when the queue is
+    /// at its capacity, before it grows.
+    #[cold]
+    fn compact_ready(&mut self) {
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.retain(|&ud| self.has_result(ud));
+        self.ready = ready;
+    }
+
+    /// Counts `n` [`Delivery::Unsettled`] operations out of flight.
+    #[inline]
+    pub(crate) fn settle(&mut self, n: usize) {
+        self.completed += n;
+    }
+
+    /// [`complete`](Table::complete) for everything but the common CQE.
+    #[inline(never)]
+    fn complete_general(&mut self, ud: UserData, mut res: i32, flags: u32) -> Delivery {
+        let Some(slot) = self.live(ud) else {
+            return self.unmatched(ud);
+        };
+        let (life, sflags, idx) = (slot.life, slot.flags, slot.extra);
+        let last = if ud.is_aux() {
+            // The poll half of a poll-then-read pair: silent on success
+            // (`IOSQE_CQE_SKIP_SUCCESS`). When it fails — cancelled, or its
+            // file gone — the kernel skips the CQE of the read linked behind
+            // it too (the head's skip flag covers the link's failures), so
+            // the poll's error is the operation's final result.
+            if res >= 0 {
+                return Delivery::Ignored;
+            }
+            true
+        } else {
+            let rearmable = self.extra_at(idx).is_some_and(|e| e.rearm.is_some());
+            if rearmable && res == -EAGAIN && life == Life::InFlight {
+                if sflags & ASKED == 0 {
+                    return Delivery::Rearm(ud.key());
+                }
+                // Cancelled before the re-arm: the cancel found nothing in
+                // the kernel, so this is the end.
+                res = -ECANCELED;
+            }
+            flags & Cqe::F_MORE == 0
+        };
+        let cqe = Cqe { res, flags };
+        match life {
+            Life::InFlight if !last => {
+                if !self.push_shot(ud, cqe) {
+                    // No memory for the result: it is dropped, not lost
+                    // silently — the discard sees it.
+                    self.discard(ud, cqe);
+                    return Delivery::Ignored;
+                }
+                if sflags & TAGGED != 0 {
+                    self.announce(ud);
+                }
+                Delivery::Stored
+            }
+            Life::InFlight => {
+                if let Some(slot) = self.live_mut(ud) {
+                    slot.cqe = cqe;
+                    slot.life = Life::Completed;
+                }
+                self.completed += 1;
+                self.counted_out(ud, sflags);
+                if idx != NONE {
+                    self.finished(idx, ud);
+                }
+                Delivery::Stored
+            }
+            Life::Detached => {
+                self.discard_with(idx, ud, cqe);
+                if last {
+                    if sflags & SCOPED != 0 {
+                        self.scoped_in_flight -= 1;
+                    }
+                    self.free(ud);
+                    Delivery::Freed
+                } else {
+                    Delivery::Ignored
+                }
+            }
+            Life::Completed | Life::Vacant => {
+                // A CQE after the final one cannot come from the kernel.
+                self.stale += 1;
+                Delivery::Stale
+            }
+        }
+    }
+
+    /// Operation `ud`'s final CQE came: its recipe and kept handle are
+    /// needed no longer, nor its side record if it holds nothing else.
+    #[cold]
+    fn finished(&mut self, idx: u32, ud: UserData) {
+        let Some(extra) = self.extras.items.get_mut(idx as usize) else {
+            return;
+        };
+        extra.rearm = None;
+        let keep = extra.keep.take();
+        if !extra.holds_results() {
+            if let Some(slot) = self.live_mut(ud) {
+                slot.extra = NONE;
+            }
+            self.free_extra(idx, ud);
+        }
+        if let Some(keep) = keep {
+            self.release(move || drop(keep));
+        }
+    }
+
+    /// A CQE whose tag matches no live slot: one of the driver's own
+    /// requests, or stale.
+    #[cold]
+    fn unmatched(&mut self, ud: UserData) -> Delivery {
+        if ud.is_reserved() {
+            Delivery::Ignored
+        } else {
+            self.stale += 1;
+            Delivery::Stale
+        }
+    }
+
+    /// Whether slot `ud` is live with a result to take.
+    #[inline]
+    fn has_result(&self, ud: UserData) -> bool {
+        self.live(ud).is_some_and(|s| {
+            s.life == Life::Completed
+                || (s.life == Life::InFlight
+                    && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE))
+        })
+    }
+
+    /// The next tagged operation with a result to take, in completion
+    /// order: its tag and its `user_data`.
+    #[inline]
+    pub(crate) fn next_ready(&mut self) -> Option<(u64, UserData)> {
+        while let Some(ud) = self.ready.pop_front() {
+            if self.has_result(ud) {
+                let tag = self.live(ud).map_or(0, |s| s.tag);
+                return Some((tag, ud));
+            }
+        }
+        None
+    }
+
+    /// Takes one result of slot `ud`, intermediate ones first, in order:
+    /// `None` while nothing has come. With the final result the slot is
+    /// freed, and the flag says so.
+    #[inline]
+    pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
+        let slot = self.live(ud)?;
+        let (life, idx, cqe) = (slot.life, slot.extra, slot.cqe);
+        if idx != NONE {
+            if let Some(shot) = self.pop_shot(idx) {
+                return Some((shot, false));
+            }
+        }
+        if life != Life::Completed {
+            return None;
+        }
+        self.completed -= 1;
+        if idx != NONE {
+            // Taken: nothing is left to discard.
+            if let Some(extra) = self.extras.items.get_mut(idx as usize) {
+                extra.discard = None;
+            }
+        }
+        self.free(ud);
+        Some((cqe, true))
+    }
+
+    /// Records that slot `ud` was re-armed behind a poll.
+    pub(crate) fn mark_rearmed(&mut self, ud: UserData) {
+        if let Some(slot) = self.live_mut(ud) {
+            slot.flags |= REARMED;
+        }
+    }
+
+    /// Whether slot `ud` was ever re-armed behind a poll.
+    pub(crate) fn was_rearmed(&self, ud: UserData) -> bool {
+        self.live(ud).is_some_and(|s| s.flags & REARMED != 0)
+    }
+
+    /// Live slots: all of them, or only scoped ones.
+    pub(crate) fn live_count(&self, scoped_only: bool) -> usize {
+        if scoped_only {
+            self.scoped_live
+        } else {
+            self.slots.live
+        }
+    }
+
+    /// One past the highest key a slot may have.
+    pub(crate) fn key_bound(&self) -> usize {
+        self.slots.allocated()
+    }
+
+    /// The slot at `key`, if live: its tag, stage and whether it is scoped.
+    pub(crate) fn at(&self, key: usize) -> Option<(UserData, Life, bool)> {
+        let s = self.slots.get(u32::try_from(key).ok()?)?;
+        if s.life == Life::Vacant {
+            return None;
+        }
+        Some((
+            UserData::new(key as u32, s.generation),
+            s.life,
+            s.flags & SCOPED != 0,
+        ))
+    }
+
+    /// The re-arm recipe of slot `key`, if it has one.
+    pub(crate) fn rearm_of(&self, key: u32) -> Option<(UserData, &Rearm)> {
+        let slot = self.slots.get(key)?;
+        if slot.life == Life::Vacant {
+            return None;
+        }
+        let rearm = self.extra_at(slot.extra)?.rearm.as_ref()?;
+        Some((UserData::new(key, slot.generation), rearm))
+    }
+}
+
+impl Drop for Table {
+    /// Discards the results nobody took (a ring's drain has ended every
+    /// operation by now; a table whose operations may still run is
+    /// [`leak`](Table::leak)ed instead).
+    fn drop(&mut self) {
+        for key in 0..self.key_bound() {
+            if let Some((ud, _, _)) = self.at(key) {
+                self.remove(ud);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Table")
+            .field("capacity", &self.capacity())
+            .field("max", &self.max)
+            .field("live", &self.slots.live)
+            .field("in_flight", &self.in_flight())
+            .field("stale", &self.stale)
+            .finish()
+    }
+}
+
+// SAFETY: the storage is plain bytes reached only through raw pointers by
+// the thread that owns the table (`&mut Table`); a discard's storage
+// pointer is the operation's own storage, which moves with the ring that
+// owns it; sending the table sends all of it.
+unsafe impl Send for Table {}

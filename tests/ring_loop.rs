@@ -1,0 +1,215 @@
+//! The ring as an event loop: dispatch by tag, a table that grows, owned
+//! buffers, raw SQEs with their results, multishot results one by one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use io_uring::opcode;
+use iofd::ring::ops::{Nop, Timeout, TimeoutResult};
+use iofd::ring::{Completion, Ring};
+use iofd::{Error, EventFd, MemFd};
+
+const MS: Duration = Duration::from_millis(1);
+
+/// Every completion announced until `n` have come, waiting as needed.
+fn completions(ring: &mut Ring, n: usize) -> Vec<Completion> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(Instant::now() < deadline, "only {} of {n}", out.len());
+        ring.submit_and_wait(1).unwrap();
+        while let Some(c) = ring.next_completion() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn tags_come_in_completion_order_across_mixed_ops() {
+    let mut ring = Ring::new(16).unwrap();
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let mut late = ring.push_tagged(Timeout::after(40 * MS), 1).unwrap();
+    let mut read = ring.push_tagged(efd.read_op_shared(), 2).unwrap();
+    let mut early = ring.push_tagged(Timeout::after(10 * MS), 3).unwrap();
+    let mut nop = ring.push_tagged(Nop::new(), 4).unwrap();
+    // Untagged operations are never announced.
+    let plain = ring.push(Nop::new()).unwrap();
+    let first = completions(&mut ring, 1);
+    assert_eq!(first.iter().map(|c| c.tag).collect::<Vec<_>>(), [4]);
+    assert_eq!(first[0].user_data, nop.user_data());
+    std::thread::sleep(20 * MS);
+    efd.signal(9).unwrap();
+    let rest = completions(&mut ring, 3);
+    let tags: Vec<u64> = rest.iter().map(|c| c.tag).collect();
+    assert_eq!(tags, [3, 2, 1], "the early timeout, the read, the late one");
+    // Each announced result is there to take, O(1), by its token.
+    assert_eq!(ring.poll(&mut nop), Some(Ok(())));
+    assert_eq!(ring.poll(&mut early), Some(Ok(TimeoutResult::Fired)));
+    assert_eq!(ring.poll(&mut read), Some(Ok(9)));
+    assert_eq!(ring.poll(&mut late), Some(Ok(TimeoutResult::Fired)));
+    assert_eq!(ring.wait(plain), Ok(()));
+    assert_eq!(ring.next_completion(), None);
+}
+
+#[test]
+fn a_result_taken_by_token_is_not_announced_again() {
+    let mut ring = Ring::new(8).unwrap();
+    let a = ring.push_tagged(Nop::new(), 10).unwrap();
+    let b = ring.push_tagged(Nop::new(), 11).unwrap();
+    ring.submit_and_wait(2).unwrap();
+    // Taken before its announcement is popped: skipped.
+    assert_eq!(ring.wait(a), Ok(()));
+    let c = ring.next_completion().expect("b's result");
+    assert_eq!((c.tag, c.user_data), (11, b.user_data()));
+    assert_eq!(ring.next_completion(), None);
+    assert_eq!(ring.wait(b), Ok(()));
+}
+
+#[test]
+fn every_multishot_result_is_announced_and_taken_in_order() {
+    let mut ring = Ring::new(8).unwrap();
+    let mut every = ring.push_tagged(Timeout::every(MS), 5).unwrap();
+    ring.submit().unwrap();
+    // Taken late: many shots reaped before the first is taken.
+    std::thread::sleep(30 * MS);
+    ring.submit_and_wait(1).unwrap();
+    let mut announced = 0;
+    while let Some(c) = ring.next_completion() {
+        assert_eq!(c.tag, 5);
+        announced += 1;
+        assert_eq!(ring.poll(&mut every), Some(Ok(TimeoutResult::Fired)));
+    }
+    assert!(announced >= 10, "{announced} shots");
+    assert_eq!(ring.poll(&mut every), None, "each taken once");
+    ring.cancel(every).unwrap();
+}
+
+#[test]
+fn a_raw_sqe_result_comes_with_its_tag() {
+    let mut ring = Ring::new(8).unwrap();
+    let typed = ring.push_tagged(Nop::new(), 1).unwrap();
+    let entry = opcode::Nop::new().build();
+    // SAFETY: a NOP touches no memory and no descriptor.
+    let mut raw = unsafe { ring.push_raw_tagged(&entry, 2) }.unwrap();
+    // A raw SQE that fails: a read of descriptor -1.
+    let bad = opcode::Read::new(io_uring::types::Fd(-1), std::ptr::null_mut(), 0).build();
+    // SAFETY: the read names no descriptor and no memory (length 0).
+    let mut failed = unsafe { ring.push_raw_tagged(&bad, 3) }.unwrap();
+    let tags: Vec<u64> = completions(&mut ring, 3).iter().map(|c| c.tag).collect();
+    assert_eq!(tags, [1, 2, 3]);
+    let cqe = ring.poll(&mut raw).unwrap().unwrap();
+    assert_eq!((cqe.res, cqe.more()), (0, false));
+    let cqe = ring.poll(&mut failed).unwrap().unwrap();
+    assert_eq!(cqe.result(), Err(Error::Os(iofd::sys::Errno::EBADF)));
+    assert_eq!(ring.wait(typed), Ok(()));
+    assert_eq!(ring.stale_completions(), 0, "no raw CQE thrown away");
+}
+
+#[test]
+fn the_table_grows_to_100k_in_flight_and_back() {
+    const N: usize = 100_000;
+    let mut ring = Ring::new(256).unwrap();
+    let start = ring.capacity();
+    assert!(start < N);
+    let tokens: Vec<_> = (0..N)
+        .map(|i| ring.push_tagged(Nop::new(), i as u64).unwrap())
+        .collect();
+    assert!(ring.capacity() >= N, "grown to {}", ring.capacity());
+    let mut seen = vec![false; N];
+    for c in completions(&mut ring, N) {
+        assert!(!seen[c.tag as usize], "tag {} announced twice", c.tag);
+        seen[c.tag as usize] = true;
+    }
+    for t in tokens {
+        assert_eq!(ring.wait(t), Ok(()));
+    }
+    assert_eq!((ring.in_flight(), ring.stale_completions()), (0, 0));
+    // Back: every slot is free again and reused, none leaked.
+    let again: Vec<_> = (0..N).map(|_| ring.push(Nop::new()).unwrap()).collect();
+    let keys = again.iter().map(|t| t.user_data().key() as usize).max();
+    assert!(keys < Some(ring.capacity()), "no growth the second time");
+    for t in again {
+        assert_eq!(ring.wait(t), Ok(()));
+    }
+}
+
+#[test]
+fn a_small_op_costs_at_most_64_bytes_of_table() {
+    const N: usize = 10_000;
+    let mut ring = Ring::new(64).unwrap();
+    let before = ring.table_bytes();
+    let tokens: Vec<_> = (0..N).map(|_| ring.push(Nop::new()).unwrap()).collect();
+    let per_op = (ring.table_bytes() - before) as f64 / N as f64;
+    println!("{per_op:.1} bytes of table per NOP in flight");
+    assert!(per_op <= 64.0, "{per_op}");
+    let timers: Vec<_> = (0..N)
+        .map(|_| ring.push(Timeout::after(Duration::from_secs(60))).unwrap())
+        .collect();
+    let per_op = (ring.table_bytes() - before) as f64 / (2 * N) as f64;
+    assert!(per_op <= 64.0, "{per_op} with timeouts");
+    for t in timers {
+        ring.cancel(t).unwrap();
+    }
+    for t in tokens {
+        assert_eq!(ring.wait(t), Ok(()));
+    }
+}
+
+#[test]
+fn a_table_at_its_max_reports_it_by_name() {
+    let mut ring = Ring::builder(8).max_capacity(200).build().unwrap();
+    let tokens: Vec<_> = (0..200).map(|_| ring.push(Nop::new()).unwrap()).collect();
+    assert_eq!(ring.push(Nop::new()).map(|_| ()), Err(Error::TableFull));
+    for t in tokens {
+        assert_eq!(ring.wait(t), Ok(()));
+    }
+    assert!(ring.push(Nop::new()).is_ok());
+}
+
+#[test]
+fn owned_buffers_of_1_mib_go_through_push() {
+    const MIB: usize = 1 << 20;
+    let mut ring = Ring::new(8).unwrap();
+    let mem = Arc::new(MemFd::new("owned").unwrap());
+    let data: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
+    let w = ring
+        .push(mem.write_at_op_shared(0).with_buf(data.clone()))
+        .unwrap();
+    let (n, back) = ring.wait(w).unwrap();
+    assert_eq!(n, Ok(MIB));
+    assert_eq!(back, data, "the buffer comes back");
+    // Into a Vec's spare capacity, and into a boxed slice.
+    let r = ring
+        .push(mem.read_at_op_shared(0).with_buf(Vec::with_capacity(MIB)))
+        .unwrap();
+    let (n, got) = ring.wait(r).unwrap();
+    assert_eq!(n, Ok(MIB));
+    assert_eq!(got, data);
+    let boxed = vec![0u8; MIB].into_boxed_slice();
+    let r = ring.push(mem.read_at_op_shared(1).with_buf(boxed)).unwrap();
+    let (n, got) = ring.wait(r).unwrap();
+    assert_eq!(n, Ok(MIB - 1));
+    assert_eq!(&got[..MIB - 1], &data[1..]);
+}
+
+#[test]
+fn an_owned_buffer_comes_back_with_an_error() {
+    let mut ring = Ring::new(8).unwrap();
+    let (rd, _wr) = iofd::sys::pipe::pipe2(iofd::sys::pipe::PipeFlags::CLOEXEC).unwrap();
+    let rd = Arc::new(iofd::Fd::from(rd));
+    // Writing to a pipe's read end: EBADF from the kernel, the buffer back.
+    let t = ring
+        .push(rd.write_at_op_shared(0).with_buf(vec![1u8; 16]))
+        .unwrap();
+    let (n, buf) = ring.wait(t).unwrap();
+    assert_eq!(n, Err(Error::Os(iofd::sys::Errno::EBADF)));
+    assert_eq!(buf, vec![1u8; 16]);
+    // Refused before anything is queued: the buffer goes with the op.
+    let bad = ring.push(rd.read_at_op_shared(u64::MAX).with_buf(vec![0u8; 4]));
+    assert_eq!(
+        bad.map(|_| ()),
+        Err(Error::InvalidParam(Error::KERNEL_EINVAL))
+    );
+    assert_eq!(ring.in_flight(), 0);
+}
