@@ -14,11 +14,12 @@
 //!   every operation reading from the group (until its final completion)
 //!   and every [`ProvidedBuf`].
 //! - **Who picks a buffer.** An operation that reads "from the group"
-//!   (`EventFd::read_provided_op` and its siblings) names no buffer: when
-//!   data comes, the kernel takes the next entry of the ring, reads into
-//!   its buffer and names it in the completion (`IORING_CQE_F_BUFFER` and
-//!   the buffer id). The operation's result is a [`ProvidedBuf`] that
-//!   owns that buffer and the bytes the kernel wrote.
+//!   ([`EventFd::read_provided_op`](crate::EventFd::read_provided_op) and
+//!   its siblings) names no buffer: when data comes, the kernel takes the
+//!   next entry of the ring, reads into its buffer and names it in the
+//!   completion (`IORING_CQE_F_BUFFER` and the buffer id). The operation's
+//!   result is a [`ProvidedBuf`] that owns that buffer and the bytes the
+//!   kernel wrote.
 //! - **When buffers come back.** Dropping a [`ProvidedBuf`] writes its
 //!   entry back at the ring's tail and publishes it (a release store of the
 //!   tail), so the kernel can pick it again. A group whose buffers are all
@@ -44,12 +45,21 @@
 //! # Examples
 //!
 //! ```
+//! use std::sync::Arc;
+//! use iofd::EventFd;
 //! use iofd::ring::Ring;
 //!
 //! let mut ring = Ring::new(8)?;
-//! // Group 1: four buffers of 64 bytes, all given to the kernel.
+//! // Group 1: four buffers of 64 bytes.
 //! let bufs = ring.register_buf_ring(1, 4, 64)?;
-//! assert_eq!((bufs.group(), bufs.entries(), bufs.buf_len()), (1, 4, 64));
+//! let efd = Arc::new(EventFd::new(0)?);
+//! efd.signal(5)?;
+//! let token = ring.push(efd.read_provided_op_shared(&bufs))?;
+//! let buf = ring.wait(token)?; // one of the four buffers, picked by the kernel
+//! assert_eq!(buf.len(), 8);
+//! assert_eq!(buf.counter(), Some(5));
+//! assert_eq!(bufs.available(), 3);
+//! drop(buf); // back in the ring
 //! assert_eq!(bufs.available(), 4);
 //! # Ok::<(), iofd::Error>(())
 //! ```
@@ -340,13 +350,39 @@ impl BufRing {
         self.inner.entries.saturating_sub(out as u16)
     }
 
-    /// The buffer a CQE of this group names, if any (`None` without
-    /// `IORING_CQE_F_BUFFER`, for a buffer id out of range or one already
-    /// held).
+    /// A strong reference to the group, as a raw pointer for an
+    /// operation's storage; [`take_raw`] gives it back.
+    pub(crate) fn to_raw(&self) -> *const Inner {
+        Arc::into_raw(Arc::clone(&self.inner))
+    }
+
+    /// The buffer a CQE of this group names, if any: see [`take_raw`].
     #[cfg_attr(not(test), expect(dead_code, reason = "for driver-side decoding"))]
     pub(crate) fn take(&self, cqe: Cqe) -> Option<ProvidedBuf> {
         Arc::clone(&self.inner).take(cqe)
     }
+}
+
+/// The buffer `cqe` names in the group `ring` points at (`None` without
+/// `IORING_CQE_F_BUFFER`, for a buffer id out of range or one already
+/// held), releasing the reference `ring` stands for when `release`.
+///
+/// # Safety
+///
+/// - `ring` came from [`BufRing::to_raw`], and the reference it stands
+///   for has not been released yet.
+/// - With `release`, this call releases it: `ring` is not used again.
+pub(crate) unsafe fn take_raw(ring: *const Inner, cqe: Cqe, release: bool) -> Option<ProvidedBuf> {
+    if !release {
+        // SAFETY: the caller's promise: the reference `ring` stands for is
+        // live, so the count is at least one; this adds one for the `Arc`
+        // made below.
+        unsafe { Arc::increment_strong_count(ring) };
+    }
+    // SAFETY: `ring` came from `Arc::into_raw` and one of its references
+    // (the caller's, or the one just added) is moved into this `Arc`.
+    let inner = unsafe { Arc::from_raw(ring) };
+    inner.take(cqe)
 }
 
 impl fmt::Debug for BufRing {

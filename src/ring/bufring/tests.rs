@@ -130,6 +130,40 @@ fn a_return_is_written_at_the_tail_and_published() {
 }
 
 #[test]
+fn take_raw_releases_the_reference_only_when_asked() {
+    let ring = group(65_105);
+    let raw = ring.to_raw();
+    assert_eq!(Arc::strong_count(&ring.inner), 2);
+    // SAFETY: `raw` came from `to_raw` and its reference is still held.
+    let shot = unsafe {
+        take_raw(
+            raw,
+            Cqe {
+                res: 1,
+                flags: named(0),
+            },
+            false,
+        )
+    };
+    assert_eq!(Arc::strong_count(&ring.inner), 3, "the buffer's own");
+    drop(shot);
+    assert_eq!(Arc::strong_count(&ring.inner), 2);
+    // SAFETY: as above; `raw` is not used after this releasing call.
+    let last = unsafe {
+        take_raw(
+            raw,
+            Cqe {
+                res: -125,
+                flags: 0,
+            },
+            true,
+        )
+    };
+    assert!(last.is_none());
+    assert_eq!(Arc::strong_count(&ring.inner), 1);
+}
+
+#[test]
 fn concurrent_returns_publish_every_buffer_once() {
     const N: u16 = 64;
     let ring = BufRing {

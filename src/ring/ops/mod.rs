@@ -12,6 +12,8 @@
 //! | [`SignalFd`](crate::SignalFd) | `read_many_op` | [`ReadSignals`] | how many records |
 //! | [`PidFd`](crate::PidFd) | `exit_op` | [`PollExit`] | `()` once the process has exited |
 //! | [`PidFd`](crate::PidFd) | `wait_op` | [`WaitExit`] | the child's [`ExitStatus`](std::process::ExitStatus) |
+//! | [`EventFd`](crate::EventFd), [`TimerFd`](crate::TimerFd), [`SignalFd`](crate::SignalFd) | `read_provided_op(&bufs)` | [`ReadProvided`] | a [`ProvidedBuf`](super::ProvidedBuf) from the [`BufRing`](super::BufRing) |
+//! | [`EventFd`](crate::EventFd), [`TimerFd`](crate::TimerFd), [`SignalFd`](crate::SignalFd) | `read_multishot_op(&bufs)` | [`ReadMultishot`] | a [`ProvidedBuf`](super::ProvidedBuf) per shot |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op(offset)` | [`ReadAt`] | bytes read |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
 //! | — | [`Nop::new`] | [`Nop`] | `()` |
@@ -44,6 +46,7 @@ mod eventfd;
 mod file;
 mod misc;
 mod pidfd;
+mod provided;
 mod signalfd;
 mod timeout;
 mod timerfd;
@@ -52,6 +55,7 @@ pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use misc::{Cancel, Nop};
 pub use pidfd::{PollExit, WaitExit};
+pub use provided::{ProvidedStorage, ReadMultishot, ReadProvided};
 pub use signalfd::{ReadSignal, ReadSignals};
 pub use timeout::{
     LinkTimeout, LinkTimeoutResult, Timeout, TimeoutRemove, TimeoutResult, TimeoutStorage,
