@@ -322,6 +322,7 @@ impl RingBuilder {
             enters: 0,
             draining: false,
             kernel_done: false,
+            buf_rings: Vec::new(),
         };
         if self.register_ring_fd {
             ring.registered = match ring.register_ring_fd() {

@@ -171,6 +171,7 @@ impl Ring {
             draining: false,
             issuer_tid: self.issuer_tid,
             kernel_done: false,
+            buf_rings: std::mem::take(&mut self.buf_rings),
         }
     }
 
@@ -205,6 +206,8 @@ impl Drop for Ring {
             // kernel may still write. A kept handle's panic the drain held
             // is not leaked with it: it goes on below.
             self.table.leak();
+            // Those operations may still pick buffers from the rings.
+            std::mem::forget(std::mem::take(&mut self.buf_rings));
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {

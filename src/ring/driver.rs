@@ -100,6 +100,10 @@ pub struct Ring {
     /// have left the process: no operation can touch the table again,
     /// whatever it says is in flight.
     pub(super) kernel_done: bool,
+    /// Provided buffer rings registered on it: the kernel reads their
+    /// entries and writes their buffers until the io_uring is closed, so
+    /// the ring holds a reference to each, dropped after `uring` is.
+    pub(super) buf_rings: Vec<super::BufRing>,
 }
 
 impl Ring {

@@ -75,6 +75,14 @@
 //!   whole millisecond. Use it for very many coarse timers that are mostly
 //!   pushed back or cancelled: an idle timeout per connection.
 //!
+//! # Provided buffers
+//!
+//! A [`BufRing`] ([`Ring::register_buf_ring`]) is a group of buffers the
+//! kernel picks from when a read has data, so that thousands of armed
+//! reads need no buffer each until data comes; each result is a
+//! [`ProvidedBuf`] that goes back to the group when dropped. The
+//! [`bufring`] module explains who owns the memory and when.
+//!
 //! # Examples
 //!
 //! Signal three eventfds and read them back in one batch:
@@ -99,6 +107,7 @@
 //! # Ok::<(), iofd::Error>(())
 //! ```
 
+pub mod bufring;
 mod builder;
 mod dispatch;
 mod drain;
@@ -123,6 +132,7 @@ mod wheel_timers;
 /// the ring takes.
 pub use io_uring;
 
+pub use bufring::{BufRing, ProvidedBuf};
 pub use builder::RingBuilder;
 pub use dispatch::Completion;
 pub use driver::Ring;

@@ -175,6 +175,25 @@ impl SignalInfo {
         }
     }
 
+    /// The record whose bytes are `bytes`, as the kernel writes it (in a
+    /// buffer of a provided buffer ring, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iofd::{Signal, SignalInfo};
+    ///
+    /// let mut bytes = [0u8; SignalInfo::SIZE];
+    /// bytes[..4].copy_from_slice(&15u32.to_ne_bytes());
+    /// assert_eq!(SignalInfo::from_bytes(&bytes).signal(), Some(Signal::TERM));
+    /// ```
+    #[inline]
+    pub fn from_bytes(bytes: &[u8; SignalInfo::SIZE]) -> SignalInfo {
+        let mut info = [SignalInfo::zeroed()];
+        records_as_bytes(&mut info).copy_from_slice(bytes);
+        info[0]
+    }
+
     /// The signal, or `None` when `signo` is not `1..=64` (a zeroed record).
     #[inline]
     pub fn signal(&self) -> Option<Signal> {

@@ -12,6 +12,8 @@
 //! | [`SignalFd`](crate::SignalFd) | `read_many_op` | [`ReadSignals`] | how many records |
 //! | [`PidFd`](crate::PidFd) | `exit_op` | [`PollExit`] | `()` once the process has exited |
 //! | [`PidFd`](crate::PidFd) | `wait_op` | [`WaitExit`] | the child's [`ExitStatus`](std::process::ExitStatus) |
+//! | [`EventFd`](crate::EventFd), [`TimerFd`](crate::TimerFd), [`SignalFd`](crate::SignalFd) | `read_provided_op(&bufs)` | [`ReadProvided`] | a [`ProvidedBuf`](super::ProvidedBuf) from the [`BufRing`](super::BufRing) |
+//! | [`EventFd`](crate::EventFd), [`TimerFd`](crate::TimerFd), [`SignalFd`](crate::SignalFd) | `read_multishot_op(&bufs)` | [`ReadMultishot`] | a [`ProvidedBuf`](super::ProvidedBuf) per shot |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op(offset)` | [`ReadAt`] | bytes read |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op_shared(offset).with_buf(buf)` | [`ReadBuf`] | bytes read and the buffer ([`BufResult`]) |
@@ -47,6 +49,7 @@ mod file;
 mod misc;
 mod owned;
 mod pidfd;
+mod provided;
 mod signalfd;
 mod timeout;
 mod timerfd;
@@ -56,6 +59,7 @@ pub use file::{ReadAt, WriteAt};
 pub use misc::{Cancel, Nop, RawSqe};
 pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
 pub use pidfd::{PollExit, WaitExit};
+pub use provided::{ProvidedStorage, ReadMultishot, ReadProvided};
 pub use signalfd::{ReadSignal, ReadSignals};
 pub use timeout::{
     LinkTimeout, LinkTimeoutResult, Timeout, TimeoutRemove, TimeoutResult, TimeoutStorage,
