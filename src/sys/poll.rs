@@ -45,6 +45,28 @@ bitflags! {
 }
 
 bitflags! {
+    /// The `poll(2)` events an io_uring poll (`IORING_OP_POLL_ADD`) waits
+    /// for and reports: [`Events`] without the bits only epoll knows.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct PollFlags: u32 {
+        /// `POLLIN`: readable.
+        const IN = 0x001;
+        /// `POLLPRI`: exceptional condition.
+        const PRI = 0x002;
+        /// `POLLOUT`: writable.
+        const OUT = 0x004;
+        /// `POLLERR`: error (always reported).
+        const ERR = 0x008;
+        /// `POLLHUP`: hang-up (always reported).
+        const HUP = 0x010;
+        /// `POLLNVAL`: the descriptor is not open (reported).
+        const NVAL = 0x020;
+        /// `POLLRDHUP`: the peer shut down writing.
+        const RDHUP = 0x2000;
+    }
+}
+
+bitflags! {
     /// Flags of `epoll_create1`.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub struct EpollFlags: u32 {

@@ -18,6 +18,8 @@
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op_shared(offset).with_buf(buf)` | [`ReadBuf`] | bytes read and the buffer ([`BufResult`]) |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op_shared(offset).with_buf(buf)` | [`WriteBuf`] | bytes written and the buffer |
+//! | any `AsFd` (`&T`, `Arc<T>`, [`PollTarget`]) | [`Poll::new`] | [`Poll`] | the ready [`PollFlags`] |
+//! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
 //! | — | [`Nop::new`] | [`Nop`] | `()` |
 //! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
 //! | — | [`Timeout::after`], [`Timeout::at`], [`Timeout::every`] | [`Timeout`] | a [`TimeoutResult`] per shot |
@@ -49,6 +51,7 @@ mod file;
 mod misc;
 mod owned;
 mod pidfd;
+mod poll;
 mod provided;
 mod signalfd;
 mod timeout;
@@ -59,6 +62,7 @@ pub use file::{ReadAt, WriteAt};
 pub use misc::{Cancel, Nop, RawSqe};
 pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
 pub use pidfd::{PollExit, WaitExit};
+pub use poll::{Poll, PollFlags, PollMultishot, PollSource, PollTarget};
 pub use provided::{ProvidedStorage, ReadMultishot, ReadProvided};
 pub use signalfd::{ReadSignal, ReadSignals};
 pub use timeout::{
