@@ -7,7 +7,7 @@
 //! pushed with [`Ring::push_tagged`] carries the caller's `u64` tag; each
 //! of its results, as it is reaped, puts the operation on a queue that
 //! [`Ring::next_completion`] pops. The owner then takes the typed result
-//! from its [`Token`](super::Token) ([`Ring::poll`], O(1)) and, usually,
+//! from its [`Token`] ([`Ring::poll`], O(1)) and, usually,
 //! pushes its next operation — in the same loop body.
 //!
 //! # Why this shape

@@ -1,6 +1,7 @@
-//! The ring driver: typed handle operations batched through io_uring into
-//! storage the caller owns, indexed by a slab-backed, generation-checked
-//! completion table.
+//! The ring driver: typed handle operations batched through io_uring, a
+//! generation-checked completion table that grows with the work, and
+//! dispatch of completions to their owners by tag — the core of an
+//! io_uring event loop.
 //!
 //! # The model
 //!
@@ -10,12 +11,28 @@
 //!   write at an offset. An operation borrows its handle (or shares it
 //!   through an `Arc`), never a bare descriptor number, builds one SQE and
 //!   turns its CQE into a typed result or an [`Error`](crate::Error).
-//! - **The completion table** is a `slab` sized once, when the ring is
-//!   built, and never reallocated. Each SQE's `user_data` ([`UserData`])
-//!   packs its slot key and the slot's generation; a CQE whose slot is free
-//!   or has moved on to a later generation is counted
+//! - **The completion table** holds one 56-byte slot per operation (24
+//!   bytes of it the operation's storage) in chunks that are added as the
+//!   work grows — never moved, since the kernel writes into them — up to
+//!   [`RingBuilder::max_capacity`]; at it a push fails with
+//!   [`Error::TableFull`](crate::Error::TableFull). Each SQE's `user_data`
+//!   ([`UserData`]) packs its slot key and the slot's generation; a CQE
+//!   whose slot is free or has moved on to a later generation is counted
 //!   ([`Ring::stale_completions`]) and dropped, never delivered to another
 //!   operation.
+//! - **Dispatch by tag.** An operation pushed with [`Ring::push_tagged`]
+//!   carries the caller's `u64` (a connection's index); each of its
+//!   results is announced, in completion order, by
+//!   [`Ring::next_completion`] — O(1), no scan, no allocation — and taken
+//!   from its [`Token`]. The [`dispatch`] module says why this shape.
+//! - **Multishot operations are streams**: every CQE is one result, taken
+//!   in order ([`Ring::poll`] again and again), however late; the last has
+//!   no `IORING_CQE_F_MORE`, and ends the token. A cancelled stream ends
+//!   with `Os(ECANCELED)`, one the kernel ends with its own error.
+//! - **Nothing untaken leaks.** A result nobody takes — its token dropped,
+//!   its operation detached or cancelled, its ring dropped — is decoded
+//!   and dropped, so an owned buffer is freed and a provided buffer goes
+//!   back to its group.
 //! - **Batching.** Pushing only fills the submission queue; one
 //!   `io_uring_enter` ([`Ring::submit`], [`Ring::submit_and_wait`]) submits
 //!   the whole batch and may wait in the same call. A full submission queue
@@ -83,6 +100,113 @@
 //! [`ProvidedBuf`] that goes back to the group when dropped. The
 //! [`bufring`] module explains who owns the memory and when.
 //!
+//! # An event loop
+//!
+//! Owners (connections, children, timers) keep their tokens; the loop
+//! waits, and hands each completion to its owner by tag, which takes the
+//! result and pushes its next operation:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use iofd::EventFd;
+//! use iofd::ring::ops::{PollFlags, PollMultishot, Timeout, TimeoutResult};
+//! use iofd::ring::{Ring, Token};
+//!
+//! enum Owner {
+//!     Ticker(Token<Timeout>, u32),
+//!     Doorbell(Token<PollMultishot<Arc<EventFd>>>, Arc<EventFd>),
+//! }
+//!
+//! let mut ring = Ring::new(64)?;
+//! let bell = Arc::new(EventFd::new(0)?);
+//! let mut owners = vec![
+//!     Owner::Ticker(ring.push_tagged(Timeout::every(Duration::from_millis(1)), 0)?, 0),
+//!     Owner::Doorbell(
+//!         ring.push_tagged(PollMultishot::new(Arc::clone(&bell), PollFlags::IN), 1)?,
+//!         Arc::clone(&bell),
+//!     ),
+//! ];
+//! let mut rung = false;
+//! while !rung {
+//!     ring.submit_and_wait(1)?;
+//!     while let Some(c) = ring.next_completion() {
+//!         match &mut owners[c.tag as usize] {
+//!             Owner::Ticker(token, ticks) => {
+//!                 if let Some(Ok(TimeoutResult::Fired)) = ring.poll(token) {
+//!                     *ticks += 1;
+//!                     if *ticks == 3 {
+//!                         bell.signal(1)?; // ring the doorbell on the third tick
+//!                     }
+//!                 }
+//!             }
+//!             Owner::Doorbell(token, efd) => {
+//!                 if let Some(events) = ring.poll(token) {
+//!                     assert!(events?.contains(PollFlags::IN));
+//!                     efd.wait()?;
+//!                     rung = true;
+//!                 }
+//!             }
+//!         }
+//!     }
+//! }
+//! for owner in owners {
+//!     match owner {
+//!         Owner::Ticker(t, _) => ring.cancel(t)?,
+//!         Owner::Doorbell(t, _) => ring.cancel(t)?,
+//!     }
+//! }
+//! # Ok::<(), iofd::Error>(())
+//! ```
+//!
+//! # Writing an operation of one's own
+//!
+//! An operation the crate lacks is an [`Op`]: an `unsafe trait`, since the
+//! driver pushes the SQE it builds. Build the SQE with the re-exported
+//! [`io_uring`] crate, decode the CQE with [`Cqe::result`], and keep the
+//! contract on [`Op`] (the SQE touches only the storage it is given and
+//! what the operation borrows). A `fsync` of an `Arc`-held file, say:
+//!
+//! ```
+//! use std::os::fd::{AsFd, AsRawFd};
+//! use std::sync::Arc;
+//! use iofd::MemFd;
+//! use iofd::ring::io_uring::{opcode, squeue, types};
+//! use iofd::ring::{Cqe, Op, Ring};
+//!
+//! struct Fsync(Arc<MemFd>);
+//!
+//! // SAFETY: the SQE names the descriptor the operation keeps open until
+//! // its CQE, and touches no memory.
+//! unsafe impl Op for Fsync {
+//!     type Storage = ();
+//!     type Output = ();
+//!     const CODE: u8 = opcode::Fsync::CODE;
+//!     const NAME: &'static str = "fsync (IORING_OP_FSYNC)";
+//!
+//!     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+//!         opcode::Fsync::new(types::Fd(self.0.as_fd().as_raw_fd())).build()
+//!     }
+//!
+//!     fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+//!         Some(self.0)
+//!     }
+//!
+//!     unsafe fn output(cqe: Cqe, _storage: *const ()) -> iofd::Result<()> {
+//!         cqe.result().map(drop)
+//!     }
+//! }
+//!
+//! let mut ring = Ring::new(4)?;
+//! let mem = Arc::new(MemFd::new("synced")?);
+//! let t = ring.push(Fsync(Arc::clone(&mem)))?;
+//! ring.wait(t)?;
+//! # Ok::<(), iofd::Error>(())
+//! ```
+//!
+//! An SQE that fits no type can still go through the ring with its
+//! results: [`Ring::push_raw_tagged`].
+//!
 //! # Examples
 //!
 //! Signal three eventfds and read them back in one batch:
@@ -109,7 +233,7 @@
 
 pub mod bufring;
 mod builder;
-mod dispatch;
+pub mod dispatch;
 mod drain;
 mod driver;
 mod enter;

@@ -199,6 +199,10 @@ impl Ring {
     #[inline(always)]
     pub(crate) fn slot_storage<S>(&mut self, ud: UserData) -> Result<*mut S> {
         const { assert!(size_of::<S>() <= BIG_BYTES && align_of::<S>() <= 8) };
+        if size_of::<S>() == 0 {
+            // Nothing is stored: no lookup.
+            return Ok(std::ptr::NonNull::dangling().as_ptr());
+        }
         if !is_big::<S>() {
             return Ok(self.table.storage_ptr(ud, false).cast());
         }

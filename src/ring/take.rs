@@ -39,10 +39,13 @@ impl Ring {
             token.done = true;
             return Some(Err(Error::InvalidParam(FOREIGN_TOKEN)));
         }
-        let ptr = self
-            .table
-            .storage_ptr(token.ud, is_big::<O::Storage>())
-            .cast::<O::Storage>();
+        let ptr = if size_of::<O::Storage>() == 0 {
+            std::ptr::NonNull::dangling().as_ptr()
+        } else {
+            self.table
+                .storage_ptr(token.ud, is_big::<O::Storage>())
+                .cast::<O::Storage>()
+        };
         let (cqe, last) = self.table.take(token.ud)?;
         token.done = last;
         // SAFETY: the CQE was reaped, so the kernel is done with the slot's

@@ -11,6 +11,8 @@
 //! the working set, no operation allocates.
 #![allow(unsafe_code)]
 
+mod extra;
+mod ready;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -19,7 +21,6 @@ use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::AsFd;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use io_uring::squeue;
@@ -27,7 +28,7 @@ use io_uring::squeue;
 use super::UserData;
 use crate::sys::Errno;
 pub use store::{BIG_BYTES, INLINE_BYTES};
-use store::{Bigs, Extra, Extras, NONE, Shot, Shots, Slots, pool_bytes};
+use store::{Bigs, Extras, NONE, Shots, Slots, pool_bytes};
 pub(crate) use store::{Discard, Life};
 
 /// What a CQE reported for an operation, before it is typed.
@@ -255,103 +256,6 @@ impl Table {
         (slot.generation == ud.generation() && slot.life != Life::Vacant).then_some(slot)
     }
 
-    /// Slot `ud`'s side record, made if it has none; `None` when out of
-    /// memory or `ud` is not live.
-    fn extra_mut(&mut self, ud: UserData) -> Option<&mut Extra> {
-        let idx = self.live(ud)?.extra;
-        let idx = if idx == NONE {
-            let idx = if self.extras.free != NONE {
-                let i = self.extras.free;
-                self.extras.free = self.extras.items[i as usize].next;
-                i
-            } else {
-                self.extras.items.try_reserve(1).ok()?;
-                self.extras.items.push(Extra::EMPTY);
-                self.extras.items.len() as u32 - 1
-            };
-            self.live_mut(ud)?.extra = idx;
-            idx
-        } else {
-            idx
-        };
-        self.extras.items.get_mut(idx as usize)
-    }
-
-    /// The side record at `idx`, if any.
-    #[inline]
-    fn extra_at(&self, idx: u32) -> Option<&Extra> {
-        if idx == NONE {
-            None
-        } else {
-            self.extras.items.get(idx as usize)
-        }
-    }
-
-    /// Gives slot `ud` a re-arm recipe: poll `target` for `events`, then
-    /// submit the SQE `entry` builds.
-    #[inline(always)]
-    pub(crate) fn set_rearm(
-        &mut self,
-        ud: UserData,
-        target: super::Target,
-        events: u32,
-        entry: impl FnOnce() -> squeue::Entry,
-    ) -> bool {
-        let Some(extra) = self.extra_mut(ud) else {
-            return false;
-        };
-        extra.rearm = Some(Rearm {
-            target,
-            events,
-            entry: entry(),
-        });
-        true
-    }
-
-    /// Gives slot `ud` a handle to keep open until its final CQE; `false`
-    /// when out of memory (the handle is dropped: the caller must not have
-    /// submitted yet).
-    #[inline(always)]
-    pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) -> bool {
-        match self.extra_mut(ud) {
-            Some(extra) => {
-                extra.keep = Some(keep);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Has every result of slot `ud` that nobody takes handed to
-    /// `discard`, with `storage`.
-    pub(crate) fn set_discard(&mut self, ud: UserData, discard: Discard, storage: *mut u8) -> bool {
-        match self.extra_mut(ud) {
-            Some(extra) => {
-                extra.discard = Some((discard, storage));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Gives slot `ud` a [`BIG_BYTES`] storage block and returns it; null
-    /// when out of memory.
-    pub(crate) fn attach_big(&mut self, ud: UserData) -> *mut u8 {
-        let Some(block) = self.bigs.take() else {
-            return std::ptr::null_mut();
-        };
-        match self.extra_mut(ud) {
-            Some(extra) => {
-                extra.big = block;
-                self.bigs.ptr(block)
-            }
-            None => {
-                self.bigs.give(block);
-                std::ptr::null_mut()
-            }
-        }
-    }
-
     /// A pointer to slot `ud`'s storage: inline, or its big block when
     /// `big` (null if it has none). Never dereferenced here.
     #[inline(always)]
@@ -430,106 +334,6 @@ impl Table {
         if extra != NONE {
             self.free_extra(extra, ud);
         }
-    }
-
-    /// Empties side record `idx` of operation `ud` (discarding its untaken
-    /// shots) and returns it to the pool.
-    #[cold]
-    fn free_extra(&mut self, idx: u32, ud: UserData) {
-        while let Some(cqe) = self.pop_shot(idx) {
-            self.discard_with(idx, ud, cqe);
-        }
-        let Some(extra) = self.extras.items.get_mut(idx as usize) else {
-            return;
-        };
-        let keep = extra.keep.take();
-        let big = extra.big;
-        *extra = Extra {
-            next: self.extras.free,
-            ..Extra::EMPTY
-        };
-        self.extras.free = idx;
-        if big != NONE {
-            self.bigs.give(big);
-        }
-        if let Some(keep) = keep {
-            self.release(move || drop(keep));
-        }
-    }
-
-    /// Runs `f` (a `Drop` of a caller's type), holding a panic for
-    /// [`take_unwound`](Table::take_unwound) rather than let it cut a pass
-    /// of completions short: CQEs already copied out of the ring would be
-    /// lost, and their operations never end.
-    #[inline(always)]
-    fn release(&mut self, f: impl FnOnce()) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-            self.unwound.get_or_insert(payload);
-        }
-    }
-
-    /// Hands `cqe`, a result of `ud` nobody will take, to its discard.
-    #[inline]
-    fn discard(&mut self, ud: UserData, cqe: Cqe) {
-        if let Some(idx) = self.live(ud).map(|s| s.extra) {
-            self.discard_with(idx, ud, cqe);
-        }
-    }
-
-    /// Hands `cqe`, a result nobody will take, to the discard of side
-    /// record `idx` (if any).
-    fn discard_with(&mut self, idx: u32, _ud: UserData, cqe: Cqe) {
-        if let Some((discard, storage)) = self.extra_at(idx).and_then(|e| e.discard) {
-            // SAFETY: `discard` is the operation's own output decoder
-            // (recorded with its storage by the push) and the CQE has been
-            // reaped; each result is handed over once, taken or discarded.
-            self.release(move || unsafe { discard(cqe, storage) });
-        }
-    }
-
-    /// Removes the oldest untaken intermediate result of record `idx`.
-    fn pop_shot(&mut self, idx: u32) -> Option<Cqe> {
-        let extra = self.extras.items.get_mut(idx as usize)?;
-        let head = extra.shot_head;
-        let shot = *self.shots.items.get(head as usize)?;
-        extra.shot_head = shot.next;
-        if shot.next == NONE {
-            extra.shot_tail = NONE;
-        }
-        self.shots.items[head as usize].next = self.shots.free;
-        self.shots.free = head;
-        self.shots_pending -= 1;
-        Some(shot.cqe)
-    }
-
-    /// Appends an intermediate result to operation `ud`'s queue; `false`
-    /// when out of memory.
-    fn push_shot(&mut self, ud: UserData, cqe: Cqe) -> bool {
-        let node = if self.shots.free != NONE {
-            let i = self.shots.free;
-            self.shots.free = self.shots.items[i as usize].next;
-            self.shots.items[i as usize] = Shot { cqe, next: NONE };
-            i
-        } else {
-            if self.shots.items.try_reserve(1).is_err() {
-                return false;
-            }
-            self.shots.items.push(Shot { cqe, next: NONE });
-            self.shots.items.len() as u32 - 1
-        };
-        let Some(extra) = self.extra_mut(ud) else {
-            self.shots.items[node as usize].next = self.shots.free;
-            self.shots.free = node;
-            return false;
-        };
-        let tail = std::mem::replace(&mut extra.shot_tail, node);
-        if tail == NONE {
-            extra.shot_head = node;
-        } else {
-            self.shots.items[tail as usize].next = node;
-        }
-        self.shots_pending += 1;
-        true
     }
 
     /// Whether a kept handle's or a discarded result's `Drop` panicked
@@ -639,24 +443,6 @@ impl Table {
         }
     }
 
-    /// Puts `ud` on the dispatch queue.
-    #[inline(always)]
-    fn announce(&mut self, ud: UserData) {
-        if self.ready.len() == self.ready.capacity() {
-            self.compact_ready();
-        }
-        self.ready.push_back(ud);
-    }
-
-    /// Drops entries whose results were taken by token, when the queue is
-    /// at its capacity, before it grows.
-    #[cold]
-    fn compact_ready(&mut self) {
-        let mut ready = std::mem::take(&mut self.ready);
-        ready.retain(|&ud| self.has_result(ud));
-        self.ready = ready;
-    }
-
     /// Counts `n` [`Delivery::Unsettled`] operations out of flight.
     #[inline]
     pub(crate) fn settle(&mut self, n: usize) {
@@ -738,26 +524,6 @@ impl Table {
         }
     }
 
-    /// Operation `ud`'s final CQE came: its recipe and kept handle are
-    /// needed no longer, nor its side record if it holds nothing else.
-    #[cold]
-    fn finished(&mut self, idx: u32, ud: UserData) {
-        let Some(extra) = self.extras.items.get_mut(idx as usize) else {
-            return;
-        };
-        extra.rearm = None;
-        let keep = extra.keep.take();
-        if !extra.holds_results() {
-            if let Some(slot) = self.live_mut(ud) {
-                slot.extra = NONE;
-            }
-            self.free_extra(idx, ud);
-        }
-        if let Some(keep) = keep {
-            self.release(move || drop(keep));
-        }
-    }
-
     /// A CQE whose tag matches no live slot: one of the driver's own
     /// requests, or stale.
     #[cold]
@@ -770,36 +536,29 @@ impl Table {
         }
     }
 
-    /// Whether slot `ud` is live with a result to take.
-    #[inline]
-    fn has_result(&self, ud: UserData) -> bool {
-        self.live(ud).is_some_and(|s| {
-            s.life == Life::Completed
-                || (s.life == Life::InFlight
-                    && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE))
-        })
-    }
-
-    /// The next tagged operation with a result to take, in completion
-    /// order: its tag and its `user_data`.
-    #[inline]
-    pub(crate) fn next_ready(&mut self) -> Option<(u64, UserData)> {
-        while let Some(ud) = self.ready.pop_front() {
-            if self.has_result(ud) {
-                let tag = self.live(ud).map_or(0, |s| s.tag);
-                return Some((tag, ud));
-            }
-        }
-        None
-    }
-
     /// Takes one result of slot `ud`, intermediate ones first, in order:
     /// `None` while nothing has come. With the final result the slot is
     /// freed, and the flag says so.
     #[inline]
     pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
-        let slot = self.live(ud)?;
+        let free = self.slots.free;
+        let slot = self.slots.get_mut(ud.key())?;
+        if slot.generation != ud.generation() {
+            return None;
+        }
         let (life, idx, cqe) = (slot.life, slot.extra, slot.cqe);
+        if life == Life::Completed && idx == NONE && slot.flags & SCOPED == 0 {
+            // The common take: a plain final result, freed in place.
+            slot.life = Life::Vacant;
+            slot.next = free;
+            self.slots.free = ud.key();
+            self.slots.live -= 1;
+            self.completed -= 1;
+            return Some((cqe, true));
+        }
+        if life == Life::Vacant {
+            return None;
+        }
         if idx != NONE {
             if let Some(shot) = self.pop_shot(idx) {
                 return Some((shot, false));

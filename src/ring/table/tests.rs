@@ -131,3 +131,193 @@ fn reserved_cqes_are_not_results_and_failed_polls_are() {
     assert_eq!(t.complete(ud.aux(), -9, 0), Delivery::Stored);
     assert_eq!(t.take(ud).map(|(c, last)| (c.res, last)), Some((-9, true)));
 }
+
+/// A model-based check of the table and its dispatch queue: random pushes
+/// (tagged or not, one-shot or multishot), CQEs in any order (stale,
+/// duplicate and multishot ones among them), takes, detaches and growth,
+/// against a naive model. No result is lost, none reaches the wrong
+/// operation or comes twice, every discarded result is discarded once, and
+/// every slot is freed.
+mod model {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    thread_local! {
+        /// Results handed to the discard, as (storage word, res).
+        static DISCARDED: RefCell<Vec<(usize, i32)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The discard under test: records which operation (its storage
+    /// pointer is its model index) lost which result.
+    unsafe fn record(cqe: Cqe, storage: *mut u8) {
+        DISCARDED.with(|d| d.borrow_mut().push((storage as usize, cqe.res)));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Step {
+        Push { tagged: bool, multishot: bool },
+        Shot(usize),
+        Final(usize),
+        Take(usize),
+        Detach(usize),
+        Stale(usize),
+        Pop,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => (any::<bool>(), any::<bool>())
+                .prop_map(|(tagged, multishot)| Step::Push { tagged, multishot }),
+            3 => (0..64usize).prop_map(Step::Shot),
+            3 => (0..64usize).prop_map(Step::Final),
+            3 => (0..64usize).prop_map(Step::Take),
+            1 => (0..64usize).prop_map(Step::Detach),
+            1 => (0..64usize).prop_map(Step::Stale),
+            2 => Just(Step::Pop),
+        ]
+    }
+
+    /// What the model knows of one operation.
+    struct Op {
+        ud: UserData,
+        tagged: bool,
+        multishot: bool,
+        /// Results delivered and not yet taken, in order.
+        pending: VecDeque<i32>,
+        /// The final CQE has come.
+        ended: bool,
+        /// Its owner is gone.
+        detached: bool,
+        /// The slot is free.
+        freed: bool,
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn the_table_matches_a_naive_model(steps in prop::collection::vec(step(), 1..400)) {
+            DISCARDED.with(|d| d.borrow_mut().clear());
+            let mut t = Table::try_new(0, 300).expect("table");
+            let mut ops: Vec<Op> = Vec::new();
+            let mut ready: VecDeque<usize> = VecDeque::new();
+            let mut next_res = 1i32;
+            let mut discarded_expected: Vec<(usize, i32)> = Vec::new();
+            let live = |ops: &Vec<Op>| ops.iter().filter(|o| !o.freed).count();
+            for s in steps {
+                match s {
+                    Step::Push { tagged, multishot } => {
+                        let i = ops.len();
+                        let full = live(&ops) >= 300;
+                        let ud = t.insert(false, tagged.then_some(i as u64));
+                        prop_assert_eq!(ud.is_none(), full);
+                        let Some(ud) = ud else { continue };
+                        prop_assert!(t.set_discard(ud, record, i as *mut u8));
+                        ops.push(Op { ud, tagged, multishot, pending: VecDeque::new(),
+                            ended: false, detached: false, freed: false });
+                    }
+                    Step::Shot(k) | Step::Final(k) => {
+                        let last = matches!(s, Step::Final(_));
+                        let Some(i) = (!ops.is_empty()).then(|| k % ops.len()) else { continue };
+                        let o = &mut ops[i];
+                        if o.ended || o.freed || (!last && !o.multishot) {
+                            continue;
+                        }
+                        let res = next_res;
+                        next_res += 1;
+                        let flags = if last { 0 } else { Cqe::F_MORE };
+                        let d = t.complete(o.ud, res, flags);
+                        if o.detached {
+                            discarded_expected.push((i, res));
+                            prop_assert_eq!(d, if last { Delivery::Freed } else { Delivery::Ignored });
+                            if last { o.freed = true; o.ended = true; }
+                        } else {
+                            prop_assert_eq!(d, Delivery::Stored);
+                            o.pending.push_back(res);
+                            o.ended = last;
+                            if o.tagged { ready.push_back(i); }
+                        }
+                    }
+                    Step::Take(k) => {
+                        let Some(i) = (!ops.is_empty()).then(|| k % ops.len()) else { continue };
+                        let o = &mut ops[i];
+                        let got = t.take(o.ud);
+                        if o.freed || o.detached {
+                            prop_assert_eq!(got, None);
+                            continue;
+                        }
+                        match o.pending.pop_front() {
+                            None => prop_assert_eq!(got, None),
+                            Some(res) => {
+                                let last = o.ended && o.pending.is_empty();
+                                prop_assert_eq!(got, Some((Cqe { res, flags: if last { 0 } else { Cqe::F_MORE } }, last)));
+                                if last { o.freed = true; }
+                            }
+                        }
+                    }
+                    Step::Detach(k) => {
+                        let Some(i) = (!ops.is_empty()).then(|| k % ops.len()) else { continue };
+                        let o = &mut ops[i];
+                        if o.freed || o.detached { continue; }
+                        t.abandon(o.ud);
+                        o.detached = true;
+                        for res in o.pending.drain(..) {
+                            discarded_expected.push((i, res));
+                        }
+                        if o.ended { o.freed = true; }
+                    }
+                    Step::Stale(k) => {
+                        // A CQE for an operation whose slot is gone.
+                        let Some(i) = (!ops.is_empty()).then(|| k % ops.len()) else { continue };
+                        if !ops[i].freed { continue; }
+                        let before = t.stale();
+                        prop_assert_eq!(t.complete(ops[i].ud, 99, 0), Delivery::Stale);
+                        prop_assert_eq!(t.stale(), before + 1);
+                    }
+                    Step::Pop => {
+                        // The model's announcement: the first queued one
+                        // that still has a result to take.
+                        let want = loop {
+                            match ready.pop_front() {
+                                None => break None,
+                                Some(i) if !ops[i].freed && !ops[i].detached && !ops[i].pending.is_empty() => break Some(i),
+                                Some(_) => {}
+                            }
+                        };
+                        let got = t.next_ready();
+                        prop_assert_eq!(got, want.map(|i| (i as u64, ops[i].ud)));
+                    }
+                }
+                prop_assert_eq!(t.live_count(false), live(&ops));
+                prop_assert_eq!(
+                    t.in_flight(),
+                    ops.iter().filter(|o| !o.freed && !o.ended).count()
+                );
+            }
+            // The end: every operation finishes and every result is taken
+            // or discarded; every slot is free.
+            for (i, o) in ops.iter_mut().enumerate() {
+                if o.freed { continue; }
+                if !o.ended {
+                    let res = next_res;
+                    next_res += 1;
+                    t.complete(o.ud, res, 0);
+                    if o.detached { discarded_expected.push((i, res)); } else { o.pending.push_back(res); }
+                }
+                if !o.detached {
+                    while let Some(res) = o.pending.pop_front() {
+                        prop_assert_eq!(t.take(o.ud).map(|(c, _)| c.res), Some(res));
+                    }
+                }
+            }
+            prop_assert_eq!(t.live_count(false), 0);
+            let mut discarded = DISCARDED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+            discarded.sort_unstable();
+            discarded_expected.sort_unstable();
+            prop_assert_eq!(discarded, discarded_expected);
+        }
+    }
+}
