@@ -461,6 +461,68 @@ fn cost() -> Result<()> {
     Ok(())
 }
 
+fn ring_event_loop() -> Result<()> {
+    use iofd::MemFd;
+    use iofd::ring::Ring;
+    use iofd::ring::ops::{PollFlags, PollMultishot, Timeout, TimeoutResult};
+    use std::time::Duration;
+    section("the ring as an event loop: dispatch by tag, streams, owned buffers");
+    let mut ring = Ring::new(64)?;
+    // Owner 0: a 1 ms ticker (a multishot timeout); owner 1: a doorbell
+    // (a multishot poll of an eventfd); owner 2: a 1 MiB write that owns
+    // its buffer.
+    let bell = Arc::new(iofd::EventFd::new(0)?);
+    let mut ticker = ring.push_tagged(Timeout::every(Duration::from_millis(1)), 0)?;
+    let mut doorbell = ring.push_tagged(PollMultishot::new(Arc::clone(&bell), PollFlags::IN), 1)?;
+    let mem = Arc::new(MemFd::new("tour")?);
+    let mut write =
+        Some(ring.push_tagged(mem.write_at_op_shared(0).with_buf(vec![7u8; 1 << 20]), 2)?);
+    let (mut ticks, mut rung) = (0, false);
+    while !rung {
+        ring.submit_and_wait(1)?;
+        while let Some(c) = ring.next_completion() {
+            match c.tag {
+                0 => {
+                    if let Some(Ok(TimeoutResult::Fired)) = ring.poll(&mut ticker) {
+                        ticks += 1;
+                        if ticks == 5 {
+                            bell.signal(1)?;
+                        }
+                    }
+                }
+                1 => {
+                    if let Some(events) = ring.poll(&mut doorbell) {
+                        println!("tick {ticks}: the doorbell rang ({:?})", events?);
+                        rung = true;
+                    }
+                }
+                _ => {
+                    if let Some(t) = write.as_mut() {
+                        if let Some(r) = ring.poll(t) {
+                            let (n, buf) = r?;
+                            println!(
+                                "wrote {} bytes; the {}-byte buffer came back",
+                                n?,
+                                buf.len()
+                            );
+                            write = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ring.cancel(ticker)?;
+    ring.cancel(doorbell)?;
+    println!(
+        "{} enters, table: {} slots, {} bytes",
+        ring.enters(),
+        ring.capacity(),
+        ring.table_bytes()
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     println!("iofd tour — Linux x86_64, syscalls through inline asm, no libc");
     syscall_core()?;
@@ -472,6 +534,7 @@ fn main() -> Result<()> {
     uring_probe()?;
     ring_batch()?;
     ring_timers()?;
+    ring_event_loop()?;
     cost()?;
     println!("\ntour complete");
     Ok(())

@@ -24,6 +24,35 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! And the ring, as an event loop: operations tagged with their owner,
+//! completions handed back by tag.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use iofd::EventFd;
+//! use iofd::ring::Ring;
+//!
+//! let mut ring = Ring::new(64)?;
+//! let efds: Vec<Arc<EventFd>> = (0..3).map(|_| EventFd::new(0).map(Arc::new)).collect::<Result<_, _>>()?;
+//! let mut reads = Vec::new();
+//! for (owner, efd) in efds.iter().enumerate() {
+//!     reads.push(ring.push_tagged(efd.read_op_shared(), owner as u64)?);
+//! }
+//! efds[2].signal(30)?;
+//! efds[0].signal(10)?;
+//! let mut got = Vec::new();
+//! while got.len() < 2 {
+//!     ring.submit_and_wait(1)?;
+//!     while let Some(c) = ring.next_completion() {
+//!         let value = ring.poll(&mut reads[c.tag as usize]).expect("announced")?;
+//!         got.push((c.tag, value));
+//!     }
+//! }
+//! got.sort();
+//! assert_eq!(got, [(0, 10), (2, 30)]);
+//! # Ok::<(), iofd::Error>(())
+//! ```
+//!
 //! # Layers
 //!
 //! - [`sys`]: the syscall core. Raw entry points in `asm!`

@@ -213,3 +213,69 @@ fn an_owned_buffer_comes_back_with_an_error() {
     );
     assert_eq!(ring.in_flight(), 0);
 }
+
+#[test]
+fn a_three_op_chain_whose_middle_fails() {
+    use iofd::ring::ops::Cancel;
+    use iofd::ring::{Link, UserData};
+    let mut ring = Ring::new(8).unwrap();
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let mem = Arc::new(MemFd::new("chain").unwrap());
+    // Soft: the third never runs.
+    let (a, b, c) = ring
+        .push_chain_tagged(
+            (
+                efd.signal_op_shared(1),
+                Cancel::new(UserData::from_raw(12345)),
+                mem.write_at_op_shared(0).with_buf(vec![9u8; 64]),
+            ),
+            Link::Soft,
+            7,
+        )
+        .unwrap();
+    let tags: Vec<u64> = completions(&mut ring, 3).iter().map(|c| c.tag).collect();
+    assert_eq!(
+        tags,
+        [7, 7, 7],
+        "every member announced under the chain's tag"
+    );
+    assert_eq!(ring.wait(a), Ok(()));
+    assert_eq!(ring.wait(b), Err(Error::Os(iofd::sys::Errno::ENOENT)));
+    let (n, buf) = ring.wait(c).unwrap();
+    assert_eq!(n, Err(Error::Os(iofd::sys::Errno::ECANCELED)));
+    assert_eq!(buf, vec![9u8; 64], "a cancelled member's buffer comes back");
+    assert_eq!(mem.len().unwrap(), 0, "the write never ran");
+    // Hard: the third runs all the same.
+    let (a, b, c) = ring
+        .push_chain(
+            (
+                efd.signal_op_shared(1),
+                Cancel::new(UserData::from_raw(12345)),
+                mem.write_at_op_shared(0).with_buf(vec![9u8; 64]),
+            ),
+            Link::Hard,
+        )
+        .unwrap();
+    assert_eq!(ring.wait(a), Ok(()));
+    assert_eq!(ring.wait(b), Err(Error::Os(iofd::sys::Errno::ENOENT)));
+    assert_eq!(ring.wait(c).unwrap().0, Ok(64));
+    assert_eq!(efd.wait(), Ok(2));
+}
+
+#[test]
+fn a_drained_op_waits_for_everything_before_it() {
+    use iofd::ring::SqeFlags;
+    let mut ring = Ring::new(8).unwrap();
+    let timer = ring.push_tagged(Timeout::after(20 * MS), 1).unwrap();
+    let nop = ring
+        .push_flagged(Nop::new(), Some(2), SqeFlags::DRAIN)
+        .unwrap();
+    let asynced = ring
+        .push_flagged(Nop::new(), Some(3), SqeFlags::ASYNC)
+        .unwrap();
+    let tags: Vec<u64> = completions(&mut ring, 3).iter().map(|c| c.tag).collect();
+    assert_eq!(tags, [1, 2, 3], "the drained NOP, and all after it, wait");
+    assert_eq!(ring.wait(timer), Ok(TimeoutResult::Fired));
+    assert_eq!(ring.wait(nop), Ok(()));
+    assert_eq!(ring.wait(asynced), Ok(()));
+}

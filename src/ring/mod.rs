@@ -233,6 +233,7 @@
 
 pub mod bufring;
 mod builder;
+mod chain;
 pub mod dispatch;
 mod drain;
 mod driver;
@@ -258,6 +259,7 @@ pub use io_uring;
 
 pub use bufring::{BufRing, ProvidedBuf};
 pub use builder::RingBuilder;
+pub use chain::{Chain, Link, SqeFlags};
 pub use dispatch::Completion;
 pub use driver::Ring;
 pub use op::{Op, Target, Ticket, Token};

@@ -107,7 +107,7 @@ pub(super) unsafe fn build<O: Op>(
 /// queued. [`Op::into_keep`] must not panic (its contract): the SQE already
 /// names the handle.
 #[inline(always)]
-fn keep<O: Op>(table: &mut Table, ud: UserData, op: O) {
+pub(super) fn keep<O: Op>(table: &mut Table, ud: UserData, op: O) {
     if let Some(keep) = op.into_keep() {
         if !table.set_keep(ud, keep.clone()) {
             // No memory for the record: the handle must outlive the

@@ -83,21 +83,35 @@ pub fn allocations() -> usize {
     ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+/// Bytes allocated and not yet freed in this process.
+#[allow(dead_code)]
+pub fn live_bytes() -> isize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 // SAFETY: forwards to the system allocator unchanged; only counts.
 unsafe impl std::alloc::GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        LIVE.fetch_add(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: the caller's layout contract, forwarded.
         unsafe { std::alloc::System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size() as isize, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: the caller's contract, forwarded.
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         // SAFETY: the caller's contract, forwarded.
         unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
     }

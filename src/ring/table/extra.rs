@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use super::store::{Extra, NONE, Shot};
-use super::{Cqe, Discard, Keep, Rearm, Table};
+use super::{Cqe, Discard, KEEP, Keep, REARM, Rearm, Table};
 use crate::ring::UserData;
 use io_uring::squeue;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -43,7 +43,7 @@ impl Table {
     }
 
     /// Gives slot `ud` a re-arm recipe: poll `target` for `events`, then
-    /// submit the SQE `entry` builds.
+    /// submit the SQE `entry` builds (in its place, not copied).
     #[inline(always)]
     pub(crate) fn set_rearm(
         &mut self,
@@ -52,28 +52,43 @@ impl Table {
         events: u32,
         entry: impl FnOnce() -> squeue::Entry,
     ) -> bool {
-        let Some(extra) = self.extra_mut(ud) else {
+        // `ud` was just claimed by the caller: live, so no generation check.
+        let Some(side) = self.sides.get_or_alloc(ud.key()) else {
             return false;
         };
-        extra.rearm = Some(Rearm {
+        side.rearm = Some(Rearm {
             target,
             events,
             entry: entry(),
         });
+        if let Some(slot) = self.slots.get_mut(ud.key()) {
+            slot.flags |= REARM;
+        }
         true
     }
 
     /// Gives slot `ud` a handle to keep open until its final CQE; `false`
-    /// when out of memory (the handle is dropped: the caller must not have
-    /// submitted yet).
+    /// when out of memory (the handle is then dropped: the caller must see
+    /// to it).
     #[inline(always)]
     pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) -> bool {
-        match self.extra_mut(ud) {
-            Some(extra) => {
-                extra.keep = Some(keep);
-                true
-            }
-            None => false,
+        // As in `set_rearm`: `ud` is the caller's, just claimed.
+        let Some(side) = self.sides.get_or_alloc(ud.key()) else {
+            return false;
+        };
+        side.keep = Some(keep);
+        if let Some(slot) = self.slots.get_mut(ud.key()) {
+            slot.flags |= KEEP;
+        }
+        true
+    }
+
+    /// Drops slot `key`'s kept handle, which may be the last reference to
+    /// a caller's type (see [`release`](Table::release)).
+    #[inline(always)]
+    pub(super) fn release_keep(&mut self, key: u32) {
+        if let Some(keep) = self.sides.get_mut(key).and_then(|s| s.keep.take()) {
+            self.release(move || drop(keep));
         }
     }
 
@@ -117,7 +132,6 @@ impl Table {
         let Some(extra) = self.extras.items.get_mut(idx as usize) else {
             return;
         };
-        let keep = extra.keep.take();
         let big = extra.big;
         *extra = Extra {
             next: self.extras.free,
@@ -126,9 +140,6 @@ impl Table {
         self.extras.free = idx;
         if big != NONE {
             self.bigs.give(big);
-        }
-        if let Some(keep) = keep {
-            self.release(move || drop(keep));
         }
     }
 
@@ -207,23 +218,18 @@ impl Table {
         true
     }
 
-    /// Operation `ud`'s final CQE came: its recipe and kept handle are
-    /// needed no longer, nor its side record if it holds nothing else.
+    /// Operation `ud`'s final CQE came: its side record is needed no
+    /// longer if it holds nothing to take or discard.
     #[cold]
     pub(super) fn finished(&mut self, idx: u32, ud: UserData) {
-        let Some(extra) = self.extras.items.get_mut(idx as usize) else {
+        let Some(extra) = self.extras.items.get(idx as usize) else {
             return;
         };
-        extra.rearm = None;
-        let keep = extra.keep.take();
         if !extra.holds_results() {
             if let Some(slot) = self.live_mut(ud) {
                 slot.extra = NONE;
             }
             self.free_extra(idx, ud);
-        }
-        if let Some(keep) = keep {
-            self.release(move || drop(keep));
         }
     }
 }

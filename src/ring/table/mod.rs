@@ -28,7 +28,7 @@ use io_uring::squeue;
 use super::UserData;
 use crate::sys::Errno;
 pub use store::{BIG_BYTES, INLINE_BYTES};
-use store::{Bigs, Extras, NONE, Shots, Slots, pool_bytes};
+use store::{Bigs, Extras, NONE, Shots, Sides, Slots, pool_bytes};
 pub(crate) use store::{Discard, Life};
 
 /// What a CQE reported for an operation, before it is typed.
@@ -78,6 +78,10 @@ const ASKED: u8 = 4;
 /// `Slot::flags`: re-armed at least once, so it may be waiting behind a
 /// poll tagged with its auxiliary tag, which a cancel must name too.
 const REARMED: u8 = 8;
+/// `Slot::flags`: its side holds a re-arm recipe.
+const REARM: u8 = 16;
+/// `Slot::flags`: its side holds a kept handle.
+const KEEP: u8 = 32;
 
 /// What [`Table::complete`] did with a CQE.
 #[derive(Debug, PartialEq, Eq)]
@@ -101,6 +105,7 @@ pub(crate) enum Delivery {
 /// The table of operations in flight.
 pub(crate) struct Table {
     slots: Slots,
+    sides: Sides,
     extras: Extras,
     shots: Shots,
     bigs: Bigs,
@@ -146,6 +151,7 @@ impl Table {
     pub(crate) const fn empty() -> Table {
         Table {
             slots: Slots::new(),
+            sides: Sides::new(),
             extras: Extras::new(),
             shots: Shots::new(),
             bigs: Bigs::new(),
@@ -188,6 +194,7 @@ impl Table {
             + pool_bytes(&self.extras)
             + pool_bytes(&self.shots)
             + self.bigs.bytes()
+            + self.sides.bytes()
             + self.ready.capacity() * size_of::<UserData>()
     }
 
@@ -325,11 +332,15 @@ impl Table {
         let (extra, flags) = (slot.extra, slot.flags);
         slot.life = Life::Vacant;
         slot.extra = NONE;
+        slot.flags = 0;
         slot.next = free;
         self.slots.free = key;
         self.slots.live -= 1;
         if flags & SCOPED != 0 {
             self.scoped_live -= 1;
+        }
+        if flags & KEEP != 0 {
+            self.release_keep(key);
         }
         if extra != NONE {
             self.free_extra(extra, ud);
@@ -414,15 +425,20 @@ impl Table {
         if let Some(slot) = self.slots.get_mut(ud.key()) {
             // Comparing the whole upper half against the generation also
             // sends every auxiliary tag to the general path.
+            // A recipe needs no work unless the read found nothing ready:
+            // its flag is cleared and the recipe left in place (only a
+            // flagged one is ever read). A kept handle is let go.
             if slot.generation == ud.upper()
                 && slot.life == Life::InFlight
                 && slot.extra == NONE
                 && flags & Cqe::F_MORE == 0
+                && (res != -EAGAIN || slot.flags & REARM == 0)
             {
                 slot.cqe = Cqe { res, flags };
                 slot.life = Life::Completed;
                 let f = slot.flags;
-                if f & (SCOPED | TAGGED) != 0 {
+                slot.flags = f & !(REARM | KEEP);
+                if f & (SCOPED | TAGGED | KEEP) != 0 {
                     self.counted_out(ud, f);
                 }
                 return Delivery::Unsettled;
@@ -440,6 +456,9 @@ impl Table {
         }
         if flags & TAGGED != 0 {
             self.announce(ud);
+        }
+        if flags & KEEP != 0 {
+            self.release_keep(ud.key());
         }
     }
 
@@ -467,8 +486,7 @@ impl Table {
             }
             true
         } else {
-            let rearmable = self.extra_at(idx).is_some_and(|e| e.rearm.is_some());
-            if rearmable && res == -EAGAIN && life == Life::InFlight {
+            if sflags & REARM != 0 && res == -EAGAIN && life == Life::InFlight {
                 if sflags & ASKED == 0 {
                     return Delivery::Rearm(ud.key());
                 }
@@ -496,6 +514,7 @@ impl Table {
                 if let Some(slot) = self.live_mut(ud) {
                     slot.cqe = cqe;
                     slot.life = Life::Completed;
+                    slot.flags &= !(REARM | KEEP);
                 }
                 self.completed += 1;
                 self.counted_out(ud, sflags);
@@ -623,7 +642,10 @@ impl Table {
         if slot.life == Life::Vacant {
             return None;
         }
-        let rearm = self.extra_at(slot.extra)?.rearm.as_ref()?;
+        if slot.flags & REARM == 0 {
+            return None;
+        }
+        let rearm = self.sides.get(key)?.rearm.as_ref()?;
         Some((UserData::new(key, slot.generation), rearm))
     }
 }

@@ -88,12 +88,84 @@ const _: () = assert!(size_of::<Slot>() == 56);
 /// value is dropped (a buffer freed, a descriptor closed).
 pub(crate) type Discard = unsafe fn(Cqe, *mut u8);
 
-/// What only some operations need, out of line.
-pub(crate) struct Extra {
+/// What reads and handle-keeping operations need beside their slot: a
+/// re-arm recipe and a kept handle. Chunks of these are allocated beside a
+/// chunk of slots the first time one of its operations needs one, and are
+/// flagged per slot (`REARM`, `KEEP`), so that the common read completes
+/// on the fast path without a side record.
+pub(crate) struct Side {
     /// How to re-arm a read that found nothing ready.
     pub(crate) rearm: Option<Rearm>,
     /// A handle kept open until the final CQE.
     pub(crate) keep: Option<Keep>,
+}
+
+/// The side chunks, by slot chunk.
+pub(crate) struct Sides {
+    chunks: Vec<Option<Box<[Side]>>>,
+}
+
+impl Sides {
+    pub(crate) const fn new() -> Sides {
+        Sides { chunks: Vec::new() }
+    }
+
+    /// Slot `key`'s side.
+    #[inline(always)]
+    pub(crate) fn get(&self, key: u32) -> Option<&Side> {
+        let chunk = self.chunks.get((key as usize) >> CHUNK_SHIFT)?.as_ref()?;
+        chunk.get(key as usize & CHUNK_MASK)
+    }
+
+    /// Slot `key`'s side.
+    #[inline(always)]
+    pub(crate) fn get_mut(&mut self, key: u32) -> Option<&mut Side> {
+        let chunk = self
+            .chunks
+            .get_mut((key as usize) >> CHUNK_SHIFT)?
+            .as_mut()?;
+        chunk.get_mut(key as usize & CHUNK_MASK)
+    }
+
+    /// Slot `key`'s side, its chunk allocated if need be; `None` when out
+    /// of memory.
+    #[inline(always)]
+    pub(crate) fn get_or_alloc(&mut self, key: u32) -> Option<&mut Side> {
+        let c = (key as usize) >> CHUNK_SHIFT;
+        if !matches!(self.chunks.get(c), Some(Some(_))) {
+            self.alloc(c)?;
+        }
+        self.get_mut(key)
+    }
+
+    #[cold]
+    fn alloc(&mut self, c: usize) -> Option<()> {
+        if self.chunks.len() <= c {
+            self.chunks.try_reserve(c + 1 - self.chunks.len()).ok()?;
+            self.chunks.resize_with(c + 1, || None);
+        }
+        let mut v = Vec::new();
+        v.try_reserve_exact(CHUNK).ok()?;
+        v.extend(
+            std::iter::repeat_with(|| Side {
+                rearm: None,
+                keep: None,
+            })
+            .take(CHUNK),
+        );
+        self.chunks[c] = Some(v.into_boxed_slice());
+        Some(())
+    }
+
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.chunks.capacity() * size_of::<usize>()
+            + self.chunks.iter().flatten().count() * CHUNK * size_of::<Side>()
+    }
+}
+
+/// What only some operations need, out of line.
+pub(crate) struct Extra {
     /// How to drop a result nobody takes, and the storage it decodes.
     pub(crate) discard: Option<(Discard, *mut u8)>,
     /// Untaken intermediate results, oldest first: indices into the shot
@@ -108,8 +180,6 @@ pub(crate) struct Extra {
 
 impl Extra {
     pub(crate) const EMPTY: Extra = Extra {
-        rearm: None,
-        keep: None,
         discard: None,
         shot_head: NONE,
         shot_tail: NONE,
@@ -117,8 +187,7 @@ impl Extra {
         next: NONE,
     };
 
-    /// Whether it still holds something once the final CQE has come and
-    /// its recipe and handle are gone.
+    /// Whether it still holds something once the final CQE has come.
     #[inline]
     pub(crate) fn holds_results(&self) -> bool {
         self.shot_head != NONE || self.discard.is_some() || self.big != NONE
