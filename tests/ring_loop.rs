@@ -279,3 +279,31 @@ fn a_drained_op_waits_for_everything_before_it() {
     assert_eq!(ring.wait(nop), Ok(()));
     assert_eq!(ring.wait(asynced), Ok(()));
 }
+
+#[test]
+fn cancel_keep_lets_the_owner_take_the_end_of_every_kind_of_stream() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    // A read that found nothing and was re-armed behind a poll.
+    let read = ring.push_tagged(efd.read_op_shared(), 1).unwrap();
+    let every = ring.push_tagged(Timeout::every(MS), 2).unwrap();
+    ring.submit().unwrap();
+    std::thread::sleep(5 * MS);
+    ring.reap().unwrap();
+    ring.cancel_keep(&read).unwrap();
+    ring.cancel_keep(&every).unwrap();
+    while ring.in_flight() > 0 {
+        ring.submit_and_wait(1).unwrap();
+    }
+    assert_eq!(ring.wait(read), Err(Error::Os(iofd::sys::Errno::ECANCELED)));
+    let mut every = every;
+    let mut last = None;
+    while let Some(r) = ring.poll(&mut every) {
+        last = Some(r);
+    }
+    assert_eq!(last, Some(Ok(TimeoutResult::Cancelled)));
+    assert!(every.is_done());
+    // A signal that raced with nothing: still in the counter.
+    efd.signal(3).unwrap();
+    assert_eq!(efd.wait(), Ok(3));
+}

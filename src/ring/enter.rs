@@ -59,6 +59,10 @@ impl Ring {
     /// completions, waits for the rest and reaps them too. Returns how many
     /// SQEs were submitted.
     ///
+    /// With nothing in flight and `want > 0` it waits for a completion
+    /// only another ring can post (`IORING_OP_MSG_RING`): a loop that
+    /// drains checks [`in_flight`](Ring::in_flight) first.
+    ///
     /// It does not wait while a result is already in the table to be
     /// taken — one reaped earlier, by a [`wait`](Ring::wait) for another
     /// operation, say — so a loop that waits and then polls its tokens

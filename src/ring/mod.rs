@@ -27,8 +27,12 @@
 //!   from its [`Token`]. The [`dispatch`] module says why this shape.
 //! - **Multishot operations are streams**: every CQE is one result, taken
 //!   in order ([`Ring::poll`] again and again), however late; the last has
-//!   no `IORING_CQE_F_MORE`, and ends the token. A cancelled stream ends
-//!   with `Os(ECANCELED)`, one the kernel ends with its own error.
+//!   no `IORING_CQE_F_MORE`, and ends the token. A stream cancelled with
+//!   [`Ring::cancel_keep`] ends with the operation's cancelled result
+//!   (`Os(ECANCELED)` for a poll or a read,
+//!   [`TimeoutResult::Cancelled`](ops::TimeoutResult::Cancelled) for a
+//!   periodic timeout); one the kernel ends ends with its own error
+//!   (`Os(ENOBUFS)` when a multishot read runs out of provided buffers).
 //! - **Nothing untaken leaks.** A result nobody takes — its token dropped,
 //!   its operation detached or cancelled, its ring dropped — is decoded
 //!   and dropped, so an owned buffer is freed and a provided buffer goes
@@ -150,10 +154,21 @@
 //!         }
 //!     }
 //! }
-//! for owner in owners {
+//! // Shutting down: `cancel_keep` leaves each token able to take what
+//! // raced with the shutdown, up to its final (cancelled) result.
+//! for owner in &owners {
 //!     match owner {
-//!         Owner::Ticker(t, _) => ring.cancel(t)?,
-//!         Owner::Doorbell(t, _) => ring.cancel(t)?,
+//!         Owner::Ticker(t, _) => ring.cancel_keep(t)?,
+//!         Owner::Doorbell(t, _) => ring.cancel_keep(t)?,
+//!     }
+//! }
+//! while ring.in_flight() > 0 {
+//!     ring.submit_and_wait(1)?;
+//! }
+//! for owner in &mut owners {
+//!     match owner {
+//!         Owner::Ticker(t, _) => while ring.poll(t).is_some() {},
+//!         Owner::Doorbell(t, _) => while ring.poll(t).is_some() {},
 //!     }
 //! }
 //! # Ok::<(), iofd::Error>(())

@@ -117,7 +117,10 @@ impl Ring {
 
     /// Gives up an operation: asks the kernel to cancel it if it is still
     /// in flight. Its slot, and the storage and handle it keeps, stay until
-    /// its final CQE arrives, then are freed by [`reap`](Ring::reap).
+    /// its final CQE arrives, then are freed by [`reap`](Ring::reap). Its
+    /// results — one already waiting, or one that completes before the
+    /// cancel reaches it — are dropped (an owned buffer freed): to see
+    /// them, use [`cancel_keep`](Ring::cancel_keep) instead.
     ///
     /// # Errors
     ///
@@ -127,6 +130,43 @@ impl Ring {
         let ud = self.ud_of(&token)?;
         token.done = true;
         self.cancel_ud(ud)
+    }
+
+    /// Asks the kernel to cancel an operation but keeps the token: the
+    /// owner still takes every result, up to the final one — the
+    /// operation's own cancelled result (`Os(ECANCELED)` for most,
+    /// [`TimeoutResult::Cancelled`](super::ops::TimeoutResult::Cancelled)
+    /// for a timeout), or whatever it completed with if the cancel came too
+    /// late. The way to shut a loop down without losing a result that
+    /// raced with the shutdown (a counter read, a child's exit status).
+    /// Nothing is sent for an operation whose final result has come.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] for another ring's token or one whose final
+    /// result was taken; errors of the submission a full queue forces.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iofd::{Error, EventFd, sys::Errno};
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(8)?;
+    /// let efd = Arc::new(EventFd::new(0)?);
+    /// let read = ring.push(efd.read_op_shared())?;
+    /// ring.submit()?;
+    /// ring.cancel_keep(&read)?;
+    /// assert_eq!(ring.wait(read), Err(Error::Os(Errno::ECANCELED)));
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    pub fn cancel_keep<O: Op>(&mut self, token: &Token<O>) -> Result<()> {
+        if token.done {
+            return Err(Error::InvalidParam("the token's result was already taken"));
+        }
+        let ud = self.ud_of(token)?;
+        self.request_cancel(ud)
     }
 
     /// The tag of `token`, if this ring issued it.
