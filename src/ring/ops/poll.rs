@@ -154,48 +154,38 @@ fn poll_output(cqe: Cqe) -> Result<PollFlags> {
     }
 }
 
-// SAFETY: a poll touches no memory; the descriptor is held by `H`.
-unsafe impl<H: PollSource> Op for Poll<H> {
-    type Storage = ();
-    type Output = PollFlags;
-    const CODE: u8 = opcode::PollAdd::CODE;
-    const NAME: &'static str = "poll (IORING_OP_POLL_ADD)";
+/// The `Op` impl of a poll type: `multi` says whether it is multishot.
+macro_rules! poll_op {
+    ($ty:ident, $multi:expr, $name:expr) => {
+        // SAFETY: a poll touches no memory (each shot writes nothing); the
+        // descriptor is held by `H` (borrowed, kept, or registered).
+        unsafe impl<H: PollSource> Op for $ty<H> {
+            type Storage = ();
+            type Output = PollFlags;
+            const CODE: u8 = opcode::PollAdd::CODE;
+            const NAME: &'static str = $name;
 
-    #[inline]
-    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
-        poll_entry(self.handle.target(), self.flags, false)
-    }
+            #[inline]
+            fn entry(&self, _storage: *mut ()) -> squeue::Entry {
+                poll_entry(self.handle.target(), self.flags, $multi)
+            }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep()
-    }
+            #[inline]
+            fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+                self.handle.keep()
+            }
 
-    #[inline]
-    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<PollFlags> {
-        poll_output(cqe)
-    }
+            #[inline]
+            unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<PollFlags> {
+                poll_output(cqe)
+            }
+        }
+    };
 }
 
-// SAFETY: as for `Poll`; each shot writes nothing.
-unsafe impl<H: PollSource> Op for PollMultishot<H> {
-    type Storage = ();
-    type Output = PollFlags;
-    const CODE: u8 = opcode::PollAdd::CODE;
-    const NAME: &'static str = "multishot poll (IORING_OP_POLL_ADD, IORING_POLL_ADD_MULTI)";
-
-    #[inline]
-    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
-        poll_entry(self.handle.target(), self.flags, true)
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.keep()
-    }
-
-    #[inline]
-    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<PollFlags> {
-        poll_output(cqe)
-    }
-}
+poll_op!(Poll, false, "poll (IORING_OP_POLL_ADD)");
+poll_op!(
+    PollMultishot,
+    true,
+    "multishot poll (IORING_OP_POLL_ADD, IORING_POLL_ADD_MULTI)"
+);
