@@ -481,8 +481,59 @@ fn a_build_that_fails_for_memory_leaks_no_ring() -> TestResult {
     Ok(())
 }
 
+/// Results that own a descriptor (an `OpenAt`'s `Fd`) and nobody takes —
+/// a token dropped after completion or in flight, a ring dropped with
+/// results pending — are closed: the descriptor count comes back.
+fn untaken_descriptors_are_closed() -> TestResult {
+    use iofd::ring::ops::OpenAt;
+    use iofd::sys::file::OpenFlags;
+    let path = c"/proc/self/stat";
+    let before = util::fd_count();
+    let mut ring = Ring::new(16)?;
+    // Taken: the descriptor is the caller's, and works.
+    let t = ring.push(OpenAt::new(path, OpenFlags::empty()))?;
+    let fd = ring.wait(t)?;
+    assert!(fd.read(&mut [0u8; 8])? > 0);
+    drop(fd);
+    // Completed, then dropped untaken.
+    let done: Vec<_> = (0..10)
+        .map(|_| ring.push(OpenAt::new(path, OpenFlags::empty())))
+        .collect::<Result<_, _>>()?;
+    ring.submit_and_wait(10)?;
+    drop(done);
+    ring.submit()?;
+    // Dropped before they were even submitted.
+    for _ in 0..10 {
+        drop(ring.push(OpenAt::new(path, OpenFlags::empty()))?);
+    }
+    while ring.in_flight() > 0 {
+        ring.submit_and_wait(1)?;
+    }
+    // Pending in a ring that is dropped.
+    for _ in 0..10 {
+        std::mem::forget(ring.push(OpenAt::new(path, OpenFlags::empty()))?);
+    }
+    ring.submit_and_wait(10)?;
+    drop(ring);
+    assert_eq!(util::fd_count(), before, "every untaken descriptor closed");
+    // A failed open owns nothing.
+    let mut ring = Ring::new(4)?;
+    let t = ring.push(OpenAt::new(c"/nonexistent/iofd", OpenFlags::empty()))?;
+    assert_eq!(
+        ring.wait(t).map(drop),
+        Err(Error::Os(iofd::sys::Errno::ENOENT))
+    );
+    drop(ring);
+    assert_eq!(util::fd_count(), before);
+    Ok(())
+}
+
 fn main() {
-    let checks: [Check; 13] = [
+    let checks: [Check; 14] = [
+        (
+            "untaken_descriptors_are_closed",
+            untaken_descriptors_are_closed,
+        ),
         (
             "armed_driver_owned_reads_release_their_handles",
             armed_driver_owned_reads_release_their_handles,

@@ -20,6 +20,7 @@
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op_shared(offset).with_buf(buf)` | [`WriteBuf`] | bytes written and the buffer |
 //! | any `AsFd` (`&T`, `Arc<T>`, [`PollTarget`]) | [`Poll::new`] | [`Poll`] | the ready [`PollFlags`] |
 //! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
+//! | — | [`OpenAt::new`] | [`OpenAt`] | the new descriptor, an [`Fd`](crate::Fd) (closed if not taken) |
 //! | — | [`Nop::new`] | [`Nop`] | `()` |
 //! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
 //! | — | [`Timeout::after`], [`Timeout::at`], [`Timeout::every`] | [`Timeout`] | a [`TimeoutResult`] per shot |
@@ -49,6 +50,7 @@ use crate::sys::poll::Events;
 mod eventfd;
 mod file;
 mod misc;
+mod open;
 mod owned;
 mod pidfd;
 mod poll;
@@ -60,6 +62,7 @@ mod timerfd;
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use misc::{Cancel, Nop, RawSqe};
+pub use open::{OpenAt, OpenStorage};
 pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
 pub use pidfd::{PollExit, WaitExit};
 pub use poll::{Poll, PollFlags, PollMultishot, PollSource, PollTarget};
