@@ -18,7 +18,6 @@ mod store;
 mod tests;
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::fmt;
 use std::os::fd::AsFd;
 use std::sync::Arc;
@@ -112,7 +111,7 @@ pub(crate) struct Table {
     /// Tagged operations with a result to take, one entry per result, in
     /// completion order. Entries whose result was since taken by token are
     /// skipped when popped.
-    ready: VecDeque<UserData>,
+    ready: ready::Fifo,
     /// The most operations live at once.
     max: usize,
     stale: u64,
@@ -139,9 +138,7 @@ impl Table {
         let mut t = Table::empty();
         t.max = max;
         let chunks = initial.min(max).div_ceil(store::CHUNK);
-        if chunks > 0
-            && (t.ready.try_reserve(chunks * store::CHUNK).is_err() || !t.slots.grow(chunks))
-        {
+        if chunks > 0 && (!t.ready.reserve(store::CHUNK) || !t.slots.grow(chunks)) {
             return None;
         }
         Some(t)
@@ -155,7 +152,7 @@ impl Table {
             extras: Extras::new(),
             shots: Shots::new(),
             bigs: Bigs::new(),
-            ready: VecDeque::new(),
+            ready: ready::Fifo::new(),
             max: 0,
             stale: 0,
             completed: 0,
@@ -169,7 +166,7 @@ impl Table {
     /// A chunk more, with room on the dispatch queue for its operations.
     #[cold]
     fn grow(&mut self) -> bool {
-        self.ready.try_reserve(store::CHUNK).is_ok() && self.slots.grow(1)
+        self.slots.grow(1)
     }
 
     /// Slots allocated so far.
@@ -195,7 +192,7 @@ impl Table {
             + pool_bytes(&self.shots)
             + self.bigs.bytes()
             + self.sides.bytes()
-            + self.ready.capacity() * size_of::<UserData>()
+            + self.ready.bytes()
     }
 
     /// Operations whose final CQE has not come.
@@ -420,7 +417,7 @@ impl Table {
     /// reported as [`Delivery::Unsettled`]: stored, but not yet counted out
     /// of [`in_flight`](Table::in_flight), so that a pass over many CQEs
     /// [`settle`](Table::settle)s them with one update.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn complete_unsettled(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
         if let Some(slot) = self.slots.get_mut(ud.key()) {
             // Comparing the whole upper half against the generation also
@@ -558,7 +555,7 @@ impl Table {
     /// Takes one result of slot `ud`, intermediate ones first, in order:
     /// `None` while nothing has come. With the final result the slot is
     /// freed, and the flag says so.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
         let free = self.slots.free;
         let slot = self.slots.get_mut(ud.key())?;
@@ -575,6 +572,19 @@ impl Table {
             self.completed -= 1;
             return Some((cqe, true));
         }
+        self.take_general(ud, life, idx, cqe)
+    }
+
+    /// [`take`](Table::take) of a slot with a side record, a scoped one,
+    /// or one still in flight.
+    #[inline(never)]
+    fn take_general(
+        &mut self,
+        ud: UserData,
+        life: Life,
+        idx: u32,
+        cqe: Cqe,
+    ) -> Option<(Cqe, bool)> {
         if life == Life::Vacant {
             return None;
         }

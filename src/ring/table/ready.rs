@@ -5,23 +5,102 @@ use super::store::NONE;
 use super::{Life, Table};
 use crate::ring::UserData;
 
+/// A FIFO of tags in a power-of-two ring buffer: a push and a pop are a
+/// masked index each, inlined into the reap and the dispatch loops.
+pub(crate) struct Fifo {
+    buf: Vec<UserData>,
+    head: usize,
+    len: usize,
+}
+
+impl Fifo {
+    pub(crate) const fn new() -> Fifo {
+        Fifo {
+            buf: Vec::new(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    /// Room for at least `n` entries, or `false` when out of memory.
+    pub(crate) fn reserve(&mut self, n: usize) -> bool {
+        if n <= self.buf.len() {
+            return true;
+        }
+        let Some(cap) = n.checked_next_power_of_two() else {
+            return false;
+        };
+        let mut buf = Vec::new();
+        if buf.try_reserve_exact(cap).is_err() {
+            return false;
+        }
+        buf.extend((0..self.len).map(|i| self.buf[(self.head + i) & (self.buf.len() - 1)]));
+        buf.resize(cap, UserData::from_raw(0));
+        self.buf = buf;
+        self.head = 0;
+        true
+    }
+
+    #[inline(always)]
+    fn is_full(&self) -> bool {
+        self.len == self.buf.len()
+    }
+
+    #[inline(always)]
+    fn push(&mut self, ud: UserData) {
+        let mask = self.buf.len().wrapping_sub(1);
+        if let Some(place) = self.buf.get_mut((self.head + self.len) & mask) {
+            *place = ud;
+            self.len += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<UserData> {
+        if self.len == 0 {
+            return None;
+        }
+        let ud = *self.buf.get(self.head)?;
+        self.head = (self.head + 1) & (self.buf.len() - 1);
+        self.len -= 1;
+        Some(ud)
+    }
+
+    /// Bytes held.
+    pub(crate) fn bytes(&self) -> usize {
+        self.buf.capacity() * size_of::<UserData>()
+    }
+}
+
 impl Table {
     /// Puts `ud` on the dispatch queue.
     #[inline(always)]
     pub(super) fn announce(&mut self, ud: UserData) {
-        if self.ready.len() == self.ready.capacity() {
-            self.compact_ready();
+        if self.ready.is_full() {
+            self.make_ready_room();
         }
-        self.ready.push_back(ud);
+        self.ready.push(ud);
     }
 
-    /// Drops entries whose results were taken by token, when the queue is
-    /// at its capacity, before it grows.
+    /// Drops entries whose results were taken by token, and grows the
+    /// queue if that was not enough. Out of memory, the oldest entry is
+    /// dropped: its result stays to be taken by token.
     #[cold]
-    pub(super) fn compact_ready(&mut self) {
-        let mut ready = std::mem::take(&mut self.ready);
-        ready.retain(|&ud| self.has_result(ud));
-        self.ready = ready;
+    #[inline(never)]
+    pub(super) fn make_ready_room(&mut self) {
+        let mut kept = Fifo::new();
+        let n = self.ready.len;
+        if kept.reserve(n.max(1)) {
+            while let Some(ud) = self.ready.pop() {
+                if self.has_result(ud) {
+                    kept.push(ud);
+                }
+            }
+            self.ready = kept;
+        }
+        if self.ready.is_full() && !self.ready.reserve(self.ready.len * 2 + 1) {
+            self.ready.pop();
+        }
     }
 
     /// Whether slot `ud` is live with a result to take.
@@ -38,7 +117,7 @@ impl Table {
     /// order: its tag and its `user_data`.
     #[inline]
     pub(crate) fn next_ready(&mut self) -> Option<(u64, UserData)> {
-        while let Some(ud) = self.ready.pop_front() {
+        while let Some(ud) = self.ready.pop() {
             let Some(s) = self.live(ud) else {
                 continue;
             };
