@@ -109,7 +109,7 @@ pub(super) unsafe fn build<O: Op>(
 #[inline(always)]
 pub(super) fn keep<O: Op>(table: &mut Table, ud: UserData, op: O) {
     if let Some(keep) = op.into_keep() {
-        if !table.set_keep(ud, keep.clone()) {
+        if let Err(keep) = table.set_keep(ud, keep) {
             // No memory for the record: the handle must outlive the
             // operation all the same, so it is leaked, never closed early.
             std::mem::forget(keep);

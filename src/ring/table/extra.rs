@@ -67,20 +67,19 @@ impl Table {
         true
     }
 
-    /// Gives slot `ud` a handle to keep open until its final CQE; `false`
-    /// when out of memory (the handle is then dropped: the caller must see
-    /// to it).
+    /// Gives slot `ud` a handle to keep open until its final CQE, or hands
+    /// it back when out of memory (the caller must then see to it).
     #[inline(always)]
-    pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) -> bool {
+    pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) -> Result<(), Keep> {
         // As in `set_rearm`: `ud` is the caller's, just claimed.
         let Some(side) = self.sides.get_or_alloc(ud.key()) else {
-            return false;
+            return Err(keep);
         };
         side.keep = Some(keep);
         if let Some(slot) = self.slots.get_mut(ud.key()) {
             slot.flags |= KEEP;
         }
-        true
+        Ok(())
     }
 
     /// Drops slot `key`'s kept handle, which may be the last reference to
