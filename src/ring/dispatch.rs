@@ -33,10 +33,14 @@
 //! push the next operation. The tag is the caller's, not the slot's: an
 //! owner's index stays its own whatever slot its operation gets.
 //!
-//! Each result is announced once: a multishot operation that delivered
-//! three results appears three times. A result taken through its token
-//! before its announcement is popped is skipped, so a popped completion
-//! always has a result waiting.
+//! Each result is announced once, as it is reaped: a multishot operation
+//! that delivered three results appears three times. A popped completion
+//! always has a result waiting. An announcement whose result was already
+//! taken through the token is skipped — or, if the operation has a later
+//! result by then, stands for that one (results are taken in order), and
+//! that result's own announcement is skipped in its turn. Announcements
+//! of ended operations are dropped; those of a live one stay queued until
+//! popped, so a loop that tags operations pops them.
 #![allow(unsafe_code)]
 
 use io_uring::squeue;

@@ -50,19 +50,19 @@ bitflags! {
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub struct PollFlags: u32 {
         /// `POLLIN`: readable.
-        const IN = 0x001;
+        const IN = Events::IN.bits();
         /// `POLLPRI`: exceptional condition.
-        const PRI = 0x002;
+        const PRI = Events::PRI.bits();
         /// `POLLOUT`: writable.
-        const OUT = 0x004;
+        const OUT = Events::OUT.bits();
         /// `POLLERR`: error (always reported).
-        const ERR = 0x008;
+        const ERR = Events::ERR.bits();
         /// `POLLHUP`: hang-up (always reported).
-        const HUP = 0x010;
+        const HUP = Events::HUP.bits();
         /// `POLLNVAL`: the descriptor is not open (reported).
-        const NVAL = 0x020;
+        const NVAL = Events::NVAL.bits();
         /// `POLLRDHUP`: the peer shut down writing.
-        const RDHUP = 0x2000;
+        const RDHUP = Events::RDHUP.bits();
     }
 }
 

@@ -82,9 +82,14 @@ impl Table {
         self.ready.push(ud);
     }
 
-    /// Drops entries whose results were taken by token, and grows the
-    /// queue if that was not enough. Out of memory, the oldest entry is
-    /// dropped: its result stays to be taken by token.
+    /// Drops entries of operations that have ended (their slots freed),
+    /// and grows the queue if that was not enough. Entries of live
+    /// operations stay even when their result was taken by token: which
+    /// entry announces which result must not depend on when the queue was
+    /// compacted. (So a tagged operation whose results are only ever taken
+    /// by token, never popped, grows the queue while it lives.) Out of
+    /// memory, the oldest entry is dropped: its result stays to be taken by
+    /// token.
     #[cold]
     #[inline(never)]
     pub(super) fn make_ready_room(&mut self) {
@@ -92,7 +97,7 @@ impl Table {
         let n = self.ready.len;
         if kept.reserve(n.max(1)) {
             while let Some(ud) = self.ready.pop() {
-                if self.has_result(ud) {
+                if self.live(ud).is_some() {
                     kept.push(ud);
                 }
             }
@@ -103,14 +108,14 @@ impl Table {
         }
     }
 
-    /// Whether slot `ud` is live with a result to take.
-    #[inline]
-    pub(super) fn has_result(&self, ud: UserData) -> bool {
-        self.live(ud).is_some_and(|s| {
-            s.life == Life::Completed
-                || (s.life == Life::InFlight
-                    && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE))
-        })
+    /// The tag of slot `ud`, if it is live with a result to take.
+    #[inline(always)]
+    fn result_tag(&self, ud: UserData) -> Option<u64> {
+        let s = self.live(ud)?;
+        let has = s.life == Life::Completed
+            || (s.life == Life::InFlight
+                && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE));
+        has.then_some(s.tag)
     }
 
     /// The next tagged operation with a result to take, in completion
@@ -118,14 +123,8 @@ impl Table {
     #[inline]
     pub(crate) fn next_ready(&mut self) -> Option<(u64, UserData)> {
         while let Some(ud) = self.ready.pop() {
-            let Some(s) = self.live(ud) else {
-                continue;
-            };
-            if s.life == Life::Completed
-                || (s.life == Life::InFlight
-                    && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE))
-            {
-                return Some((s.tag, ud));
+            if let Some(tag) = self.result_tag(ud) {
+                return Some((tag, ud));
             }
         }
         None

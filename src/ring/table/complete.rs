@@ -1,0 +1,161 @@
+//! Recording CQEs: the common final result stored on the fast path,
+//! everything else (multishot results, re-arms, detached operations,
+//! stale tags) on the general one.
+
+use super::store::NONE;
+use super::{ASKED, Cqe, Delivery, EAGAIN, ECANCELED, KEEP, Life, REARM, SCOPED, TAGGED, Table};
+use crate::ring::UserData;
+
+impl Table {
+    /// Records a CQE in the slot it names.
+    #[inline]
+    pub(crate) fn complete(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        match self.complete_unsettled(ud, res, flags) {
+            Delivery::Unsettled => {
+                self.settle(1);
+                Delivery::Stored
+            }
+            d => d,
+        }
+    }
+
+    /// [`complete`](Table::complete), except that the common CQE — the
+    /// one and only result of an operation with no side record — is
+    /// reported as [`Delivery::Unsettled`]: stored, but not yet counted out
+    /// of [`in_flight`](Table::in_flight), so that a pass over many CQEs
+    /// [`settle`](Table::settle)s them with one update.
+    #[inline(always)]
+    pub(crate) fn complete_unsettled(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        if let Some(slot) = self.slots.get_mut(ud.key()) {
+            // Comparing the whole upper half against the generation also
+            // sends every auxiliary tag to the general path.
+            // A recipe needs no work unless the read found nothing ready:
+            // its flag is cleared and the recipe left in place (only a
+            // flagged one is ever read). A kept handle is let go.
+            if slot.generation == ud.upper()
+                && slot.life == Life::InFlight
+                && slot.extra == NONE
+                && flags & Cqe::F_MORE == 0
+                && (res != -EAGAIN || slot.flags & REARM == 0)
+            {
+                slot.cqe = Cqe { res, flags };
+                slot.life = Life::Completed;
+                let f = slot.flags;
+                slot.flags = f & !(REARM | KEEP);
+                if f & (SCOPED | TAGGED | KEEP) != 0 {
+                    self.counted_out(ud, f);
+                }
+                return Delivery::Unsettled;
+            }
+        }
+        self.complete_general(ud, res, flags)
+    }
+
+    /// A scoped or tagged operation's final result came: it leaves the
+    /// scope's count, and is announced.
+    #[inline(always)]
+    pub(super) fn counted_out(&mut self, ud: UserData, flags: u8) {
+        if flags & SCOPED != 0 {
+            self.scoped_in_flight -= 1;
+        }
+        if flags & TAGGED != 0 {
+            self.announce(ud);
+        }
+        if flags & KEEP != 0 {
+            self.release_keep(ud.key());
+        }
+    }
+
+    /// Counts `n` [`Delivery::Unsettled`] operations out of flight.
+    #[inline]
+    pub(crate) fn settle(&mut self, n: usize) {
+        self.completed += n;
+    }
+
+    /// [`complete`](Table::complete) for everything but the common CQE.
+    #[inline(never)]
+    pub(super) fn complete_general(&mut self, ud: UserData, mut res: i32, flags: u32) -> Delivery {
+        let Some(slot) = self.live(ud) else {
+            return self.unmatched(ud);
+        };
+        let (life, sflags, idx) = (slot.life, slot.flags, slot.extra);
+        let last = if ud.is_aux() {
+            // The poll half of a poll-then-read pair: silent on success
+            // (`IOSQE_CQE_SKIP_SUCCESS`). When it fails — cancelled, or its
+            // file gone — the kernel skips the CQE of the read linked behind
+            // it too (the head's skip flag covers the link's failures), so
+            // the poll's error is the operation's final result.
+            if res >= 0 {
+                return Delivery::Ignored;
+            }
+            true
+        } else {
+            if sflags & REARM != 0 && res == -EAGAIN && life == Life::InFlight {
+                if sflags & ASKED == 0 {
+                    return Delivery::Rearm(ud.key());
+                }
+                // Cancelled before the re-arm: the cancel found nothing in
+                // the kernel, so this is the end.
+                res = -ECANCELED;
+            }
+            flags & Cqe::F_MORE == 0
+        };
+        let cqe = Cqe { res, flags };
+        match life {
+            Life::InFlight if !last => {
+                if !self.push_shot(ud, cqe) {
+                    // No memory for the result: it is dropped, not lost
+                    // silently — the discard sees it.
+                    self.discard(ud, cqe);
+                    return Delivery::Ignored;
+                }
+                if sflags & TAGGED != 0 {
+                    self.announce(ud);
+                }
+                Delivery::Stored
+            }
+            Life::InFlight => {
+                if let Some(slot) = self.live_mut(ud) {
+                    slot.cqe = cqe;
+                    slot.life = Life::Completed;
+                    slot.flags &= !(REARM | KEEP);
+                }
+                self.completed += 1;
+                self.counted_out(ud, sflags);
+                if idx != NONE {
+                    self.finished(idx, ud);
+                }
+                Delivery::Stored
+            }
+            Life::Detached => {
+                self.discard_with(idx, ud, cqe);
+                if last {
+                    if sflags & SCOPED != 0 {
+                        self.scoped_in_flight -= 1;
+                    }
+                    self.free(ud);
+                    Delivery::Freed
+                } else {
+                    Delivery::Ignored
+                }
+            }
+            Life::Completed | Life::Vacant => {
+                // A CQE after the final one cannot come from the kernel.
+                self.stale += 1;
+                Delivery::Stale
+            }
+        }
+    }
+
+    /// A CQE whose tag matches no live slot: one of the driver's own
+    /// requests, or stale.
+    #[cold]
+    pub(super) fn unmatched(&mut self, ud: UserData) -> Delivery {
+        if ud.is_reserved() {
+            Delivery::Ignored
+        } else {
+            self.stale += 1;
+            Delivery::Stale
+        }
+    }
+}
