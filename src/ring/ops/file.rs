@@ -176,7 +176,7 @@ fixed_file_ops!(MemFd);
 
 /// The length of one io_uring transfer: at most `u32::MAX` bytes.
 #[inline]
-fn len32(len: usize) -> u32 {
+pub(super) fn len32(len: usize) -> u32 {
     len.min(u32::MAX as usize) as u32
 }
 

@@ -19,10 +19,8 @@ use std::sync::Arc;
 
 use io_uring::squeue;
 
-use super::file::{ReadAt, WriteAt};
-use super::{
-    OpHandle, POLLIN, POLLOUT, check_offset, check_target, kept, read_entry, target, write_entry,
-};
+use super::file::{ReadAt, WriteAt, len32};
+use super::{OpHandle, read_entry, target, write_entry};
 use crate::error::Result;
 use crate::ring::op::{Op, cqe_count};
 use crate::ring::{Cqe, Target};
@@ -220,12 +218,6 @@ impl<H> WriteAt<H> {
     }
 }
 
-/// The transfer length: at most `u32::MAX` bytes.
-#[inline]
-fn len32(len: usize) -> u32 {
-    len.min(u32::MAX as usize) as u32
-}
-
 // SAFETY: the SQE reads into the owned buffer's `bytes_total` bytes, which
 // live in the buffer's heap memory, owned by the storage until `output`
 // moves it out after the final CQE; the descriptor is the read's.
@@ -237,8 +229,7 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
 
     #[inline]
     fn check(&self) -> Result<()> {
-        check_offset(self.read.offset)?;
-        check_target(&self.read.handle, self.read.opts.fixed)
+        self.read.check()
     }
 
     #[inline]
@@ -265,12 +256,12 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.read.handle, self.read.opts.fixed), POLLIN))
+        self.read.rearm()
     }
 
     #[inline]
     fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.read.handle, self.read.opts.fixed)
+        self.read.into_keep()
     }
 
     #[inline]
@@ -298,8 +289,7 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for WriteBuf<H, B> {
 
     #[inline]
     fn check(&self) -> Result<()> {
-        check_offset(self.write.offset)?;
-        check_target(&self.write.handle, self.write.opts.fixed)
+        self.write.check()
     }
 
     #[inline]
@@ -325,12 +315,12 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for WriteBuf<H, B> {
 
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.write.handle, self.write.opts.fixed), POLLOUT))
+        self.write.rearm()
     }
 
     #[inline]
     fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.write.handle, self.write.opts.fixed)
+        self.write.into_keep()
     }
 
     #[inline]
