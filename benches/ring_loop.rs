@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use io_uring::{IoUring, opcode, types};
-use iofd::ring::ops::{Nop, ReadCounter};
-use iofd::ring::{Fixed, Ring, Token};
+use iofd::ring::ops::Nop;
+use iofd::ring::{Fixed, Op, Ring, Token};
 use iofd::{EventFd, TimerFd};
 use slab::Slab;
 
@@ -108,6 +108,38 @@ fn raw_loop(
     submitter.unregister_ring_fd().expect("unregister");
 }
 
+/// iofd's loop: `n` owners, each with one operation from `make` in
+/// flight, dispatched by tag and pushed again.
+fn iofd_loop<O: Op + 'static>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    n: usize,
+    ring: &mut Ring,
+    make: impl Fn() -> O,
+) where
+    O::Storage: Sized,
+{
+    let mut owners: Vec<Option<Token<O>>> = (0..n)
+        .map(|i| Some(ring.push_tagged(make(), i as u64).expect("push")))
+        .collect();
+    g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, &n| {
+        b.iter(|| {
+            ring.submit_and_wait(n).expect("submit");
+            let mut done = 0;
+            while let Some(c) = ring.next_completion() {
+                let owner = &mut owners[c.tag as usize];
+                if let Some(mut t) = owner.take() {
+                    black_box(ring.poll(&mut t).expect("a result").expect("op"));
+                }
+                *owner = Some(ring.push_tagged(make(), c.tag).expect("push"));
+                done += 1;
+            }
+            assert_eq!(done, n);
+        })
+    });
+    // Let the last round's operations finish before the ring goes.
+    ring.submit_and_wait(n).expect("submit");
+}
+
 fn loop_nop(c: &mut Criterion) {
     let mut g = c.benchmark_group("loop/nop");
     for n in BATCHES {
@@ -117,25 +149,7 @@ fn loop_nop(c: &mut Criterion) {
             .register_ring_fd(true)
             .build()
             .expect("ring");
-        let mut owners: Vec<Option<Token<Nop>>> = (0..n)
-            .map(|i| Some(ring.push_tagged(Nop::new(), i as u64).expect("push")))
-            .collect();
-        g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, &n| {
-            b.iter(|| {
-                ring.submit_and_wait(n).expect("submit");
-                let mut done = 0;
-                while let Some(c) = ring.next_completion() {
-                    let owner = &mut owners[c.tag as usize];
-                    if let Some(mut t) = owner.take() {
-                        ring.poll(&mut t).expect("a result").expect("nop");
-                    }
-                    *owner = Some(ring.push_tagged(Nop::new(), c.tag).expect("push"));
-                    done += 1;
-                }
-                assert_eq!(done, n);
-            })
-        });
-        ring.submit_and_wait(n).expect("submit");
+        iofd_loop(&mut g, n, &mut ring, Nop::new);
     }
     g.finish();
 }
@@ -152,25 +166,7 @@ fn loop_read(c: &mut Criterion) {
             .expect("ring");
         ring.register_files(&[efd.as_fd()]).expect("files");
         let fixed = Fixed::<EventFd>::new(0);
-        let mut owners: Vec<Option<Token<ReadCounter<Fixed<EventFd>>>>> = (0..n)
-            .map(|i| Some(ring.push_tagged(fixed.read_op(), i as u64).expect("push")))
-            .collect();
-        g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, &n| {
-            b.iter(|| {
-                ring.submit_and_wait(n).expect("submit");
-                let mut done = 0;
-                while let Some(c) = ring.next_completion() {
-                    let owner = &mut owners[c.tag as usize];
-                    if let Some(mut t) = owner.take() {
-                        black_box(ring.poll(&mut t).expect("a result").expect("read"));
-                    }
-                    *owner = Some(ring.push_tagged(fixed.read_op(), c.tag).expect("push"));
-                    done += 1;
-                }
-                assert_eq!(done, n);
-            })
-        });
-        ring.submit_and_wait(n).expect("submit");
+        iofd_loop(&mut g, n, &mut ring, || fixed.read_op());
     }
     g.finish();
 }
