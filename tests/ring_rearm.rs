@@ -75,6 +75,79 @@ unsafe impl Op for NowaitNoRearm {
     }
 }
 
+/// The read again, rebuilt from its target and storage at a re-arm
+/// (`Op::REBUILDS`) instead of recorded at the push; with `refuse`, the
+/// rebuild declines.
+struct NowaitRebuilt<const REFUSE: bool>(NowaitRead);
+
+/// The nowait read's SQE, for `target`.
+fn nowait_entry(target: Target, storage: *mut u64) -> Option<squeue::Entry> {
+    let Target::Fd(fd) = target else {
+        return None;
+    };
+    let read = opcode::Read::new(types::Fd(fd), storage.cast(), 8)
+        .offset(u64::MAX)
+        .rw_flags(RWF_NOWAIT);
+    Some(read.build())
+}
+
+// SAFETY: as `NowaitRead`; the rebuilt SQE is the same read.
+unsafe impl<const REFUSE: bool> Op for NowaitRebuilt<REFUSE> {
+    type Storage = u64;
+    type Output = u64;
+    const CODE: u8 = opcode::Read::CODE;
+    const NAME: &'static str = "nowait eventfd read, rebuilt";
+    const REBUILDS: bool = true;
+
+    fn entry(&self, storage: *mut u64) -> squeue::Entry {
+        self.0.entry(storage)
+    }
+
+    fn rearm(&self) -> Option<(Target, u32)> {
+        self.0.rearm()
+    }
+
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+        if REFUSE {
+            return None;
+        }
+        Some((0x1, nowait_entry(target, storage)?))
+    }
+
+    fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
+        self.0.into_keep()
+    }
+
+    unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {
+        // SAFETY: forwarded.
+        unsafe { NowaitRead::output(cqe, storage) }
+    }
+}
+
+#[test]
+fn a_read_that_rebuilds_its_sqe_is_rearmed_from_its_slot() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let mut t = ring.push(NowaitRebuilt::<false>(NowaitRead(efd.clone())))?;
+    ring.submit_and_wait(1)?;
+    assert!(ring.poll(&mut t).is_none(), "EAGAIN must not be delivered");
+    efd.signal(4)?;
+    assert_eq!(ring.wait(t)?, 4);
+    assert_eq!((ring.in_flight(), ring.stale_completions()), (0, 0));
+    Ok(())
+}
+
+#[test]
+fn a_rebuild_that_declines_ends_the_read_with_eio() -> iofd::Result<()> {
+    let mut ring = Ring::new(8)?;
+    let efd = Arc::new(EventFd::new(0)?);
+    let t = ring.push(NowaitRebuilt::<true>(NowaitRead(efd.clone())))?;
+    assert_eq!(ring.wait(t), Err(Error::Os(Errno::EIO)));
+    assert_eq!(Arc::strong_count(&efd), 1, "the kept handle is let go");
+    assert_eq!((ring.in_flight(), ring.stale_completions()), (0, 0));
+    Ok(())
+}
+
 #[test]
 fn without_a_recipe_the_kernel_says_eagain() -> iofd::Result<()> {
     let mut ring = Ring::new(8)?;

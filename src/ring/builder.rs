@@ -10,6 +10,7 @@ use io_uring::{IoUring, cqueue, squeue};
 use super::driver::Ring;
 use super::op::Op;
 use super::orphans::{self, thread_key};
+use super::queues::Queues;
 use super::table::Table;
 use crate::error::{Error, Result};
 use crate::sys::Errno;
@@ -308,10 +309,12 @@ impl RingBuilder {
         // Everything that can fail comes before the ring is wrapped: from
         // here on only its `Drop` closes it.
         let table = Table::try_new(capacity, max).ok_or(Error::NoMemory)?;
+        let queues = Queues::new(&uring).map_err(Error::from)?;
         orphans::ring_built(id);
         let mut ring = Ring {
             id,
             uring: ManuallyDrop::new(uring),
+            queues: ManuallyDrop::new(queues),
             table,
             supported,
             features,

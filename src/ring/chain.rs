@@ -21,7 +21,7 @@ use io_uring::squeue;
 use super::UserData;
 use super::driver::Ring;
 use super::op::{Op, Token};
-use super::submit::{build, discard_of, keep};
+use super::submit::{Rearming, build, discard_of, keep, remake_of};
 use crate::error::Result;
 
 bitflags::bitflags! {
@@ -97,7 +97,11 @@ impl Ring {
                 op,
                 ud,
                 storage,
-                rearm,
+                if rearm {
+                    Rearming::Allowed(remake_of::<O>())
+                } else {
+                    Rearming::Never
+                },
                 discard_of::<O>(),
             )
         }?;

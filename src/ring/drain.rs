@@ -161,6 +161,8 @@ impl Ring {
             // SAFETY: `self` is being dropped and returns right after this
             // (see `Drop`): its `uring` is never used or dropped again.
             uring: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.uring) }),
+            // SAFETY: as for `uring`.
+            queues: ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut self.queues) }),
             table: std::mem::replace(&mut self.table, Table::empty()),
             supported: self.supported,
             features: self.features,
@@ -224,6 +226,8 @@ impl Drop for Ring {
         // this is the end of its drop, and `take` never ran (it returns
         // above).
         unsafe { ManuallyDrop::drop(&mut self.uring) };
+        // SAFETY: as for `uring`: the queues are not used again.
+        unsafe { ManuallyDrop::drop(&mut self.queues) };
         orphans::sweep_rings();
         // Everything is reaped: a kept handle's panic held back by the
         // drain can go on now.

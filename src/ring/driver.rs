@@ -77,6 +77,9 @@ pub struct Ring {
     /// Dropped by hand at the end of `Drop`, unless the ring was handed
     /// back to its issuing thread, which then owns it.
     pub(super) uring: ManuallyDrop<IoUring>,
+    /// The ring's queues, mapped again for the driver's own use. Dropped
+    /// with `uring`.
+    pub(super) queues: ManuallyDrop<super::queues::Queues>,
     pub(super) table: Table,
     pub(super) supported: [u64; 4],
     /// What `io_uring_setup` reported.

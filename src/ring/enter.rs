@@ -99,7 +99,7 @@ impl Ring {
     /// The work of both: submit, reap, and wait for any shortfall.
     #[inline(always)]
     fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
-        let n = if want == 0 || !self.uring.submission().is_empty() {
+        let n = if want == 0 || !self.queues.sq_is_empty() {
             self.enter(0)?
         } else {
             0
@@ -121,7 +121,7 @@ impl Ring {
     pub(super) fn wait_rest(&mut self, mut left: usize) -> Result<()> {
         loop {
             // The reap may have queued re-arms: submit them first.
-            while !self.uring.submission().is_empty() {
+            while !self.queues.sq_is_empty() {
                 self.enter(0)?;
                 left = left.saturating_sub(self.reap()?);
                 if left == 0 {
@@ -155,7 +155,7 @@ impl Ring {
     /// completions.
     #[inline(always)]
     pub(super) fn enter_once(&mut self, want: usize) -> std::result::Result<usize, Errno> {
-        let to_submit = self.uring.submission().len() as u32;
+        let to_submit = self.queues.sq_len();
         self.enter_raw(to_submit, want)
     }
 
@@ -172,10 +172,7 @@ impl Ring {
     ) -> std::result::Result<usize, Errno> {
         use crate::sys::uring::{EnterFlags, io_uring_enter, io_uring_enter_registered};
         self.enters += 1;
-        let backlog = {
-            let sq = self.uring.submission();
-            sq.cq_overflow() || sq.taskrun()
-        };
+        let backlog = self.queues.backlog();
         let want = u32::try_from(want).unwrap_or(u32::MAX);
         let flags = if want > 0 || backlog {
             EnterFlags::GETEVENTS

@@ -256,6 +256,7 @@ mod enter;
 mod op;
 pub mod ops;
 mod orphans;
+mod queues;
 mod reap;
 mod register;
 mod scope;

@@ -101,6 +101,22 @@ pub unsafe trait Op {
         None
     }
 
+    /// Whether [`rebuild`](Op::rebuild) rebuilds this operation's SQE. When
+    /// it does, the driver records only the target at a push, not the SQE.
+    const REBUILDS: bool = false;
+
+    /// For a re-armable read whose [`REBUILDS`](Op::REBUILDS) is set: the
+    /// SQE built again, without the operation, from the target
+    /// [`rearm`](Op::rearm) named and the operation's storage, with the
+    /// `poll` events to wait for first. Called only after a `-EAGAIN`, so
+    /// the driver need not keep a copy of every SQE it pushes in case one
+    /// comes. `None` (the default) ends the operation with `Os(EIO)`.
+    #[inline]
+    fn rebuild(target: Target, storage: *mut Self::Storage) -> Option<(u32, squeue::Entry)> {
+        let _ = (target, storage);
+        None
+    }
+
     /// The handle a driver-owned operation keeps open until its final CQE
     /// (for operations that hold an `Arc` of their handle), taken out of
     /// the operation once its SQE is queued: moved, not cloned. An

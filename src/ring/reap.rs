@@ -7,9 +7,7 @@
 //! operation's own SQE again, whose storage is still reserved for it.
 #![allow(unsafe_code)]
 
-use std::mem::MaybeUninit;
-
-use io_uring::{cqueue, squeue};
+use io_uring::squeue;
 
 use super::UserData;
 use super::driver::Ring;
@@ -57,42 +55,55 @@ impl Ring {
     /// `resume` (and not while draining), else held.
     #[inline(always)]
     pub(super) fn reap_passes(&mut self, resume: bool) -> Result<usize> {
-        /// CQEs copied out of the ring per pass.
-        const PASS: usize = 32;
-        let mut buf = [const { MaybeUninit::<cqueue::Entry>::uninit() }; PASS];
+        /// Re-arms held per pass: the pass ends early when they fill.
+        const REARMS: usize = 32;
+        let mut rearms = [0u32; REARMS];
         let mut total = 0;
         loop {
-            // Copy a pass of CQEs out, releasing their ring slots at once;
-            // with the queue released, reads can be re-armed as they come.
-            let cqes: &[cqueue::Entry] = self.uring.completion().fill(&mut buf);
+            // Read CQEs where they are, and release their ring slots when
+            // the pass ends (the queue's drop). Reads to re-arm are held
+            // until then: re-arming pushes, and may submit.
+            let mut held = 0;
             let mut done = 0;
-            for cqe in cqes {
-                let ud = UserData::from_raw(cqe.user_data());
-                match self.table.complete_unsettled(ud, cqe.result(), cqe.flags()) {
+            let (start, tail) = self.queues.cq_window();
+            let mut head = start;
+            while head != tail {
+                let cqe = self.queues.cqe(head);
+                head = head.wrapping_add(1);
+                let ud = UserData::from_raw(cqe.user_data);
+                match self.table.complete_unsettled(ud, cqe.res, cqe.flags) {
                     Delivery::Unsettled => done += 1,
-                    Delivery::Rearm(key) => self.rearm_or_end(key),
+                    Delivery::Rearm(key) => {
+                        if let Some(place) = rearms.get_mut(held) {
+                            *place = key;
+                        }
+                        held += 1;
+                        if held == REARMS {
+                            break;
+                        }
+                    }
                     _ => {}
                 }
             }
+            self.queues.cq_release(head);
             self.table.settle(done);
-            total += cqes.len();
+            total += head.wrapping_sub(start) as usize;
+            for &key in rearms.iter().take(held) {
+                self.rearm_or_end(key);
+            }
             if resume && !self.draining {
                 self.resume_unwound();
             }
-            if cqes.len() == PASS {
+            if held == REARMS {
                 continue;
             }
-            let backlog = {
-                let sq = self.uring.submission();
-                sq.cq_overflow() || sq.taskrun()
-            };
-            if !backlog {
+            if !self.queues.backlog() {
                 break;
             }
             // GETEVENTS flushes the overflow list and runs deferred work
             // into the queue; then drain again.
             self.enter_once(0).map_err(Error::from)?;
-            if self.uring.completion().is_empty() {
+            if self.queues.cq_is_empty() {
                 break;
             }
         }
@@ -124,7 +135,7 @@ impl Ring {
     /// error instead, so that nothing is left half-submitted.
     pub(super) fn rearm_or_end(&mut self, key: u32) {
         if let Err(e) = self.rearm(key) {
-            if let Some((ud, _)) = self.table.rearm_of(key) {
+            if let Some(ud) = self.table.live_at(key) {
                 let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
                 self.table.complete(ud.aux(), -errno, 0);
             }
@@ -137,10 +148,12 @@ impl Ring {
     /// auxiliary flag, and is then the operation's final result); the read
     /// keeps its tag.
     pub(super) fn rearm(&mut self, key: u32) -> Result<()> {
-        let Some((ud, r)) = self.table.rearm_of(key) else {
-            return Ok(());
+        let (ud, r) = match self.table.recipe(key) {
+            None => return Ok(()),
+            Some(Ok(recipe)) => recipe,
+            Some(Err(_)) => return Err(Error::Os(Errno::EIO)),
         };
-        let pair = [poll_entry(r.target, r.events, ud), r.entry.clone()];
+        let pair = [poll_entry(r.target, r.events, ud), r.entry];
         self.table.mark_rearmed(ud);
         // SAFETY: the poll touches no memory and its descriptor is kept
         // open by the operation (borrowed for its scope, or kept by the

@@ -121,16 +121,11 @@ impl Ring {
     /// Switches eventfd notifications off or on at run time
     /// (`IORING_CQ_EVENTFD_DISABLED`), without unregistering.
     pub fn set_eventfd_enabled(&mut self, on: bool) {
-        let cq = self.uring.completion();
-        if on {
-            cq.enable_eventfd();
-        } else {
-            cq.disable_eventfd();
-        }
+        self.queues.set_eventfd_disabled(!on);
     }
 
     /// Whether eventfd notifications are on.
     pub fn eventfd_enabled(&mut self) -> bool {
-        !self.uring.completion().eventfd_disabled()
+        !self.queues.eventfd_disabled()
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use super::Ring;
 use super::op::{Op, Ticket};
 use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, check_update, mark_removed};
-use super::submit::discard_of;
+use super::submit::{discard_of, remake_of};
 use super::table::Life;
 use crate::error::{Error, Result};
 
@@ -164,7 +164,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr` from here on; the scope's
         // cleanup reaps the operation before returning.
-        unsafe { self.ring.launch(op, ud, ptr, None) }?;
+        unsafe { self.ring.launch(op, ud, ptr, None, None) }?;
         Ok(Ticket::new(ud, ptr))
     }
 
@@ -184,7 +184,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: the slot's storage fits the storage (`slot_storage`
         // checks), is reached only through `ptr`, and lives until the final
         // CQE.
-        unsafe { self.ring.launch(op, ud, ptr, discard_of::<O>()) }?;
+        unsafe {
+            self.ring
+                .launch(op, ud, ptr, discard_of::<O>(), remake_of::<O>())
+        }?;
         Ok(Ticket::new(ud, ptr))
     }
 

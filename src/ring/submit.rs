@@ -17,18 +17,30 @@ use io_uring::squeue;
 use super::UserData;
 use super::builder::check;
 use super::driver::Ring;
+use super::op::Target;
 use super::op::{Op, Token};
 use super::ops::LinkTimeout;
 use super::orphans::{self, thread_key};
-use super::table::{BIG_BYTES, Cqe, Discard, INLINE_BYTES, Table};
+use super::table::{BIG_BYTES, Cqe, Discard, INLINE_BYTES, Remake, Table};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
 use crate::sys::time::Timespec;
 
+/// How a read pushed by [`build`] may be re-armed after a `-EAGAIN`.
+#[derive(Clone, Copy)]
+pub(super) enum Rearming {
+    /// Never: a member of a link, which a re-arm would take out of it.
+    Never,
+    /// With the operation's recipe, if it has one: rebuilt by the
+    /// [`Remake`] when given (see [`remake_of`]), else recorded as an SQE.
+    Allowed(Option<Remake>),
+}
+
 /// Checks `op` ([`Op::check`]), fills its storage, records how to re-arm
-/// it (when `rearm` allows and the operation has a recipe) and builds its
+/// it (as `rearm` allows, when the operation has a recipe) and builds its
 /// SQE for slot `ud` of `table`; on error — the kernel lacks the opcode,
-/// the op refuses, or it panics — the slot is freed. The SQE is not pushed, and what the slot keeps is not yet taken:
+/// the op refuses, or it panics — the slot is freed. The SQE is not
+/// pushed, and what the slot keeps is not yet taken:
 /// the caller pushes the SQE at once (so that it goes straight into the
 /// ring, with no call in between to spill it to the stack) and then hands
 /// the op to [`keep`].
@@ -44,7 +56,7 @@ pub(super) unsafe fn build<O: Op>(
     op: &O,
     ud: UserData,
     storage: *mut O::Storage,
-    rearm: bool,
+    rearm: Rearming,
     discard: Option<Discard>,
 ) -> Result<squeue::Entry> {
     if let Err(e) = check::<O>(supported) {
@@ -85,14 +97,18 @@ pub(super) unsafe fn build<O: Op>(
             return Err(Error::NoMemory);
         }
     }
-    // The recipe gets an SQE of its own, built in its place in the table
-    // rather than cloned from the pushed one: a clone would put that SQE in
-    // memory, and the push would copy it through the stack.
-    if rearm {
+    // An operation that can build its SQE again (`Op::rebuild`) leaves
+    // only its target in the slot. Otherwise the recipe gets an SQE of its
+    // own, built in its place in the table rather than cloned from the
+    // pushed one: a clone would put that SQE in memory, and the push would
+    // copy it through the stack.
+    if let Rearming::Allowed(remake) = rearm {
         if let Some((target, events)) = op.rearm() {
-            if !guard
-                .table
-                .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()))
+            let remade = remake.is_some_and(|r| guard.table.set_remake(ud, target, r));
+            if !remade
+                && !guard
+                    .table
+                    .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()))
             {
                 return Err(Error::NoMemory);
             }
@@ -132,6 +148,29 @@ where
     drop(unsafe { O::output(cqe, storage.cast::<O::Storage>().cast_const()) });
 }
 
+/// [`Op::rebuild`] for `O`'s storage at `storage`.
+///
+/// # Safety
+///
+/// - `storage` is `O`'s storage for a live operation of `O`.
+unsafe fn remake<O: Op>(target: Target, storage: *mut u8) -> Option<(u32, squeue::Entry)>
+where
+    O::Storage: Sized,
+{
+    O::rebuild(target, storage.cast::<O::Storage>())
+}
+
+/// How the slot builds `O`'s SQE again for a re-arm, if `O` can
+/// ([`Op::REBUILDS`]) and its storage is inline (the slot then finds it
+/// without a side record).
+#[inline(always)]
+pub(crate) fn remake_of<O: Op>() -> Option<Remake>
+where
+    O::Storage: Sized,
+{
+    (O::REBUILDS && !is_big::<O::Storage>()).then_some(remake::<O> as Remake)
+}
+
 /// How to drop a result of `O` nobody takes, if its output owns anything
 /// (a buffer, a descriptor). Only for sized storage, whose pointer the
 /// table can keep as one word: an operation with unsized storage writes
@@ -159,13 +198,12 @@ impl Ring {
     ///   contract for as long as its operation is in flight.
     #[inline]
     pub(crate) unsafe fn push_entry(&mut self, entry: &squeue::Entry) -> Result<()> {
-        // SAFETY: forwarded to the caller.
-        if unsafe { self.uring.submission().push(entry) }.is_ok() {
-            return Ok(());
+        if self.queues.sq_is_full() {
+            self.make_room()?;
         }
-        self.make_room()?;
-        // SAFETY: forwarded to the caller. The queue has room now.
-        unsafe { self.uring.submission().push(entry) }.map_err(|_| Error::Os(Errno::EBUSY))
+        // SAFETY: forwarded to the caller; the queue has room.
+        unsafe { self.queues.push_unchecked(entry.clone()) };
+        Ok(())
     }
 
     /// Allocates a table slot for a new operation.
@@ -187,6 +225,21 @@ impl Ring {
             Some(ud) => Ok(ud),
             None => self.alloc_full(scoped, tag),
         }
+    }
+
+    /// [`alloc`](Ring::alloc) of an unscoped slot, with a pointer to its
+    /// inline storage.
+    ///
+    /// # Errors
+    ///
+    /// As [`alloc`](Ring::alloc).
+    #[inline(always)]
+    fn alloc_at(&mut self, tag: Option<u64>) -> Result<(UserData, *mut u8)> {
+        if let Some(at) = self.table.insert_at(false, tag) {
+            return Ok(at);
+        }
+        let ud = self.alloc_full(false, tag)?;
+        Ok((ud, self.table.storage_ptr(ud, false)))
     }
 
     /// A pointer to slot `ud`'s storage for an `S`: its inline bytes, or a
@@ -258,20 +311,17 @@ impl Ring {
         ud: UserData,
         storage: *mut O::Storage,
         discard: Option<Discard>,
+        remake: Option<Remake>,
     ) -> Result<()> {
-        // One view of the queue for the room check and the push, with the
-        // SQE built in between. Room is made first so that the failure path
-        // of the push never needs the SQE: it is then written straight into
-        // the ring, where a copy through the stack would stall on store
-        // forwarding (measured: 15 → 24 cycles per push).
-        let mut sq = self.uring.submission();
-        if sq.is_full() {
-            drop(sq);
+        // Room is made first so that the push never fails and never needs
+        // the SQE again: it is then written straight into the ring, where a
+        // copy through the stack would stall on store forwarding
+        // (measured: 15 → 24 cycles per push).
+        if self.queues.sq_is_full() {
             if let Err(e) = self.make_room() {
                 self.table.remove(ud);
                 return Err(e);
             }
-            sq = self.uring.submission();
         }
         // SAFETY: forwarded to the caller.
         let entry = unsafe {
@@ -281,19 +331,14 @@ impl Ring {
                 &op,
                 ud,
                 storage,
-                true,
+                Rearming::Allowed(remake),
                 discard,
             )
         }?;
         // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
-        // operation (the caller's promise).
-        if unsafe { sq.push(&entry) }.is_err() {
-            // Unreachable: the queue had room and nothing else pushed.
-            drop(sq);
-            self.table.remove(ud);
-            return Err(Error::Os(Errno::EBUSY));
-        }
-        drop(sq);
+        // operation (the caller's promise). The queue has room: nothing
+        // pushed since the check.
+        unsafe { self.queues.push_unchecked(entry) };
         keep(&mut self.table, ud, op);
         Ok(())
     }
@@ -305,7 +350,7 @@ impl Ring {
         // `enter`, not `submit`: a push may come from inside a reap pass (a
         // re-arm), where ending posted operations would free slots whose
         // completions the pass has not yet counted.
-        while self.uring.submission().is_full() {
+        while self.queues.sq_is_full() {
             self.enter(0)?;
         }
         Ok(())
@@ -342,7 +387,7 @@ impl Ring {
                 &op,
                 ud,
                 storage,
-                false,
+                Rearming::Never,
                 discard,
             )
         }?;
@@ -365,7 +410,7 @@ impl Ring {
                 &timeout,
                 lt_ud,
                 lt_storage,
-                false,
+                Rearming::Never,
                 None,
             )
         } {
@@ -428,12 +473,17 @@ impl Ring {
     where
         O::Storage: Sized,
     {
-        let ud = self.alloc(false, tag)?;
-        let storage = self.slot_storage::<O::Storage>(ud)?;
+        let (ud, storage) = if is_big::<O::Storage>() || size_of::<O::Storage>() == 0 {
+            let ud = self.alloc(false, tag)?;
+            (ud, self.slot_storage::<O::Storage>(ud)?)
+        } else {
+            let (ud, inline) = self.alloc_at(tag)?;
+            (ud, inline.cast::<O::Storage>())
+        };
         // SAFETY: the slot's storage fits `O::Storage` (`slot_storage`
         // checks), is reached only through this pointer, and lives until
         // the final CQE.
-        unsafe { self.launch(op, ud, storage, discard_of::<O>()) }?;
+        unsafe { self.launch(op, ud, storage, discard_of::<O>(), remake_of::<O>()) }?;
         Ok(Token::new(ud, self.id))
     }
 
@@ -444,15 +494,15 @@ impl Ring {
     ///
     /// - As [`push_entry`](Ring::push_entry), for every entry.
     pub(super) unsafe fn push_linked(&mut self, entries: &[squeue::Entry]) -> Result<()> {
-        if entries.len() > self.uring.params().sq_entries() as usize {
+        if entries.len() > self.queues.sq_entries() as usize {
             return Err(Error::InvalidParam(
                 "a link longer than the submission queue",
             ));
         }
         loop {
-            // SAFETY: forwarded to the caller; `push_multiple` pushes all of
+            // SAFETY: forwarded to the caller; `push_all` pushes all of
             // them or none.
-            if unsafe { self.uring.submission().push_multiple(entries) }.is_ok() {
+            if unsafe { self.queues.push_all(entries) } {
                 return Ok(());
             }
             // Not `submit`: see `make_room`.

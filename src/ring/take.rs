@@ -23,7 +23,7 @@ impl Ring {
     /// has completed (call [`submit`](Ring::submit) and [`reap`](Ring::reap),
     /// or use [`wait`](Ring::wait)). A multishot operation yields each shot
     /// in turn; the token is done after the final one.
-    #[inline]
+    #[inline(always)]
     pub fn poll<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
     where
         O::Storage: Sized,
@@ -39,14 +39,20 @@ impl Ring {
             token.done = true;
             return Some(Err(Error::InvalidParam(FOREIGN_TOKEN)));
         }
+        let (cqe, last, ptr) = if is_big::<O::Storage>() {
+            // The block goes back to its pool with the final result, but
+            // stays allocated with the table: looked up first.
+            let ptr = self.table.storage_ptr(token.ud, true);
+            let (cqe, last) = self.table.take(token.ud)?;
+            (cqe, last, ptr)
+        } else {
+            self.table.take_at(token.ud)?
+        };
         let ptr = if size_of::<O::Storage>() == 0 {
             std::ptr::NonNull::dangling().as_ptr()
         } else {
-            self.table
-                .storage_ptr(token.ud, is_big::<O::Storage>())
-                .cast::<O::Storage>()
+            ptr.cast::<O::Storage>()
         };
-        let (cqe, last) = self.table.take(token.ud)?;
         token.done = last;
         // SAFETY: the CQE was reaped, so the kernel is done with the slot's
         // inline buffer, which held this operation's storage; the buffer

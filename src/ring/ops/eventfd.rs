@@ -163,6 +163,16 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
         Some((target(&self.handle, self.opts.fixed), POLLIN))
     }
 
+    const REBUILDS: bool = true;
+
+    #[inline]
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+        Some((
+            POLLIN,
+            read_entry(target, storage.cast(), 8, CURRENT_POSITION),
+        ))
+    }
+
     #[inline]
     fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         kept(self.handle, self.opts.fixed)
@@ -212,6 +222,14 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
     #[inline]
     fn rearm(&self) -> Option<(Target, u32)> {
         Some((target(&self.handle, self.opts.fixed), POLLOUT))
+    }
+
+    const REBUILDS: bool = true;
+
+    #[inline]
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+        let buf = storage.cast_const().cast();
+        Some((POLLOUT, write_entry(target, buf, 8, CURRENT_POSITION)))
     }
 
     #[inline]

@@ -40,10 +40,10 @@ impl Table {
             {
                 slot.cqe = Cqe { res, flags };
                 slot.life = Life::Completed;
-                let f = slot.flags;
+                let (f, tag) = (slot.flags, slot.tag);
                 slot.flags = f & !(REARM | KEEP);
                 if f & (SCOPED | TAGGED | KEEP) != 0 {
-                    self.counted_out(ud, f);
+                    self.counted_out(ud, f, tag);
                 }
                 return Delivery::Unsettled;
             }
@@ -52,14 +52,14 @@ impl Table {
     }
 
     /// A scoped or tagged operation's final result came: it leaves the
-    /// scope's count, and is announced.
+    /// scope's count, and is announced under its `tag`.
     #[inline(always)]
-    pub(super) fn counted_out(&mut self, ud: UserData, flags: u8) {
+    pub(super) fn counted_out(&mut self, ud: UserData, flags: u8, tag: u64) {
         if flags & SCOPED != 0 {
             self.scoped_in_flight -= 1;
         }
         if flags & TAGGED != 0 {
-            self.announce(ud);
+            self.announce(ud, tag);
         }
         if flags & KEEP != 0 {
             self.release_keep(ud.key());
@@ -78,7 +78,7 @@ impl Table {
         let Some(slot) = self.live(ud) else {
             return self.unmatched(ud);
         };
-        let (life, sflags, idx) = (slot.life, slot.flags, slot.extra);
+        let (life, sflags, idx, tag) = (slot.life, slot.flags, slot.extra, slot.tag);
         let last = if ud.is_aux() {
             // The poll half of a poll-then-read pair: silent on success
             // (`IOSQE_CQE_SKIP_SUCCESS`). When it fails — cancelled, or its
@@ -110,7 +110,7 @@ impl Table {
                     return Delivery::Ignored;
                 }
                 if sflags & TAGGED != 0 {
-                    self.announce(ud);
+                    self.announce(ud, tag);
                 }
                 Delivery::Stored
             }
@@ -121,7 +121,7 @@ impl Table {
                     slot.flags &= !(REARM | KEEP);
                 }
                 self.completed += 1;
-                self.counted_out(ud, sflags);
+                self.counted_out(ud, sflags, tag);
                 if idx != NONE {
                     self.finished(idx, ud);
                 }

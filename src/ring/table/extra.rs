@@ -4,7 +4,7 @@
 #![allow(unsafe_code)]
 
 use super::store::{Extra, NONE, Shot};
-use super::{Cqe, Discard, KEEP, Keep, REARM, Rearm, Table};
+use super::{Cqe, Discard, KEEP, Keep, REARM, REMAKE, REMAKE_FIXED, Rearm, Remake, Table};
 use crate::ring::UserData;
 use io_uring::squeue;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -65,6 +65,76 @@ impl Table {
             slot.flags |= REARM;
         }
         true
+    }
+
+    /// Gives slot `ud` a re-arm recipe held in the slot itself: `remake`
+    /// builds the SQE again for `target` when a `-EAGAIN` comes. `false`
+    /// when the table cannot list `remake` (out of memory, or 65,535 kinds
+    /// listed): the caller records the SQE instead.
+    #[inline(always)]
+    pub(crate) fn set_remake(
+        &mut self,
+        ud: UserData,
+        target: crate::ring::Target,
+        remake: Remake,
+    ) -> bool {
+        let Some(index) = self.remake_index(remake) else {
+            return false;
+        };
+        // `ud` was just claimed by the caller: live, so no generation check.
+        let Some(slot) = self.slots.get_mut(ud.key()) else {
+            return false;
+        };
+        let (number, fixed) = match target {
+            crate::ring::Target::Fd(fd) => (fd as u32, 0),
+            crate::ring::Target::Fixed(index) => (index, REMAKE_FIXED),
+        };
+        slot.next = number;
+        slot.remake = index;
+        slot.flags |= REARM | REMAKE | fixed;
+        true
+    }
+
+    /// One plus `remake`'s index in the list, which it joins if need be.
+    /// The one asked for last is answered first: a loop pushes one kind of
+    /// read over and over.
+    #[inline(always)]
+    #[expect(
+        unpredictable_function_pointer_comparisons,
+        reason = "a missed match only lists the function twice"
+    )]
+    fn remake_index(&mut self, remake: Remake) -> Option<u16> {
+        match self.remake_last {
+            Some((last, index)) if last == remake => Some(index),
+            _ => self.remake_index_slow(remake),
+        }
+    }
+
+    /// [`remake_index`](Table::remake_index) for another kind than the
+    /// last: looked up, or added to the list (`None` when the list is full
+    /// or out of memory).
+    #[cold]
+    #[inline(never)]
+    #[expect(
+        unpredictable_function_pointer_comparisons,
+        reason = "a missed match only lists the function twice"
+    )]
+    fn remake_index_slow(&mut self, remake: Remake) -> Option<u16> {
+        let i = match self.remakes.iter().position(|r| *r == remake) {
+            Some(i) => i,
+            None => {
+                if self.remakes.len() >= usize::from(u16::MAX)
+                    || self.remakes.try_reserve(1).is_err()
+                {
+                    return None;
+                }
+                self.remakes.push(remake);
+                self.remakes.len() - 1
+            }
+        };
+        let index = u16::try_from(i + 1).ok()?;
+        self.remake_last = Some((remake, index));
+        Some(index)
     }
 
     /// Gives slot `ud` a handle to keep open until its final CQE, or hands

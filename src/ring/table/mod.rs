@@ -29,7 +29,7 @@ use super::UserData;
 use crate::sys::Errno;
 pub use store::{BIG_BYTES, INLINE_BYTES};
 use store::{Bigs, Extras, NONE, Shots, Sides, Slots, pool_bytes};
-pub(crate) use store::{Discard, Life};
+pub(crate) use store::{Discard, Life, Remake};
 
 /// What a CQE reported for an operation, before it is typed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,6 +82,11 @@ const REARMED: u8 = 8;
 const REARM: u8 = 16;
 /// `Slot::flags`: its side holds a kept handle.
 const KEEP: u8 = 32;
+/// `Slot::flags`, beside [`REARM`]: the recipe is in the slot itself, a
+/// [`Remake`] with the target's number in `next`, not in its side.
+const REMAKE: u8 = 64;
+/// `Slot::flags`, beside [`REMAKE`]: the target is a fixed file.
+const REMAKE_FIXED: u8 = 128;
 
 /// What [`Table::complete`] did with a CQE.
 #[derive(Debug, PartialEq, Eq)]
@@ -125,6 +130,11 @@ pub(crate) struct Table {
     /// A panic of a kept handle's or a discarded result's `Drop`, held
     /// until the pass is done.
     unwound: Option<Box<dyn Any + Send>>,
+    /// The [`Remake`]s slots name by index: one per kind of operation
+    /// that rebuilds its SQE, so this stays a few entries long.
+    remakes: Vec<Remake>,
+    /// The [`Remake`] asked for last, with its index.
+    remake_last: Option<(Remake, u16)>,
 }
 
 /// `EAGAIN`, as a CQE result carries it negated.
@@ -161,6 +171,8 @@ impl Table {
             scoped_in_flight: 0,
             scoped_live: 0,
             unwound: None,
+            remakes: Vec::new(),
+            remake_last: None,
         }
     }
 
@@ -222,12 +234,24 @@ impl Table {
     /// maximum or out of memory ([`is_full`](Table::is_full) tells which).
     #[inline]
     pub(crate) fn insert(&mut self, scoped: bool, tag: Option<u64>) -> Option<UserData> {
+        self.insert_at(scoped, tag).map(|(ud, _)| ud)
+    }
+
+    /// [`insert`](Table::insert), with a pointer to the slot's inline
+    /// storage (never dereferenced here), from the same lookup.
+    #[inline(always)]
+    pub(crate) fn insert_at(
+        &mut self,
+        scoped: bool,
+        tag: Option<u64>,
+    ) -> Option<(UserData, *mut u8)> {
         if self.slots.live >= self.max || (self.slots.free == NONE && !self.grow()) {
             return None;
         }
         let key = self.slots.free;
         let slots = &mut self.slots;
         let slot = slots.get_mut(key)?;
+        let storage = slot.storage_ptr();
         let next = slot.next;
         slot.generation = UserData::next_gen(slot.generation);
         slot.life = Life::InFlight;
@@ -244,7 +268,7 @@ impl Table {
             self.scoped_in_flight += 1;
             self.scoped_live += 1;
         }
-        Some(ud)
+        Some((ud, storage))
     }
 
     /// The live slot `ud` names.
@@ -406,11 +430,20 @@ impl Table {
     /// freed, and the flag says so.
     #[inline(always)]
     pub(crate) fn take(&mut self, ud: UserData) -> Option<(Cqe, bool)> {
+        self.take_at(ud).map(|(cqe, last, _)| (cqe, last))
+    }
+
+    /// [`take`](Table::take), with a pointer to the slot's inline storage
+    /// (never dereferenced here) from the same lookup: the slot's memory
+    /// stays with the table when the take frees it.
+    #[inline(always)]
+    pub(crate) fn take_at(&mut self, ud: UserData) -> Option<(Cqe, bool, *mut u8)> {
         let free = self.slots.free;
         let slot = self.slots.get_mut(ud.key())?;
         if slot.generation != ud.generation() {
             return None;
         }
+        let storage = slot.storage_ptr();
         let (life, idx, cqe) = (slot.life, slot.extra, slot.cqe);
         if life == Life::Completed && idx == NONE && slot.flags & SCOPED == 0 {
             // The common take: a plain final result, freed in place.
@@ -419,9 +452,10 @@ impl Table {
             self.slots.free = ud.key();
             self.slots.live -= 1;
             self.completed -= 1;
-            return Some((cqe, true));
+            return Some((cqe, true, storage));
         }
-        self.take_general(ud, life, idx, cqe)
+        let (cqe, last) = self.take_general(ud, life, idx, cqe)?;
+        Some((cqe, last, storage))
     }
 
     /// [`take`](Table::take) of a slot with a side record, a scoped one,
@@ -495,17 +529,46 @@ impl Table {
         ))
     }
 
-    /// The re-arm recipe of slot `key`, if it has one.
-    pub(crate) fn rearm_of(&self, key: u32) -> Option<(UserData, &Rearm)> {
+    /// The live slot at `key`: its `user_data`.
+    pub(crate) fn live_at(&self, key: u32) -> Option<UserData> {
         let slot = self.slots.get(key)?;
-        if slot.life == Life::Vacant {
+        (slot.life != Life::Vacant).then(|| UserData::new(key, slot.generation))
+    }
+
+    /// The re-arm recipe of slot `key`, if it has one: its `user_data`,
+    /// the target to poll, the events, and the SQE to submit again (its
+    /// `user_data` set). `Err` when the recipe cannot build the SQE.
+    pub(crate) fn recipe(&self, key: u32) -> Option<Result<(UserData, Rearm), UserData>> {
+        let slot = self.slots.get(key)?;
+        if slot.life == Life::Vacant || slot.flags & REARM == 0 {
             return None;
         }
-        if slot.flags & REARM == 0 {
-            return None;
+        let ud = UserData::new(key, slot.generation);
+        if slot.flags & REMAKE == 0 {
+            let rearm = self.sides.get(key)?.rearm.clone()?;
+            return Some(Ok((ud, rearm)));
         }
-        let rearm = self.sides.get(key)?.rearm.as_ref()?;
-        Some((UserData::new(key, slot.generation), rearm))
+        let target = if slot.flags & REMAKE_FIXED != 0 {
+            super::Target::Fixed(slot.next)
+        } else {
+            super::Target::Fd(slot.next as i32)
+        };
+        let remake = *self.remakes.get(usize::from(slot.remake).checked_sub(1)?)?;
+        // SAFETY: `remake` is the slot's operation's own `rebuild`, for the
+        // storage it was pushed with: the slot's inline bytes (only
+        // operations with inline storage record a `Remake`), which the
+        // slot still reserves (it is live). Building an SQE reads nothing.
+        match unsafe { remake(target, slot.storage_ptr()) } {
+            Some((events, entry)) => Some(Ok((
+                ud,
+                Rearm {
+                    target,
+                    events,
+                    entry: entry.user_data(ud.raw()),
+                },
+            ))),
+            None => Some(Err(ud)),
+        }
     }
 }
 

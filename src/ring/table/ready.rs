@@ -5,10 +5,20 @@ use super::store::NONE;
 use super::{Life, Table};
 use crate::ring::UserData;
 
-/// A FIFO of tags in a power-of-two ring buffer: a push and a pop are a
-/// masked index each, inlined into the reap and the dispatch loops.
+/// An entry of the dispatch queue: the operation, and its caller's tag,
+/// copied here so that the dispatch can hand the tag out without waiting
+/// on the slot (it checks the slot for a result at the same time).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ready {
+    pub(crate) ud: UserData,
+    pub(crate) tag: u64,
+}
+
+/// A FIFO of [`Ready`] entries in a power-of-two ring buffer: a push and a
+/// pop are a masked index each, inlined into the reap and the dispatch
+/// loops.
 pub(crate) struct Fifo {
-    buf: Vec<UserData>,
+    buf: Vec<Ready>,
     head: usize,
     len: usize,
 }
@@ -35,7 +45,13 @@ impl Fifo {
             return false;
         }
         buf.extend((0..self.len).map(|i| self.buf[(self.head + i) & (self.buf.len() - 1)]));
-        buf.resize(cap, UserData::from_raw(0));
+        buf.resize(
+            cap,
+            Ready {
+                ud: UserData::from_raw(0),
+                tag: 0,
+            },
+        );
         self.buf = buf;
         self.head = 0;
         true
@@ -47,39 +63,39 @@ impl Fifo {
     }
 
     #[inline(always)]
-    fn push(&mut self, ud: UserData) {
+    fn push(&mut self, entry: Ready) {
         let mask = self.buf.len().wrapping_sub(1);
         if let Some(place) = self.buf.get_mut((self.head + self.len) & mask) {
-            *place = ud;
+            *place = entry;
             self.len += 1;
         }
     }
 
     #[inline(always)]
-    fn pop(&mut self) -> Option<UserData> {
+    fn pop(&mut self) -> Option<Ready> {
         if self.len == 0 {
             return None;
         }
-        let ud = *self.buf.get(self.head)?;
+        let entry = *self.buf.get(self.head)?;
         self.head = (self.head + 1) & (self.buf.len() - 1);
         self.len -= 1;
-        Some(ud)
+        Some(entry)
     }
 
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
-        self.buf.capacity() * size_of::<UserData>()
+        self.buf.capacity() * size_of::<Ready>()
     }
 }
 
 impl Table {
-    /// Puts `ud` on the dispatch queue.
+    /// Puts `ud`, tagged `tag`, on the dispatch queue.
     #[inline(always)]
-    pub(super) fn announce(&mut self, ud: UserData) {
+    pub(super) fn announce(&mut self, ud: UserData, tag: u64) {
         if self.ready.is_full() {
             self.make_ready_room();
         }
-        self.ready.push(ud);
+        self.ready.push(Ready { ud, tag });
     }
 
     /// Drops entries of operations that have ended (their slots freed),
@@ -96,9 +112,9 @@ impl Table {
         let mut kept = Fifo::new();
         let n = self.ready.len;
         if kept.reserve(n.max(1)) {
-            while let Some(ud) = self.ready.pop() {
-                if self.live(ud).is_some() {
-                    kept.push(ud);
+            while let Some(entry) = self.ready.pop() {
+                if self.live(entry.ud).is_some() {
+                    kept.push(entry);
                 }
             }
             self.ready = kept;
@@ -108,22 +124,23 @@ impl Table {
         }
     }
 
-    /// The tag of slot `ud`, if it is live with a result to take.
+    /// Whether slot `ud` is live with a result to take.
     #[inline(always)]
-    fn result_tag(&self, ud: UserData) -> Option<u64> {
-        let s = self.live(ud)?;
-        let has = s.life == Life::Completed
+    fn has_result(&self, ud: UserData) -> bool {
+        let Some(s) = self.live(ud) else {
+            return false;
+        };
+        s.life == Life::Completed
             || (s.life == Life::InFlight
-                && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE));
-        has.then_some(s.tag)
+                && self.extra_at(s.extra).is_some_and(|e| e.shot_head != NONE))
     }
 
     /// The next tagged operation with a result to take, in completion
     /// order: its tag and its `user_data`.
     #[inline]
     pub(crate) fn next_ready(&mut self) -> Option<(u64, UserData)> {
-        while let Some(ud) = self.ready.pop() {
-            if let Some(tag) = self.result_tag(ud) {
+        while let Some(Ready { ud, tag }) = self.ready.pop() {
+            if self.has_result(ud) {
                 return Some((tag, ud));
             }
         }

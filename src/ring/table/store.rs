@@ -17,6 +17,8 @@ use std::alloc::{Layout, alloc};
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 
+use io_uring::squeue;
+
 use super::{Cqe, Keep, Rearm};
 
 /// Bytes of storage each slot holds inline: a counter, a `timespec`, a
@@ -78,11 +80,29 @@ pub(crate) struct Slot {
     pub(crate) extra: u32,
     pub(crate) life: Life,
     /// [`SCOPED`](super::SCOPED), [`TAGGED`](super::TAGGED),
-    /// [`ASKED`](super::ASKED), [`REARMED`](super::REARMED).
+    /// [`ASKED`](super::ASKED), [`REARMED`](super::REARMED), and the
+    /// re-arm and keep flags.
     pub(crate) flags: u8,
+    /// How to build the SQE of a re-armable read again, when the slot
+    /// holds its recipe itself ([`REMAKE`](super::REMAKE)): one plus the
+    /// index of its [`Remake`] in the table's list of them (`0`: none),
+    /// with the target's number in `next`.
+    pub(crate) remake: u16,
 }
 
 const _: () = assert!(size_of::<Slot>() == 56);
+
+impl Slot {
+    /// A pointer to the inline storage (never dereferenced here).
+    #[inline(always)]
+    pub(crate) fn storage_ptr(&self) -> *mut u8 {
+        self.storage.get().cast()
+    }
+}
+
+/// An operation's [`Op::rebuild`](crate::ring::Op::rebuild), for its
+/// storage's address.
+pub(crate) type Remake = unsafe fn(crate::ring::Target, *mut u8) -> Option<(u32, squeue::Entry)>;
 
 /// What a discarded result is handed to: the operation's `output`, whose
 /// value is dropped (a buffer freed, a descriptor closed).
@@ -257,7 +277,7 @@ impl Slots {
     #[inline(always)]
     pub(crate) fn storage(&self, key: u32) -> *mut u8 {
         match self.get(key) {
-            Some(slot) => slot.storage.get().cast(),
+            Some(slot) => slot.storage_ptr(),
             None => std::ptr::null_mut(),
         }
     }
@@ -305,6 +325,7 @@ impl Slots {
                     extra: NONE,
                     life: Life::Vacant,
                     flags: 0,
+                    remake: 0,
                 });
             }
         }

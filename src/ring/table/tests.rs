@@ -1,5 +1,7 @@
 //! The table's unit tests: lifecycle, generations, shots, dispatch.
 
+use io_uring::squeue;
+
 use super::*;
 
 impl Table {
@@ -77,11 +79,54 @@ fn a_recipe_matters_only_when_the_read_found_nothing() {
         io_uring::opcode::Nop::new().build()
     });
     assert_eq!(t.complete(ud, -EAGAIN, 0), Delivery::Rearm(ud.key()));
-    assert!(t.rearm_of(ud.key()).is_some());
+    assert!(matches!(t.recipe(ud.key()), Some(Ok(_))));
     assert_eq!(t.complete(ud, 8, 0), Delivery::Stored);
-    assert!(t.rearm_of(ud.key()).is_none(), "the flag is cleared");
+    assert!(t.recipe(ud.key()).is_none(), "the flag is cleared");
     assert_eq!(t.take(ud), Some((Cqe { res: 8, flags: 0 }, true)));
     assert_eq!(t.in_flight(), 0);
+}
+
+/// A recipe held in the slot: the target and a rebuild function.
+#[test]
+fn a_recipe_in_the_slot_rebuilds_the_sqe_for_its_target() {
+    /// Builds a read of 8 bytes into `storage` from `target`.
+    unsafe fn remake(
+        target: crate::ring::Target,
+        storage: *mut u8,
+    ) -> Option<(u32, squeue::Entry)> {
+        let crate::ring::Target::Fixed(index) = target else {
+            return None;
+        };
+        let read = io_uring::opcode::Read::new(io_uring::types::Fixed(index), storage, 8);
+        Some((7, read.build()))
+    }
+    let mut t = Table::with_max(2);
+    let a = t.insert(false, None).expect("free");
+    assert!(t.set_remake(a, crate::ring::Target::Fixed(3), remake));
+    let b = t.insert(false, None).expect("free");
+    assert!(t.set_remake(b, crate::ring::Target::Fd(5), remake));
+    assert_eq!(t.remakes.len(), 1, "one kind of operation, listed once");
+    assert_eq!(t.complete(a, -EAGAIN, 0), Delivery::Rearm(a.key()));
+    let Some(Ok((ud, r))) = t.recipe(a.key()) else {
+        panic!("a recipe");
+    };
+    assert_eq!(
+        (ud, r.target, r.events),
+        (a, crate::ring::Target::Fixed(3), 7)
+    );
+    assert_eq!(r.entry.get_user_data(), a.raw());
+    assert_eq!(t.complete(b, -EAGAIN, 0), Delivery::Rearm(b.key()));
+    assert_eq!(
+        t.recipe(b.key()).map(|r| r.err()),
+        Some(Some(b)),
+        "the rebuild refused"
+    );
+    // Re-armed and completed, a slot-held recipe frees like any slot.
+    assert_eq!(t.complete(a, 8, 0), Delivery::Stored);
+    assert!(t.recipe(a.key()).is_none());
+    assert_eq!(t.take(a), Some((Cqe { res: 8, flags: 0 }, true)));
+    assert!(t.remove(b));
+    assert_eq!(t.live_count(false), 0);
 }
 
 #[test]
