@@ -4,14 +4,11 @@
 //! - `loop/nop/<impl>/b<N>` and `loop/read/<impl>/b<N>`: N owners, each
 //!   with one operation in flight. A round submits, waits for the N
 //!   completions, and dispatches each to its owner, which takes its
-//!   result and pushes its next operation. `iofd` tags each operation with
-//!   its owner's index ([`Ring::push_tagged`], [`Ring::next_completion`])
-//!   and takes the result from the owner's token; `raw_slab` is the
-//!   io-uring crate with a `slab::Slab` of owners keyed by `user_data`,
-//!   walking the completion queue and pushing into the submission queue
-//!   split from it. Reads are of a semaphore eventfd loaded with 2^32 - 1
-//!   units (each completes at once with 1), both sides by fixed file with
-//!   a registered ring fd.
+//!   result and pushes its next operation (`support/loops.rs`: `iofd`
+//!   dispatches by tag, `raw_slab` is the io-uring crate with a
+//!   `slab::Slab` of owners keyed by `user_data`). The same loops run
+//!   interleaved, round by round, in `loop_ab`, whose ratios hold up when
+//!   the machine's speed drifts between criterion's runs.
 //! - `multishot/timerfd/<impl>`: CPU time per result while a timerfd
 //!   armed every 20 µs is read, either by one multishot read into
 //!   provided buffers (`multishot`, woken for 32 results at a time) or by a
@@ -23,121 +20,39 @@
 //! Run: `cargo bench --bench ring_loop`.
 
 use std::hint::black_box;
-use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use io_uring::{IoUring, opcode, types};
+use iofd::TimerFd;
 use iofd::ring::ops::Nop;
-use iofd::ring::{Fixed, Op, Ring, Token};
-use iofd::{EventFd, TimerFd};
-use slab::Slab;
+use iofd::ring::{Op, Ring};
+
+#[path = "support/loops.rs"]
+mod loops;
+
+use loops::{IofdLoop, Kind, RawLoop, iofd_nops, iofd_reads};
 
 const BATCHES: [usize; 3] = [1, 32, 128];
 
-/// An owner in the raw loop: what it read last.
-struct RawOwner {
-    value: u64,
+type Group<'a> = criterion::BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+fn raw_loop(g: &mut Group<'_>, n: usize, kind: Kind) {
+    let mut l = RawLoop::new(n, kind);
+    g.bench_with_input(BenchmarkId::new("raw_slab", format!("b{n}")), &n, |b, _| {
+        b.iter(|| l.round())
+    });
+    l.finish();
 }
 
-/// What the raw loop's owners issue.
-#[derive(Clone, Copy)]
-enum Kind {
-    Nop,
-    Read,
-}
-
-/// The raw crate's loop: `n` owners in a slab, one operation each.
-fn raw_loop(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    n: usize,
-    kind: Kind,
-) {
-    let efd = EventFd::new_semaphore(u32::MAX).expect("eventfd");
-    let mut raw = IoUring::new(256).expect("io_uring");
-    raw.submitter()
-        .register_files(&[efd.as_raw_fd()])
-        .expect("files");
-    let mut owners: Slab<RawOwner> = Slab::with_capacity(n);
-    let (mut submitter, mut sq, mut cq) = raw.split();
-    submitter.register_ring_fd().expect("register ring fd");
-    let entry = |owners: &mut Slab<RawOwner>, key: usize| match kind {
-        Kind::Nop => opcode::Nop::new().build().user_data(key as u64),
-        Kind::Read => {
-            let buf = (&mut owners[key].value as *mut u64).cast();
-            opcode::Read::new(types::Fixed(0), buf, 8)
-                .offset(u64::MAX)
-                .build()
-                .user_data(key as u64)
-        }
-    };
-    for _ in 0..n {
-        let key = owners.insert(RawOwner { value: 0 });
-        let e = entry(&mut owners, key);
-        // SAFETY: the owner's `value` lives in the slab, which is not
-        // resized (capacity `n`) and outlives every read.
-        unsafe { sq.push(&e) }.expect("room");
-    }
-    sq.sync();
-    g.bench_with_input(
-        BenchmarkId::new("raw_slab", format!("b{n}")),
-        &n,
-        |b, &n| {
-            b.iter(|| {
-                submitter.submit_and_wait(n).expect("submit");
-                cq.sync();
-                let mut done = 0;
-                for cqe in &mut cq {
-                    let key = cqe.user_data() as usize;
-                    let owner = &mut owners[key];
-                    black_box(owner.value);
-                    assert!(cqe.result() >= 0);
-                    let e = entry(&mut owners, key);
-                    // SAFETY: as above.
-                    unsafe { sq.push(&e) }.expect("room");
-                    done += 1;
-                }
-                assert_eq!(done, n);
-                sq.sync();
-            })
-        },
-    );
-    // Let the last round's operations finish before the ring goes.
-    submitter.submit_and_wait(n).expect("submit");
-    submitter.unregister_ring_fd().expect("unregister");
-}
-
-/// iofd's loop: `n` owners, each with one operation from `make` in
-/// flight, dispatched by tag and pushed again.
-fn iofd_loop<O: Op + 'static>(
-    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    n: usize,
-    ring: &mut Ring,
-    make: impl Fn() -> O,
-) where
+fn iofd_loop<O: Op + 'static, F: Fn() -> O>(g: &mut Group<'_>, n: usize, mut l: IofdLoop<O, F>)
+where
     O::Storage: Sized,
 {
-    let mut owners: Vec<Option<Token<O>>> = (0..n)
-        .map(|i| Some(ring.push_tagged(make(), i as u64).expect("push")))
-        .collect();
-    g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, &n| {
-        b.iter(|| {
-            ring.submit_and_wait(n).expect("submit");
-            let mut done = 0;
-            while let Some(c) = ring.next_completion() {
-                let owner = &mut owners[c.tag as usize];
-                if let Some(mut t) = owner.take() {
-                    black_box(ring.poll(&mut t).expect("a result").expect("op"));
-                }
-                *owner = Some(ring.push_tagged(make(), c.tag).expect("push"));
-                done += 1;
-            }
-            assert_eq!(done, n);
-        })
+    g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, _| {
+        b.iter(|| l.round())
     });
-    // Let the last round's operations finish before the ring goes.
-    ring.submit_and_wait(n).expect("submit");
+    l.finish();
 }
 
 fn loop_nop(c: &mut Criterion) {
@@ -145,11 +60,7 @@ fn loop_nop(c: &mut Criterion) {
     for n in BATCHES {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Nop);
-        let mut ring = Ring::builder(256)
-            .register_ring_fd(true)
-            .build()
-            .expect("ring");
-        iofd_loop(&mut g, n, &mut ring, Nop::new);
+        iofd_loop(&mut g, n, iofd_nops(n));
     }
     g.finish();
 }
@@ -159,14 +70,7 @@ fn loop_read(c: &mut Criterion) {
     for n in BATCHES {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Read);
-        let efd = EventFd::new_semaphore(u32::MAX).expect("eventfd");
-        let mut ring = Ring::builder(256)
-            .register_ring_fd(true)
-            .build()
-            .expect("ring");
-        ring.register_files(&[efd.as_fd()]).expect("files");
-        let fixed = Fixed::<EventFd>::new(0);
-        iofd_loop(&mut g, n, &mut ring, || fixed.read_op());
+        iofd_loop(&mut g, n, iofd_reads(n));
     }
     g.finish();
 }

@@ -1,0 +1,86 @@
+//! The server-shaped loops of `ring_loop` (`loop/nop`, `loop/read`),
+//! iofd against the raw io-uring crate with a slab, run interleaved: a
+//! block of rounds of one side, then of the other, eleven times, and the
+//! ratio of each pair of blocks. On a shared machine whose speed drifts
+//! over seconds, criterion's runs of the two sides can land in different
+//! weather; paired blocks a few milliseconds apart cannot.
+//!
+//! Prints, per loop and batch, the median ns per operation of each side
+//! and the median, lowest and highest of the eleven ratios.
+//!
+//! Run: `cargo bench --bench loop_ab` (or with `nop`/`read` to pick one).
+
+use std::time::Instant;
+
+#[path = "support/loops.rs"]
+mod loops;
+
+use loops::{Kind, RawLoop, iofd_nops, iofd_reads};
+
+/// Operations per block of rounds.
+const BLOCK_OPS: usize = 1 << 20;
+/// Pairs of blocks.
+const PAIRS: usize = 11;
+
+/// Times `rounds` calls of `round`, in ns per operation.
+fn block(rounds: usize, n: usize, round: &mut impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..rounds {
+        round();
+    }
+    start.elapsed().as_nanos() as f64 / (rounds * n) as f64
+}
+
+/// The median of `v`.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn compare(name: &str, n: usize, raw: &mut impl FnMut(), iofd: &mut impl FnMut()) {
+    let rounds = BLOCK_OPS / n;
+    // Warm both up.
+    block(rounds / 8, n, raw);
+    block(rounds / 8, n, iofd);
+    let (mut r, mut i, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..PAIRS {
+        let a = block(rounds, n, raw);
+        let b = block(rounds, n, iofd);
+        r.push(a);
+        i.push(b);
+        ratio.push(b / a);
+    }
+    let (lo, hi) = ratio
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    println!(
+        "{name}/b{n}: raw_slab {:.1} ns/op, iofd {:.1} ns/op, iofd/raw_slab median {:.3} (min {lo:.3}, max {hi:.3})",
+        median(&mut r),
+        median(&mut i),
+        median(&mut ratio),
+    );
+}
+
+fn main() {
+    let picked: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wants = |k: &str| picked.is_empty() || picked.iter().any(|p| p == k);
+    for n in [1, 32, 128] {
+        if wants("nop") {
+            let mut raw = RawLoop::new(n, Kind::Nop);
+            let mut iofd = iofd_nops(n);
+            compare("loop/nop", n, &mut || raw.round(), &mut || iofd.round());
+            raw.finish();
+            iofd.finish();
+        }
+        if wants("read") {
+            let mut raw = RawLoop::new(n, Kind::Read);
+            let mut iofd = iofd_reads(n);
+            compare("loop/read", n, &mut || raw.round(), &mut || iofd.round());
+            raw.finish();
+            iofd.finish();
+        }
+    }
+}
