@@ -13,6 +13,9 @@
 //! | [`SignalFd`] | a queue of pending signals read as records (`signalfd4`) |
 //! | [`PidFd`] | a stable reference to one process (`pidfd_open`) |
 //! | [`MemFd`] | an anonymous, sealable, mappable file (`memfd_create`) |
+//! | [`TcpListener`], [`TcpStream`] | TCP sockets (`socket`, `accept4`) |
+//! | [`UdpSocket`] | a UDP socket |
+//! | [`UnixListener`], [`UnixStream`] | Unix-domain stream sockets |
 //!
 //! Every operation on a closed handle returns [`Error::Closed`] without
 //! making a syscall.
@@ -31,6 +34,7 @@ mod eventfd;
 )]
 mod fd;
 mod memfd;
+mod net;
 mod pidfd;
 mod signalfd;
 mod sigset;
@@ -40,6 +44,7 @@ pub use eventfd::EventFd;
 pub(crate) use eventfd::SIGNAL_MAX;
 pub use fd::Fd;
 pub use memfd::{MappedRegion, MemFd};
+pub use net::{ListenOptions, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 pub use pidfd::PidFd;
 pub use signalfd::{Signal, SignalFd, SignalInfo};
 pub use sigset::{SigSet, SigSetIter};

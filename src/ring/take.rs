@@ -97,6 +97,38 @@ impl Ring {
         }
     }
 
+    /// Pushes `op`, submits, and waits for its result: [`push`](Ring::push)
+    /// then [`wait`](Ring::wait), for the one operation a caller needs done
+    /// now.
+    ///
+    /// # Errors
+    ///
+    /// As [`push`](Ring::push), then as [`wait`](Ring::wait).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iofd::UnixStream;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(4)?;
+    /// let (a, b) = UnixStream::pair()?;
+    /// let (n, _buf) = ring.run(Arc::new(a).send_op_shared(b"hi".to_vec()))?;
+    /// assert_eq!(n?, 2);
+    /// let mut got = [0; 2];
+    /// assert_eq!(b.read(&mut got)?, 2);
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    #[inline]
+    pub fn run<O: Op + 'static>(&mut self, op: O) -> Result<O::Output>
+    where
+        O::Storage: Sized,
+    {
+        let token = self.push(op)?;
+        self.wait(token)
+    }
+
     /// The end of a [`wait`](Ring::wait) whose enter failed with `e`: a
     /// result that has come meanwhile is returned, else the operation is
     /// cancelled and `e` returned.

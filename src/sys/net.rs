@@ -1,5 +1,6 @@
-//! Sockets: `socket`, `bind`, `listen`, `accept4`, `connect`, `shutdown`,
-//! `getsockname`, `setsockopt(SO_REUSEADDR)`, and the send and receive
+//! Sockets: `socket`, `socketpair`, `bind`, `listen`, `accept4`,
+//! `connect`, `shutdown`, `getsockname`, `getpeername`, integer
+//! `setsockopt`/`getsockopt`, and the send and receive
 //! calls, single (`sendto`, `recvfrom`, `sendmsg`, `recvmsg`) and batched
 //! (`sendmmsg`, `recvmmsg`).
 //!
@@ -20,6 +21,7 @@
 mod addr;
 mod mmsg;
 mod msg;
+mod opt;
 
 use core::ptr;
 use std::net::{Shutdown, SocketAddr};
@@ -30,6 +32,7 @@ use bitflags::bitflags;
 pub use addr::SockAddr;
 pub use mmsg::{MMsgHdr, MMsgHdrMut, recvmmsg, sendmmsg};
 pub use msg::{RecvMsg, recvfrom, recvmsg, sendmsg, sendto};
+pub use opt::{SockOpt, bind_addr, connect_addr, getpeername, getsockopt, setsockopt, socketpair};
 
 use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall3, syscall4, syscall5};
 

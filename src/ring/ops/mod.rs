@@ -56,6 +56,8 @@ mod pidfd;
 mod poll;
 mod provided;
 mod signalfd;
+mod socket;
+mod stream;
 mod timeout;
 mod timerfd;
 
@@ -68,6 +70,11 @@ pub use pidfd::{PollExit, WaitExit};
 pub use poll::{Poll, PollFlags, PollMultishot, PollSource, PollTarget};
 pub use provided::{ProvidedStorage, ReadMultishot, ReadProvided};
 pub use signalfd::{ReadSignal, ReadSignals};
+pub use socket::{
+    Accept, AcceptFrom, AcceptMulti, Close, CloseStorage, Closed, Connect, ConnectStorage,
+    PeerStorage, ShutdownOp,
+};
+pub use stream::{RecvBuf, RecvMulti, SendBuf};
 pub use timeout::{
     LinkTimeout, LinkTimeoutResult, Timeout, TimeoutRemove, TimeoutResult, TimeoutStorage,
     TimeoutUpdate,

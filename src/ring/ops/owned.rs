@@ -124,7 +124,7 @@ unsafe impl IoBufMut for Box<[u8]> {
 /// the driver makes one (in a table slot), so these operations cannot be
 /// pushed into a scope's storage.
 pub struct BufStorage<B> {
-    buf: MaybeUninit<B>,
+    pub(super) buf: MaybeUninit<B>,
 }
 
 impl<B> std::fmt::Debug for BufStorage<B> {

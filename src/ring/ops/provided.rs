@@ -217,7 +217,7 @@ impl ProvidedBuf {
 /// `InvalidParam` when `bufs`'s buffers cannot hold a read of `min` bytes
 /// (which the kernel would refuse with `EINVAL`).
 #[inline]
-fn check_len(bufs: &BufRing, min: u32) -> Result<()> {
+pub(super) fn check_len(bufs: &BufRing, min: u32) -> Result<()> {
     if bufs.buf_len() < min {
         Err(Error::InvalidParam(
             "the group's buffers are shorter than one record of the file",
@@ -233,7 +233,7 @@ fn check_len(bufs: &BufRing, min: u32) -> Result<()> {
 ///
 /// - `storage` is valid for writes of a `ProvidedStorage`.
 #[inline]
-unsafe fn store(bufs: &BufRing, storage: *mut ProvidedStorage) {
+pub(super) unsafe fn store(bufs: &BufRing, storage: *mut ProvidedStorage) {
     // SAFETY: the caller's promise. The reference is released by `output`
     // on the final CQE (or leaked if the driver never submits the SQE).
     unsafe {
@@ -252,7 +252,10 @@ unsafe fn store(bufs: &BufRing, storage: *mut ProvidedStorage) {
 ///   been released: the driver calls `output` once per CQE and the CQE
 ///   without `IORING_CQE_F_MORE` last, which releases it.
 #[inline]
-unsafe fn provided_output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<ProvidedBuf> {
+pub(super) unsafe fn provided_output(
+    cqe: Cqe,
+    storage: *const ProvidedStorage,
+) -> Result<ProvidedBuf> {
     // SAFETY: the caller's promise: `storage` was filled by `store`, and the
     // kernel is done with it (it never reads or writes it anyway).
     let ring = unsafe { (*storage).ring };
@@ -266,6 +269,23 @@ unsafe fn provided_output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<P
         // posts for a buffer-select read.
         (Ok(_), None) => Err(Error::Os(Errno::EIO)),
     }
+}
+
+/// A CQE of a buffer-group operation that carries no buffer (a multishot
+/// recv's end of stream): its result, with the group's reference released
+/// if it is the final CQE.
+///
+/// # Safety
+///
+/// - As [`provided_output`].
+#[inline]
+pub(super) unsafe fn provided_end(cqe: Cqe, storage: *const ProvidedStorage) -> Result<()> {
+    // SAFETY: as in `provided_output`.
+    let ring = unsafe { (*storage).ring };
+    // SAFETY: as in `provided_output`; a buffer, if the CQE named one
+    // after all, goes back on drop.
+    drop(unsafe { take_raw(ring, cqe, !cqe.more()) });
+    cqe.result().map(drop)
 }
 
 // SAFETY: see the module's `# Safety`: the SQE reads from a descriptor the

@@ -175,7 +175,10 @@ pub mod nr {
     pub const BIND: usize = 49;
     pub const LISTEN: usize = 50;
     pub const GETSOCKNAME: usize = 51;
+    pub const GETPEERNAME: usize = 52;
+    pub const SOCKETPAIR: usize = 53;
     pub const SETSOCKOPT: usize = 54;
+    pub const GETSOCKOPT: usize = 55;
     pub const KILL: usize = 62;
     pub const FCNTL: usize = 72;
     pub const FTRUNCATE: usize = 77;

@@ -150,6 +150,64 @@ impl SockAddr {
         }
     }
 
+    /// An address from its encoded bytes (at most
+    /// [`CAPACITY`](SockAddr::CAPACITY) of them are kept).
+    pub fn from_bytes(bytes: &[u8]) -> SockAddr {
+        let mut s = SockAddr::new();
+        let n = bytes.len().min(Self::CAPACITY);
+        // SAFETY: `raw` is 128 bytes, any bytes valid, and `n <= 128`.
+        let raw = unsafe {
+            core::slice::from_raw_parts_mut(ptr::from_mut(&mut s.raw).cast::<u8>(), Self::CAPACITY)
+        };
+        raw[..n].copy_from_slice(&bytes[..n]);
+        s.len = n as u32;
+        s
+    }
+
+    /// Offset of `sun_path` in `struct sockaddr_un`.
+    const SUN_PATH: usize = 2;
+    /// Bytes of `sun_path`.
+    const SUN_PATH_LEN: usize = 108;
+
+    /// A Unix-domain address (`AF_UNIX`) for the file-system path `path`
+    /// (no NUL inside; the kernel's terminating NUL is added), or for an
+    /// abstract name when `path` starts with a NUL byte. `None` when it
+    /// does not fit `sun_path` (107 bytes and the NUL), or holds a NUL
+    /// past the first byte.
+    pub fn unix(path: &[u8]) -> Option<SockAddr> {
+        let abstract_name = path.first() == Some(&0);
+        if path.is_empty()
+            || path.len() >= Self::SUN_PATH_LEN + usize::from(abstract_name)
+            || path.iter().skip(1).any(|&b| b == 0)
+        {
+            return None;
+        }
+        let mut s = SockAddr::new();
+        // SAFETY: all 128 bytes are initialised and any bytes are valid.
+        let storage = unsafe { &mut s.raw.storage };
+        storage.family = AddressFamily::UNIX.0;
+        storage.data[..path.len()].copy_from_slice(path);
+        // A path is passed with its NUL; an abstract name exactly.
+        let len = Self::SUN_PATH + path.len() + usize::from(!abstract_name);
+        s.len = len as u32;
+        Some(s)
+    }
+
+    /// The path (or, starting with a NUL byte, abstract name) of a
+    /// Unix-domain address, without the terminating NUL: empty for an
+    /// unnamed socket. `None` for another family.
+    pub fn as_unix_path(&self) -> Option<&[u8]> {
+        if self.family() != AddressFamily::UNIX {
+            return None;
+        }
+        let bytes = self.as_bytes().get(Self::SUN_PATH..).unwrap_or(&[]);
+        if bytes.first() == Some(&0) {
+            return Some(bytes);
+        }
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        Some(&bytes[..end])
+    }
+
     /// The address pointer and length, as arguments.
     #[inline(always)]
     pub(super) fn arg(&self) -> (usize, usize) {

@@ -1,0 +1,368 @@
+//! Moving bytes over a connection on the ring: `recv` and `send` with
+//! buffers the operation owns, and a multishot `recv` into a provided
+//! buffer ring.
+//!
+//! # Safety
+//!
+//! As for the owned-buffer reads and writes (`owned.rs`): the buffer is
+//! moved into the storage before the SQE is built, its heap bytes stay put
+//! and owned by the driver until the final CQE, and `output` moves it out
+//! once. A multishot `recv` writes only into buffers the kernel takes from
+//! the group's ring, whose memory the storage keeps alive (`provided.rs`).
+#![allow(unsafe_code)]
+
+use std::cell::Cell;
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use io_uring::{opcode, squeue};
+
+use super::file::len32;
+use super::owned::{BufResult, BufStorage, IoBuf, IoBufMut};
+use super::provided::{ProvidedStorage, check_len, provided_end, provided_output, store};
+use super::socket::on_target;
+use super::{Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, kept, op_setters, target};
+use crate::error::Result;
+use crate::fd::{TcpStream, UnixStream};
+use crate::ring::op::{Op, cqe_count};
+use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
+
+/// `MSG_NOSIGNAL`: a broken connection is `EPIPE`, never a `SIGPIPE`.
+const MSG_NOSIGNAL: i32 = 0x4000;
+
+/// Receives into a buffer the operation owns: `IORING_OP_RECV`, up to the
+/// buffer's capacity. The result is the byte count (0 once the peer has
+/// shut its side down) with the buffer, its length set to what arrived
+/// ([`BufResult`]).
+pub struct RecvBuf<H, B> {
+    handle: H,
+    buf: Cell<Option<B>>,
+    bytes: Cell<(*mut u8, usize)>,
+    opts: Opts,
+}
+
+/// Sends from a buffer the operation owns: `IORING_OP_SEND` with
+/// `MSG_NOSIGNAL`, its initialised bytes. The result is the byte count
+/// (which may be short: send the rest again) with the buffer.
+pub struct SendBuf<H, B> {
+    handle: H,
+    buf: Cell<Option<B>>,
+    bytes: Cell<(*const u8, usize)>,
+    opts: Opts,
+}
+
+/// Receives as data comes, into buffers the kernel picks from a
+/// [`BufRing`]: `IORING_OP_RECV` with `IORING_RECV_MULTISHOT` (Linux
+/// 6.0). Each arrival is one result, `Some` [`ProvidedBuf`]; `None` means
+/// the peer shut its side down, and is the final result. The stream also
+/// ends when the group runs out of buffers (`Os(ENOBUFS)`: give buffers
+/// back and push it again; nothing is lost, the data waits in the socket),
+/// or on an error or a cancel (`Os(ECANCELED)`).
+pub struct RecvMulti<H> {
+    handle: H,
+    bufs: BufRing,
+    opts: Opts,
+}
+
+op_setters!(RecvMulti);
+
+impl<H, B> RecvBuf<H, B> {
+    fn new(handle: H, buf: B) -> RecvBuf<H, B> {
+        RecvBuf {
+            handle,
+            buf: Cell::new(Some(buf)),
+            bytes: Cell::new((std::ptr::null_mut(), 0)),
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// Names the stream by fixed-file `index` instead of by descriptor.
+    pub fn fixed(mut self, index: u32) -> Self {
+        self.opts.fixed = Some(index);
+        self
+    }
+}
+
+impl<H, B> SendBuf<H, B> {
+    fn new(handle: H, buf: B) -> SendBuf<H, B> {
+        SendBuf {
+            handle,
+            buf: Cell::new(Some(buf)),
+            bytes: Cell::new((std::ptr::null(), 0)),
+            opts: Opts::DEFAULT,
+        }
+    }
+
+    /// Names the stream by fixed-file `index` instead of by descriptor.
+    pub fn fixed(mut self, index: u32) -> Self {
+        self.opts.fixed = Some(index);
+        self
+    }
+}
+
+impl<H: fmt::Debug, B> fmt::Debug for RecvBuf<H, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvBuf")
+            .field("handle", &self.handle)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: fmt::Debug, B> fmt::Debug for SendBuf<H, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendBuf")
+            .field("handle", &self.handle)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<H: fmt::Debug> fmt::Debug for RecvMulti<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvMulti")
+            .field("handle", &self.handle)
+            .field("bufs", &self.bufs)
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+/// The recv SQE for `target`.
+#[inline]
+fn recv_entry(target: Target, ptr: *mut u8, len: usize) -> squeue::Entry {
+    on_target!(target, |f| opcode::Recv::new(f, ptr, len32(len)).build())
+}
+
+/// The send SQE for `target`.
+#[inline]
+fn send_entry(target: Target, ptr: *const u8, len: usize) -> squeue::Entry {
+    on_target!(target, |f| opcode::Send::new(f, ptr, len32(len))
+        .flags(MSG_NOSIGNAL)
+        .build())
+}
+
+// SAFETY: the SQE receives into the owned buffer's capacity, heap memory
+// the storage owns until the final CQE, from a descriptor the operation
+// holds; it touches nothing else.
+unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
+    type Storage = BufStorage<B>;
+    type Output = BufResult<B>;
+    const CODE: u8 = opcode::Recv::CODE;
+    const NAME: &'static str = "recv into an owned buffer (IORING_OP_RECV)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
+        if let Some(mut buf) = self.buf.take() {
+            self.bytes.set((buf.as_mut_ptr(), buf.bytes_total()));
+            // SAFETY: the driver's promise: `storage` is writable.
+            unsafe { (&raw mut (*storage).buf).write(MaybeUninit::new(buf)) };
+        }
+    }
+
+    #[inline]
+    fn entry(&self, _storage: *mut BufStorage<B>) -> squeue::Entry {
+        // Recorded by `prepare`, which the driver calls first.
+        let (ptr, len) = self.bytes.get();
+        recv_entry(target(&self.handle, self.opts.fixed), ptr, len)
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
+    }
+
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, storage: *const BufStorage<B>) -> Result<BufResult<B>> {
+        // SAFETY: called once, after the final CQE, for storage `prepare`
+        // filled: the buffer is moved out exactly once.
+        let mut buf = unsafe { std::ptr::read(&raw const (*storage).buf).assume_init() };
+        let n = cqe_count(cqe);
+        if let Ok(n) = n {
+            // SAFETY: the kernel wrote `n` bytes, at most `bytes_total`.
+            unsafe { buf.set_init(n.min(buf.bytes_total())) };
+        }
+        Ok((n, buf))
+    }
+}
+
+// SAFETY: the SQE sends the owned buffer's initialised bytes, heap memory
+// the storage owns until the final CQE, on a descriptor the operation
+// holds; the kernel only reads them.
+unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
+    type Storage = BufStorage<B>;
+    type Output = BufResult<B>;
+    const CODE: u8 = opcode::Send::CODE;
+    const NAME: &'static str = "send from an owned buffer (IORING_OP_SEND)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
+        if let Some(buf) = self.buf.take() {
+            self.bytes.set((buf.as_ptr(), buf.bytes_init()));
+            // SAFETY: the driver's promise: `storage` is writable.
+            unsafe { (&raw mut (*storage).buf).write(MaybeUninit::new(buf)) };
+        }
+    }
+
+    #[inline]
+    fn entry(&self, _storage: *mut BufStorage<B>) -> squeue::Entry {
+        let (ptr, len) = self.bytes.get();
+        send_entry(target(&self.handle, self.opts.fixed), ptr, len)
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.opts.fixed), POLLOUT))
+    }
+
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, storage: *const BufStorage<B>) -> Result<BufResult<B>> {
+        // SAFETY: as for `RecvBuf`: moved out once, after the final CQE.
+        let buf = unsafe { std::ptr::read(&raw const (*storage).buf).assume_init() };
+        Ok((cqe_count(cqe), buf))
+    }
+}
+
+// SAFETY: as the module says: each shot receives into a buffer of the
+// group, whose memory the storage keeps alive until the final CQE, from a
+// descriptor the operation holds.
+unsafe impl<H: OpHandle> Op for RecvMulti<H> {
+    type Storage = ProvidedStorage;
+    type Output = Option<ProvidedBuf>;
+    const CODE: u8 = opcode::RecvMulti::CODE;
+    const NAME: &'static str = "multishot recv (IORING_OP_RECV, IORING_RECV_MULTISHOT)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)?;
+        check_len(&self.bufs, 1)
+    }
+
+    #[inline]
+    unsafe fn prepare(&self, storage: *mut ProvidedStorage) {
+        // SAFETY: forwarded from the caller.
+        unsafe { store(&self.bufs, storage) }
+    }
+
+    #[inline]
+    fn entry(&self, _storage: *mut ProvidedStorage) -> squeue::Entry {
+        let group = self.bufs.group();
+        on_target!(target(&self.handle, self.opts.fixed), |f| {
+            opcode::RecvMulti::new(f, group).build()
+        })
+    }
+
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<Option<ProvidedBuf>> {
+        if cqe.res == 0 && cqe.flags & Cqe::F_BUFFER == 0 {
+            // The end of the stream: no buffer was taken. The group's
+            // reference goes with the final CQE all the same.
+            // SAFETY: forwarded: the driver's contract.
+            return unsafe { provided_end(cqe, storage) }.map(|()| None);
+        }
+        // SAFETY: forwarded: the driver's contract (see `ReadProvided`).
+        unsafe { provided_output(cqe, storage) }.map(Some)
+    }
+}
+
+/// The byte-moving operations of a stream type.
+macro_rules! stream_ops {
+    ($ty:ident) => {
+        impl $ty {
+            /// An operation that receives into `buf` (see [`RecvBuf`]),
+            /// borrowing the stream.
+            pub fn recv_op<B: IoBufMut>(&self, buf: B) -> RecvBuf<&$ty, B> {
+                RecvBuf::new(self, buf)
+            }
+
+            /// [`recv_op`](Self::recv_op), keeping the stream open itself:
+            /// for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            pub fn recv_op_shared<B: IoBufMut>(self: &Arc<Self>, buf: B) -> RecvBuf<Arc<$ty>, B> {
+                RecvBuf::new(Arc::clone(self), buf)
+            }
+
+            /// An operation that sends `buf`'s bytes (see [`SendBuf`]),
+            /// borrowing the stream.
+            pub fn send_op<B: IoBuf>(&self, buf: B) -> SendBuf<&$ty, B> {
+                SendBuf::new(self, buf)
+            }
+
+            /// [`send_op`](Self::send_op), keeping the stream open itself.
+            pub fn send_op_shared<B: IoBuf>(self: &Arc<Self>, buf: B) -> SendBuf<Arc<$ty>, B> {
+                SendBuf::new(Arc::clone(self), buf)
+            }
+
+            /// An operation that receives as data comes, into `bufs` (see
+            /// [`RecvMulti`]), borrowing the stream.
+            pub fn recv_multi_op(&self, bufs: &BufRing) -> RecvMulti<&$ty> {
+                RecvMulti {
+                    handle: self,
+                    bufs: bufs.clone(),
+                    opts: Opts::DEFAULT,
+                }
+            }
+
+            /// [`recv_multi_op`](Self::recv_multi_op), keeping the stream
+            /// open itself.
+            pub fn recv_multi_op_shared(self: &Arc<Self>, bufs: &BufRing) -> RecvMulti<Arc<$ty>> {
+                RecvMulti {
+                    handle: Arc::clone(self),
+                    bufs: bufs.clone(),
+                    opts: Opts::DEFAULT,
+                }
+            }
+        }
+
+        impl Fixed<$ty> {
+            /// [`recv_op`]($ty::recv_op) on the registered stream.
+            pub fn recv_op<B: IoBufMut>(self, buf: B) -> RecvBuf<Fixed<$ty>, B> {
+                RecvBuf::new(self, buf)
+            }
+
+            /// [`send_op`]($ty::send_op) on the registered stream.
+            pub fn send_op<B: IoBuf>(self, buf: B) -> SendBuf<Fixed<$ty>, B> {
+                SendBuf::new(self, buf)
+            }
+
+            /// [`recv_multi_op`]($ty::recv_multi_op) on the registered
+            /// stream.
+            pub fn recv_multi_op(self, bufs: &BufRing) -> RecvMulti<Fixed<$ty>> {
+                RecvMulti {
+                    handle: self,
+                    bufs: bufs.clone(),
+                    opts: Opts::DEFAULT,
+                }
+            }
+        }
+    };
+}
+
+stream_ops!(TcpStream);
+stream_ops!(UnixStream);
