@@ -18,6 +18,15 @@
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op(offset)` | [`WriteAt`] | bytes written |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op_shared(offset).with_buf(buf)` | [`ReadBuf`] | bytes read and the buffer ([`BufResult`]) |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op_shared(offset).with_buf(buf)` | [`WriteBuf`] | bytes written and the buffer |
+//! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_op` | [`Accept`] | the connection, a [`TcpStream`](crate::TcpStream) or [`UnixStream`](crate::UnixStream) (closed if not taken) |
+//! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_multi_op` | [`AcceptMulti`] | a connection per shot |
+//! | [`TcpListener`](crate::TcpListener) | `accept_from_op` | [`AcceptFrom`] | the connection and its peer's address |
+//! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket) | `connect_op(addr)` | [`Connect`] | `()` once connected |
+//! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_op(buf)` | [`RecvBuf`] | bytes received and the buffer ([`BufResult`]) |
+//! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `send_op(buf)` | [`SendBuf`] | bytes sent and the buffer |
+//! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_multi_op(&bufs)` | [`RecvMulti`] | `Some` [`ProvidedBuf`](super::ProvidedBuf) per arrival, `None` at the end |
+//! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket), [`UnixStream`](crate::UnixStream) | `shutdown_op(how)` | [`ShutdownOp`] | `()` |
+//! | any handle, or a fixed slot | [`Close::new`], [`Close::fixed`] | [`Close`] | [`Closed`] |
 //! | any `AsFd` (`&T`, `Arc<T>`, [`PollTarget`]) | [`Poll::new`] | [`Poll`] | the ready [`PollFlags`] |
 //! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
 //! | — | [`OpenAt::new`] | [`OpenAt`] | the new descriptor, an [`Fd`](crate::Fd) (closed if not taken) |
