@@ -322,3 +322,24 @@ fn next_group() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(2000);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+#[test]
+fn udp_datagrams_with_addresses_on_the_ring() -> TestResult {
+    let mut ring = Ring::new(8)?;
+    let a = Arc::new(UdpSocket::bind(loopback())?);
+    let b = Arc::new(UdpSocket::bind(loopback())?);
+    let recv = ring.push(b.recv_from_op_shared(Vec::with_capacity(64)))?;
+    let (n, _) = ring.run(a.send_to_op_shared(b"datagram".to_vec(), b.local_addr()?))?;
+    assert_eq!(n?, 8);
+    let (got, buf) = ring.wait(recv)?;
+    assert_eq!(got?, (8, a.local_addr()?));
+    assert_eq!(&buf[..], b"datagram");
+    // The other way, into a buffer too short: cut to fit.
+    let recv = ring.push(a.recv_from_op_shared(vec![0u8; 4].into_boxed_slice()))?;
+    ring.run(b.send_to_op_shared(b"0123456789".to_vec(), a.local_addr()?))?
+        .0?;
+    let (got, buf) = ring.wait(recv)?;
+    assert_eq!(got?, (4, b.local_addr()?));
+    assert_eq!(&buf[..], b"0123");
+    Ok(())
+}

@@ -26,6 +26,8 @@
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `send_op(buf)` | [`SendBuf`] | bytes sent and the buffer |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_multi_op(&bufs)` | [`RecvMulti`] | `Some` [`ProvidedBuf`](super::ProvidedBuf) per arrival, `None` at the end |
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket), [`UnixStream`](crate::UnixStream) | `shutdown_op(how)` | [`ShutdownOp`] | `()` |
+//! | [`UdpSocket`](crate::UdpSocket) | `send_to_op(buf, addr)` | [`SendTo`] | bytes sent and the buffer |
+//! | [`UdpSocket`](crate::UdpSocket) | `recv_from_op(buf)` | [`RecvFrom`] | bytes and sender, and the buffer |
 //! | any handle, or a fixed slot | [`Close::new`], [`Close::fixed`] | [`Close`] | [`Closed`] |
 //! | any `AsFd` (`&T`, `Arc<T>`, [`PollTarget`]) | [`Poll::new`] | [`Poll`] | the ready [`PollFlags`] |
 //! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
@@ -56,6 +58,7 @@ use crate::error::{Error, Result};
 use crate::fd::Handle;
 use crate::sys::poll::Events;
 
+mod datagram;
 mod eventfd;
 mod file;
 mod misc;
@@ -70,6 +73,7 @@ mod stream;
 mod timeout;
 mod timerfd;
 
+pub use datagram::{MsgStorage, RecvFrom, SendTo};
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use misc::{Cancel, Nop, RawSqe};

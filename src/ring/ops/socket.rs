@@ -39,11 +39,11 @@ const ACCEPT_FLAGS: i32 = 0o4000 | 0o2000000;
 macro_rules! on_target {
     ($target:expr, |$f:ident| $body:expr) => {
         match $target {
-            Target::Fd(fd) => {
+            $crate::ring::Target::Fd(fd) => {
                 let $f = ::io_uring::types::Fd(fd);
                 $body
             }
-            Target::Fixed(index) => {
+            $crate::ring::Target::Fixed(index) => {
                 let $f = ::io_uring::types::Fixed(index);
                 $body
             }
