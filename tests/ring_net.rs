@@ -343,3 +343,19 @@ fn udp_datagrams_with_addresses_on_the_ring() -> TestResult {
     assert_eq!(&buf[..], b"0123");
     Ok(())
 }
+
+#[test]
+fn recv_and_send_with_slices_a_scope_lends() -> TestResult {
+    let mut ring = Ring::new(8)?;
+    let (a, b) = UnixStream::pair()?;
+    let mut out = *b"scoped bytes";
+    let mut got = [0u8; 32];
+    let (sent, n) = ring.scope(|s| {
+        let r = s.push_into(b.recv_slice_op(), &mut got)?;
+        let w = s.push_into(a.send_slice_op(), &mut out)?;
+        Ok::<_, Error>((s.wait(w)?, s.wait(r)?))
+    })?;
+    assert_eq!((sent, n), (12, 12));
+    assert_eq!(&got[..n], b"scoped bytes");
+    Ok(())
+}

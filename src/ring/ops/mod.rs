@@ -24,6 +24,7 @@
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket) | `connect_op(addr)` | [`Connect`] | `()` once connected |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_op(buf)` | [`RecvBuf`] | bytes received and the buffer ([`BufResult`]) |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `send_op(buf)` | [`SendBuf`] | bytes sent and the buffer |
+//! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_slice_op` / `send_slice_op` | [`RecvSlice`] / [`SendSlice`] | bytes moved, in a scope's lent slice |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_multi_op(&bufs)` | [`RecvMulti`] | `Some` [`ProvidedBuf`](super::ProvidedBuf) per arrival, `None` at the end |
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket), [`UnixStream`](crate::UnixStream) | `shutdown_op(how)` | [`ShutdownOp`] | `()` |
 //! | [`UdpSocket`](crate::UdpSocket) | `send_to_op(buf, addr)` | [`SendTo`] | bytes sent and the buffer |
@@ -87,7 +88,7 @@ pub use socket::{
     Accept, AcceptFrom, AcceptMulti, Close, CloseStorage, Closed, Connect, ConnectStorage,
     PeerStorage, ShutdownOp,
 };
-pub use stream::{RecvBuf, RecvMulti, SendBuf};
+pub use stream::{RecvBuf, RecvMulti, RecvSlice, SendBuf, SendSlice};
 pub use timeout::{
     LinkTimeout, LinkTimeoutResult, Timeout, TimeoutRemove, TimeoutResult, TimeoutStorage,
     TimeoutUpdate,

@@ -53,6 +53,119 @@ pub struct SendBuf<H, B> {
     opts: Opts,
 }
 
+/// Receives into a slice a [`Scope`](crate::ring::Scope) lends
+/// ([`Scope::push_into`](crate::ring::Scope::push_into)):
+/// `IORING_OP_RECV`. The result is the byte count (0 once the peer has
+/// shut its side down).
+pub struct RecvSlice<H> {
+    handle: H,
+    opts: Opts,
+}
+
+/// Sends the bytes of a slice a [`Scope`](crate::ring::Scope) lends:
+/// `IORING_OP_SEND` with `MSG_NOSIGNAL`. The result is the byte count.
+pub struct SendSlice<H> {
+    handle: H,
+    opts: Opts,
+}
+
+op_setters!(RecvSlice);
+op_setters!(SendSlice);
+
+impl<H: fmt::Debug> fmt::Debug for RecvSlice<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvSlice")
+            .field("handle", &self.handle)
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+impl<H: fmt::Debug> fmt::Debug for SendSlice<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendSlice")
+            .field("handle", &self.handle)
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+// SAFETY: the SQE receives at most `storage.len()` bytes into the lent
+// slice from a descriptor the operation holds.
+unsafe impl<H: OpHandle> Op for RecvSlice<H> {
+    type Storage = [u8];
+    type Output = usize;
+    const CODE: u8 = opcode::Recv::CODE;
+    const NAME: &'static str = "recv (IORING_OP_RECV)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
+        recv_entry(
+            target(&self.handle, self.opts.fixed),
+            storage.cast(),
+            storage.len(),
+        )
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.opts.fixed), POLLIN))
+    }
+
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {
+        cqe_count(cqe)
+    }
+}
+
+// SAFETY: the SQE sends at most `storage.len()` bytes of the lent slice on
+// a descriptor the operation holds; the kernel only reads them.
+unsafe impl<H: OpHandle> Op for SendSlice<H> {
+    type Storage = [u8];
+    type Output = usize;
+    const CODE: u8 = opcode::Send::CODE;
+    const NAME: &'static str = "send (IORING_OP_SEND)";
+
+    #[inline]
+    fn check(&self) -> Result<()> {
+        check_target(&self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
+        send_entry(
+            target(&self.handle, self.opts.fixed),
+            storage.cast_const().cast(),
+            storage.len(),
+        )
+    }
+
+    #[inline]
+    fn rearm(&self) -> Option<(Target, u32)> {
+        Some((target(&self.handle, self.opts.fixed), POLLOUT))
+    }
+
+    #[inline]
+    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        kept(self.handle, self.opts.fixed)
+    }
+
+    #[inline]
+    unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {
+        cqe_count(cqe)
+    }
+}
+
 /// Receives as data comes, into buffers the kernel picks from a
 /// [`BufRing`]: `IORING_OP_RECV` with `IORING_RECV_MULTISHOT` (Linux
 /// 6.0). Each arrival is one result, `Some` [`ProvidedBuf`]; `None` means
@@ -317,6 +430,24 @@ macro_rules! stream_ops {
             /// [`send_op`](Self::send_op), keeping the stream open itself.
             pub fn send_op_shared<B: IoBuf>(self: &Arc<Self>, buf: B) -> SendBuf<Arc<$ty>, B> {
                 SendBuf::new(Arc::clone(self), buf)
+            }
+
+            /// An operation that receives into the slice a scope lends it
+            /// (see [`RecvSlice`]).
+            pub fn recv_slice_op(&self) -> RecvSlice<&$ty> {
+                RecvSlice {
+                    handle: self,
+                    opts: Opts::DEFAULT,
+                }
+            }
+
+            /// An operation that sends the slice a scope lends it (see
+            /// [`SendSlice`]).
+            pub fn send_slice_op(&self) -> SendSlice<&$ty> {
+                SendSlice {
+                    handle: self,
+                    opts: Opts::DEFAULT,
+                }
             }
 
             /// An operation that receives as data comes, into `bufs` (see
