@@ -359,3 +359,44 @@ fn recv_and_send_with_slices_a_scope_lends() -> TestResult {
     assert_eq!(&got[..n], b"scoped bytes");
     Ok(())
 }
+
+#[test]
+fn a_zero_copy_send_comes_back_once_with_its_buffer() -> TestResult {
+    let mut ring = Ring::new(8)?;
+    let l = TcpListener::bind(loopback())?;
+    let client = Arc::new(TcpStream::connect(l.local_addr()?)?);
+    let (server, _) = l.accept()?;
+    let data: Vec<u8> = (0..64 * 1024).map(|i| i as u8).collect();
+    let mut t = ring.push_tagged(client.send_zc_op_shared(data.clone()), 3)?;
+    let mut got = Vec::new();
+    let mut results = 0;
+    let mut announced = 0;
+    while results == 0 {
+        ring.submit_and_wait(1)?;
+        while ring.next_completion().is_some() {
+            announced += 1;
+        }
+        if let Some(r) = ring.poll(&mut t) {
+            let (n, buf) = r?;
+            assert_eq!(n?, data.len());
+            assert_eq!(buf, data, "the buffer comes back whole");
+            results += 1;
+        }
+        let mut chunk = [0u8; 65536];
+        while let Ok(n) = server.read(&mut chunk) {
+            got.extend_from_slice(&chunk[..n]);
+        }
+    }
+    assert!(t.is_done(), "one result: the notification is folded in");
+    assert_eq!(announced, 1);
+    while got.len() < data.len() {
+        let mut chunk = [0u8; 65536];
+        match server.read(&mut chunk) {
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+            Err(Error::WouldBlock) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert_eq!(got, data);
+    Ok(())
+}

@@ -101,6 +101,15 @@ pub unsafe trait Op {
         None
     }
 
+    /// Whether the operation's CQEs fold into one result: the first, when
+    /// `IORING_CQE_F_MORE` says one more follows, is held, and `output`
+    /// gets it once the last has come, with the last's flags added (a
+    /// zero-copy send: its byte count, once the notification says the
+    /// buffer is free). Such an operation must have an `Output` that needs
+    /// dropping (so the driver keeps a side record for it) and must post
+    /// at most one CQE after the first.
+    const FOLDS: bool = false;
+
     /// Whether [`rebuild`](Op::rebuild) rebuilds this operation's SQE. When
     /// it does, the driver records only the target at a push, not the SQE.
     const REBUILDS: bool = false;

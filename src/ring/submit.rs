@@ -77,6 +77,11 @@ pub(super) unsafe fn build<O: Op>(
     let guard = Unsubmitted { table, ud };
     // Dropping the guard frees the slot.
     op.check()?;
+    // Marked before `prepare` fills the storage: a failure here has
+    // nothing to let go.
+    if O::FOLDS && !guard.table.set_folds(ud) {
+        return Err(Error::NoMemory);
+    }
 
     // SAFETY: the caller's promise: `storage` is valid for writes and
     // nothing else accesses it; the kernel does not see it before the push.

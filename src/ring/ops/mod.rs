@@ -24,6 +24,7 @@
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket) | `connect_op(addr)` | [`Connect`] | `()` once connected |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_op(buf)` | [`RecvBuf`] | bytes received and the buffer ([`BufResult`]) |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `send_op(buf)` | [`SendBuf`] | bytes sent and the buffer |
+//! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `send_zc_op(buf)` | [`SendZc`] | bytes sent and the buffer, once the kernel is done with it |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_slice_op` / `send_slice_op` | [`RecvSlice`] / [`SendSlice`] | bytes moved, in a scope's lent slice |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_multi_op(&bufs)` | [`RecvMulti`] | `Some` [`ProvidedBuf`](super::ProvidedBuf) per arrival, `None` at the end |
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket), [`UnixStream`](crate::UnixStream) | `shutdown_op(how)` | [`ShutdownOp`] | `()` |
@@ -73,6 +74,7 @@ mod socket;
 mod stream;
 mod timeout;
 mod timerfd;
+mod zerocopy;
 
 pub use datagram::{MsgStorage, RecvFrom, SendTo};
 pub use eventfd::{ReadCounter, WriteCounter};
@@ -94,6 +96,7 @@ pub use timeout::{
     TimeoutUpdate,
 };
 pub use timerfd::ReadExpirations;
+pub use zerocopy::SendZc;
 
 pub(crate) use timeout::{check_update, mark_removed};
 

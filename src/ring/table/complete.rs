@@ -74,11 +74,24 @@ impl Table {
 
     /// [`complete`](Table::complete) for everything but the common CQE.
     #[inline(never)]
-    pub(super) fn complete_general(&mut self, ud: UserData, mut res: i32, flags: u32) -> Delivery {
+    pub(super) fn complete_general(
+        &mut self,
+        ud: UserData,
+        mut res: i32,
+        mut flags: u32,
+    ) -> Delivery {
         let Some(slot) = self.live(ud) else {
             return self.unmatched(ud);
         };
         let (life, sflags, idx, tag) = (slot.life, slot.flags, slot.extra, slot.tag);
+        if idx != NONE && !ud.is_aux() && matches!(life, Life::InFlight | Life::Detached) {
+            // A folding operation's first CQE waits for its last.
+            let mut cqe = Cqe { res, flags };
+            if self.fold(idx, &mut cqe) {
+                return Delivery::Ignored;
+            }
+            (res, flags) = (cqe.res, cqe.flags);
+        }
         let last = if ud.is_aux() {
             // The poll half of a poll-then-read pair: silent on success
             // (`IOSQE_CQE_SKIP_SUCCESS`). When it fails — cancelled, or its

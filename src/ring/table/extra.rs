@@ -173,6 +173,43 @@ impl Table {
         }
     }
 
+    /// Marks slot `ud`'s CQEs as folding into one result: its first CQE,
+    /// when more follow, is held, and delivered with the final one (see
+    /// [`Op::FOLDS`](crate::ring::Op::FOLDS)). `false` when out of memory.
+    pub(crate) fn set_folds(&mut self, ud: UserData) -> bool {
+        match self.extra_mut(ud) {
+            Some(extra) => {
+                extra.folds = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// For a folding slot (`idx` its side record): holds `cqe` if more
+    /// follow (`true`: nothing to deliver yet), or turns a final CQE into
+    /// the held one, with the final's flags beside it.
+    #[inline]
+    pub(super) fn fold(&mut self, idx: u32, cqe: &mut Cqe) -> bool {
+        let Some(extra) = self.extras.items.get_mut(idx as usize) else {
+            return false;
+        };
+        if !extra.folds {
+            return false;
+        }
+        if cqe.flags & Cqe::F_MORE != 0 {
+            extra.first = Some(*cqe);
+            return true;
+        }
+        if let Some(first) = extra.first.take() {
+            *cqe = Cqe {
+                res: first.res,
+                flags: (first.flags & !Cqe::F_MORE) | cqe.flags,
+            };
+        }
+        false
+    }
+
     /// Gives slot `ud` a [`BIG_BYTES`] storage block and returns it; null
     /// when out of memory.
     pub(crate) fn attach_big(&mut self, ud: UserData) -> *mut u8 {

@@ -46,6 +46,9 @@ impl Cqe {
     pub const F_BUFFER: u32 = 1 << 0;
     /// `IORING_CQE_F_MORE`: more CQEs will follow for this operation.
     pub const F_MORE: u32 = 1 << 1;
+    /// `IORING_CQE_F_NOTIF`: a zero-copy send's notification that the
+    /// kernel is done with the buffer.
+    pub const F_NOTIF: u32 = 1 << 3;
 
     /// Whether more CQEs will follow (a multishot operation).
     #[inline]

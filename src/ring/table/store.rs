@@ -194,6 +194,11 @@ pub(crate) struct Extra {
     pub(crate) shot_tail: u32,
     /// The out-of-line storage block, or [`NONE`].
     pub(crate) big: u32,
+    /// For an operation whose CQEs fold into one result (a zero-copy
+    /// send's result and its notification): whether it does, and the
+    /// first CQE, held until the notification comes.
+    pub(crate) folds: bool,
+    pub(crate) first: Option<Cqe>,
     /// The next free record, while free.
     pub(crate) next: u32,
 }
@@ -204,6 +209,8 @@ impl Extra {
         shot_head: NONE,
         shot_tail: NONE,
         big: NONE,
+        folds: false,
+        first: None,
         next: NONE,
     };
 

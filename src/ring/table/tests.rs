@@ -366,3 +366,33 @@ mod model {
         }
     }
 }
+
+/// A folding operation's first CQE is held and delivered with its last:
+/// one result, announced once, whatever the order of takes.
+#[test]
+fn folding_cqes_make_one_result() {
+    let mut t = Table::with_max(2);
+    let ud = t.insert(false, Some(9)).expect("free");
+    assert!(t.set_folds(ud));
+    assert_eq!(t.complete(ud, 100, Cqe::F_MORE), Delivery::Ignored);
+    assert_eq!(t.take(ud), None, "nothing to take before the notification");
+    assert_eq!(t.next_ready(), None, "nor announced");
+    assert_eq!(t.complete(ud, 0, Cqe::F_NOTIF), Delivery::Stored);
+    assert_eq!(t.next_ready(), Some((9, ud)));
+    assert_eq!(
+        t.take(ud),
+        Some((
+            Cqe {
+                res: 100,
+                flags: Cqe::F_NOTIF
+            },
+            true
+        ))
+    );
+    // A first CQE with nothing to follow is the result itself.
+    let ud = t.insert(false, None).expect("free");
+    assert!(t.set_folds(ud));
+    assert_eq!(t.complete(ud, -32, 0), Delivery::Stored);
+    assert_eq!(t.take(ud), Some((Cqe { res: -32, flags: 0 }, true)));
+    assert_eq!(t.live_count(false), 0);
+}
