@@ -484,7 +484,7 @@ impl fmt::Debug for ProvidedBuf {
 impl Ring {
     /// Refuses a registration from a thread other than a `SINGLE_ISSUER`
     /// ring's own, which the kernel would answer with `EEXIST`.
-    fn check_registrar(&self) -> Result<()> {
+    pub(super) fn check_registrar(&self) -> Result<()> {
         match self.issuer {
             Some(thread) if thread != thread_key() => Err(Error::InvalidParam(NOT_ISSUER)),
             _ => Ok(()),

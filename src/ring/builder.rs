@@ -326,6 +326,7 @@ impl RingBuilder {
             draining: false,
             kernel_done: false,
             buf_rings: Vec::new(),
+            fixed_bufs: None,
         };
         if self.register_ring_fd {
             ring.registered = match ring.register_ring_fd() {

@@ -86,6 +86,7 @@ impl Ring {
     where
         O::Storage: Sized,
     {
+        self.check_bound(op)?;
         let ud = self.alloc(false, tag)?;
         let storage = self.slot_storage::<O::Storage>(ud)?;
         // SAFETY: the slot's storage fits `O::Storage`, is reached only

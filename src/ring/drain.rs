@@ -174,6 +174,7 @@ impl Ring {
             issuer_tid: self.issuer_tid,
             kernel_done: false,
             buf_rings: std::mem::take(&mut self.buf_rings),
+            fixed_bufs: self.fixed_bufs.take(),
         }
     }
 
@@ -210,6 +211,8 @@ impl Drop for Ring {
             self.table.leak();
             // Those operations may still pick buffers from the rings.
             std::mem::forget(std::mem::take(&mut self.buf_rings));
+            // And read or write registered buffers.
+            std::mem::forget(self.fixed_bufs.take());
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {

@@ -107,6 +107,9 @@ pub struct Ring {
     /// entries and writes their buffers until the io_uring is closed, so
     /// the ring holds a reference to each, dropped after `uring` is.
     pub(super) buf_rings: Vec<super::BufRing>,
+    /// The registered buffers, held (like `buf_rings`) until after `uring`
+    /// is closed.
+    pub(super) fixed_bufs: Option<super::FixedBufs>,
 }
 
 impl Ring {
@@ -205,9 +208,10 @@ impl Ring {
         unsafe { std::os::fd::BorrowedFd::borrow_raw(self.uring.as_raw_fd()) }
     }
 
-    /// This ring's identity, stamped on its tokens.
+    /// This ring's identity, stamped on its tokens: unique in the process
+    /// and never reused.
     #[inline]
-    pub(crate) fn id(&self) -> u32 {
+    pub fn id(&self) -> u32 {
         self.id
     }
 

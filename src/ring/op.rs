@@ -101,6 +101,15 @@ pub unsafe trait Op {
         None
     }
 
+    /// The ring the operation's registered resources belong to (a fixed
+    /// buffer's), by its [`Ring::id`](super::Ring::id): the driver
+    /// refuses to push it on any other, where the same index names other
+    /// memory. `None` (the default): any ring.
+    #[inline]
+    fn ring_bound(&self) -> Option<u32> {
+        None
+    }
+
     /// Whether the operation's CQEs fold into one result: the first, when
     /// `IORING_CQE_F_MORE` says one more follows, is held, and `output`
     /// gets it once the last has come, with the last's flags added (a

@@ -195,6 +195,17 @@ impl Ring {
         check::<O>(&self.supported)
     }
 
+    /// Refuses an operation bound to another ring ([`Op::ring_bound`]).
+    #[inline(always)]
+    pub(crate) fn check_bound<O: Op>(&self, op: &O) -> Result<()> {
+        match op.ring_bound() {
+            Some(id) if id != self.id => Err(Error::InvalidParam(
+                "the operation's registered resources belong to another ring",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Pushes one SQE, submitting first when the queue is full.
     ///
     /// # Safety
@@ -318,6 +329,10 @@ impl Ring {
         discard: Option<Discard>,
         remake: Option<Remake>,
     ) -> Result<()> {
+        if let Err(e) = self.check_bound(&op) {
+            self.table.remove(ud);
+            return Err(e);
+        }
         // Room is made first so that the push never fails and never needs
         // the SQE again: it is then written straight into the ring, where a
         // copy through the stack would stall on store forwarding
@@ -380,7 +395,7 @@ impl Ring {
         scoped: bool,
         discard: Option<Discard>,
     ) -> Result<UserData> {
-        if let Err(e) = self.check::<LinkTimeout>() {
+        if let Err(e) = self.check::<LinkTimeout>().and(self.check_bound(&op)) {
             self.table.remove(ud);
             return Err(e);
         }

@@ -31,6 +31,7 @@
 //! | [`UdpSocket`](crate::UdpSocket) | `send_to_op(buf, addr)` | [`SendTo`] | bytes sent and the buffer |
 //! | [`UdpSocket`](crate::UdpSocket) | `recv_from_op(buf)` | [`RecvFrom`] | bytes and sender, and the buffer |
 //! | any handle, or a fixed slot | [`Close::new`], [`Close::fixed`] | [`Close`] | [`Closed`] |
+//! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd), streams | `read_fixed_op` / `write_fixed_op` with a [`FixedBuf`](super::FixedBuf) | [`ReadFixed`] / [`WriteFixed`] | bytes moved and the buffer ([`FixedResult`]) |
 //! | any `AsFd` (`&T`, `Arc<T>`, [`PollTarget`]) | [`Poll::new`] | [`Poll`] | the ready [`PollFlags`] |
 //! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
 //! | — | [`OpenAt::new`] | [`OpenAt`] | the new descriptor, an [`Fd`](crate::Fd) (closed if not taken) |
@@ -63,6 +64,7 @@ use crate::sys::poll::Events;
 mod datagram;
 mod eventfd;
 mod file;
+mod fixedio;
 mod misc;
 mod open;
 mod owned;
@@ -79,6 +81,7 @@ mod zerocopy;
 pub use datagram::{MsgStorage, RecvFrom, SendTo};
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
+pub use fixedio::{FixedResult, FixedStorage, ReadFixed, WriteFixed};
 pub use misc::{Cancel, Nop, RawSqe};
 pub use open::{OpenAt, OpenStorage};
 pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
