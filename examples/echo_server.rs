@@ -1,0 +1,568 @@
+//! A TCP echo server on `iofd::ring`: one ring per thread, each with its
+//! own `SO_REUSEPORT` listener; a multishot accept, a multishot recv per
+//! connection into a provided buffer ring, sends from owned buffers, an
+//! idle timeout per connection on a timer wheel, and a graceful shutdown
+//! on SIGINT or SIGTERM read from a signalfd on the ring.
+//!
+//! Run: `cargo run --example echo_server -- [--addr ADDR] [--threads N]
+//! [--idle-ms MS]`, then `nc 127.0.0.1 7878`.
+//!
+//! Every completion is dispatched by tag ([`Ring::push_tagged`],
+//! [`Ring::next_completion`]): the listener, the signal read and the stop
+//! read have fixed tags, and connection `n` of the thread's slab is tagged
+//! `TAG_CONN + n`; the connection tells its recv from its send by the
+//! completion's `user_data`.
+//!
+//! Exit status: 0 after a signal, 2 for bad arguments or an address that
+//! cannot be bound, 1 when a worker fails.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iofd::ring::ops::{AcceptMulti, Close, ReadCounter, ReadSignal, RecvMulti, SendBuf, Timeout};
+use iofd::ring::{BufRing, Ring, TimerKey, Token, UserData, WheelTimers};
+use iofd::sys::Errno;
+use iofd::{Error, EventFd, ListenOptions, SigSet, Signal, SignalFd, TcpListener, TcpStream};
+use slab::Slab;
+
+const USAGE: &str = "usage: echo_server [--addr ADDR] [--threads N] [--idle-ms MS]
+  --addr ADDR    IP:PORT to listen on (default 127.0.0.1:7878; port 0 picks one)
+  --threads N    threads, each with its own ring and listener (default 1)
+  --idle-ms MS   close connections idle this long (default 30000)";
+
+/// The listener's multishot accept, or the timeout before it is re-armed.
+const TAG_ACCEPT: u64 = 0;
+/// The signalfd read (the first thread only).
+const TAG_SIGNAL: u64 = 1;
+/// The read of this thread's stop eventfd.
+const TAG_STOP: u64 = 2;
+/// Connection `n` of a thread's slab is tagged `TAG_CONN + n`.
+const TAG_CONN: u64 = 16;
+
+/// Sizes of each thread's provided buffer ring.
+const BUF_ENTRIES: u16 = 256;
+const BUF_LEN: u32 = 4096;
+/// Received bytes a connection may hold unsent before its recv is paused.
+const MAX_PENDING: usize = 1 << 20;
+/// How long to wait before re-arming an accept that failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+struct Config {
+    addr: SocketAddr,
+    threads: usize,
+    idle: Duration,
+}
+
+/// Why the server stops without serving: the message, and the exit status.
+struct Fatal(String, u8);
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let mut cfg = Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 7878)),
+        threads: 1,
+        idle: Duration::from_millis(30_000),
+    };
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg, None),
+        };
+        if name == "-h" || name == "--help" {
+            return Ok(None);
+        }
+        if !matches!(name.as_str(), "--addr" | "--threads" | "--idle-ms") {
+            return Err(format!("unknown option '{name}'"));
+        }
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("{name} needs a value"))?;
+        match name.as_str() {
+            "--addr" => {
+                cfg.addr = value
+                    .parse()
+                    .map_err(|e| format!("invalid --addr '{value}' (want IP:PORT): {e}"))?;
+            }
+            "--threads" => match value.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => cfg.threads = n,
+                _ => return Err(format!("invalid --threads '{value}' (want 1 to 1024)")),
+            },
+            _ => match value.parse::<u64>() {
+                Ok(ms) if ms > 0 => cfg.idle = Duration::from_millis(ms),
+                _ => {
+                    return Err(format!(
+                        "invalid --idle-ms '{value}' (want a positive integer)"
+                    ));
+                }
+            },
+        }
+    }
+    Ok(Some(cfg))
+}
+
+fn main() -> ExitCode {
+    let cfg = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("echo_server: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fatal(msg, status)) => {
+            eprintln!("echo_server: {msg}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+/// Binds the listeners, starts one worker per listener (this thread runs
+/// the first, which reads the signals), and waits for all of them.
+fn serve(cfg: Config) -> Result<(), Fatal> {
+    fn runtime(what: &'static str) -> impl Fn(Error) -> Fatal {
+        move |e| Fatal(format!("{what}: {e}"), 1)
+    }
+    // Blocked before any thread exists, so that every thread inherits the
+    // mask and the signals wait for the signalfd.
+    let signals = SigSet::from(Signal::INT).with(Signal::TERM);
+    signals
+        .block_thread()
+        .map_err(runtime("blocking signals"))?;
+    let sfd = Arc::new(SignalFd::new(&signals).map_err(runtime("signalfd"))?);
+
+    let opts = ListenOptions::new().reuse_port(true);
+    let cannot_bind =
+        |addr: SocketAddr| move |e: Error| Fatal(format!("cannot listen on {addr}: {e}"), 2);
+    let first = TcpListener::bind_with(cfg.addr, opts).map_err(cannot_bind(cfg.addr))?;
+    // Port 0 chose a port: the other listeners join that one.
+    let addr = first.local_addr().map_err(runtime("local address"))?;
+    let mut listeners = vec![first];
+    for _ in 1..cfg.threads {
+        listeners.push(TcpListener::bind_with(addr, opts).map_err(cannot_bind(addr))?);
+    }
+    let stops = (0..cfg.threads)
+        .map(|_| EventFd::new(0).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(runtime("eventfd"))?;
+    let stops = Arc::new(stops);
+
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {addr}").and_then(|()| out.flush());
+    drop(out);
+
+    let mut listeners = listeners.into_iter().enumerate();
+    let (_, first) = listeners.next().expect("at least one thread");
+    let mut handles = Vec::new();
+    for (i, listener) in listeners {
+        let all = Arc::clone(&stops);
+        let spawned = std::thread::Builder::new()
+            .name(format!("echo-{i}"))
+            .spawn(move || worker(i, listener, None, all, cfg.idle));
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                ring_all(&stops);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(Fatal(format!("spawning thread {i}: {e}"), 1));
+            }
+        }
+    }
+    let mut failed = worker(0, first, Some(sfd), stops, cfg.idle).is_err();
+    for h in handles {
+        failed |= !matches!(h.join(), Ok(Ok(())));
+    }
+    if failed {
+        return Err(Fatal("a worker failed".into(), 1));
+    }
+    Ok(())
+}
+
+/// Tells every worker to stop (a worker that has stopped ignores it).
+fn ring_all(stops: &[Arc<EventFd>]) {
+    for s in stops {
+        let _ = s.signal(1);
+    }
+}
+
+/// Runs thread `i`'s event loop until told to stop; then tells the others.
+fn worker(
+    i: usize,
+    listener: TcpListener,
+    sfd: Option<Arc<SignalFd>>,
+    stops: Arc<Vec<Arc<EventFd>>>,
+    idle: Duration,
+) -> Result<(), Error> {
+    let r = Worker::new(i, listener, sfd, Arc::clone(&stops), idle).and_then(Worker::run);
+    if let Err(e) = &r {
+        eprintln!("echo_server: thread {i}: {e}");
+    }
+    // A worker that failed takes the others down with it.
+    ring_all(&stops);
+    r
+}
+
+enum Accepting {
+    On(Token<AcceptMulti<Arc<TcpListener>, TcpStream>>),
+    /// The accept failed; re-armed when this timeout fires.
+    Backoff(Token<Timeout>),
+    Off,
+}
+
+struct Conn {
+    stream: Arc<TcpStream>,
+    /// The multishot recv, while armed.
+    recv: Option<Token<RecvMulti<Arc<TcpStream>>>>,
+    /// The send in flight, if any: at most one at a time, so bytes go out
+    /// in order.
+    send: Option<Token<SendBuf<Arc<TcpStream>, Vec<u8>>>>,
+    /// Bytes received and not yet handed to a send.
+    pending: Vec<u8>,
+    /// The idle timer, while armed.
+    timer: Option<TimerKey>,
+    /// The recv ran out of buffers: re-armed once this batch gave them back.
+    starved: bool,
+    /// A cancel was sent for the current recv.
+    recv_cancelled: bool,
+    /// A cancel was sent for the current send.
+    send_cancelled: bool,
+    /// The peer shut its side, or the recv failed: nothing more to read.
+    read_done: bool,
+    /// Being closed: no new operations.
+    closing: bool,
+}
+
+struct Worker {
+    ring: Ring,
+    bufs: BufRing,
+    listener: Arc<TcpListener>,
+    accept: Accepting,
+    signal: Option<Token<ReadSignal<Arc<SignalFd>>>>,
+    stop: Option<Token<ReadCounter<Arc<EventFd>>>>,
+    /// Every worker's stop eventfd, this one's included.
+    stops: Arc<Vec<Arc<EventFd>>>,
+    conns: Slab<Conn>,
+    idle: WheelTimers<usize>,
+    idle_after: Duration,
+    /// Connections whose recv ran out of buffers in the current batch.
+    starved: Vec<usize>,
+    /// Connections whose idle timer fired.
+    expired: Vec<usize>,
+    stopping: bool,
+}
+
+impl Worker {
+    fn new(
+        i: usize,
+        listener: TcpListener,
+        sfd: Option<Arc<SignalFd>>,
+        stops: Arc<Vec<Arc<EventFd>>>,
+        idle_after: Duration,
+    ) -> Result<Worker, Error> {
+        let mut ring = Ring::new(256)?;
+        // Group ids are unique in the whole process: one per thread.
+        let group = u16::try_from(i).map_err(|_| Error::InvalidParam("too many threads"))?;
+        let bufs = ring.register_buf_ring(group, BUF_ENTRIES, BUF_LEN)?;
+        let listener = Arc::new(listener);
+        let accept =
+            Accepting::On(ring.push_tagged(listener.accept_multi_op_shared(), TAG_ACCEPT)?);
+        let signal = match &sfd {
+            Some(sfd) => Some(ring.push_tagged(sfd.read_op_shared(), TAG_SIGNAL)?),
+            None => None,
+        };
+        let stop = Some(ring.push_tagged(stops[i].read_op_shared(), TAG_STOP)?);
+        Ok(Worker {
+            ring,
+            bufs,
+            listener,
+            accept,
+            signal,
+            stop,
+            stops,
+            conns: Slab::new(),
+            idle: WheelTimers::with_capacity(1024),
+            idle_after,
+            starved: Vec::new(),
+            expired: Vec::new(),
+            stopping: false,
+        })
+    }
+
+    fn run(mut self) -> Result<(), Error> {
+        loop {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) | Err(Error::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+            while let Some(c) = self.ring.next_completion() {
+                match c.tag {
+                    TAG_ACCEPT => self.on_accept()?,
+                    TAG_SIGNAL | TAG_STOP => self.on_stop(c.tag)?,
+                    tag => self.on_conn((tag - TAG_CONN) as usize, c.user_data)?,
+                }
+            }
+            // Every buffer this batch took is back: re-arm starved recvs.
+            while let Some(idx) = self.starved.pop() {
+                if let Some(conn) = self.conns.get_mut(idx) {
+                    conn.starved = false;
+                    self.advance(idx)?;
+                }
+            }
+            if self.stopping {
+                if self.conns.is_empty() && matches!(self.accept, Accepting::Off) {
+                    break;
+                }
+                continue;
+            }
+            // The wheel's ring timeout is untagged: its result is taken here,
+            // after every wake, and the next wake-up scheduled.
+            let expired = &mut self.expired;
+            self.idle
+                .expire(&mut self.ring, |_, idx| expired.push(idx))?;
+            while let Some(idx) = self.expired.pop() {
+                if let Some(conn) = self.conns.get_mut(idx) {
+                    conn.timer = None;
+                    conn.closing = true;
+                    self.advance(idx)?;
+                }
+            }
+        }
+        // Closes (detached) and cancels still in flight finish before the
+        // ring goes, so that every connection is closed when we exit.
+        self.ring.submit()?;
+        while self.ring.in_flight() > 0 {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) | Err(Error::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+            while self.ring.next_completion().is_some() {}
+        }
+        Ok(())
+    }
+
+    fn on_accept(&mut self) -> Result<(), Error> {
+        match std::mem::replace(&mut self.accept, Accepting::Off) {
+            Accepting::On(mut token) => {
+                let mut failed = false;
+                while let Some(r) = self.ring.poll(&mut token) {
+                    match r {
+                        Ok(stream) => self.open(stream)?,
+                        Err(Error::Os(Errno::ECANCELED)) if self.stopping => {}
+                        Err(e) => {
+                            eprintln!("echo_server: accept: {e}");
+                            failed = true;
+                        }
+                    }
+                }
+                self.accept = if !token.is_done() {
+                    Accepting::On(token)
+                } else if self.stopping {
+                    Accepting::Off
+                } else if failed {
+                    let t = Timeout::after(ACCEPT_BACKOFF);
+                    Accepting::Backoff(self.ring.push_tagged(t, TAG_ACCEPT)?)
+                } else {
+                    // The kernel ended the stream (a full completion queue):
+                    // accept again.
+                    let op = self.listener.accept_multi_op_shared();
+                    Accepting::On(self.ring.push_tagged(op, TAG_ACCEPT)?)
+                };
+            }
+            Accepting::Backoff(mut token) => {
+                let fired = self.ring.poll(&mut token).is_some();
+                self.accept = if !fired || !token.is_done() {
+                    Accepting::Backoff(token)
+                } else if self.stopping {
+                    Accepting::Off
+                } else {
+                    let op = self.listener.accept_multi_op_shared();
+                    Accepting::On(self.ring.push_tagged(op, TAG_ACCEPT)?)
+                };
+            }
+            Accepting::Off => {}
+        }
+        Ok(())
+    }
+
+    /// A new connection: its recv armed, its idle timer started.
+    fn open(&mut self, stream: TcpStream) -> Result<(), Error> {
+        if self.stopping {
+            return Ok(()); // dropped: closed
+        }
+        let _ = stream.set_nodelay(true);
+        let entry = self.conns.vacant_entry();
+        let idx = entry.key();
+        let timer = self.idle.arm(self.idle_after, idx);
+        entry.insert(Conn {
+            stream: Arc::new(stream),
+            recv: None,
+            send: None,
+            pending: Vec::new(),
+            timer: Some(timer),
+            starved: false,
+            recv_cancelled: false,
+            send_cancelled: false,
+            read_done: false,
+            closing: false,
+        });
+        self.advance(idx)
+    }
+
+    /// A signal, or another thread's stop: stop accepting, close every
+    /// connection, and leave once they are closed.
+    fn on_stop(&mut self, tag: u64) -> Result<(), Error> {
+        if tag == TAG_SIGNAL {
+            if let Some(mut t) = self.signal.take() {
+                match self.ring.poll(&mut t) {
+                    Some(Ok(_info)) => {}
+                    Some(Err(e)) => eprintln!("echo_server: reading signals: {e}"),
+                    None => {
+                        self.signal = Some(t);
+                        return Ok(());
+                    }
+                }
+            }
+        } else if let Some(mut t) = self.stop.take() {
+            if self.ring.poll(&mut t).is_none() {
+                self.stop = Some(t);
+                return Ok(());
+            }
+        }
+        if self.stopping {
+            return Ok(());
+        }
+        self.stopping = true;
+        // The signal reader tells the other threads at once.
+        ring_all(&self.stops);
+        if let Some(t) = self.signal.take() {
+            self.ring.cancel(t)?;
+        }
+        if let Some(t) = self.stop.take() {
+            self.ring.cancel(t)?;
+        }
+        match std::mem::replace(&mut self.accept, Accepting::Off) {
+            Accepting::On(t) => self.ring.cancel(t)?,
+            Accepting::Backoff(t) => self.ring.cancel(t)?,
+            Accepting::Off => {}
+        }
+        let _ = self.listener.close();
+        self.idle.unschedule(&mut self.ring)?;
+        let idxs: Vec<usize> = self.conns.iter().map(|(idx, _)| idx).collect();
+        for idx in idxs {
+            self.conns[idx].closing = true;
+            self.advance(idx)?;
+        }
+        Ok(())
+    }
+
+    /// A result of connection `idx`'s recv or send (told apart by `ud`).
+    fn on_conn(&mut self, idx: usize, ud: UserData) -> Result<(), Error> {
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return Ok(());
+        };
+        let mut active = false;
+        if let Some(mut t) = conn.recv.take_if(|t| t.user_data() == ud) {
+            while let Some(r) = self.ring.poll(&mut t) {
+                match r {
+                    Ok(Some(buf)) => {
+                        conn.pending.extend_from_slice(&buf);
+                        active = true;
+                        // `buf` drops here: back in the group at once.
+                    }
+                    Ok(None) => conn.read_done = true, // the peer shut its side
+                    Err(Error::Os(Errno::ENOBUFS)) => {
+                        // The data waits in the socket: re-armed after this
+                        // batch has given its buffers back.
+                        conn.starved = true;
+                        self.starved.push(idx);
+                    }
+                    Err(Error::Os(Errno::ECANCELED)) if conn.recv_cancelled => {}
+                    Err(_) => conn.read_done = true, // reset, say
+                }
+            }
+            if t.is_done() {
+                conn.recv_cancelled = false;
+            } else {
+                conn.recv = Some(t);
+            }
+        } else if let Some(mut t) = conn.send.take_if(|t| t.user_data() == ud) {
+            match self.ring.poll(&mut t) {
+                None => conn.send = Some(t),
+                Some(Ok((Ok(n), mut buf))) => {
+                    // A short send leaves the rest in front of what came
+                    // since; the emptied buffer is kept for what comes next.
+                    buf.drain(..n);
+                    buf.extend_from_slice(&conn.pending);
+                    conn.pending.clear();
+                    std::mem::swap(&mut conn.pending, &mut buf);
+                    active = n > 0;
+                }
+                // EPIPE, ECONNRESET, or cancelled by a close.
+                Some(Ok((Err(_), _)) | Err(_)) => conn.closing = true,
+            }
+            if conn.send.is_none() {
+                conn.send_cancelled = false;
+            }
+        }
+        if active {
+            if let Some(key) = conn.timer {
+                self.idle.reset_at(key, Instant::now() + self.idle_after);
+            }
+        }
+        self.advance(idx)
+    }
+
+    /// Moves connection `idx` on: sends what is pending, (re-)arms or
+    /// pauses its recv, and closes it once it is done.
+    fn advance(&mut self, idx: usize) -> Result<(), Error> {
+        let tag = TAG_CONN + idx as u64;
+        let conn = &mut self.conns[idx];
+        if conn.closing {
+            if let Some(t) = &conn.send {
+                if !conn.send_cancelled {
+                    conn.send_cancelled = true;
+                    self.ring.cancel_keep(t)?;
+                }
+            }
+        } else if conn.send.is_none() && !conn.pending.is_empty() {
+            let buf = std::mem::take(&mut conn.pending);
+            conn.send = Some(
+                self.ring
+                    .push_tagged(conn.stream.send_op_shared(buf), tag)?,
+            );
+        }
+        let wants_recv = !conn.closing && !conn.read_done && conn.pending.len() < MAX_PENDING;
+        match &conn.recv {
+            Some(t) if !wants_recv && !conn.recv_cancelled => {
+                conn.recv_cancelled = true;
+                self.ring.cancel_keep(t)?;
+            }
+            None if wants_recv && !conn.starved => {
+                let op = conn.stream.recv_multi_op_shared(&self.bufs);
+                conn.recv = Some(self.ring.push_tagged(op, tag)?);
+            }
+            _ => {}
+        }
+        let finished = conn.read_done && conn.send.is_none() && conn.pending.is_empty();
+        if (conn.closing || finished) && conn.recv.is_none() && conn.send.is_none() {
+            let conn = self.conns.remove(idx);
+            if let Some(key) = conn.timer {
+                self.idle.cancel(key);
+            }
+            // The ring has let go of the stream with the final results.
+            if let Ok(stream) = Arc::try_unwrap(conn.stream) {
+                let close = self.ring.push(Close::new(stream))?;
+                self.ring.detach(close)?;
+            }
+        }
+        Ok(())
+    }
+}

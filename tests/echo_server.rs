@@ -1,0 +1,291 @@
+//! The echo server example (`examples/echo_server.rs`), run as a user runs
+//! it: built with cargo, started on a port the kernel picks, driven by
+//! ordinary blocking clients, and stopped with a SIGTERM sent to it alone
+//! (through a pidfd).
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use iofd::{PidFd, Signal};
+
+/// How long anything the server should do promptly may take.
+const PROMPT: Duration = Duration::from_secs(5);
+
+/// The example's binary, built once per test run with the cargo that runs
+/// the tests: it inherits this process's environment (so a
+/// `CARGO_TARGET_DIR` too), and cargo names the executable it built.
+fn server_binary() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "echo_server"])
+            .arg("--message-format=json-render-diagnostics")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build");
+        assert!(
+            out.status.success(),
+            "cargo build --example echo_server failed"
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "echo_server")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo named no echo_server executable")
+    })
+}
+
+/// Waits up to `limit` for `child` to exit.
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running server, killed if a test fails before stopping it.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts the server with `args` and reads its `listening on` line.
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(server_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(PROMPT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server printed nothing within {PROMPT:?}");
+            }
+        };
+        let Some(addr) = line.strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("unexpected first line {line:?} (server: {status:?})");
+        };
+        let addr: SocketAddr = addr
+            .trim()
+            .parse()
+            .expect("an address after `listening on`");
+        assert_ne!(addr.port(), 0, "the actual port, not the requested 0");
+        Server { child, addr }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.addr, PROMPT).expect("connecting");
+        s.set_read_timeout(Some(PROMPT)).unwrap();
+        s.set_write_timeout(Some(PROMPT)).unwrap();
+        s
+    }
+
+    /// Sends `sig` to the server process alone, and returns its exit
+    /// status and what it wrote to stderr.
+    fn stop(mut self, sig: Signal) -> (ExitStatus, String) {
+        let pidfd = PidFd::open(self.child.id()).expect("pidfd_open");
+        pidfd.send_signal(sig).expect("pidfd_send_signal");
+        let status = wait_for(&mut self.child, PROMPT).expect("the server exits after a signal");
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A payload of `len` bytes that differs per client and round.
+fn payload(client: u64, round: u64, len: usize) -> Vec<u8> {
+    let mut x = (client << 32 | round).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Whether the server has closed `s`: end of file, or a reset.
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Err(e) => matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+        Ok(_) => false,
+    }
+}
+
+#[test]
+fn echoes_every_byte_on_two_threads_and_exits_zero_on_sigterm() {
+    const CLIENTS: u64 = 6;
+    const ROUNDS: u64 = 60;
+    let server = Server::start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
+    // A connection that stays open across the shutdown.
+    let mut idle = server.connect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for client in 0..CLIENTS {
+            let server = &server;
+            s.spawn(move || {
+                let mut conn = server.connect();
+                for round in 0..ROUNDS {
+                    if round % 10 == 0 {
+                        conn = server.connect(); // spread over both listeners
+                    }
+                    // Mostly small, now and then larger than a provided
+                    // buffer or a socket buffer.
+                    let len = match round % 6 {
+                        0 => 1,
+                        1 => 100,
+                        2 => 4096,
+                        3 => 5000,
+                        4 => 70_000,
+                        _ => 300_000,
+                    };
+                    let sent = payload(client, round, len);
+                    let mut got = vec![0u8; len];
+                    std::thread::scope(|io| {
+                        // Written and read at once: an echo of a big payload
+                        // fills both ways' socket buffers.
+                        let mut w = conn.try_clone().unwrap();
+                        let writer = io.spawn(move || w.write_all(&sent).map(|()| sent));
+                        conn.read_exact(&mut got).expect("reading the echo");
+                        let sent = writer.join().unwrap().expect("writing");
+                        assert!(got == sent, "client {client} round {round}: echo differs");
+                    });
+                }
+            });
+        }
+    });
+    eprintln!("{} round trips in {:?}", CLIENTS * ROUNDS, start.elapsed());
+    idle.write_all(b"still here").unwrap();
+    let mut back = [0u8; 10];
+    idle.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"still here");
+
+    let (status, stderr) = server.stop(Signal::TERM);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGTERM; stderr: {stderr}"
+    );
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+    assert!(closed_by_server(&mut idle), "the open connection is closed");
+}
+
+#[test]
+fn closes_idle_connections_and_exits_zero_on_sigint() {
+    let server = Server::start(&["--addr", "127.0.0.1:0", "--idle-ms", "200"]);
+    let mut busy = server.connect();
+    let mut quiet = server.connect();
+    let start = Instant::now();
+    quiet.write_all(b"hi").unwrap();
+    let mut two = [0u8; 2];
+    quiet.read_exact(&mut two).unwrap();
+    // `busy` talks every 50 ms for 600 ms: never idle for 200 ms.
+    while start.elapsed() < Duration::from_millis(600) {
+        busy.write_all(b"x").unwrap();
+        busy.read_exact(&mut two[..1]).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        closed_by_server(&mut quiet),
+        "the quiet connection was closed"
+    );
+    let quiet_for = start.elapsed();
+    assert!(quiet_for >= Duration::from_millis(200), "closed early");
+    busy.write_all(b"y").unwrap();
+    busy.read_exact(&mut two[..1])
+        .expect("the busy connection is open");
+    assert_eq!(two[0], b'y');
+
+    let (status, stderr) = server.stop(Signal::INT);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after SIGINT; stderr: {stderr}"
+    );
+}
+
+/// Runs the server with `args`, which it should refuse: its exit status
+/// and stderr.
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(server_binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the server");
+    let Some(status) = wait_for(&mut child, PROMPT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server did not refuse {args:?}: it is still running");
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn bad_input_exits_two_with_a_message() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let in_use = taken.local_addr().unwrap().to_string();
+    let cases: [(&[&str], &str); 5] = [
+        (&["--addr", "nonsense"], "nonsense"),
+        (&["--threads", "0"], "--threads"),
+        (&["--frobnicate"], "--frobnicate"),
+        (&["--addr"], "--addr"),
+        (&["--addr", &in_use], "in use"),
+    ];
+    for (args, needle) in cases {
+        let (code, err) = refused(args);
+        assert_eq!(code, Some(2), "{args:?}: exit status; stderr: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: stderr names {needle:?}: {err}"
+        );
+    }
+}
