@@ -250,7 +250,12 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 /// [`Ring::detach`]). A token dropped before its final result was taken
 /// detaches its operation: it runs on, and its slot is freed, its result
 /// dropped, when it ends. A multishot operation that never ends by itself
-/// (a periodic timeout) would hold its slot for good: cancel it instead.
+/// (a periodic timeout, a multishot recv on a live connection) keeps
+/// running, its results dropped as they come: cancel it instead. Beware
+/// of dropping one by accident — `Option::take` followed by a check that
+/// fails drops the token; [`is_for`](Token::is_for) tells whether a
+/// [`Completion`](super::Completion) is this token's before anything is
+/// taken out.
 ///
 /// [`Ring::push`]: super::Ring::push
 /// [`Ring::poll`]: super::Ring::poll
@@ -284,6 +289,13 @@ impl<O: Op> Token<O> {
     #[inline]
     pub fn user_data(&self) -> UserData {
         self.ud
+    }
+
+    /// Whether `c` announces this token's operation: for an owner with
+    /// several operations under one tag (a connection's recv and send).
+    #[inline]
+    pub fn is_for(&self, c: &super::Completion) -> bool {
+        self.ud == c.user_data
     }
 
     /// Whether the final result has been taken.

@@ -50,6 +50,8 @@ pub struct SendBuf<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
     bytes: Cell<(*const u8, usize)>,
+    /// Leading bytes already sent, not sent again.
+    skip: usize,
     opts: Opts,
 }
 
@@ -204,8 +206,17 @@ impl<H, B> SendBuf<H, B> {
             handle,
             buf: Cell::new(Some(buf)),
             bytes: Cell::new((std::ptr::null(), 0)),
+            skip: 0,
             opts: Opts::DEFAULT,
         }
+    }
+
+    /// Sends the buffer's bytes from `n` on: the rest of a send that came
+    /// back short, from the same buffer, without copying. Past the end,
+    /// nothing is sent (the result is 0).
+    pub fn skip(mut self, n: usize) -> Self {
+        self.skip = n;
+        self
     }
 
     /// Names the stream by fixed-file `index` instead of by descriptor.
@@ -328,7 +339,10 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
         if let Some(buf) = self.buf.take() {
-            self.bytes.set((buf.as_ptr(), buf.bytes_init()));
+            let skip = self.skip.min(buf.bytes_init());
+            // `skip` is within the initialised bytes.
+            let start = buf.as_ptr().wrapping_add(skip);
+            self.bytes.set((start, buf.bytes_init() - skip));
             // SAFETY: the driver's promise: `storage` is writable.
             unsafe { (&raw mut (*storage).buf).write(MaybeUninit::new(buf)) };
         }
