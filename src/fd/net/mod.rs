@@ -24,6 +24,68 @@ use crate::sys::poll::{Events, PollFd, ppoll};
 
 use super::Fd;
 
+/// The methods every socket type has: the pending error, and with
+/// `buffers`, the buffer sizes.
+macro_rules! socket_methods {
+    ($ty:ident) => {
+        impl $ty {
+            /// The pending socket error, cleared by reading it
+            /// (`SO_ERROR`).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Closed`](crate::Error::Closed).
+            pub fn take_error(&self) -> crate::Result<Option<crate::Error>> {
+                super::take_error(&self.fd)
+            }
+        }
+    };
+    ($ty:ident, buffers) => {
+        socket_methods!($ty);
+
+        impl $ty {
+            /// `SO_RCVBUF`: the receive buffer's size (the kernel doubles
+            /// what it is given).
+            ///
+            /// # Errors
+            ///
+            /// [`Error::InvalidParam`](crate::Error::InvalidParam) above
+            /// `i32::MAX`; [`Error::Closed`](crate::Error::Closed).
+            pub fn set_recv_buffer_size(&self, bytes: usize) -> crate::Result<()> {
+                super::set_size(&self.fd, crate::sys::net::SockOpt::RCVBUF, bytes)
+            }
+
+            /// The receive buffer's size.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Closed`](crate::Error::Closed).
+            pub fn recv_buffer_size(&self) -> crate::Result<usize> {
+                super::size(&self.fd, crate::sys::net::SockOpt::RCVBUF)
+            }
+
+            /// `SO_SNDBUF`: the send buffer's size (the kernel doubles
+            /// what it is given).
+            ///
+            /// # Errors
+            ///
+            /// As [`set_recv_buffer_size`](Self::set_recv_buffer_size).
+            pub fn set_send_buffer_size(&self, bytes: usize) -> crate::Result<()> {
+                super::set_size(&self.fd, crate::sys::net::SockOpt::SNDBUF, bytes)
+            }
+
+            /// The send buffer's size.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Closed`](crate::Error::Closed).
+            pub fn send_buffer_size(&self) -> crate::Result<usize> {
+                super::size(&self.fd, crate::sys::net::SockOpt::SNDBUF)
+            }
+        }
+    };
+}
+
 mod tcp;
 mod udp;
 mod unix;

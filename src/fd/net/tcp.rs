@@ -9,7 +9,7 @@ use crate::sys::net::{self, Protocol, SockAddr, SockOpt, SocketFlags, SocketType
 
 use super::{
     DEFAULT_BACKLOG, connect_and_wait, family, flag, from_std, local_addr, peer_addr, recv, send,
-    set_flag, set_size, shutdown, size, socket, take_error,
+    set_flag, shutdown, socket,
 };
 
 /// How a listener is set up before it binds: the options that only count
@@ -154,15 +154,6 @@ impl TcpListener {
         local_addr(self.fd.borrow()?)
     }
 
-    /// The pending socket error, cleared by reading it (`SO_ERROR`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`](crate::Error::Closed).
-    pub fn take_error(&self) -> Result<Option<crate::Error>> {
-        take_error(&self.fd)
-    }
-
     fn from_fd(fd: Fd) -> TcpListener {
         TcpListener { fd }
     }
@@ -297,52 +288,6 @@ impl TcpStream {
         flag(&self.fd, SockOpt::KEEPALIVE)
     }
 
-    /// `SO_RCVBUF`: the receive buffer's size (the kernel doubles it).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidParam`](crate::Error::InvalidParam) above
-    /// `i32::MAX`; [`Error::Closed`](crate::Error::Closed).
-    pub fn set_recv_buffer_size(&self, bytes: usize) -> Result<()> {
-        set_size(&self.fd, SockOpt::RCVBUF, bytes)
-    }
-
-    /// The receive buffer's size.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`](crate::Error::Closed).
-    pub fn recv_buffer_size(&self) -> Result<usize> {
-        size(&self.fd, SockOpt::RCVBUF)
-    }
-
-    /// `SO_SNDBUF`: the send buffer's size (the kernel doubles it).
-    ///
-    /// # Errors
-    ///
-    /// As [`set_recv_buffer_size`](TcpStream::set_recv_buffer_size).
-    pub fn set_send_buffer_size(&self, bytes: usize) -> Result<()> {
-        set_size(&self.fd, SockOpt::SNDBUF, bytes)
-    }
-
-    /// The send buffer's size.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`](crate::Error::Closed).
-    pub fn send_buffer_size(&self) -> Result<usize> {
-        size(&self.fd, SockOpt::SNDBUF)
-    }
-
-    /// The pending socket error, cleared by reading it (`SO_ERROR`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`](crate::Error::Closed).
-    pub fn take_error(&self) -> Result<Option<crate::Error>> {
-        take_error(&self.fd)
-    }
-
     pub(crate) fn from_fd(fd: Fd) -> TcpStream {
         TcpStream { fd }
     }
@@ -377,3 +322,6 @@ impl From<TcpStream> for std::net::TcpStream {
         std::net::TcpStream::from(OwnedFd::from(s))
     }
 }
+
+socket_methods!(TcpListener);
+socket_methods!(TcpStream, buffers);

@@ -5,11 +5,9 @@ use std::os::fd::OwnedFd;
 
 use crate::error::{Error, Result};
 use crate::fd::{Fd, handle_impls};
-use crate::sys::net::{self, MsgFlags, Protocol, SockOpt, SocketType};
+use crate::sys::net::{self, MsgFlags, Protocol, SocketType};
 
-use super::{
-    family, from_std, local_addr, peer_addr, recv, send, set_size, size, socket, take_error,
-};
+use super::{family, from_std, local_addr, peer_addr, recv, send, socket};
 
 /// A UDP socket.
 ///
@@ -118,51 +116,6 @@ impl UdpSocket {
         peer_addr(self.fd.borrow()?)
     }
 
-    /// `SO_RCVBUF` (the kernel doubles it).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidParam`] above `i32::MAX`; [`Error::Closed`].
-    pub fn set_recv_buffer_size(&self, bytes: usize) -> Result<()> {
-        set_size(&self.fd, SockOpt::RCVBUF, bytes)
-    }
-
-    /// The receive buffer's size.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`].
-    pub fn recv_buffer_size(&self) -> Result<usize> {
-        size(&self.fd, SockOpt::RCVBUF)
-    }
-
-    /// `SO_SNDBUF` (the kernel doubles it).
-    ///
-    /// # Errors
-    ///
-    /// As [`set_recv_buffer_size`](UdpSocket::set_recv_buffer_size).
-    pub fn set_send_buffer_size(&self, bytes: usize) -> Result<()> {
-        set_size(&self.fd, SockOpt::SNDBUF, bytes)
-    }
-
-    /// The send buffer's size.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`].
-    pub fn send_buffer_size(&self) -> Result<usize> {
-        size(&self.fd, SockOpt::SNDBUF)
-    }
-
-    /// The pending socket error, cleared by reading it (`SO_ERROR`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`].
-    pub fn take_error(&self) -> Result<Option<Error>> {
-        take_error(&self.fd)
-    }
-
     fn from_fd(fd: Fd) -> UdpSocket {
         UdpSocket { fd }
     }
@@ -183,3 +136,5 @@ impl From<UdpSocket> for std::net::UdpSocket {
         std::net::UdpSocket::from(OwnedFd::from(s))
     }
 }
+
+socket_methods!(UdpSocket, buffers);

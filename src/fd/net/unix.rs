@@ -11,9 +11,7 @@ use crate::error::{Error, Result};
 use crate::fd::{Fd, handle_impls};
 use crate::sys::net::{self, AddressFamily, Protocol, SockAddr, SocketFlags, SocketType};
 
-use super::{
-    DEFAULT_BACKLOG, connect_and_wait, from_std, recv, send, shutdown, socket, take_error,
-};
+use super::{DEFAULT_BACKLOG, connect_and_wait, from_std, recv, send, shutdown, socket};
 
 /// `path` encoded as a Unix-domain address.
 fn encode(path: &Path) -> Result<SockAddr> {
@@ -96,15 +94,6 @@ impl UnixListener {
     /// [`Error::Closed`].
     pub fn local_addr(&self) -> Result<SocketAddr> {
         decode(&net::getsockname(self.fd.borrow()?)?)
-    }
-
-    /// The pending socket error, cleared by reading it (`SO_ERROR`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`].
-    pub fn take_error(&self) -> Result<Option<Error>> {
-        take_error(&self.fd)
     }
 
     fn from_fd(fd: Fd) -> UnixListener {
@@ -202,15 +191,6 @@ impl UnixStream {
         decode(&net::getpeername(self.fd.borrow()?)?)
     }
 
-    /// The pending socket error, cleared by reading it (`SO_ERROR`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`].
-    pub fn take_error(&self) -> Result<Option<Error>> {
-        take_error(&self.fd)
-    }
-
     pub(crate) fn from_fd(fd: Fd) -> UnixStream {
         UnixStream { fd }
     }
@@ -245,3 +225,6 @@ impl From<UnixStream> for std::os::unix::net::UnixStream {
         std::os::unix::net::UnixStream::from(OwnedFd::from(s))
     }
 }
+
+socket_methods!(UnixListener);
+socket_methods!(UnixStream);
