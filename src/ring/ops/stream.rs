@@ -339,12 +339,9 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
         if let Some(buf) = self.buf.take() {
-            let skip = self.skip.min(buf.bytes_init());
-            // `skip` is within the initialised bytes.
-            let start = buf.as_ptr().wrapping_add(skip);
-            self.bytes.set((start, buf.bytes_init() - skip));
             // SAFETY: the driver's promise: `storage` is writable.
-            unsafe { (&raw mut (*storage).buf).write(MaybeUninit::new(buf)) };
+            self.bytes
+                .set(unsafe { stash_send(buf, self.skip, storage) });
         }
     }
 
@@ -366,10 +363,43 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const BufStorage<B>) -> Result<BufResult<B>> {
-        // SAFETY: as for `RecvBuf`: moved out once, after the final CQE.
-        let buf = unsafe { std::ptr::read(&raw const (*storage).buf).assume_init() };
-        Ok((cqe_count(cqe), buf))
+        // SAFETY: forwarded: called once, after the final CQE.
+        Ok(unsafe { take_sent(cqe, storage) })
     }
+}
+
+/// Moves a buffer to send into `storage` and returns where the bytes to
+/// send are: its initialised bytes from `skip` on.
+///
+/// # Safety
+///
+/// - `storage` is valid for writes of a `BufStorage<B>`.
+#[inline]
+pub(super) unsafe fn stash_send<B: IoBuf>(
+    buf: B,
+    skip: usize,
+    storage: *mut BufStorage<B>,
+) -> (*const u8, usize) {
+    let skip = skip.min(buf.bytes_init());
+    // `skip` is within the initialised bytes.
+    let at = (buf.as_ptr().wrapping_add(skip), buf.bytes_init() - skip);
+    // SAFETY: the caller's promise.
+    unsafe { (&raw mut (*storage).buf).write(MaybeUninit::new(buf)) };
+    at
+}
+
+/// The result of a send from an owned buffer: the byte count, and the
+/// buffer moved out of `storage`.
+///
+/// # Safety
+///
+/// - `storage` holds the buffer [`stash_send`] put there, the kernel is done
+///   with it, and this is the one call that moves it out.
+#[inline]
+pub(super) unsafe fn take_sent<B: IoBuf>(cqe: Cqe, storage: *const BufStorage<B>) -> BufResult<B> {
+    // SAFETY: the caller's promise.
+    let buf = unsafe { std::ptr::read(&raw const (*storage).buf).assume_init() };
+    (cqe_count(cqe), buf)
 }
 
 // SAFETY: as the module says: each shot receives into a buffer of the

@@ -13,7 +13,6 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
@@ -22,11 +21,12 @@ use io_uring::{opcode, squeue};
 use super::file::len32;
 use super::owned::{BufResult, BufStorage, IoBuf};
 use super::socket::on_target;
+use super::stream::{stash_send, take_sent};
 use super::{Fixed, OpHandle, Opts, check_target, kept, target};
 use crate::error::Result;
 use crate::fd::{TcpStream, UnixStream};
 use crate::ring::Cqe;
-use crate::ring::op::{Op, cqe_count};
+use crate::ring::op::Op;
 
 /// `MSG_NOSIGNAL`.
 const MSG_NOSIGNAL: i32 = 0x4000;
@@ -90,9 +90,8 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendZc<H, B> {
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
         if let Some(buf) = self.buf.take() {
-            self.bytes.set((buf.as_ptr(), buf.bytes_init()));
             // SAFETY: the driver's promise: `storage` is writable.
-            unsafe { (&raw mut (*storage).buf).write(MaybeUninit::new(buf)) };
+            self.bytes.set(unsafe { stash_send(buf, 0, storage) });
         }
     }
 
@@ -114,9 +113,8 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendZc<H, B> {
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const BufStorage<B>) -> Result<BufResult<B>> {
         // SAFETY: called once, after the final CQE (the notification, or
-        // a first CQE that had none to follow): moved out exactly once.
-        let buf = unsafe { std::ptr::read(&raw const (*storage).buf).assume_init() };
-        Ok((cqe_count(cqe), buf))
+        // a first CQE that had none to follow).
+        Ok(unsafe { take_sent(cqe, storage) })
     }
 }
 
