@@ -828,3 +828,30 @@ fn a_panic_while_building_a_linked_operation_leaves_no_slot() {
         drop(ring);
     });
 }
+
+#[test]
+fn a_tagged_wheel_wakes_an_event_loop_under_its_tag() {
+    const WHEEL: u64 = 77;
+    let mut ring = Ring::new(8).unwrap();
+    let mut timers = WheelTimers::new().with_tag(WHEEL);
+    let key = timers.arm(Duration::from_millis(50), "idle");
+    timers.arm(Duration::from_millis(2), "soon");
+    // Activity pushes the first timer back.
+    assert!(timers.reset_after(key, Duration::from_millis(60)));
+    timers.schedule(&mut ring).unwrap();
+    let start = Instant::now();
+    let mut fired = Vec::new();
+    while fired.len() < 2 {
+        ring.submit_and_wait(1).unwrap();
+        while let Some(c) = ring.next_completion() {
+            assert_eq!(c.tag, WHEEL, "only the wheel's timeout is in flight");
+            timers
+                .expire(&mut ring, |_, v| fired.push((v, start.elapsed())))
+                .unwrap();
+        }
+    }
+    assert_eq!(fired[0].0, "soon");
+    assert_eq!(fired[1].0, "idle");
+    assert!(fired[1].1 >= Duration::from_millis(60), "{:?}", fired[1].1);
+    timers.unschedule(&mut ring).unwrap();
+}

@@ -64,6 +64,9 @@ pub struct WheelTimers<T> {
     /// The ring timeout that wakes the loop for the wheel, the tick it was
     /// armed for, and the ring it is armed on.
     armed: Option<(Token<Timeout>, u64, u32)>,
+    /// The tag its ring timeouts are pushed with, for an event loop that
+    /// dispatches by tag.
+    tag: Option<u64>,
 }
 
 impl<T> WheelTimers<T> {
@@ -78,6 +81,28 @@ impl<T> WheelTimers<T> {
         WheelTimers {
             wheel: TimerWheel::with_capacity(Instant::now(), capacity),
             armed: None,
+            tag: None,
+        }
+    }
+
+    /// Pushes the wheel's ring timeouts with `tag`
+    /// ([`Ring::push_tagged`]): an event loop that dispatches every
+    /// completion by tag ([`Ring::next_completion`]) then sees the wheel's
+    /// wake-ups under `tag`, and calls [`expire`](WheelTimers::expire) for
+    /// them. (A loop that never calls `expire` after the wheel's timeout
+    /// fired would find a result always waiting, and never sleep.)
+    pub fn with_tag(mut self, tag: u64) -> WheelTimers<T> {
+        self.tag = Some(tag);
+        self
+    }
+
+    /// Moves timer `key` to `after` from now: a connection's idle timer
+    /// after it was active. `false` when the timer is not armed.
+    #[inline]
+    pub fn reset_after(&mut self, key: TimerKey, after: Duration) -> bool {
+        match Instant::now().checked_add(after) {
+            Some(deadline) => self.reset_at(key, deadline),
+            None => false,
         }
     }
 
@@ -173,7 +198,11 @@ impl<T> WheelTimers<T> {
                 Ok(())
             }
             None => {
-                let token = ring.push(Timeout::after(after))?;
+                let timeout = Timeout::after(after);
+                let token = match self.tag {
+                    Some(tag) => ring.push_tagged(timeout, tag)?,
+                    None => ring.push(timeout)?,
+                };
                 self.armed = Some((token, next, ring.id()));
                 Ok(())
             }
