@@ -8,7 +8,10 @@
 //! - **Operations are values.** Every handle hands out [`Op`]s next to its
 //!   syscall methods ([`ops`] lists them): read an eventfd counter, read
 //!   timerfd expirations, read a `SignalInfo`, wait for a child, read or
-//!   write at an offset. An operation borrows its handle (or shares it
+//!   write at an offset, accept connections (one, or a multishot stream
+//!   of them), connect, receive and send (owned buffers, a scope's
+//!   slices, provided-buffer rings, registered buffers, zero-copy),
+//!   datagrams with addresses, shut down and close. An operation borrows its handle (or shares it
 //!   through an `Arc`), never a bare descriptor number, builds one SQE and
 //!   turns its CQE into a typed result or an [`Error`](crate::Error).
 //! - **The completion table** holds one 56-byte slot per operation (24
