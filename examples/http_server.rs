@@ -1,0 +1,761 @@
+//! A minimal HTTP/1.1 server on `iofd::ring`, after the TechEmpower
+//! plaintext rules: `GET /plaintext` answers `Hello, World!` with
+//! `Content-Length`, `Content-Type`, `Server` and a `Date` formatted at
+//! most once a second; keep-alive; pipelining (the requests of a read
+//! answered in order, in one send). Other paths get a `404` (the connection
+//! stays open), `Connection: close` a close after the response, and a
+//! malformed request or a header block over 8 KiB a `400` and a close.
+//!
+//! Run: `cargo run --release --example http_server -- [--addr ADDR]
+//! [--threads N]`, then `curl http://127.0.0.1:8080/plaintext`.
+//!
+//! The skeleton is the echo server's (`examples/echo_server.rs`): a ring
+//! and an `SO_REUSEPORT` listener per thread, a multishot accept, a
+//! multishot recv per connection into a provided buffer ring, dispatch by
+//! tag, and a graceful stop on SIGINT or SIGTERM. Requests are parsed
+//! straight from the provided buffer (only one split across reads is
+//! copied); responses go to an output buffer that becomes the next send,
+//! whose buffer comes back with its result for the one after: no
+//! allocation per request once a connection's buffers have grown.
+//!
+//! Exit status: 0 after a signal, 2 for bad arguments or an address that
+//! cannot be bound, 1 when a worker fails.
+
+use std::io::Write as _;
+use std::net::{Shutdown, SocketAddr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use iofd::ring::ops::{AcceptMulti, Close, ReadCounter, ReadSignal, RecvMulti, SendBuf, Timeout};
+use iofd::ring::{BufRing, Ring, Token, UserData};
+use iofd::sys::Errno;
+use iofd::{Error, EventFd, ListenOptions, SigSet, Signal, SignalFd, TcpListener, TcpStream};
+use slab::Slab;
+
+const USAGE: &str = "usage: http_server [--addr ADDR] [--threads N]
+  --addr ADDR    IP:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)
+  --threads N    threads, each with its own ring and listener (default 1)";
+
+/// The listener's multishot accept, or the timeout before it is re-armed.
+const TAG_ACCEPT: u64 = 0;
+/// The signalfd read (the first thread only).
+const TAG_SIGNAL: u64 = 1;
+/// The read of this thread's stop eventfd.
+const TAG_STOP: u64 = 2;
+/// Connection `n` of a thread's slab is tagged `TAG_CONN + n`.
+const TAG_CONN: u64 = 16;
+
+/// Sizes of each thread's provided buffer ring.
+const BUF_ENTRIES: u16 = 256;
+const BUF_LEN: u32 = 4096;
+/// The longest request line and header block accepted.
+const MAX_HEAD: usize = 8192;
+/// Response bytes a connection may hold unsent before its recv is paused.
+const MAX_OUT: usize = 256 << 10;
+/// How long to wait before re-arming an accept that failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+const OK_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nServer: iofd\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n";
+const OK_BODY: &[u8] = b"Hello, World!";
+const NOT_FOUND_HEAD: &[u8] = b"HTTP/1.1 404 Not Found\r\nServer: iofd\r\nContent-Length: 0\r\n";
+const BAD_HEAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nServer: iofd\r\nContent-Length: 0\r\n";
+
+struct Config {
+    addr: SocketAddr,
+    threads: usize,
+}
+
+/// Why the server stops without serving: the message, and the exit status.
+struct Fatal(String, u8);
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let mut cfg = Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        threads: 1,
+    };
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg, None),
+        };
+        if name == "-h" || name == "--help" {
+            return Ok(None);
+        }
+        if !matches!(name.as_str(), "--addr" | "--threads") {
+            return Err(format!("unknown option '{name}'"));
+        }
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("{name} needs a value"))?;
+        if name == "--addr" {
+            cfg.addr = value
+                .parse()
+                .map_err(|e| format!("invalid --addr '{value}' (want IP:PORT): {e}"))?;
+        } else {
+            match value.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => cfg.threads = n,
+                _ => return Err(format!("invalid --threads '{value}' (want 1 to 1024)")),
+            }
+        }
+    }
+    Ok(Some(cfg))
+}
+
+fn main() -> ExitCode {
+    let cfg = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("http_server: {msg}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fatal(msg, status)) => {
+            eprintln!("http_server: {msg}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+/// Binds the listeners, starts one worker per listener (this thread runs
+/// the first, which reads the signals), and waits for all of them.
+fn serve(cfg: Config) -> Result<(), Fatal> {
+    fn runtime(what: &'static str) -> impl Fn(Error) -> Fatal {
+        move |e| Fatal(format!("{what}: {e}"), 1)
+    }
+    // Blocked before any thread exists, so that every thread inherits the
+    // mask and the signals wait for the signalfd.
+    let signals = SigSet::from(Signal::INT).with(Signal::TERM);
+    signals
+        .block_thread()
+        .map_err(runtime("blocking signals"))?;
+    let sfd = Arc::new(SignalFd::new(&signals).map_err(runtime("signalfd"))?);
+
+    let opts = ListenOptions::new().reuse_port(true).backlog(4096);
+    let cannot_bind =
+        |addr: SocketAddr| move |e: Error| Fatal(format!("cannot listen on {addr}: {e}"), 2);
+    let first = TcpListener::bind_with(cfg.addr, opts).map_err(cannot_bind(cfg.addr))?;
+    // Port 0 chose a port: the other listeners join that one.
+    let addr = first.local_addr().map_err(runtime("local address"))?;
+    let mut listeners = vec![first];
+    for _ in 1..cfg.threads {
+        listeners.push(TcpListener::bind_with(addr, opts).map_err(cannot_bind(addr))?);
+    }
+    let stops = (0..cfg.threads)
+        .map(|_| EventFd::new(0).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(runtime("eventfd"))?;
+    let stops = Arc::new(stops);
+
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {addr}").and_then(|()| out.flush());
+    drop(out);
+
+    let mut listeners = listeners.into_iter().enumerate();
+    let (_, first) = listeners.next().expect("at least one thread");
+    let mut handles = Vec::new();
+    for (i, listener) in listeners {
+        let all = Arc::clone(&stops);
+        let spawned = std::thread::Builder::new()
+            .name(format!("http-{i}"))
+            .spawn(move || worker(i, listener, None, all));
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                ring_all(&stops);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(Fatal(format!("spawning thread {i}: {e}"), 1));
+            }
+        }
+    }
+    let mut failed = worker(0, first, Some(sfd), stops).is_err();
+    for h in handles {
+        failed |= !matches!(h.join(), Ok(Ok(())));
+    }
+    if failed {
+        return Err(Fatal("a worker failed".into(), 1));
+    }
+    Ok(())
+}
+
+/// Tells every worker to stop (a worker that has stopped ignores it).
+fn ring_all(stops: &[Arc<EventFd>]) {
+    for s in stops {
+        let _ = s.signal(1);
+    }
+}
+
+/// Runs thread `i`'s event loop until told to stop; then tells the others.
+fn worker(
+    i: usize,
+    listener: TcpListener,
+    sfd: Option<Arc<SignalFd>>,
+    stops: Arc<Vec<Arc<EventFd>>>,
+) -> Result<(), Error> {
+    let r = Worker::new(i, listener, sfd, Arc::clone(&stops)).and_then(Worker::run);
+    if let Err(e) = &r {
+        eprintln!("http_server: thread {i}: {e}");
+    }
+    // A worker that failed takes the others down with it.
+    ring_all(&stops);
+    r
+}
+
+/// `secs` since the epoch as an HTTP date (RFC 7231's IMF-fixdate):
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn http_date(secs: u64) -> [u8; 29] {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs / 86_400;
+    // The civil date of a day from 1970-01-01 on (Howard Hinnant's
+    // `civil_from_days`, in eras of 400 years from 0000-03-01).
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let mut text = [b' '; 29];
+    let _ = write!(
+        &mut text[..],
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    text
+}
+
+/// The request at the front of the bytes received.
+enum Parsed {
+    /// Its header block has not all come.
+    Partial,
+    /// Malformed, or a header block over `MAX_HEAD`: a 400, then a close.
+    Bad,
+    /// The lengths of its header block and of its body, whether it is `GET
+    /// /plaintext`, and the `Connection` header its response says:
+    /// `Some(false)` (close) ends the connection, `Some(true)` is an
+    /// HTTP/1.0 keep-alive, `None` HTTP/1.1's default.
+    Request(usize, usize, bool, Option<bool>),
+}
+
+fn is_token(s: &[u8]) -> bool {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !s.is_empty() && s.iter().all(|&b| tchar(b))
+}
+
+/// Parses the request at the front of `buf`, whose first `scanned` bytes
+/// were searched for the blank line already.
+fn parse(buf: &[u8], scanned: usize) -> Parsed {
+    let from = scanned.saturating_sub(3);
+    let Some(end) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") else {
+        return if buf.len() > MAX_HEAD {
+            Parsed::Bad
+        } else {
+            Parsed::Partial
+        };
+    };
+    let head = from + end + 4;
+    if head > MAX_HEAD {
+        return Parsed::Bad;
+    }
+    // Lines end at `\n`, their `\r` dropped.
+    let mut lines = buf[..head - 4]
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut parts = lines.next().unwrap_or_default().split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Parsed::Bad;
+    };
+    let http10 = match version {
+        b"HTTP/1.1" => false,
+        b"HTTP/1.0" => true,
+        _ => return Parsed::Bad,
+    };
+    if !is_token(method) || target.is_empty() || target.iter().any(|&b| b <= b' ' || b == 0x7f) {
+        return Parsed::Bad;
+    }
+    let (mut close, mut keep, mut host, mut body) = (false, false, false, None);
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return Parsed::Bad;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
+        // A folded line starts with a space: its name is no token.
+        if !is_token(name) || value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Parsed::Bad;
+        }
+        if name.eq_ignore_ascii_case(b"connection") {
+            for opt in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close |= opt.eq_ignore_ascii_case(b"close");
+                keep |= opt.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            let n = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<usize>().ok());
+            match (n, body) {
+                (Some(n), None) => body = Some(n),
+                (Some(n), Some(m)) if n == m => {}
+                _ => return Parsed::Bad,
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            return Parsed::Bad; // no chunked bodies here
+        } else {
+            host |= name.eq_ignore_ascii_case(b"host");
+        }
+    }
+    if !http10 && !host {
+        return Parsed::Bad; // RFC 7230, 5.4
+    }
+    let connection = if close || (http10 && !keep) {
+        Some(false)
+    } else {
+        http10.then_some(true)
+    };
+    let plaintext = method == b"GET" && target == b"/plaintext";
+    Parsed::Request(head, body.unwrap_or(0), plaintext, connection)
+}
+
+enum Accepting {
+    On(Token<AcceptMulti<Arc<TcpListener>, TcpStream>>),
+    /// The accept failed; re-armed when this timeout fires.
+    Backoff(Token<Timeout>),
+    Off,
+}
+
+struct Conn {
+    stream: Arc<TcpStream>,
+    /// The multishot recv, while armed.
+    recv: Option<Token<RecvMulti<Arc<TcpStream>>>>,
+    /// The send in flight, if any: one at a time, so responses go in order.
+    send: Option<Token<SendBuf<Arc<TcpStream>, Vec<u8>>>>,
+    /// Bytes of the send in flight's buffer that earlier sends sent.
+    sent: usize,
+    /// Responses not yet handed to a send.
+    out: Vec<u8>,
+    /// The last send's buffer, emptied, for the next.
+    spare: Vec<u8>,
+    /// The front of a request that has not all come.
+    input: Vec<u8>,
+    /// How much of `input` was searched for the end of the header block.
+    scanned: usize,
+    /// Body bytes of the last request still to skip.
+    body_left: usize,
+    /// The last response is queued: what comes after is read and dropped,
+    /// and the connection closes once the response is out and the peer
+    /// has shut its side (or the server stops).
+    last: bool,
+    /// The write side was shut after the last response.
+    shut: bool,
+    /// The peer shut its side, or the recv failed: nothing more to read.
+    read_done: bool,
+    /// Being closed: no new operations.
+    closing: bool,
+    /// A cancel was sent for the current recv; for the current send.
+    recv_cancelled: bool,
+    send_cancelled: bool,
+    /// On the worker's list to advance after this batch.
+    queued: bool,
+}
+
+impl Conn {
+    fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream: Arc::new(stream),
+            recv: None,
+            send: None,
+            sent: 0,
+            out: Vec::new(),
+            spare: Vec::new(),
+            input: Vec::new(),
+            scanned: 0,
+            body_left: 0,
+            last: false,
+            shut: false,
+            read_done: false,
+            closing: false,
+            recv_cancelled: false,
+            send_cancelled: false,
+            queued: false,
+        }
+    }
+
+    /// Takes received bytes: answers every request they complete.
+    fn on_data(&mut self, data: &[u8], date: &[u8; 29]) {
+        if self.last {
+            return; // dropped
+        }
+        if self.input.is_empty() {
+            // The usual case: whole requests, straight from the buffer.
+            let used = self.answer(data, date);
+            self.input.extend_from_slice(&data[used..]);
+        } else {
+            let mut input = std::mem::take(&mut self.input);
+            input.extend_from_slice(data);
+            let used = self.answer(&input, date);
+            input.drain(..used);
+            self.input = input; // its capacity kept
+        }
+    }
+
+    /// Answers the complete requests at the front of `data`; returns the
+    /// bytes they took (all of them after the last request).
+    fn answer(&mut self, data: &[u8], date: &[u8; 29]) -> usize {
+        let mut at = 0;
+        loop {
+            let skip = self.body_left.min(data.len() - at);
+            self.body_left -= skip;
+            at += skip;
+            let rest = &data[at..];
+            if self.body_left > 0 || rest.is_empty() {
+                return at;
+            }
+            if rest.starts_with(b"\r\n") {
+                // A stray line ending between requests (RFC 7230, 3.5).
+                at += 2;
+                self.scanned = 0;
+                continue;
+            }
+            let (head, status, body, connection) = match parse(rest, self.scanned) {
+                Parsed::Partial => {
+                    self.scanned = rest.len();
+                    return at;
+                }
+                Parsed::Bad => (0, BAD_HEAD, &[][..], Some(false)),
+                Parsed::Request(head, body, true, c) => {
+                    self.body_left = body;
+                    (head, OK_HEAD, OK_BODY, c)
+                }
+                Parsed::Request(head, body, false, c) => {
+                    self.body_left = body;
+                    (head, NOT_FOUND_HEAD, &[][..], c)
+                }
+            };
+            self.scanned = 0;
+            let out = &mut self.out;
+            out.extend_from_slice(status);
+            match connection {
+                Some(true) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+                Some(false) => out.extend_from_slice(b"Connection: close\r\n"),
+                None => {}
+            }
+            out.extend_from_slice(b"Date: ");
+            out.extend_from_slice(date);
+            out.extend_from_slice(b"\r\n\r\n");
+            out.extend_from_slice(body);
+            if connection == Some(false) {
+                self.last = true;
+                return data.len();
+            }
+            at += head;
+        }
+    }
+}
+
+struct Worker {
+    ring: Ring,
+    bufs: BufRing,
+    listener: Arc<TcpListener>,
+    accept: Accepting,
+    signal: Option<Token<ReadSignal<Arc<SignalFd>>>>,
+    stop: Option<Token<ReadCounter<Arc<EventFd>>>>,
+    /// Every worker's stop eventfd, this one's included.
+    stops: Arc<Vec<Arc<EventFd>>>,
+    conns: Slab<Conn>,
+    /// Connections to advance once this batch's completions are taken:
+    /// their sends then carry every response of the batch, and their
+    /// recvs, ended for want of buffers, find the batch's buffers back.
+    queue: Vec<usize>,
+    /// The `Date` header's value, and the second it is for.
+    date: [u8; 29],
+    date_secs: u64,
+    stopping: bool,
+}
+
+/// Puts connection `idx` on the list to advance after this batch.
+fn enqueue(queue: &mut Vec<usize>, conn: &mut Conn, idx: usize) {
+    if !conn.queued {
+        conn.queued = true;
+        queue.push(idx);
+    }
+}
+
+impl Worker {
+    fn new(
+        i: usize,
+        listener: TcpListener,
+        sfd: Option<Arc<SignalFd>>,
+        stops: Arc<Vec<Arc<EventFd>>>,
+    ) -> Result<Worker, Error> {
+        let mut ring = Ring::new(256)?;
+        // Group ids are unique in the whole process: one per thread.
+        let group = u16::try_from(i).map_err(|_| Error::InvalidParam("too many threads"))?;
+        let bufs = ring.register_buf_ring(group, BUF_ENTRIES, BUF_LEN)?;
+        let listener = Arc::new(listener);
+        let accept =
+            Accepting::On(ring.push_tagged(listener.accept_multi_op_shared(), TAG_ACCEPT)?);
+        let signal = match &sfd {
+            Some(sfd) => Some(ring.push_tagged(sfd.read_op_shared(), TAG_SIGNAL)?),
+            None => None,
+        };
+        let stop = Some(ring.push_tagged(stops[i].read_op_shared(), TAG_STOP)?);
+        Ok(Worker {
+            ring,
+            bufs,
+            listener,
+            accept,
+            signal,
+            stop,
+            stops,
+            conns: Slab::new(),
+            queue: Vec::new(),
+            date: [b' '; 29],
+            date_secs: u64::MAX,
+            stopping: false,
+        })
+    }
+
+    fn run(mut self) -> Result<(), Error> {
+        loop {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) | Err(Error::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+            // One clock read per batch (the vDSO: cheap), one format per second.
+            let now = SystemTime::now().duration_since(UNIX_EPOCH);
+            let now = now.map_or(0, |d| d.as_secs());
+            if now != self.date_secs {
+                (self.date, self.date_secs) = (http_date(now), now);
+            }
+            while let Some(c) = self.ring.next_completion() {
+                match c.tag {
+                    TAG_ACCEPT => self.on_accept()?,
+                    TAG_SIGNAL | TAG_STOP => self.on_stop(c.tag)?,
+                    tag => self.on_conn((tag - TAG_CONN) as usize, c.user_data)?,
+                }
+            }
+            while let Some(idx) = self.queue.pop() {
+                if let Some(conn) = self.conns.get_mut(idx) {
+                    conn.queued = false;
+                    self.advance(idx)?;
+                }
+            }
+            if self.stopping && self.conns.is_empty() && matches!(self.accept, Accepting::Off) {
+                break;
+            }
+        }
+        // Closes (detached) and cancels still in flight finish before the
+        // ring goes, so that every connection is closed when we exit.
+        self.ring.submit()?;
+        while self.ring.in_flight() > 0 {
+            match self.ring.submit_and_wait(1) {
+                Ok(_) | Err(Error::Interrupted) => {}
+                Err(e) => return Err(e),
+            }
+            while self.ring.next_completion().is_some() {}
+        }
+        Ok(())
+    }
+
+    fn on_accept(&mut self) -> Result<(), Error> {
+        // `Some(failed)` once the accept, or its backoff, has ended.
+        let ended = match &mut self.accept {
+            Accepting::On(t) => {
+                let mut failed = false;
+                while let Some(r) = self.ring.poll(t) {
+                    match r {
+                        Ok(stream) if !self.stopping => {
+                            let _ = stream.set_nodelay(true);
+                            let idx = self.conns.insert(Conn::new(stream));
+                            enqueue(&mut self.queue, &mut self.conns[idx], idx);
+                        }
+                        Ok(_) | Err(Error::Os(Errno::ECANCELED)) => {} // dropped: closed
+                        Err(e) => {
+                            eprintln!("http_server: accept: {e}");
+                            failed = true;
+                        }
+                    }
+                }
+                t.is_done().then_some(failed)
+            }
+            Accepting::Backoff(t) => (self.ring.poll(t).is_some() && t.is_done()).then_some(false),
+            Accepting::Off => None,
+        };
+        // The kernel ends a multishot accept on an error, or when the
+        // completion queue is full: accept again, after a pause if it failed.
+        self.accept = match ended {
+            None => return Ok(()),
+            Some(_) if self.stopping => Accepting::Off,
+            Some(true) => {
+                let t = Timeout::after(ACCEPT_BACKOFF);
+                Accepting::Backoff(self.ring.push_tagged(t, TAG_ACCEPT)?)
+            }
+            Some(false) => {
+                let op = self.listener.accept_multi_op_shared();
+                Accepting::On(self.ring.push_tagged(op, TAG_ACCEPT)?)
+            }
+        };
+        Ok(())
+    }
+
+    /// A signal, or another thread's stop: stop accepting, close every
+    /// connection, and leave once they are closed.
+    fn on_stop(&mut self, tag: u64) -> Result<(), Error> {
+        let fired = match (tag, &mut self.signal, &mut self.stop) {
+            (TAG_SIGNAL, Some(t), _) => self.ring.poll(t).map(|r| r.map(drop)),
+            (TAG_STOP, _, Some(t)) => self.ring.poll(t).map(|r| r.map(drop)),
+            _ => None,
+        };
+        match fired {
+            None => return Ok(()),
+            Some(Err(e)) => eprintln!("http_server: reading the stop signal: {e}"),
+            Some(Ok(())) => {}
+        }
+        if std::mem::replace(&mut self.stopping, true) {
+            return Ok(());
+        }
+        // The signal reader tells the other threads at once.
+        ring_all(&self.stops);
+        // The read that fired is done: dropping its token is free.
+        if let Some(t) = self.signal.take().filter(|t| !t.is_done()) {
+            self.ring.cancel(t)?;
+        }
+        if let Some(t) = self.stop.take().filter(|t| !t.is_done()) {
+            self.ring.cancel(t)?;
+        }
+        match std::mem::replace(&mut self.accept, Accepting::Off) {
+            Accepting::On(t) => self.ring.cancel(t)?,
+            Accepting::Backoff(t) => self.ring.cancel(t)?,
+            Accepting::Off => {}
+        }
+        let _ = self.listener.close();
+        for (idx, conn) in &mut self.conns {
+            conn.closing = true;
+            enqueue(&mut self.queue, conn, idx);
+        }
+        Ok(())
+    }
+
+    /// A result of connection `idx`'s recv or send (told apart by `ud`).
+    fn on_conn(&mut self, idx: usize, ud: UserData) -> Result<(), Error> {
+        let Some(conn) = self.conns.get_mut(idx) else {
+            return Ok(());
+        };
+        enqueue(&mut self.queue, conn, idx);
+        if let Some(mut t) = conn.recv.take_if(|t| t.user_data() == ud) {
+            while let Some(r) = self.ring.poll(&mut t) {
+                match r {
+                    // `buf` drops here: back in the group at once.
+                    Ok(Some(buf)) => conn.on_data(&buf, &self.date),
+                    Ok(None) => conn.read_done = true, // the peer shut its side
+                    // The data waits in the socket: re-armed after this
+                    // batch has given its buffers back.
+                    Err(Error::Os(Errno::ENOBUFS)) => {}
+                    Err(Error::Os(Errno::ECANCELED)) if conn.recv_cancelled => {}
+                    Err(_) => conn.read_done = true, // reset, say
+                }
+            }
+            if t.is_done() {
+                conn.recv_cancelled = false;
+            } else {
+                conn.recv = Some(t);
+            }
+        } else if let Some(mut t) = conn.send.take_if(|t| t.user_data() == ud) {
+            match self.ring.poll(&mut t) {
+                None => conn.send = Some(t),
+                Some(Ok((Ok(n), mut buf))) if n > 0 => {
+                    conn.sent += n;
+                    if conn.sent < buf.len() && !conn.closing {
+                        // A short send: the rest, from the same buffer.
+                        let op = conn.stream.send_op_shared(buf).skip(conn.sent);
+                        conn.send = Some(self.ring.push_tagged(op, TAG_CONN + idx as u64)?);
+                    } else {
+                        buf.clear();
+                        conn.spare = buf;
+                    }
+                }
+                // EPIPE, ECONNRESET, cancelled by a close, or nothing sent.
+                Some(_) => conn.closing = true,
+            }
+            if conn.send.is_none() {
+                conn.send_cancelled = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves connection `idx` on: sends its responses, (re-)arms or pauses
+    /// its recv, and closes it once it is done.
+    fn advance(&mut self, idx: usize) -> Result<(), Error> {
+        let tag = TAG_CONN + idx as u64;
+        let conn = &mut self.conns[idx];
+        if conn.closing {
+            if let Some(t) = &conn.send {
+                if !conn.send_cancelled {
+                    conn.send_cancelled = true;
+                    self.ring.cancel_keep(t)?;
+                }
+            }
+        } else if conn.send.is_none() && !conn.out.is_empty() {
+            let buf = std::mem::replace(&mut conn.out, std::mem::take(&mut conn.spare));
+            conn.sent = 0;
+            conn.send = Some(
+                self.ring
+                    .push_tagged(conn.stream.send_op_shared(buf), tag)?,
+            );
+        }
+        let all_sent = conn.send.is_none() && conn.out.is_empty();
+        if conn.last && all_sent && !conn.shut {
+            // The peer reads the last response, then the end; what it sent
+            // meanwhile is read and dropped, not left to reset the
+            // connection under the response.
+            conn.shut = true;
+            if conn.stream.shutdown(Shutdown::Write).is_err() {
+                conn.closing = true;
+            }
+        }
+        let wants_recv = !conn.closing && !conn.read_done && conn.out.len() < MAX_OUT;
+        match &conn.recv {
+            Some(t) if !wants_recv && !conn.recv_cancelled => {
+                conn.recv_cancelled = true;
+                self.ring.cancel_keep(t)?;
+            }
+            None if wants_recv => {
+                let op = conn.stream.recv_multi_op_shared(&self.bufs);
+                conn.recv = Some(self.ring.push_tagged(op, tag)?);
+            }
+            _ => {}
+        }
+        if (conn.closing || conn.read_done && all_sent)
+            && conn.recv.is_none()
+            && conn.send.is_none()
+        {
+            let conn = self.conns.remove(idx);
+            // The ring has let go of the stream with the final results.
+            if let Ok(stream) = Arc::try_unwrap(conn.stream) {
+                let close = self.ring.push(Close::new(stream))?;
+                self.ring.detach(close)?;
+            }
+        }
+        Ok(())
+    }
+}
