@@ -1,4 +1,4 @@
-//! The HTTP server example (`examples/http_server.rs`), run as a user runs
+//! The HTTP server example (`examples/http_server/`), run as a user runs
 //! it: built with cargo, started on a port the kernel picks, driven by
 //! ordinary blocking clients over keep-alive connections (single requests,
 //! pipelined batches, requests split across writes), and stopped with a
