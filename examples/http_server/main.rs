@@ -21,7 +21,6 @@
 //! Exit status: 0 after a signal, 2 for bad arguments or an address that
 //! cannot be bound, 1 when a worker fails.
 
-use std::io::Write as _;
 use std::net::{Shutdown, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,8 +29,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use iofd::ring::ops::{AcceptMulti, Close, ReadCounter, ReadSignal, Timeout};
 use iofd::ring::{BufRing, Ring, Token, UserData};
 use iofd::sys::Errno;
-use iofd::{Error, EventFd, ListenOptions, SigSet, Signal, SignalFd, TcpListener, TcpStream};
+use iofd::{Error, EventFd, ListenOptions, SignalFd, TcpListener, TcpStream};
 use slab::Slab;
+
+#[path = "../support/server.rs"]
+mod server;
+
+use server::ring_all;
 
 mod http;
 
@@ -64,9 +68,6 @@ struct Config {
     addr: SocketAddr,
     threads: usize,
 }
-
-/// Why the server stops without serving: the message, and the exit status.
-struct Fatal(String, u8);
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
     let mut cfg = Config {
@@ -102,110 +103,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
 }
 
 fn main() -> ExitCode {
-    let cfg = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(cfg)) => cfg,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            eprintln!("http_server: {msg}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match serve(cfg) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Fatal(msg, status)) => {
-            eprintln!("http_server: {msg}");
-            ExitCode::from(status)
-        }
-    }
-}
-
-/// Binds the listeners, starts one worker per listener (this thread runs
-/// the first, which reads the signals), and waits for all of them.
-fn serve(cfg: Config) -> Result<(), Fatal> {
-    fn runtime(what: &'static str) -> impl Fn(Error) -> Fatal {
-        move |e| Fatal(format!("{what}: {e}"), 1)
-    }
-    // Blocked before any thread exists, so that every thread inherits the
-    // mask and the signals wait for the signalfd.
-    let signals = SigSet::from(Signal::INT).with(Signal::TERM);
-    signals
-        .block_thread()
-        .map_err(runtime("blocking signals"))?;
-    let sfd = Arc::new(SignalFd::new(&signals).map_err(runtime("signalfd"))?);
-
-    let opts = ListenOptions::new().reuse_port(true).backlog(4096);
-    let cannot_bind =
-        |addr: SocketAddr| move |e: Error| Fatal(format!("cannot listen on {addr}: {e}"), 2);
-    let first = TcpListener::bind_with(cfg.addr, opts).map_err(cannot_bind(cfg.addr))?;
-    // Port 0 chose a port: the other listeners join that one.
-    let addr = first.local_addr().map_err(runtime("local address"))?;
-    let mut listeners = vec![first];
-    for _ in 1..cfg.threads {
-        listeners.push(TcpListener::bind_with(addr, opts).map_err(cannot_bind(addr))?);
-    }
-    let stops = (0..cfg.threads)
-        .map(|_| EventFd::new(0).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(runtime("eventfd"))?;
-    let stops = Arc::new(stops);
-
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on {addr}").and_then(|()| out.flush());
-    drop(out);
-
-    let mut listeners = listeners.into_iter().enumerate();
-    let (_, first) = listeners.next().expect("at least one thread");
-    let mut handles = Vec::new();
-    for (i, listener) in listeners {
-        let all = Arc::clone(&stops);
-        let spawned = std::thread::Builder::new()
-            .name(format!("http-{i}"))
-            .spawn(move || worker(i, listener, None, all));
-        match spawned {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                ring_all(&stops);
-                for h in handles {
-                    let _ = h.join();
-                }
-                return Err(Fatal(format!("spawning thread {i}: {e}"), 1));
-            }
-        }
-    }
-    let mut failed = worker(0, first, Some(sfd), stops).is_err();
-    for h in handles {
-        failed |= !matches!(h.join(), Ok(Ok(())));
-    }
-    if failed {
-        return Err(Fatal("a worker failed".into(), 1));
-    }
-    Ok(())
-}
-
-/// Tells every worker to stop (a worker that has stopped ignores it).
-fn ring_all(stops: &[Arc<EventFd>]) {
-    for s in stops {
-        let _ = s.signal(1);
-    }
-}
-
-/// Runs thread `i`'s event loop until told to stop; then tells the others.
-fn worker(
-    i: usize,
-    listener: TcpListener,
-    sfd: Option<Arc<SignalFd>>,
-    stops: Arc<Vec<Arc<EventFd>>>,
-) -> Result<(), Error> {
-    let r = Worker::new(i, listener, sfd, Arc::clone(&stops)).and_then(Worker::run);
-    if let Err(e) = &r {
-        eprintln!("http_server: thread {i}: {e}");
-    }
-    // A worker that failed takes the others down with it.
-    ring_all(&stops);
-    r
+    let args = parse_args(std::env::args().skip(1));
+    server::run("http_server", USAGE, args, |cfg: Config| {
+        let opts = ListenOptions::new().backlog(4096);
+        let worker = |(i, listener, sfd, stops): server::Start| {
+            Worker::new(i, listener, sfd, stops).and_then(Worker::run)
+        };
+        server::serve("http_server", cfg.addr, cfg.threads, opts, worker)
+    })
 }
 
 enum Accepting {

@@ -1,0 +1,147 @@
+//! What the example servers share around their event loops: the exit
+//! status of a run, and starting one worker per thread — signals blocked
+//! for a signalfd, one `SO_REUSEPORT` listener each, a stop eventfd each,
+//! the `listening on ADDR` line — then waiting for all of them.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use iofd::{Error, EventFd, ListenOptions, SigSet, Signal, SignalFd, TcpListener};
+
+/// Why a server stops without serving: the message, and the exit status.
+pub struct Fatal(pub String, pub u8);
+
+/// What a worker gets: its index, its listener, the signalfd (the first
+/// worker only), and every worker's stop eventfd.
+pub type Start = (
+    usize,
+    TcpListener,
+    Option<Arc<SignalFd>>,
+    Arc<Vec<Arc<EventFd>>>,
+);
+
+/// The exit of a server named `name`: usage for `--help` (`Ok(None)`),
+/// status 2 with the usage for bad arguments, then `serve`'s outcome.
+pub fn run<C>(
+    name: &str,
+    usage: &str,
+    args: Result<Option<C>, String>,
+    serve: impl FnOnce(C) -> Result<(), Fatal>,
+) -> ExitCode {
+    let cfg = match args {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            println!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("{name}: {msg}\n{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Fatal(msg, status)) => {
+            eprintln!("{name}: {msg}");
+            ExitCode::from(status)
+        }
+    }
+}
+
+/// Binds `threads` listeners on `addr` with `opts` (plus `SO_REUSEPORT`),
+/// runs `worker` on each (this thread runs the first, which reads the
+/// signals), prints `listening on ADDR`, and waits for all of them. A
+/// worker that fails, or ends, tells the others to stop.
+pub fn serve(
+    name: &str,
+    addr: SocketAddr,
+    threads: usize,
+    opts: ListenOptions,
+    worker: impl Fn(Start) -> Result<(), Error> + Clone + Send + 'static,
+) -> Result<(), Fatal> {
+    fn runtime(what: &'static str) -> impl Fn(Error) -> Fatal {
+        move |e| Fatal(format!("{what}: {e}"), 1)
+    }
+    // Blocked before any thread exists, so that every thread inherits the
+    // mask and the signals wait for the signalfd.
+    let signals = SigSet::from(Signal::INT).with(Signal::TERM);
+    signals
+        .block_thread()
+        .map_err(runtime("blocking signals"))?;
+    let sfd = Arc::new(SignalFd::new(&signals).map_err(runtime("signalfd"))?);
+
+    let opts = opts.reuse_port(true);
+    let cannot_bind =
+        |addr: SocketAddr| move |e: Error| Fatal(format!("cannot listen on {addr}: {e}"), 2);
+    let first = TcpListener::bind_with(addr, opts).map_err(cannot_bind(addr))?;
+    // Port 0 chose a port: the other listeners join that one.
+    let addr = first.local_addr().map_err(runtime("local address"))?;
+    let mut listeners = vec![first];
+    for _ in 1..threads {
+        listeners.push(TcpListener::bind_with(addr, opts).map_err(cannot_bind(addr))?);
+    }
+    let stops = (0..threads)
+        .map(|_| EventFd::new(0).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(runtime("eventfd"))?;
+    let stops = Arc::new(stops);
+
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {addr}").and_then(|()| out.flush());
+    drop(out);
+
+    let mut listeners = listeners.into_iter().enumerate();
+    let (_, first) = listeners.next().expect("at least one thread");
+    let mut handles = Vec::new();
+    for (i, listener) in listeners {
+        let all = Arc::clone(&stops);
+        let worker = worker.clone();
+        let tname = name.to_owned();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{name}-{i}"))
+            .spawn(move || run_worker(&tname, &worker, (i, listener, None, all)));
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                ring_all(&stops);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(Fatal(format!("spawning thread {i}: {e}"), 1));
+            }
+        }
+    }
+    let mut failed = run_worker(name, &worker, (0, first, Some(sfd), Arc::clone(&stops))).is_err();
+    for h in handles {
+        failed |= !matches!(h.join(), Ok(Ok(())));
+    }
+    if failed {
+        return Err(Fatal("a worker failed".into(), 1));
+    }
+    Ok(())
+}
+
+/// Runs `worker` on `start`, reporting its error; then tells the other
+/// workers to stop (one that failed takes the others down with it).
+fn run_worker(
+    name: &str,
+    worker: &impl Fn(Start) -> Result<(), Error>,
+    start: Start,
+) -> Result<(), Error> {
+    let (i, stops) = (start.0, Arc::clone(&start.3));
+    let r = worker(start);
+    if let Err(e) = &r {
+        eprintln!("{name}: thread {i}: {e}");
+    }
+    ring_all(&stops);
+    r
+}
+
+/// Tells every worker to stop (a worker that has stopped ignores it).
+pub fn ring_all(stops: &[Arc<EventFd>]) {
+    for s in stops {
+        let _ = s.signal(1);
+    }
+}
