@@ -3,129 +3,29 @@
 //! ordinary blocking clients, and stopped with a SIGTERM sent to it alone
 //! (through a pidfd).
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use iofd::{PidFd, Signal};
+use iofd::Signal;
 
-/// How long anything the server should do promptly may take.
-const PROMPT: Duration = Duration::from_secs(5);
+#[path = "support/server.rs"]
+mod support;
 
-/// The example's binary, built once per test run with the cargo that runs
-/// the tests: it inherits this process's environment (so a
-/// `CARGO_TARGET_DIR` too), and cargo names the executable it built.
-fn server_binary() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "echo_server"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build --example echo_server failed"
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "echo_server")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo named no echo_server executable")
-    })
-}
+use support::{PROMPT, Server, server_binary, wait_for};
 
-/// Waits up to `limit` for `child` to exit.
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A running server, killed if a test fails before stopping it.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// Starts the example with `args`.
+fn start(args: &[&str]) -> Server {
+    Server::start("echo_server", args)
 }
 
 impl Server {
-    /// Starts the server with `args` and reads its `listening on` line.
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(server_binary())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting the server");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(PROMPT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the server printed nothing within {PROMPT:?}");
-            }
-        };
-        let Some(addr) = line.strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let status = child.wait();
-            panic!("unexpected first line {line:?} (server: {status:?})");
-        };
-        let addr: SocketAddr = addr
-            .trim()
-            .parse()
-            .expect("an address after `listening on`");
-        assert_ne!(addr.port(), 0, "the actual port, not the requested 0");
-        Server { child, addr }
-    }
-
     fn connect(&self) -> TcpStream {
         let s = TcpStream::connect_timeout(&self.addr, PROMPT).expect("connecting");
         s.set_read_timeout(Some(PROMPT)).unwrap();
         s.set_write_timeout(Some(PROMPT)).unwrap();
         s
-    }
-
-    /// Sends `sig` to the server process alone, and returns its exit
-    /// status and what it wrote to stderr.
-    fn stop(mut self, sig: Signal) -> (ExitStatus, String) {
-        let pidfd = PidFd::open(self.child.id()).expect("pidfd_open");
-        pidfd.send_signal(sig).expect("pidfd_send_signal");
-        let status = wait_for(&mut self.child, PROMPT).expect("the server exits after a signal");
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
-        (status, err)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -156,7 +56,7 @@ fn closed_by_server(s: &mut TcpStream) -> bool {
 fn echoes_every_byte_on_two_threads_and_exits_zero_on_sigterm() {
     const CLIENTS: u64 = 6;
     const ROUNDS: u64 = 60;
-    let server = Server::start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
+    let server = start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
     // A connection that stays open across the shutdown.
     let mut idle = server.connect();
     let start = Instant::now();
@@ -212,7 +112,7 @@ fn echoes_every_byte_on_two_threads_and_exits_zero_on_sigterm() {
 
 #[test]
 fn closes_idle_connections_and_exits_zero_on_sigint() {
-    let server = Server::start(&["--addr", "127.0.0.1:0", "--idle-ms", "200"]);
+    let server = start(&["--addr", "127.0.0.1:0", "--idle-ms", "200"]);
     let mut busy = server.connect();
     let mut quiet = server.connect();
     let start = Instant::now();
@@ -247,7 +147,7 @@ fn closes_idle_connections_and_exits_zero_on_sigint() {
 /// Runs the server with `args`, which it should refuse: its exit status
 /// and stderr.
 fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(server_binary())
+    let mut child = Command::new(server_binary("echo_server"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -5,102 +5,24 @@
 //! signal sent to it alone (through a pidfd).
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use iofd::{PidFd, Signal};
+use iofd::Signal;
 
-/// How long anything the server should do promptly may take.
-const PROMPT: Duration = Duration::from_secs(5);
+#[path = "support/server.rs"]
+mod support;
 
-/// The example's binary, built once per test run with the cargo that runs
-/// the tests: it inherits this process's environment (so a
-/// `CARGO_TARGET_DIR` too), and cargo names the executable it built.
-fn server_binary() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "http_server"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build --example http_server failed"
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "http_server")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo named no http_server executable")
-    })
-}
+use support::{PROMPT, Server, server_binary, wait_for};
 
-/// Waits up to `limit` for `child` to exit.
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return Some(status);
-        }
-        if Instant::now() >= end {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A running server, killed if a test fails before stopping it.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
+/// Starts the example with `args`.
+fn start(args: &[&str]) -> Server {
+    Server::start("http_server", args)
 }
 
 impl Server {
-    /// Starts the server with `args` and reads its `listening on` line.
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(server_binary())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting the server");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(PROMPT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the server printed nothing within {PROMPT:?}");
-            }
-        };
-        let Some(addr) = line.strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let status = child.wait();
-            panic!("unexpected first line {line:?} (server: {status:?})");
-        };
-        let addr: SocketAddr = addr
-            .trim()
-            .parse()
-            .expect("an address after `listening on`");
-        assert_ne!(addr.port(), 0, "the actual port, not the requested 0");
-        Server { child, addr }
-    }
-
     fn connect(&self) -> Client {
         let s = TcpStream::connect_timeout(&self.addr, PROMPT).expect("connecting");
         s.set_read_timeout(Some(PROMPT)).unwrap();
@@ -109,28 +31,6 @@ impl Server {
         Client {
             w: s.try_clone().unwrap(),
             r: BufReader::new(s),
-        }
-    }
-
-    /// Sends `sig` to the server process alone, and returns its exit
-    /// status and what it wrote to stderr.
-    fn stop(mut self, sig: Signal) -> (ExitStatus, String) {
-        let pidfd = PidFd::open(self.child.id()).expect("pidfd_open");
-        pidfd.send_signal(sig).expect("pidfd_send_signal");
-        let status = wait_for(&mut self.child, PROMPT).expect("the server exits after a signal");
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
-        (status, err)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
         }
     }
 }
@@ -299,7 +199,7 @@ fn serves_keep_alive_pipelined_and_split_requests_and_exits_zero_on_sigterm() {
     const ROUNDS: usize = 4;
     const SINGLES: usize = 10;
     const DEPTH: usize = 16;
-    let server = Server::start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
+    let server = start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
     // A connection that stays open across the shutdown.
     let mut idle = server.connect();
     idle.send(get("/plaintext", "").as_bytes());
@@ -398,7 +298,7 @@ fn check_bad(server: &Server, request: &[u8]) {
 
 #[test]
 fn answers_404_400_and_connection_close_and_exits_zero_on_sigint() {
-    let server = Server::start(&["--addr", "127.0.0.1:0"]);
+    let server = start(&["--addr", "127.0.0.1:0"]);
 
     // A 404 keeps the connection; so does a request with a body, skipped.
     let mut c = server.connect();
@@ -488,7 +388,7 @@ fn answers_404_400_and_connection_close_and_exits_zero_on_sigint() {
 /// Runs the server with `args`, which it should refuse: its exit status
 /// and stderr.
 fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(server_binary())
+    let mut child = Command::new(server_binary("http_server"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -61,6 +61,7 @@ use crate::error::{Error, Result};
 use crate::fd::Handle;
 use crate::sys::poll::Events;
 
+mod accept;
 mod datagram;
 mod eventfd;
 mod file;
@@ -78,6 +79,7 @@ mod timeout;
 mod timerfd;
 mod zerocopy;
 
+pub use accept::{Accept, AcceptFrom, AcceptMulti, PeerStorage};
 pub use datagram::{MsgStorage, RecvFrom, SendTo};
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
@@ -89,10 +91,7 @@ pub use pidfd::{PollExit, WaitExit};
 pub use poll::{Poll, PollFlags, PollMultishot, PollSource, PollTarget};
 pub use provided::{ProvidedStorage, ReadMultishot, ReadProvided};
 pub use signalfd::{ReadSignal, ReadSignals};
-pub use socket::{
-    Accept, AcceptFrom, AcceptMulti, Close, CloseStorage, Closed, Connect, ConnectStorage,
-    PeerStorage, ShutdownOp,
-};
+pub use socket::{Close, CloseStorage, Closed, Connect, ConnectStorage, ShutdownOp};
 pub use stream::{RecvBuf, RecvMulti, RecvSlice, SendBuf, SendSlice};
 pub use timeout::{
     LinkTimeout, LinkTimeoutResult, Timeout, TimeoutRemove, TimeoutResult, TimeoutStorage,

@@ -1,38 +1,29 @@
-//! Sockets on the ring: accepting connections (one at a time, or as a
-//! multishot stream), connecting, shutting down and closing.
+//! Sockets on the ring: connecting, shutting down and closing (accepting
+//! is in `accept.rs`), and the `on_target` builder the socket operations
+//! share.
 //!
 //! # Safety
 //!
 //! Each `unsafe impl Op` below builds an SQE on a descriptor the operation
 //! holds (borrowed, kept by an `Arc`, or registered) that touches only its
-//! own storage: an accept's address buffer and its length (written by the
-//! kernel), a connect's encoded address (read by it). A descriptor an
-//! accept returns was created by the kernel for that CQE alone, and
-//! `output` takes ownership of it exactly once; the driver calls `output`
-//! for every CQE of an operation whose output owns something, so one
-//! nobody takes is closed. A close hands its descriptor to the kernel,
-//! which closes it; `output` lets go of it then, or closes it itself if
-//! the kernel did not.
+//! own storage: a connect's encoded address, which the kernel reads. A
+//! close hands its descriptor to the kernel, which closes it; `output`
+//! lets go of it then, or closes it itself if the kernel did not.
 #![allow(unsafe_code)]
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target};
+use super::{OpHandle, Opts, check_target, kept, op_setters, target};
 use crate::error::{Error, Result};
-use crate::fd::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
-use crate::ring::op::{Op, cqe_error};
-use crate::ring::{Cqe, Target};
+use crate::fd::{TcpStream, UdpSocket, UnixStream};
+use crate::ring::Cqe;
+use crate::ring::op::Op;
 use crate::sys::net::SockAddr;
-
-/// `SOCK_NONBLOCK | SOCK_CLOEXEC`, as accept flags: every accepted stream
-/// is a handle like any other.
-const ACCEPT_FLAGS: i32 = 0o4000 | 0o2000000;
 
 /// Builds an SQE with `$f` bound to the target as the io-uring crate's
 /// `Fd` or `Fixed`.
@@ -51,274 +42,6 @@ macro_rules! on_target {
     };
 }
 pub(super) use on_target;
-
-/// The accepted descriptor of a CQE, as a stream handle of type `S`.
-///
-/// # Safety
-///
-/// - `cqe` is a CQE of an accept, which the caller decodes once.
-#[inline]
-unsafe fn accepted<S: From<OwnedFd>>(cqe: Cqe) -> Result<S> {
-    if cqe.res < 0 {
-        return Err(cqe_error(cqe.res));
-    }
-    // SAFETY: a non-negative accept result is a descriptor the kernel made
-    // for this CQE; the caller's promise makes this its only owner.
-    Ok(S::from(unsafe { OwnedFd::from_raw_fd(cqe.res) }))
-}
-
-/// Accepts one connection: `IORING_OP_ACCEPT`. The result is the new
-/// stream (non-blocking, close-on-exec) as a handle of type `S`
-/// ([`TcpStream`] from a [`TcpListener`], [`UnixStream`] from a
-/// [`UnixListener`]); one nobody takes is closed.
-pub struct Accept<H, S> {
-    handle: H,
-    opts: Opts,
-    _stream: PhantomData<fn() -> S>,
-}
-
-/// Accepts connections as they come: `IORING_OP_ACCEPT` with
-/// `IORING_ACCEPT_MULTISHOT` (Linux 5.19). Each connection is one result,
-/// a stream handle of type `S`; the operation runs until cancelled or it
-/// fails (its final result then says why, as `Os(EMFILE)` when the
-/// process runs out of descriptors). Connections nobody takes are closed.
-///
-/// The kernel may also end the stream with a connection as its final
-/// result — it does when the completion queue is full — so a server that
-/// wants more pushes it again once its token
-/// [`is_done`](crate::ring::Token::is_done).
-pub struct AcceptMulti<H, S> {
-    handle: H,
-    opts: Opts,
-    _stream: PhantomData<fn() -> S>,
-}
-
-/// Accepts one TCP connection with its peer's address: `IORING_OP_ACCEPT`
-/// with an address buffer. The result is `(TcpStream, SocketAddr)`.
-pub struct AcceptFrom<H> {
-    handle: H,
-    opts: Opts,
-}
-
-op_setters!(AcceptFrom);
-
-impl<H, S> Accept<H, S> {
-    fn new(handle: H) -> Accept<H, S> {
-        Accept {
-            handle,
-            opts: Opts::DEFAULT,
-            _stream: PhantomData,
-        }
-    }
-
-    /// Names the listener by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
-    }
-}
-
-impl<H, S> AcceptMulti<H, S> {
-    fn new(handle: H) -> AcceptMulti<H, S> {
-        AcceptMulti {
-            handle,
-            opts: Opts::DEFAULT,
-            _stream: PhantomData,
-        }
-    }
-
-    /// Names the listener by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
-    }
-}
-
-impl<H: fmt::Debug, S> fmt::Debug for Accept<H, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Accept")
-            .field("handle", &self.handle)
-            .field("opts", &self.opts)
-            .finish()
-    }
-}
-
-impl<H: fmt::Debug, S> fmt::Debug for AcceptMulti<H, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AcceptMulti")
-            .field("handle", &self.handle)
-            .field("opts", &self.opts)
-            .finish()
-    }
-}
-
-impl<H: fmt::Debug> fmt::Debug for AcceptFrom<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AcceptFrom")
-            .field("handle", &self.handle)
-            .field("opts", &self.opts)
-            .finish()
-    }
-}
-
-/// The accept SQE for `target`, with an address buffer or none.
-#[inline]
-fn accept_entry(target: Target, addr: *mut u8, len: *mut u32) -> squeue::Entry {
-    on_target!(target, |f| opcode::Accept::new(f, addr.cast(), len.cast())
-        .flags(ACCEPT_FLAGS)
-        .build())
-}
-
-// SAFETY: the SQE accepts on a descriptor the operation holds and writes
-// no memory (no address buffer); the result is owned by `output` once.
-unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
-    type Storage = ();
-    type Output = S;
-    const CODE: u8 = opcode::Accept::CODE;
-    const NAME: &'static str = "accept (IORING_OP_ACCEPT)";
-    const REBUILDS: bool = true;
-
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
-        let null = std::ptr::null_mut();
-        accept_entry(target(&self.handle, self.opts.fixed), null, null.cast())
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn rebuild(target: Target, _storage: *mut ()) -> Option<(u32, squeue::Entry)> {
-        let null = std::ptr::null_mut();
-        Some((POLLIN, accept_entry(target, null, null.cast())))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<S> {
-        // SAFETY: the driver decodes each CQE once.
-        unsafe { accepted(cqe) }
-    }
-}
-
-// SAFETY: as for `Accept`, for each shot: no memory is written, and every
-// descriptor a CQE carries is owned by that CQE's `output` call.
-unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for AcceptMulti<H, S> {
-    type Storage = ();
-    type Output = S;
-    const CODE: u8 = opcode::AcceptMulti::CODE;
-    const NAME: &'static str = "multishot accept (IORING_OP_ACCEPT, IORING_ACCEPT_MULTISHOT)";
-
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    fn entry(&self, _storage: *mut ()) -> squeue::Entry {
-        on_target!(target(&self.handle, self.opts.fixed), |f| {
-            opcode::AcceptMulti::new(f).flags(ACCEPT_FLAGS).build()
-        })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<S> {
-        // SAFETY: the driver decodes each CQE once.
-        unsafe { accepted(cqe) }
-    }
-}
-
-/// Where an [`AcceptFrom`] has the kernel write the peer's address: room
-/// for an IPv6 one, and its length.
-#[repr(C, align(8))]
-pub struct PeerStorage {
-    addr: [u8; 28],
-    len: u32,
-}
-
-impl fmt::Debug for PeerStorage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PeerStorage")
-    }
-}
-
-// SAFETY: the SQE accepts on a descriptor the operation holds and writes
-// the peer's address into the storage's buffer, at most the length
-// `prepare` set there; the result is owned by `output` once.
-unsafe impl<H: OpHandle> Op for AcceptFrom<H> {
-    type Storage = PeerStorage;
-    type Output = (TcpStream, SocketAddr);
-    const CODE: u8 = opcode::Accept::CODE;
-    const NAME: &'static str = "accept with address (IORING_OP_ACCEPT)";
-
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    unsafe fn prepare(&self, storage: *mut PeerStorage) {
-        // SAFETY: the driver's promise: `storage` is writable.
-        unsafe {
-            storage.write(PeerStorage {
-                addr: [0; 28],
-                len: 28,
-            });
-        }
-    }
-
-    #[inline]
-    fn entry(&self, storage: *mut PeerStorage) -> squeue::Entry {
-        // The fields' addresses, computed without touching the storage.
-        let addr = storage.cast::<u8>();
-        let len = addr
-            .wrapping_add(std::mem::offset_of!(PeerStorage, len))
-            .cast::<u32>();
-        accept_entry(target(&self.handle, self.opts.fixed), addr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    unsafe fn output(cqe: Cqe, storage: *const PeerStorage) -> Result<(TcpStream, SocketAddr)> {
-        // SAFETY: the driver decodes each CQE once.
-        let stream: TcpStream = unsafe { accepted(cqe) }?;
-        // SAFETY: the kernel is done with the storage, which `prepare`
-        // initialised whole.
-        let peer = unsafe { &*storage };
-        let addr = SockAddr::from_bytes(&peer.addr[..(peer.len as usize).min(28)]);
-        let addr = match addr.as_socket_addr() {
-            Some(a) => a,
-            // Cut short (not by any IP address): asked of the socket.
-            None => stream.peer_addr()?,
-        };
-        Ok((stream, addr))
-    }
-}
 
 /// Connects a socket: `IORING_OP_CONNECT`. The result is `()` once the
 /// connection is made (for TCP, the handshake done), or the error:
@@ -344,7 +67,7 @@ impl<H: fmt::Debug> fmt::Debug for Connect<H> {
 impl<H> Connect<H> {
     /// Connects `handle` (a [`TcpStream`] from
     /// [`TcpStream::unconnected`], a [`UdpSocket`], by reference, `Arc` or
-    /// [`Fixed`] index) to `addr`.
+    /// [`Fixed`](super::Fixed) index) to `addr`.
     pub fn new(handle: H, addr: SocketAddr) -> Connect<H> {
         Connect {
             handle,
@@ -607,75 +330,6 @@ unsafe impl Op for Close {
                 Err(e)
             }
             Err(e) => Err(e),
-        }
-    }
-}
-
-/// Accept operations of a listener handing out streams of type `$stream`.
-macro_rules! listener_ops {
-    ($listener:ident, $stream:ident) => {
-        impl $listener {
-            /// An operation that accepts one connection (see [`Accept`]),
-            /// borrowing the listener.
-            pub fn accept_op(&self) -> Accept<&$listener, $stream> {
-                Accept::new(self)
-            }
-
-            /// [`accept_op`](Self::accept_op), keeping the listener open
-            /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
-            pub fn accept_op_shared(self: &Arc<Self>) -> Accept<Arc<$listener>, $stream> {
-                Accept::new(Arc::clone(self))
-            }
-
-            /// An operation that accepts connections as they come (see
-            /// [`AcceptMulti`]), borrowing the listener.
-            pub fn accept_multi_op(&self) -> AcceptMulti<&$listener, $stream> {
-                AcceptMulti::new(self)
-            }
-
-            /// [`accept_multi_op`](Self::accept_multi_op), keeping the
-            /// listener open itself.
-            pub fn accept_multi_op_shared(
-                self: &Arc<Self>,
-            ) -> AcceptMulti<Arc<$listener>, $stream> {
-                AcceptMulti::new(Arc::clone(self))
-            }
-        }
-
-        impl Fixed<$listener> {
-            /// [`accept_op`]($listener::accept_op) on the registered listener.
-            pub fn accept_op(self) -> Accept<Fixed<$listener>, $stream> {
-                Accept::new(self)
-            }
-
-            /// [`accept_multi_op`]($listener::accept_multi_op) on the
-            /// registered listener.
-            pub fn accept_multi_op(self) -> AcceptMulti<Fixed<$listener>, $stream> {
-                AcceptMulti::new(self)
-            }
-        }
-    };
-}
-
-listener_ops!(TcpListener, TcpStream);
-listener_ops!(UnixListener, UnixStream);
-
-impl TcpListener {
-    /// An operation that accepts one connection with its peer's address
-    /// (see [`AcceptFrom`]), borrowing the listener.
-    pub fn accept_from_op(&self) -> AcceptFrom<&TcpListener> {
-        AcceptFrom {
-            handle: self,
-            opts: Opts::DEFAULT,
-        }
-    }
-
-    /// [`accept_from_op`](TcpListener::accept_from_op), keeping the
-    /// listener open itself.
-    pub fn accept_from_op_shared(self: &Arc<Self>) -> AcceptFrom<Arc<TcpListener>> {
-        AcceptFrom {
-            handle: Arc::clone(self),
-            opts: Opts::DEFAULT,
         }
     }
 }

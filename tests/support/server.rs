@@ -1,0 +1,121 @@
+//! Running an example server as a user runs it, for the examples' tests:
+//! built with the cargo that runs the tests, started on a port the kernel
+//! picks, stopped with a signal sent to it alone (through a pidfd).
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use iofd::{PidFd, Signal};
+
+/// How long anything the server should do promptly may take.
+pub const PROMPT: Duration = Duration::from_secs(5);
+
+/// The example `name`'s binary, built once per test run with the cargo
+/// that runs the tests: it inherits this process's environment (so a
+/// `CARGO_TARGET_DIR` too), and cargo names the executable it built. A
+/// test binary drives one example.
+pub fn server_binary(name: &'static str) -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .arg("--message-format=json-render-diagnostics")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running cargo build");
+        assert!(out.status.success(), "cargo build --example {name} failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .unwrap_or_else(|| panic!("cargo named no {name} executable"))
+    })
+}
+
+/// Waits up to `limit` for `child` to exit.
+pub fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return Some(status);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running server, killed if a test fails before stopping it.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts example `name` with `args` and reads its `listening on`
+    /// line.
+    pub fn start(name: &'static str, args: &[&str]) -> Server {
+        let mut child = Command::new(server_binary(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting the server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(PROMPT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server printed nothing within {PROMPT:?}");
+            }
+        };
+        let Some(addr) = line.strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("unexpected first line {line:?} (server: {status:?})");
+        };
+        let addr: SocketAddr = addr
+            .trim()
+            .parse()
+            .expect("an address after `listening on`");
+        assert_ne!(addr.port(), 0, "the actual port, not the requested 0");
+        Server { child, addr }
+    }
+
+    /// Sends `sig` to the server process alone, and returns its exit
+    /// status and what it wrote to stderr.
+    pub fn stop(mut self, sig: Signal) -> (ExitStatus, String) {
+        let pidfd = PidFd::open(self.child.id()).expect("pidfd_open");
+        pidfd.send_signal(sig).expect("pidfd_send_signal");
+        let status = wait_for(&mut self.child, PROMPT).expect("the server exits after a signal");
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
