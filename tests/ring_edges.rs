@@ -306,3 +306,20 @@ fn a_dropped_multishot_token_leaves_no_shot_to_spin_on() -> iofd::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn cancelling_a_spent_token_touches_no_other_operation() {
+    let mut ring = Ring::new(4).unwrap();
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let mut first = ring.push(efd.read_op_shared()).unwrap();
+    efd.signal(1).unwrap();
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(ring.poll(&mut first), Some(Ok(1)));
+    // The next read takes the freed slot; the spent token names its old
+    // generation.
+    let second = ring.push(efd.read_op_shared()).unwrap();
+    ring.submit().unwrap();
+    ring.cancel(first).unwrap();
+    efd.signal(5).unwrap();
+    assert_eq!(ring.wait(second), Ok(5), "the new read was not cancelled");
+}

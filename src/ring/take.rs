@@ -158,7 +158,9 @@ impl Ring {
     /// its final CQE arrives, then are freed by [`reap`](Ring::reap). Its
     /// results — one already waiting, or one that completes before the
     /// cancel reaches it — are dropped (an owned buffer freed): to see
-    /// them, use [`cancel_keep`](Ring::cancel_keep) instead.
+    /// them, use [`cancel_keep`](Ring::cancel_keep) instead. A token whose
+    /// final result was taken already is simply spent: nothing is sent,
+    /// and no other operation is touched.
     ///
     /// # Errors
     ///
