@@ -307,3 +307,27 @@ fn cancel_keep_lets_the_owner_take_the_end_of_every_kind_of_stream() {
     efd.signal(3).unwrap();
     assert_eq!(efd.wait(), Ok(3));
 }
+
+#[test]
+fn wait_idle_waits_out_every_operation_without_spinning_on_results() {
+    let mut ring = Ring::new(8).unwrap();
+    let done = ring.push_tagged(Nop::new(), 1).unwrap();
+    let timer = ring
+        .push(Timeout::after(Duration::from_millis(30)))
+        .unwrap();
+    let start = Instant::now();
+    let enters_before = ring.enters();
+    ring.wait_idle().unwrap();
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    assert_eq!(ring.in_flight(), 0);
+    // The NOP's result waited untaken all along, and the wait slept rather
+    // than spun on it.
+    assert!(
+        ring.enters() - enters_before < 10,
+        "{}",
+        ring.enters() - enters_before
+    );
+    assert_eq!(ring.next_completion().map(|c| c.tag), Some(1));
+    ring.wait(done).unwrap();
+    ring.wait(timer).unwrap();
+}

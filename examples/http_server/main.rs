@@ -214,15 +214,13 @@ impl Worker {
         }
         // Closes (detached) and cancels still in flight finish before the
         // ring goes, so that every connection is closed when we exit.
-        self.ring.submit()?;
-        while self.ring.in_flight() > 0 {
-            match self.ring.submit_and_wait(1) {
-                Ok(_) | Err(Error::Interrupted) => {}
+        loop {
+            match self.ring.wait_idle() {
+                Ok(()) => return Ok(()),
+                Err(Error::Interrupted) => {}
                 Err(e) => return Err(e),
             }
-            while self.ring.next_completion().is_some() {}
         }
-        Ok(())
     }
 
     fn on_accept(&mut self) -> Result<(), Error> {

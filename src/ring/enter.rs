@@ -87,6 +87,41 @@ impl Ring {
         self.submit_reap_wait(want)
     }
 
+    /// Submits and waits until no operation is in flight: the end of an
+    /// event loop that has cancelled (or let finish) what it started.
+    /// Results that come meanwhile stay in the table, to be taken through
+    /// their tokens or popped with [`next_completion`](Ring::next_completion);
+    /// the wait does not spin on them.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit_and_wait`](Ring::submit_and_wait):
+    /// [`Error::Interrupted`] when a signal interrupts a wait (call it
+    /// again to go on waiting).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use iofd::EventFd;
+    /// use iofd::ring::Ring;
+    ///
+    /// let mut ring = Ring::new(8)?;
+    /// let efd = Arc::new(EventFd::new(0)?);
+    /// let read = ring.push(efd.read_op_shared())?;
+    /// ring.submit()?;
+    /// ring.cancel(read)?; // shutting down: give the read up
+    /// ring.wait_idle()?;
+    /// assert_eq!(ring.in_flight(), 0);
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    pub fn wait_idle(&mut self) -> Result<()> {
+        while self.table.in_flight() > 0 {
+            self.submit_and_wait_for(1)?;
+        }
+        Ok(())
+    }
+
     /// [`submit_and_wait`](Ring::submit_and_wait) without the check for
     /// results in the table: for a caller that has just looked for its own
     /// (a wait on one token, a scope waiting for its batch).
