@@ -5,7 +5,6 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use iofd::Signal;
@@ -13,7 +12,7 @@ use iofd::Signal;
 #[path = "support/server.rs"]
 mod support;
 
-use support::{PROMPT, Server, server_binary, wait_for};
+use support::{PROMPT, Server};
 
 /// Starts the example with `args`.
 fn start(args: &[&str]) -> Server {
@@ -144,29 +143,9 @@ fn closes_idle_connections_and_exits_zero_on_sigint() {
     );
 }
 
-/// Runs the server with `args`, which it should refuse: its exit status
-/// and stderr.
+/// Runs the server with `args`, which it should refuse.
 fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(server_binary("echo_server"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the server");
-    let Some(status) = wait_for(&mut child, PROMPT) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the server did not refuse {args:?}: it is still running");
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), err)
+    support::refused("echo_server", args)
 }
 
 #[test]

@@ -6,7 +6,6 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +14,7 @@ use iofd::Signal;
 #[path = "support/server.rs"]
 mod support;
 
-use support::{PROMPT, Server, server_binary, wait_for};
+use support::{PROMPT, Server};
 
 /// Starts the example with `args`.
 fn start(args: &[&str]) -> Server {
@@ -385,29 +384,9 @@ fn answers_404_400_and_connection_close_and_exits_zero_on_sigint() {
     assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
 }
 
-/// Runs the server with `args`, which it should refuse: its exit status
-/// and stderr.
+/// Runs the server with `args`, which it should refuse.
 fn refused(args: &[&str]) -> (Option<i32>, String) {
-    let mut child = Command::new(server_binary("http_server"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting the server");
-    let Some(status) = wait_for(&mut child, PROMPT) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("the server did not refuse {args:?}: it is still running");
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    (status.code(), err)
+    support::refused("http_server", args)
 }
 
 #[test]

@@ -119,3 +119,28 @@ impl Drop for Server {
         }
     }
 }
+
+/// Runs example `name` with `args`, which it should refuse: its exit
+/// status and stderr.
+pub fn refused(name: &'static str, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = Command::new(server_binary(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the server");
+    let Some(status) = wait_for(&mut child, PROMPT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server did not refuse {args:?}: it is still running");
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
