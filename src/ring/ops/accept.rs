@@ -90,12 +90,6 @@ impl<H, S> Accept<H, S> {
             _stream: PhantomData,
         }
     }
-
-    /// Names the listener by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
-    }
 }
 
 impl<H, S> AcceptMulti<H, S> {
@@ -105,12 +99,6 @@ impl<H, S> AcceptMulti<H, S> {
             opts: Opts::DEFAULT,
             _stream: PhantomData,
         }
-    }
-
-    /// Names the listener by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
     }
 }
 
@@ -368,3 +356,6 @@ impl TcpListener {
         }
     }
 }
+
+op_setters!(Accept, S);
+op_setters!(AcceptMulti, S);

@@ -25,7 +25,7 @@ use io_uring::{opcode, squeue};
 
 use super::owned::{BufResult, IoBuf, IoBufMut};
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, check_target, kept, target};
+use super::{Fixed, OpHandle, Opts, check_target, kept, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::UdpSocket;
 use crate::ring::Cqe;
@@ -93,21 +93,9 @@ pub struct RecvFrom<H, B> {
     opts: Opts,
 }
 
-impl<H, B> SendTo<H, B> {
-    /// Names the socket by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
-    }
-}
+impl<H, B> SendTo<H, B> {}
 
-impl<H, B> RecvFrom<H, B> {
-    /// Names the socket by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
-    }
-}
+impl<H, B> RecvFrom<H, B> {}
 
 impl<H: fmt::Debug, B> fmt::Debug for SendTo<H, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -347,3 +335,6 @@ impl<H, B> RecvFrom<H, B> {
         }
     }
 }
+
+op_setters!(SendTo, B);
+op_setters!(RecvFrom, B);

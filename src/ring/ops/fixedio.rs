@@ -24,7 +24,7 @@ use super::file::len32;
 use super::socket::on_target;
 use super::{
     CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_offset, check_target, kept,
-    target,
+    op_setters, target,
 };
 use crate::error::{Error, Result};
 use crate::fd::{Fd, MemFd, TcpStream, UnixStream};
@@ -83,13 +83,6 @@ macro_rules! fixed_op_common {
                     opts: Opts::DEFAULT,
                 }
             }
-
-            /// Names the file by fixed-file `index` instead of by
-            /// descriptor.
-            pub fn fixed(mut self, index: u32) -> Self {
-                self.opts.fixed = Some(index);
-                self
-            }
         }
 
         impl<H: fmt::Debug> fmt::Debug for $ty<H> {
@@ -105,6 +98,8 @@ macro_rules! fixed_op_common {
 
 fixed_op_common!(ReadFixed);
 fixed_op_common!(WriteFixed);
+op_setters!(ReadFixed);
+op_setters!(WriteFixed);
 
 /// Moves `buf` into `storage`, returning where its bytes are.
 ///

@@ -379,8 +379,8 @@ impl Opts {
 /// Adds the `fixed` setter to an operation struct with an `opts: Opts`
 /// field.
 macro_rules! op_setters {
-    ($ty:ident) => {
-        impl<H> $ty<H> {
+    ($ty:ident $(, $g:ident)?) => {
+        impl<H $(, $g)?> $ty<H $(, $g)?> {
             /// Names the file by its index in the ring's fixed-file table
             /// (see [`Ring::register_files`](crate::ring::Ring::register_files))
             /// instead of by descriptor.

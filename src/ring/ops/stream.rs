@@ -192,12 +192,6 @@ impl<H, B> RecvBuf<H, B> {
             opts: Opts::DEFAULT,
         }
     }
-
-    /// Names the stream by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
-    }
 }
 
 impl<H, B> SendBuf<H, B> {
@@ -216,12 +210,6 @@ impl<H, B> SendBuf<H, B> {
     /// nothing is sent (the result is 0).
     pub fn skip(mut self, n: usize) -> Self {
         self.skip = n;
-        self
-    }
-
-    /// Names the stream by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
         self
     }
 }
@@ -541,3 +529,6 @@ macro_rules! stream_ops {
 
 stream_ops!(TcpStream);
 stream_ops!(UnixStream);
+
+op_setters!(RecvBuf, B);
+op_setters!(SendBuf, B);

@@ -22,7 +22,7 @@ use super::file::len32;
 use super::owned::{BufResult, BufStorage, IoBuf};
 use super::socket::on_target;
 use super::stream::{stash_send, take_sent};
-use super::{Fixed, OpHandle, Opts, check_target, kept, target};
+use super::{Fixed, OpHandle, Opts, check_target, kept, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpStream, UnixStream};
 use crate::ring::Cqe;
@@ -53,12 +53,6 @@ impl<H, B> SendZc<H, B> {
             bytes: Cell::new((std::ptr::null(), 0)),
             opts: Opts::DEFAULT,
         }
-    }
-
-    /// Names the stream by fixed-file `index` instead of by descriptor.
-    pub fn fixed(mut self, index: u32) -> Self {
-        self.opts.fixed = Some(index);
-        self
     }
 }
 
@@ -146,3 +140,5 @@ macro_rules! zc_ops {
 
 zc_ops!(TcpStream);
 zc_ops!(UnixStream);
+
+op_setters!(SendZc, B);
