@@ -327,6 +327,8 @@ impl RingBuilder {
             kernel_done: false,
             buf_rings: Vec::new(),
             fixed_bufs: None,
+            files_epoch: 0,
+            direct_slots: 0,
         };
         if self.register_ring_fd {
             ring.registered = match ring.register_ring_fd() {

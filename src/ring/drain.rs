@@ -175,6 +175,8 @@ impl Ring {
             kernel_done: false,
             buf_rings: std::mem::take(&mut self.buf_rings),
             fixed_bufs: self.fixed_bufs.take(),
+            files_epoch: self.files_epoch,
+            direct_slots: self.direct_slots,
         }
     }
 

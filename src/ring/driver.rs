@@ -110,6 +110,13 @@ pub struct Ring {
     /// The registered buffers, held (like `buf_rings`) until after `uring`
     /// is closed.
     pub(super) fixed_bufs: Option<super::FixedBufs>,
+    /// Bumped at every registration and unregistration of the fixed-file
+    /// table, so that a [`Direct`](super::Direct) of an earlier table never
+    /// closes a slot of the current one.
+    pub(super) files_epoch: u32,
+    /// The slots of the table of direct descriptors, 0 when none is
+    /// registered.
+    pub(super) direct_slots: u32,
 }
 
 impl Ring {

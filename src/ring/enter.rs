@@ -44,12 +44,21 @@ impl Ring {
     #[cold]
     #[inline(never)]
     pub(super) fn take_posted_slow(&mut self) {
-        for (ud, what) in orphans::take_posted(self.id) {
-            match what {
-                Posted::Cancel => {
-                    let _ = self.cancel_ud(ud);
+        // Ending one can post more (a detached accept's result, a
+        // `Direct`, closes its slot when dropped): taken in the same call.
+        loop {
+            let posted = orphans::take_posted(self.id);
+            if posted.is_empty() {
+                break;
+            }
+            for (ud, what) in posted {
+                match what {
+                    Posted::Cancel => {
+                        let _ = self.cancel_ud(ud);
+                    }
+                    Posted::Detach => self.table.abandon(ud),
+                    Posted::CloseSlot { index, epoch } => self.close_released_slot(index, epoch),
                 }
-                Posted::Detach => self.table.abandon(ud),
             }
         }
     }

@@ -252,6 +252,7 @@
 pub mod bufring;
 mod builder;
 mod chain;
+mod direct;
 pub mod dispatch;
 mod drain;
 mod driver;
@@ -280,6 +281,7 @@ pub use io_uring;
 pub use bufring::{BufRing, ProvidedBuf};
 pub use builder::RingBuilder;
 pub use chain::{Chain, Link, SqeFlags};
+pub use direct::{Direct, DirectFiles, MAX_DIRECT_FILES};
 pub use dispatch::Completion;
 pub use driver::Ring;
 pub use fixedbuf::{FixedBuf, FixedBufs};

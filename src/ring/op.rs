@@ -110,6 +110,16 @@ pub unsafe trait Op {
         None
     }
 
+    /// For an operation made for the ring's table of direct descriptors
+    /// (a direct accept, a [`Direct`](super::Direct)'s close): which
+    /// registration of the table it was made for, so that the driver
+    /// refuses it once the table has been registered again (its slots are
+    /// another table's). `None` (the default): any table.
+    #[inline]
+    fn files_epoch(&self) -> Option<u32> {
+        None
+    }
+
     /// Whether the operation's CQEs fold into one result: the first, when
     /// `IORING_CQE_F_MORE` says one more follows, is held, and `output`
     /// gets it once the last has come, with the last's flags added (a

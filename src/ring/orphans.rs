@@ -254,6 +254,15 @@ pub(crate) enum Posted {
     /// Let it run, and free the slot (dropping the result) at its final
     /// CQE, or at once if that has come (a dropped [`Token`](super::Token)).
     Detach,
+    /// Close slot `index` of the ring's file table, unless the table has
+    /// been registered again since `epoch` (a dropped
+    /// [`Direct`](super::Direct)).
+    CloseSlot {
+        /// The slot.
+        index: u32,
+        /// The table registration it belongs to.
+        epoch: u32,
+    },
 }
 
 /// Operations posted by owners dropped without their ring, and the rings

@@ -60,10 +60,14 @@ impl Ring {
         self.uring
             .submitter()
             .register_files(&raw)
-            .map_err(|e| io_error(&e))
+            .map_err(|e| io_error(&e))?;
+        self.files_changed();
+        Ok(())
     }
 
-    /// `IORING_UNREGISTER_FILES` — drops the fixed-file table.
+    /// `IORING_UNREGISTER_FILES` — drops the fixed-file table (closing
+    /// the direct descriptors in it: every [`Direct`](super::Direct) of the
+    /// table is stale from now on).
     ///
     /// # Errors
     ///
@@ -72,7 +76,9 @@ impl Ring {
         self.uring
             .submitter()
             .unregister_files()
-            .map_err(|e| io_error(&e))
+            .map_err(|e| io_error(&e))?;
+        self.files_changed();
+        Ok(())
     }
 
     /// Registers `efd` to be signalled when completions arrive, so that an

@@ -202,7 +202,7 @@ impl Ring {
             Some(id) if id != self.id => Err(Error::InvalidParam(
                 "the operation's registered resources belong to another ring",
             )),
-            _ => Ok(()),
+            _ => self.check_files_epoch(op.files_epoch()),
         }
     }
 

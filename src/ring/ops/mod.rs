@@ -20,6 +20,7 @@
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `write_at_op_shared(offset).with_buf(buf)` | [`WriteBuf`] | bytes written and the buffer |
 //! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_op` | [`Accept`] | the connection, a [`TcpStream`](crate::TcpStream) or [`UnixStream`](crate::UnixStream) (closed if not taken) |
 //! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_multi_op` | [`AcceptMulti`] | a connection per shot |
+//! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_direct_op(files)` / `accept_direct_multi_op(files)` | [`AcceptDirect`] / [`AcceptDirectMulti`] | a [`Direct`](super::Direct): the connection in a slot of the ring's [`DirectFiles`](super::DirectFiles) table (closed if not taken) |
 //! | [`TcpListener`](crate::TcpListener) | `accept_from_op` | [`AcceptFrom`] | the connection and its peer's address |
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket) | `connect_op(addr)` | [`Connect`] | `()` once connected |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_op(buf)` | [`RecvBuf`] | bytes received and the buffer ([`BufResult`]) |
@@ -30,7 +31,7 @@
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket), [`UnixStream`](crate::UnixStream) | `shutdown_op(how)` | [`ShutdownOp`] | `()` |
 //! | [`UdpSocket`](crate::UdpSocket) | `send_to_op(buf, addr)` | [`SendTo`] | bytes sent and the buffer |
 //! | [`UdpSocket`](crate::UdpSocket) | `recv_from_op(buf)` | [`RecvFrom`] | bytes and sender, and the buffer |
-//! | any handle, or a fixed slot | [`Close::new`], [`Close::fixed`] | [`Close`] | [`Closed`] |
+//! | any handle, or a fixed slot | [`Close::new`], [`Close::fixed`], [`Direct::close_op`](super::Direct::close_op) | [`Close`] | [`Closed`] |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd), streams | `read_fixed_op` / `write_fixed_op` with a [`FixedBuf`](super::FixedBuf) | [`ReadFixed`] / [`WriteFixed`] | bytes moved and the buffer ([`FixedResult`]) |
 //! | any `AsFd` (`&T`, `Arc<T>`, [`PollTarget`]) | [`Poll::new`] | [`Poll`] | the ready [`PollFlags`] |
 //! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
@@ -63,6 +64,7 @@ use crate::sys::poll::Events;
 
 mod accept;
 mod datagram;
+mod direct;
 mod eventfd;
 mod file;
 mod fixedio;
@@ -81,6 +83,7 @@ mod zerocopy;
 
 pub use accept::{Accept, AcceptFrom, AcceptMulti, PeerStorage};
 pub use datagram::{MsgStorage, RecvFrom, SendTo};
+pub use direct::{AcceptDirect, AcceptDirectMulti, DirectStorage};
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use fixedio::{FixedResult, FixedStorage, ReadFixed, WriteFixed};

@@ -21,8 +21,9 @@ use io_uring::{opcode, squeue, types};
 use super::{OpHandle, Opts, check_target, kept, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{TcpStream, UdpSocket, UnixStream};
-use crate::ring::Cqe;
+use crate::ring::direct::release;
 use crate::ring::op::Op;
+use crate::ring::{Cqe, DirectFiles};
 use crate::sys::net::SockAddr;
 
 /// Builds an SQE with `$f` bound to the target as the io-uring crate's
@@ -219,6 +220,19 @@ pub struct Close {
     /// The descriptor's number, once `prepare` has moved it to the storage.
     raw: std::cell::Cell<RawFd>,
     fixed: Option<u32>,
+    /// For a [`Direct`](crate::ring::Direct)'s slot: its table, and whether the operation still
+    /// owns the slot (until `prepare` hands it to the storage), to close
+    /// it as the `Direct` would if the operation is dropped unpushed.
+    slot: Option<DirectFiles>,
+    owns_slot: std::cell::Cell<bool>,
+}
+
+impl Drop for Close {
+    fn drop(&mut self) {
+        if let (Some(files), Some(index), true) = (self.slot, self.fixed, self.owns_slot.get()) {
+            release(files.ring_id(), files.epoch(), index);
+        }
+    }
 }
 
 impl fmt::Debug for Close {
@@ -237,6 +251,8 @@ impl Close {
             fd: std::cell::Cell::new(Some(handle.into())),
             raw: std::cell::Cell::new(-1),
             fixed: None,
+            slot: None,
+            owns_slot: std::cell::Cell::new(false),
         }
     }
 
@@ -246,6 +262,20 @@ impl Close {
             fd: std::cell::Cell::new(None),
             raw: std::cell::Cell::new(-1),
             fixed: Some(index),
+            slot: None,
+            owns_slot: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Closes slot `index` of table `files`, which the operation owns
+    /// (see [`Direct::close_op`](crate::ring::Direct::close_op)).
+    pub(crate) fn direct(files: DirectFiles, index: u32) -> Close {
+        Close {
+            fd: std::cell::Cell::new(None),
+            raw: std::cell::Cell::new(-1),
+            fixed: Some(index),
+            slot: Some(files),
+            owns_slot: std::cell::Cell::new(true),
         }
     }
 }
@@ -254,6 +284,8 @@ impl Close {
 #[derive(Debug)]
 pub struct CloseStorage {
     fd: RawFd,
+    /// A [`Direct`](crate::ring::Direct)'s slot the operation owns: `(ring, table epoch, index)`.
+    slot: Option<(u32, u32, u32)>,
 }
 
 /// The result of a [`Close`]: its drop closes a descriptor the kernel did
@@ -282,6 +314,16 @@ unsafe impl Op for Close {
     const NAME: &'static str = "close (IORING_OP_CLOSE)";
 
     #[inline]
+    fn ring_bound(&self) -> Option<u32> {
+        self.slot.map(DirectFiles::ring_id)
+    }
+
+    #[inline]
+    fn files_epoch(&self) -> Option<u32> {
+        self.slot.map(DirectFiles::epoch)
+    }
+
+    #[inline]
     fn check(&self) -> Result<()> {
         if self.fixed.is_some() {
             return Ok(());
@@ -299,8 +341,14 @@ unsafe impl Op for Close {
     unsafe fn prepare(&self, storage: *mut CloseStorage) {
         let fd = self.fd.take().map_or(-1, IntoRawFd::into_raw_fd);
         self.raw.set(fd);
+        let slot = match (self.slot, self.fixed) {
+            (Some(files), Some(index)) if self.owns_slot.replace(false) => {
+                Some((files.ring_id(), files.epoch(), index))
+            }
+            _ => None,
+        };
         // SAFETY: the driver's promise: `storage` is writable.
-        unsafe { storage.write(CloseStorage { fd }) };
+        unsafe { storage.write(CloseStorage { fd, slot }) };
     }
 
     #[inline]
@@ -315,7 +363,14 @@ unsafe impl Op for Close {
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const CloseStorage) -> Result<Closed> {
         // SAFETY: the kernel is done with the storage; `prepare` filled it.
-        let fd = unsafe { (*storage).fd };
+        let CloseStorage { fd, slot } = unsafe { storage.read() };
+        // A slot whose close never ran (the push failed, or a link before
+        // it did) is closed as its `Direct`'s drop would.
+        if let Some((ring, epoch, index)) = slot {
+            if cqe.res == -crate::sys::Errno::ECANCELED.raw() {
+                release(ring, epoch, index);
+            }
+        }
         // A descriptor the kernel did not close (an error, or the request
         // never went out) is still ours: taken back, to close on drop.
         let left = (cqe.res < 0 && fd >= 0).then(|| {
