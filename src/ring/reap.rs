@@ -26,6 +26,10 @@ fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
         .user_data(ud.aux().raw())
 }
 
+/// Marks a held key as a cancel to send again, not a read to re-arm
+/// (table keys stay below 2^31).
+const RECANCEL: u32 = 1 << 31;
+
 impl Ring {
     /// Drains the completion queue into the table — flushing completions
     /// that overflowed it and running deferred completion work while the
@@ -55,7 +59,8 @@ impl Ring {
     /// `resume` (and not while draining), else held.
     #[inline(always)]
     pub(super) fn reap_passes(&mut self, resume: bool) -> Result<usize> {
-        /// Re-arms held per pass: the pass ends early when they fill.
+        /// Re-arms (and cancels to send again) held per pass: the pass
+        /// ends early when they fill.
         const REARMS: usize = 32;
         let mut rearms = [0u32; REARMS];
         let mut total = 0;
@@ -82,6 +87,15 @@ impl Ring {
                             break;
                         }
                     }
+                    Delivery::Recancel(key) => {
+                        if let Some(place) = rearms.get_mut(held) {
+                            *place = key | RECANCEL;
+                        }
+                        held += 1;
+                        if held == REARMS {
+                            break;
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -89,7 +103,11 @@ impl Ring {
             self.table.settle(done);
             total += head.wrapping_sub(start) as usize;
             for &key in rearms.iter().take(held) {
-                self.rearm_or_end(key);
+                if key & RECANCEL != 0 {
+                    self.recancel(key & !RECANCEL);
+                } else {
+                    self.rearm_or_end(key);
+                }
             }
             if resume && !self.draining {
                 self.resume_unwound();
@@ -128,6 +146,17 @@ impl Ring {
             if !std::thread::panicking() {
                 std::panic::resume_unwind(payload);
             }
+        }
+    }
+
+    /// Sends the cancel of slot `key` again: the last one found nothing,
+    /// yet the operation runs on (a periodic timeout between a shot and
+    /// its re-arm). If it cannot be queued, the next reap of a shot or a
+    /// drain's next round sends another.
+    #[cold]
+    pub(super) fn recancel(&mut self, key: u32) {
+        if let Some(ud) = self.table.cancel_pending(key) {
+            let _ = self.push_cancels(ud);
         }
     }
 

@@ -238,10 +238,14 @@ impl Ring {
         // A cancel that finds nothing still searches the kernel's lists in
         // full: the poll half is named only when there can be one.
         let aux = self.table.was_rearmed(ud).then(|| ud.aux());
+        // Its CQE names the slot: a cancel that finds nothing while the
+        // operation runs on is sent again (see `Ring::recancel`).
+        self.table.mark_cancelled(ud);
+        let tag = UserData::cancel_of(ud.key()).raw();
         for target in std::iter::once(ud).chain(aux) {
             let entry = opcode::AsyncCancel::new(target.raw())
                 .build()
-                .user_data(UserData::CANCEL.raw());
+                .user_data(tag);
             // SAFETY: a cancel request touches no memory.
             unsafe { self.push_entry(&entry) }?;
         }

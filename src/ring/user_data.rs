@@ -45,6 +45,26 @@ impl UserData {
     /// consumes it and never delivers or counts it.
     pub const WAKE: UserData = UserData((Self::RESERVED_GEN << Self::KEY_BITS) | 2);
 
+    /// The tag of the driver's cancel request for slot `key`: reserved,
+    /// and carrying the key (with the auxiliary flag, which no other
+    /// reserved value has), so that a cancel that found nothing can be
+    /// sent again while the operation runs on (see
+    /// [`cancelled_key`](UserData::cancelled_key)).
+    #[inline]
+    pub(crate) const fn cancel_of(key: u32) -> UserData {
+        UserData((Self::RESERVED_GEN << Self::KEY_BITS) | Self::AUX | key as u64)
+    }
+
+    /// The slot key a [`cancel_of`](UserData::cancel_of) tag names.
+    #[inline]
+    pub(crate) const fn cancelled_key(self) -> Option<u32> {
+        if self.is_reserved() && self.is_aux() {
+            Some(self.key())
+        } else {
+            None
+        }
+    }
+
     /// The tag of slot `key` at generation `generation`.
     #[inline]
     pub(crate) const fn new(key: u32, generation: u32) -> UserData {
@@ -150,6 +170,12 @@ mod tests {
     fn reserved_values_never_collide_with_slots() {
         assert!(UserData::CANCEL.is_reserved());
         assert!(UserData::WAKE.is_reserved());
+        assert_eq!(UserData::CANCEL.cancelled_key(), None);
+        assert_eq!(UserData::WAKE.cancelled_key(), None);
+        assert_eq!(UserData::new(7, 3).aux().cancelled_key(), None);
+        let c = UserData::cancel_of(u32::MAX);
+        assert!(c.is_reserved());
+        assert_eq!(c.cancelled_key(), Some(u32::MAX));
         assert_ne!(UserData::CANCEL, UserData::WAKE);
         let mut generation = UserData::MAX_GEN - 2;
         for _ in 0..5 {

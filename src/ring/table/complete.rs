@@ -3,7 +3,9 @@
 //! stale tags) on the general one.
 
 use super::store::NONE;
-use super::{ASKED, Cqe, Delivery, EAGAIN, ECANCELED, KEEP, Life, REARM, SCOPED, TAGGED, Table};
+use super::{
+    ASKED, Cqe, Delivery, EAGAIN, ECANCELED, ENOENT, KEEP, Life, REARM, SCOPED, TAGGED, Table,
+};
 use crate::ring::UserData;
 
 impl Table {
@@ -81,7 +83,7 @@ impl Table {
         mut flags: u32,
     ) -> Delivery {
         let Some(slot) = self.live(ud) else {
-            return self.unmatched(ud);
+            return self.unmatched(ud, res);
         };
         let (life, sflags, idx, tag) = (slot.life, slot.flags, slot.extra, slot.tag);
         if idx != NONE && !ud.is_aux() && matches!(life, Life::InFlight | Life::Detached) {
@@ -161,14 +163,42 @@ impl Table {
     }
 
     /// A CQE whose tag matches no live slot: one of the driver's own
-    /// requests, or stale.
+    /// requests, or stale. A cancel that found nothing (`-ENOENT`) while
+    /// its operation was between two shots (a periodic timeout fired but
+    /// not yet re-armed) would leave it running for ever: the caller sends
+    /// it again if the slot is still live and asked to end.
     #[cold]
-    pub(super) fn unmatched(&mut self, ud: UserData) -> Delivery {
+    pub(super) fn unmatched(&mut self, ud: UserData, res: i32) -> Delivery {
+        if let Some(key) = ud.cancelled_key() {
+            if res == -ENOENT {
+                return Delivery::Recancel(key);
+            }
+        }
         if ud.is_reserved() {
             Delivery::Ignored
         } else {
             self.stale += 1;
             Delivery::Stale
         }
+    }
+
+    /// Records that the driver asked the kernel to cancel live slot `ud`
+    /// (one in flight, or detached): a `-EAGAIN` then ends a re-armable
+    /// read instead of re-arming it, and a cancel that misses is sent
+    /// again.
+    pub(crate) fn mark_cancelled(&mut self, ud: UserData) {
+        if let Some(slot) = self.live_mut(ud) {
+            if matches!(slot.life, Life::InFlight | Life::Detached) {
+                slot.flags |= ASKED;
+            }
+        }
+    }
+
+    /// The tag of slot `key` if a cancel was asked for it and it has not
+    /// ended: a cancel to send again.
+    pub(crate) fn cancel_pending(&self, key: u32) -> Option<UserData> {
+        let slot = self.slots.get(key)?;
+        (matches!(slot.life, Life::InFlight | Life::Detached) && slot.flags & ASKED != 0)
+            .then(|| UserData::new(key, slot.generation))
     }
 }

@@ -108,6 +108,9 @@ pub(crate) enum Delivery {
     Freed,
     /// `-EAGAIN` on a re-armable read: the caller must re-arm slot `key`.
     Rearm(u32),
+    /// The driver's cancel of slot `key` found nothing: the caller sends
+    /// it again if the slot still runs ([`Table::cancel_pending`]).
+    Recancel(u32),
 }
 
 /// The table of operations in flight.
@@ -144,13 +147,16 @@ pub(crate) struct Table {
 const EAGAIN: i32 = Errno::EAGAIN.raw();
 /// `ECANCELED`, as a CQE result carries it negated.
 const ECANCELED: i32 = Errno::ECANCELED.raw();
+/// `ENOENT`, as a cancel's CQE carries it negated.
+const ENOENT: i32 = Errno::ENOENT.raw();
 
 impl Table {
     /// A table that holds at most `max` operations at once, with slots for
     /// `initial` allocated now; `None` when their memory cannot be had.
     pub(crate) fn try_new(initial: usize, max: usize) -> Option<Table> {
         let mut t = Table::empty();
-        t.max = max;
+        // Keys stay below 2^31: the reap marks held keys with the top bit.
+        t.max = max.min(1 << 31);
         let chunks = initial.min(max).div_ceil(store::CHUNK);
         if chunks > 0 && (!t.ready.reserve(store::CHUNK) || !t.slots.grow(chunks)) {
             return None;
