@@ -75,9 +75,9 @@ pub fn run(cfg: &Config, tcp: &Tcp, done: &AtomicU64) -> Result<(Outcome, TcpRep
     // The client's ring and sockets are gone once it returns: the server
     // has seen every connection close when it is stopped.
     let outcome = Client::connect(cfg, tcp, addr).and_then(|c| c.run(done));
-    let stopped = server.map_or(Ok(()), InProcess::stop);
+    // A server that failed is why the client failed, if it did.
+    server.map_or(Ok(()), InProcess::stop)?;
     let (outcome, echoed_bytes, unsent) = outcome?;
-    stopped?;
     let report = TcpReport {
         target: addr.to_string(),
         server: if tcp.target.is_some() {

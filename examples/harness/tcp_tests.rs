@@ -170,6 +170,31 @@ fn a_target_nothing_listens_on_is_refused_with_status_2() {
 }
 
 #[test]
+fn a_server_that_hangs_up_fails_the_run_with_status_1() {
+    let listener = StdListener::bind("127.0.0.1:0").expect("bind");
+    let target = listener.local_addr().expect("address").to_string();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            drop(listener.accept().expect("accept")); // and hang up
+        }
+    });
+    let err = run(&["--target", &target, "-c", "2", "-t", "0.2"]).expect_err("hung up");
+    assert_eq!(err.status, 1);
+    // It hung up (end of file), or its reset came first.
+    let ends = [
+        "the server closed connection ",
+        "receiving on connection ",
+        "sending on connection ",
+    ];
+    assert!(
+        ends.iter().any(|e| err.message.starts_with(e)),
+        "{}",
+        err.message
+    );
+    server.join().expect("server");
+}
+
+#[test]
 fn bad_options_are_refused() {
     let err = |args: &[&str]| config(args).expect_err("must be refused");
     let tcp = |extra: &[&str]| {
