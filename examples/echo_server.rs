@@ -150,7 +150,9 @@ struct Conn {
     closing: bool,
 }
 
-struct Worker {
+/// One thread's server: its ring, listener and connections. The harness's
+/// tcp-echo workload runs one in-process (`examples/harness/tcp.rs`).
+pub(crate) struct Worker {
     ring: Ring,
     bufs: BufRing,
     listener: Arc<TcpListener>,
@@ -170,7 +172,10 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(
+    /// Worker `i` (also its buffer group id, unique in the process), which
+    /// stops when `stops[i]` is signalled and signals all of `stops` when
+    /// it does; `sfd` reads the signals that stop the server.
+    pub(crate) fn new(
         i: usize,
         listener: TcpListener,
         sfd: Option<Arc<SignalFd>>,
@@ -206,7 +211,8 @@ impl Worker {
         })
     }
 
-    fn run(mut self) -> Result<(), Error> {
+    /// Serves until stopped.
+    pub(crate) fn run(mut self) -> Result<(), Error> {
         loop {
             match self.ring.submit_and_wait(1) {
                 Ok(_) | Err(Error::Interrupted) => {}

@@ -1,5 +1,6 @@
 //! Options: parsed by clap, then checked against each other.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -21,6 +22,12 @@ pub enum Workload {
     Memfd,
     /// All of the above in turn.
     Mix,
+    /// Messages of --size bytes over --connections TCP connections to an
+    /// echo server (--target, or the example echo server started in this
+    /// process), one request in flight per connection: closed loop, or
+    /// open loop at --rate requests/s (no baseline).
+    #[serde(rename = "tcp-echo")]
+    TcpEcho,
 }
 
 /// Who reaps the ring.
@@ -43,7 +50,7 @@ pub enum Reaper {
 /// latency percentiles and syscalls per operation, beside the same work
 /// done with one syscall per operation (--baseline).
 #[derive(Clone, Debug, Parser)]
-#[command(name = "harness", version)]
+#[command(name = "harness", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// The operation to run.
     #[arg(short, long, value_enum, default_value_t = Workload::Nop)]
@@ -57,7 +64,8 @@ pub struct Cli {
     #[arg(short, long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub batch: u32,
 
-    /// Stop after this many operations (instead of --duration).
+    /// Stop after this many operations (requests, for tcp-echo) instead of
+    /// --duration.
     #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub ops: Option<u64>,
 
@@ -79,8 +87,8 @@ pub struct Cli {
     pub reaper: Reaper,
 
     /// Submission-queue entries (a power of two is used; default: enough
-    /// for --depth and --batch, at least 8). The ring holds twice as many
-    /// operations in flight.
+    /// for --depth and --batch, or one per tcp-echo connection up to 4096;
+    /// at least 8). The ring holds twice as many operations in flight.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=32_768))]
     pub entries: Option<u32>,
 
@@ -108,6 +116,53 @@ pub struct Cli {
     /// Print the report as JSON (no progress line, no table).
     #[arg(long)]
     pub json: bool,
+
+    /// tcp-echo: TCP connections to open, each with one request in flight
+    /// (default 64).
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub connections: Option<u32>,
+
+    /// tcp-echo: bytes per message (default 64, at most 1 MiB).
+    #[arg(short, long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=MAX_MESSAGE as i64))]
+    pub size: Option<u32>,
+
+    /// tcp-echo: the echo server to drive, IP:PORT (default: the example
+    /// echo server, started in this process on 127.0.0.1 on a thread of
+    /// its own).
+    #[arg(long, value_name = "ADDR", value_parser = parse_target)]
+    pub target: Option<SocketAddr>,
+}
+
+/// What `--help` says after the options.
+const AFTER_HELP: &str = "\
+tcp-echo: each connection sends a message and waits for its whole echo (every byte is \
+checked) before the next. Unpaced, that is a closed loop and latency runs from each \
+request's actual send time. With --rate R it is an open loop: request k is due at \
+(k + 1) / R s on connection k mod N, paced by ring timeouts, and latency runs from its \
+scheduled send time (corrected for coordinated omission, as wrk2 does); with --duration D \
+the run holds the R x D requests due in it and gives up on any not sent by 2 x D. \
+--depth, --batch and --timer-us do not apply; --baseline and --reaper thread are refused.
+
+Exit status: 0 after a run; 2 for bad options, a --target nothing listens on (connection \
+refused) or too low a descriptor limit (RLIMIT_NOFILE) for --connections; 1 when a run \
+fails (an echo that never comes, a connection the server closes).";
+
+/// The largest --size: 1 MiB.
+pub const MAX_MESSAGE: usize = 1 << 20;
+/// The most bytes of messages the connections may hold together.
+const MAX_HELD: usize = 1 << 30;
+
+/// An address to connect to: `IP:PORT`, not port 0.
+fn parse_target(s: &str) -> Result<SocketAddr, String> {
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not an address: want IP:PORT, like 127.0.0.1:7878"))?;
+    if addr.port() == 0 {
+        return Err(format!(
+            "`{s}` has port 0, which nothing can be connected to"
+        ));
+    }
+    Ok(addr)
 }
 
 /// Seconds as a positive `Duration` of at most a day.
@@ -134,6 +189,16 @@ pub enum Stop {
     Time(Duration),
 }
 
+/// The checked options of the tcp-echo workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tcp {
+    /// The server to drive, or `None` for the in-process echo server.
+    pub target: Option<SocketAddr>,
+    pub connections: usize,
+    /// Bytes per message.
+    pub size: usize,
+}
+
 /// The checked options.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -151,11 +216,30 @@ pub struct Config {
     pub register_ring_fd: bool,
     pub baseline: bool,
     pub json: bool,
+    /// The tcp-echo workload's options (for it alone).
+    pub tcp: Option<Tcp>,
 }
 
 impl Cli {
+    /// When the run stops: --ops, --duration, or after 2 seconds.
+    fn stop(&self) -> Stop {
+        match (self.ops, self.duration) {
+            (Some(n), _) => Stop::Ops(n),
+            (None, Some(d)) => Stop::Time(d),
+            (None, None) => Stop::Time(Duration::from_secs(2)),
+        }
+    }
+
     /// Checks the options against each other.
     pub fn check(self) -> Result<Config, String> {
+        if self.workload == Workload::TcpEcho {
+            return self.check_tcp();
+        }
+        if self.connections.is_some() || self.size.is_some() || self.target.is_some() {
+            return Err(
+                "--connections, --size and --target are options of --workload tcp-echo".into(),
+            );
+        }
         let depth = self.depth as usize;
         let batch = self.batch as usize;
         if batch > depth {
@@ -190,11 +274,7 @@ impl Cli {
                 );
             }
         }
-        let stop = match (self.ops, self.duration) {
-            (Some(n), _) => Stop::Ops(n),
-            (None, Some(d)) => Stop::Time(d),
-            (None, None) => Stop::Time(Duration::from_secs(2)),
-        };
+        let stop = self.stop();
         Ok(Config {
             workload: self.workload,
             depth,
@@ -210,6 +290,55 @@ impl Cli {
             register_ring_fd: self.register_ring_fd,
             baseline: self.baseline,
             json: self.json,
+            tcp: None,
+        })
+    }
+
+    /// Checks the options of the tcp-echo workload.
+    fn check_tcp(self) -> Result<Config, String> {
+        if self.baseline {
+            return Err("--baseline does not apply to tcp-echo: there is no one-syscall-per-operation run of it to compare with".into());
+        }
+        if self.reaper == Reaper::Thread {
+            return Err(
+                "--reaper thread cannot run tcp-echo: its event loop runs on one thread".into(),
+            );
+        }
+        let connections = self.connections.unwrap_or(64) as usize;
+        let size = self.size.unwrap_or(64) as usize;
+        if connections * size > MAX_HELD {
+            return Err(format!(
+                "--connections {connections} with --size {size} would hold {} MiB of messages (each connection keeps its own): at most {} MiB",
+                (connections * size) >> 20,
+                MAX_HELD >> 20
+            ));
+        }
+        // Room for a send per connection, and each one's echo, per enter.
+        let entries = self
+            .entries
+            .unwrap_or_else(|| (connections as u32).clamp(8, 4096))
+            .next_power_of_two();
+        let stop = self.stop();
+        Ok(Config {
+            workload: self.workload,
+            depth: connections,
+            batch: connections,
+            stop,
+            rate: self.rate,
+            timer: Duration::ZERO,
+            reaper: self.reaper,
+            entries,
+            single_issuer: self.single_issuer || self.defer_taskrun,
+            defer_taskrun: self.defer_taskrun,
+            coop_taskrun: self.coop_taskrun,
+            register_ring_fd: self.register_ring_fd,
+            baseline: false,
+            json: self.json,
+            tcp: Some(Tcp {
+                target: self.target,
+                connections,
+                size,
+            }),
         })
     }
 }

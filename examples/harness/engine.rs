@@ -45,6 +45,7 @@ fn kinds(w: Workload) -> &'static [Kind] {
             Kind::MemWrite,
             Kind::MemRead,
         ],
+        Workload::TcpEcho => unreachable!("tcp-echo runs in tcp.rs"),
     }
 }
 
@@ -84,14 +85,14 @@ pub struct Outcome {
 }
 
 /// Counts and times completed operations.
-struct Recorder {
+pub struct Recorder {
     ops: u64,
     errors: u64,
     latency: Histogram<u64>,
 }
 
 impl Recorder {
-    fn new() -> Recorder {
+    pub fn new() -> Recorder {
         Recorder {
             ops: 0,
             errors: 0,
@@ -100,7 +101,7 @@ impl Recorder {
         }
     }
 
-    fn record(&mut self, took: Duration, ok: bool) {
+    pub fn record(&mut self, took: Duration, ok: bool) {
         self.ops += 1;
         if !ok {
             self.errors += 1;
@@ -109,7 +110,12 @@ impl Recorder {
         self.latency.saturating_record(ns);
     }
 
-    fn outcome(self, elapsed: Duration, syscalls: u64) -> Outcome {
+    /// Operations recorded so far.
+    pub fn ops(&self) -> u64 {
+        self.ops
+    }
+
+    pub fn outcome(self, elapsed: Duration, syscalls: u64) -> Outcome {
         Outcome {
             ops: self.ops,
             errors: self.errors,

@@ -2,13 +2,23 @@
 //! the ring driver, paces them with ring timers, wakes a reaping thread
 //! through a registered eventfd, and reports throughput, latency
 //! percentiles and syscalls per operation — beside one syscall per
-//! operation with `--baseline`.
+//! operation with `--baseline`; or drives a TCP echo server
+//! (`-w tcp-echo`, in `tcp.rs`) with many connections on one ring.
 //!
 //! Run: `cargo run --release --example harness -- --help`.
 
 mod cli;
 mod engine;
 mod report;
+mod tcp;
+
+// The tcp-echo workload serves itself with the example server's worker.
+#[expect(
+    dead_code,
+    reason = "the harness runs the echo server's worker, not its command line"
+)]
+#[path = "../echo_server.rs"]
+mod echo_server;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,8 +29,43 @@ use clap::Parser;
 use cli::{Cli, Config, Reaper};
 use report::{Progress, Report, Run};
 
+/// Why a run did not finish: what to say, and the exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub status: u8,
+}
+
+impl Failure {
+    /// Input the harness cannot run with: exit status 2.
+    pub fn usage(message: String) -> Failure {
+        Failure { message, status: 2 }
+    }
+
+    /// A run that failed: exit status 1.
+    pub fn run(message: String) -> Failure {
+        Failure { message, status: 1 }
+    }
+}
+
+impl From<iofd::Error> for Failure {
+    fn from(e: iofd::Error) -> Failure {
+        Failure::run(e.to_string())
+    }
+}
+
 /// Runs the configured workload (and its baseline) and builds the report.
-fn run(cfg: &Config) -> iofd::Result<Report> {
+fn run(cfg: &Config) -> Result<Report, Failure> {
+    if let Some(tcp) = &cfg.tcp {
+        let done = Arc::new(AtomicU64::new(0));
+        let progress = Progress::start("ring", Arc::clone(&done), cfg.json);
+        let outcome = tcp::run(cfg, tcp, &done);
+        progress.finish();
+        let (outcome, tcp) = outcome?;
+        let mut report = Report::new(cfg, vec![Run::new("ring", &outcome)]);
+        report.tcp = Some(tcp);
+        return Ok(report);
+    }
     let objects = engine::Objects::new()?;
     let mut runs = Vec::new();
     let done = Arc::new(AtomicU64::new(0));
@@ -64,9 +109,9 @@ fn main() -> ExitCode {
             print!("{}", report.table());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
+        Err(Failure { message, status }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(status)
         }
     }
 }

@@ -70,17 +70,43 @@ pub struct Ratio {
     pub p50_latency: f64,
 }
 
+/// What a tcp-echo run drove, and how it measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct TcpReport {
+    /// The server's address.
+    pub target: String,
+    /// `in-process echo_server` or `external`.
+    pub server: &'static str,
+    pub connections: usize,
+    pub message_bytes: usize,
+    /// What each latency runs from: the request's `scheduled send time`
+    /// (open loop, corrected for coordinated omission) or its `actual send
+    /// time` (closed loop).
+    pub latency_from: &'static str,
+    /// Echoed bytes received, each compared with the byte sent.
+    pub echoed_bytes: u64,
+    /// Requests of the run left unsent (open loop, a server far behind).
+    pub unsent: u64,
+}
+
 /// The whole report.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub workload: Workload,
-    pub depth: usize,
-    pub batch: usize,
+    /// Not for tcp-echo, which has one request in flight per connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<usize>,
     pub rate: Option<u64>,
-    pub reaper: Reaper,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reaper: Option<Reaper>,
     pub setup: Vec<&'static str>,
     pub runs: Vec<Run>,
     pub ratio: Option<Ratio>,
+    /// The tcp-echo workload's own figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<TcpReport>,
 }
 
 impl Report {
@@ -105,28 +131,33 @@ impl Report {
             }
             _ => None,
         };
+        let engine = cfg.tcp.is_none();
         Report {
             workload: cfg.workload,
-            depth: cfg.depth,
-            batch: cfg.batch,
+            depth: engine.then_some(cfg.depth),
+            batch: engine.then_some(cfg.batch),
             rate: cfg.rate,
-            reaper: cfg.reaper,
+            reaper: engine.then_some(cfg.reaper),
             setup,
             runs,
             ratio,
+            tcp: None,
         }
     }
 
     /// The human-readable table.
     pub fn table(&self) -> String {
+        if let Some(tcp) = &self.tcp {
+            return self.tcp_table(tcp);
+        }
         let mut out = format!(
             "workload {:?}, depth {}, batch {}, rate {}, reaper {:?}, setup [{}]\n",
             self.workload,
-            self.depth,
-            self.batch,
+            self.depth.unwrap_or_default(),
+            self.batch.unwrap_or_default(),
             self.rate
                 .map_or("unpaced".to_string(), |r| format!("{r}/s")),
-            self.reaper,
+            self.reaper.unwrap_or(Reaper::Inline),
             self.setup.join(", ")
         )
         .to_lowercase();
@@ -162,6 +193,71 @@ impl Report {
             out += &format!(
                 "ring / baseline: throughput {:.2}x, p50 latency {:.2}x\n",
                 ratio.throughput, ratio.p50_latency
+            );
+        }
+        out
+    }
+
+    /// The table of a tcp-echo run: requests instead of operations, and
+    /// the maximum latency too.
+    fn tcp_table(&self, tcp: &TcpReport) -> String {
+        let pace = match self.rate {
+            Some(r) => format!("open loop at {r} requests/s"),
+            None => "closed loop".into(),
+        };
+        let mut out = format!(
+            "workload tcp-echo, target {} ({}), {} connections, {}-byte messages, {pace}, setup [{}]\n",
+            tcp.target,
+            tcp.server,
+            tcp.connections,
+            tcp.message_bytes,
+            self.setup.join(", ")
+        );
+        out += &format!("latency from each request's {}", tcp.latency_from);
+        out += if self.rate.is_some() {
+            " (corrected for coordinated omission)\n"
+        } else {
+            "\n"
+        };
+        out += &format!(
+            "{:<9} {:>10} {:>7} {:>9} {:>12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>12}\n",
+            "path",
+            "requests",
+            "errors",
+            "seconds",
+            "requests/s",
+            "p50 µs",
+            "p90 µs",
+            "p99 µs",
+            "p99.9 µs",
+            "max µs",
+            "syscalls/req"
+        );
+        for r in &self.runs {
+            let l = &r.latency_us;
+            out += &format!(
+                "{:<9} {:>10} {:>7} {:>9.3} {:>12.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>12.3}\n",
+                r.path,
+                r.ops,
+                r.errors,
+                r.seconds,
+                r.ops_per_sec,
+                l.p50,
+                l.p90,
+                l.p99,
+                l.p999,
+                l.max,
+                r.syscalls_per_op
+            );
+        }
+        out += &format!(
+            "{} echoed bytes, each compared with the byte sent\n",
+            tcp.echoed_bytes
+        );
+        if tcp.unsent > 0 {
+            out += &format!(
+                "{} requests due in the run were not sent: the server fell behind\n",
+                tcp.unsent
             );
         }
         out
