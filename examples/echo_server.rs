@@ -172,7 +172,7 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Worker `i` (also its buffer group id, unique in the process), which
+    /// Worker `i`, which
     /// stops when `stops[i]` is signalled and signals all of `stops` when
     /// it does; `sfd` reads the signals that stop the server.
     pub(crate) fn new(
@@ -183,9 +183,8 @@ impl Worker {
         idle_after: Duration,
     ) -> Result<Worker, Error> {
         let mut ring = Ring::new(256)?;
-        // Group ids are unique in the whole process: one per thread.
-        let group = u16::try_from(i).map_err(|_| Error::InvalidParam("too many threads"))?;
-        let bufs = ring.register_buf_ring(group, BUF_ENTRIES, BUF_LEN)?;
+        // Group ids are unique in the whole process: any free one.
+        let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
         let listener = Arc::new(listener);
         let accept =
             Accepting::On(ring.push_tagged(listener.accept_multi_op_shared(), TAG_ACCEPT)?);

@@ -4,8 +4,7 @@
 
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -40,18 +39,12 @@ pub(super) struct InProcess {
     pub(super) addr: SocketAddr,
     stop: Arc<EventFd>,
     thread: Option<JoinHandle<Result<(), Error>>>,
-    /// The worker takes provided-buffer group 0, unique in the process:
-    /// one in-process server at a time (tests run several runs at once).
-    _turn: MutexGuard<'static, ()>,
 }
-
-static TURN: Mutex<()> = Mutex::new(());
 
 impl InProcess {
     /// Listens on 127.0.0.1, on a port the kernel picks, and starts the
     /// worker; returns once it serves.
     pub(super) fn start() -> Result<InProcess, Failure> {
-        let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
         let failed = |e: Error| Failure::run(format!("starting the in-process echo server: {e}"));
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let listener =
@@ -72,7 +65,6 @@ impl InProcess {
             addr,
             stop,
             thread: Some(thread),
-            _turn: turn,
         };
         match serving.recv() {
             Ok(Ok(())) => Ok(server),
@@ -148,10 +140,6 @@ pub(super) fn allow_descriptors(connections: usize, in_process: bool) -> Result<
     )))
 }
 
-/// Group ids for the client's provided buffers: above the in-process
-/// server's, and different for runs at once.
-static NEXT_GROUP: AtomicU16 = AtomicU16::new(0);
-
 /// Registers the provided buffers the echoes land in: room for two
 /// buffers per connection per message, at most [`MAX_POOL`] bytes.
 pub(super) fn register_bufs(ring: &mut Ring, tcp: &Tcp) -> Result<BufRing, Failure> {
@@ -159,14 +147,8 @@ pub(super) fn register_bufs(ring: &mut Ring, tcp: &Tcp) -> Result<BufRing, Failu
     let want = 2 * tcp.connections * tcp.size.div_ceil(len);
     let fit = 1 << (MAX_POOL / len).ilog2();
     let entries = want.next_power_of_two().clamp(8, fit.min(32_768)) as u16;
-    for _ in 0..1024 {
-        let group = 0x4000 + NEXT_GROUP.fetch_add(1, Ordering::Relaxed) % 0xc000;
-        match ring.register_buf_ring(group, entries, len as u32) {
-            Err(Error::Os(Errno::EEXIST)) => {} // taken by another run: the next
-            r => return r.map_err(|e| Failure::run(format!("provided buffers: {e}"))),
-        }
-    }
-    Err(Failure::run("provided buffers: no free group id".into()))
+    ring.register_buf_ring_any(entries, len as u32)
+        .map_err(|e| Failure::run(format!("provided buffers: {e}")))
 }
 
 /// Opens `n` connections to `addr`, with `TCP_NODELAY`, in `ring`'s

@@ -156,9 +156,8 @@ impl Worker {
         stops: Arc<Vec<Arc<EventFd>>>,
     ) -> Result<Worker, Error> {
         let mut ring = Ring::new(256)?;
-        // Group ids are unique in the whole process: one per thread.
-        let group = u16::try_from(i).map_err(|_| Error::InvalidParam("too many threads"))?;
-        let bufs = ring.register_buf_ring(group, BUF_ENTRIES, BUF_LEN)?;
+        // Group ids are unique in the whole process: any free one.
+        let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
         let listener = Arc::new(listener);
         let accept =
             Accepting::On(ring.push_tagged(listener.accept_multi_op_shared(), TAG_ACCEPT)?);

@@ -11,7 +11,7 @@ fn named(bid: u16) -> u32 {
 /// An unregistered group of 4 buffers of 16 bytes.
 fn group(id: u16) -> BufRing {
     BufRing {
-        inner: Arc::new(Inner::new(id, 4, 16).expect("allocate")),
+        inner: Arc::new(Inner::new(Some(id), 4, 16).expect("allocate")),
     }
 }
 
@@ -167,7 +167,7 @@ fn take_raw_releases_the_reference_only_when_asked() {
 fn concurrent_returns_publish_every_buffer_once() {
     const N: u16 = 64;
     let ring = BufRing {
-        inner: Arc::new(Inner::new(65_106, N, 8).expect("allocate")),
+        inner: Arc::new(Inner::new(Some(65_106), N, 8).expect("allocate")),
     };
     let mut held: Vec<ProvidedBuf> = (0..N)
         .map(|bid| {
