@@ -1,8 +1,9 @@
 //! A TCP echo server on `iofd::ring`: one ring per thread, each with its
-//! own `SO_REUSEPORT` listener; a multishot accept, a multishot recv per
-//! connection into a provided buffer ring, sends from owned buffers, an
-//! idle timeout per connection on a timer wheel, and a graceful shutdown
-//! on SIGINT or SIGTERM read from a signalfd on the ring.
+//! own `SO_REUSEPORT` listener; a multishot accept into the ring's table
+//! of direct descriptors (no descriptor per connection), a multishot recv
+//! per connection into a provided buffer ring, sends from owned buffers,
+//! an idle timeout per connection on a timer wheel, and a graceful
+//! shutdown on SIGINT or SIGTERM read from a signalfd on the ring.
 //!
 //! Run: `cargo run --example echo_server -- [--addr ADDR] [--threads N]
 //! [--idle-ms MS]`, then `nc 127.0.0.1 7878`.
@@ -21,9 +22,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iofd::ring::ops::{AcceptMulti, Close, ReadCounter, ReadSignal, RecvMulti, SendBuf, Timeout};
-use iofd::ring::{BufRing, Ring, TimerKey, Token, UserData, WheelTimers};
+use iofd::ring::ops::{AcceptDirectMulti, ReadCounter, ReadSignal, RecvMulti, SendBuf, Timeout};
+use iofd::ring::{
+    BufRing, Direct, DirectFiles, Fixed, Ring, TimerKey, Token, UserData, WheelTimers,
+};
 use iofd::sys::Errno;
+use iofd::sys::resource::{Resource, prlimit};
 use iofd::{Error, EventFd, ListenOptions, SignalFd, TcpListener, TcpStream};
 use slab::Slab;
 
@@ -51,6 +55,8 @@ const BUF_ENTRIES: u16 = 256;
 const BUF_LEN: u32 = 4096;
 /// Received bytes a connection may hold unsent before its recv is paused.
 const MAX_PENDING: usize = 1 << 20;
+/// The most direct-descriptor slots (connections) a thread's ring takes.
+const MAX_SLOTS: u64 = 1 << 16;
 /// How long to wait before re-arming an accept that failed.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -114,26 +120,29 @@ fn main() -> ExitCode {
             "echo_server",
             cfg.addr,
             cfg.threads,
-            ListenOptions::new(),
+            // Accepted connections inherit TCP_NODELAY: a direct
+            // descriptor has no descriptor to set it on.
+            ListenOptions::new().nodelay(true),
             worker,
         )
     })
 }
 
 enum Accepting {
-    On(Token<AcceptMulti<Arc<TcpListener>, TcpStream>>),
+    On(Token<AcceptDirectMulti<Arc<TcpListener>, TcpStream>>),
     /// The accept failed; re-armed when this timeout fires.
     Backoff(Token<Timeout>),
     Off,
 }
 
 struct Conn {
-    stream: Arc<TcpStream>,
+    /// The connection, in a slot of the ring's file table.
+    stream: Direct<TcpStream>,
     /// The multishot recv, while armed.
-    recv: Option<Token<RecvMulti<Arc<TcpStream>>>>,
+    recv: Option<Token<RecvMulti<Fixed<TcpStream>>>>,
     /// The send in flight, if any: at most one at a time, so bytes go out
     /// in order.
-    send: Option<Token<SendBuf<Arc<TcpStream>, Vec<u8>>>>,
+    send: Option<Token<SendBuf<Fixed<TcpStream>, Vec<u8>>>>,
     /// Bytes received and not yet handed to a send.
     pending: Vec<u8>,
     /// The idle timer, while armed.
@@ -155,6 +164,8 @@ struct Conn {
 pub(crate) struct Worker {
     ring: Ring,
     bufs: BufRing,
+    /// The ring's table of direct descriptors: the connections.
+    files: DirectFiles,
     listener: Arc<TcpListener>,
     accept: Accepting,
     signal: Option<Token<ReadSignal<Arc<SignalFd>>>>,
@@ -185,9 +196,14 @@ impl Worker {
         let mut ring = Ring::new(256)?;
         // Group ids are unique in the whole process: any free one.
         let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
+        // Connections are accepted as direct descriptors: no descriptor
+        // lookup per operation, no close syscall. The table's size counts
+        // against RLIMIT_NOFILE.
+        let slots = prlimit(Resource::Nofile, None).map_or(1024, |l| l.cur.clamp(64, MAX_SLOTS));
+        let files = ring.register_files_sparse(slots as u32)?;
         let listener = Arc::new(listener);
-        let accept =
-            Accepting::On(ring.push_tagged(listener.accept_multi_op_shared(), TAG_ACCEPT)?);
+        let op = listener.accept_direct_multi_op_shared(files);
+        let accept = Accepting::On(ring.push_tagged(op, TAG_ACCEPT)?);
         let signal = match &sfd {
             Some(sfd) => Some(ring.push_tagged(sfd.read_op_shared(), TAG_SIGNAL)?),
             None => None,
@@ -196,6 +212,7 @@ impl Worker {
         Ok(Worker {
             ring,
             bufs,
+            files,
             listener,
             accept,
             signal,
@@ -285,7 +302,7 @@ impl Worker {
                 } else {
                     // The kernel ended the stream (a full completion queue):
                     // accept again.
-                    let op = self.listener.accept_multi_op_shared();
+                    let op = self.listener.accept_direct_multi_op_shared(self.files);
                     Accepting::On(self.ring.push_tagged(op, TAG_ACCEPT)?)
                 };
             }
@@ -296,7 +313,7 @@ impl Worker {
                 } else if self.stopping {
                     Accepting::Off
                 } else {
-                    let op = self.listener.accept_multi_op_shared();
+                    let op = self.listener.accept_direct_multi_op_shared(self.files);
                     Accepting::On(self.ring.push_tagged(op, TAG_ACCEPT)?)
                 };
             }
@@ -306,16 +323,15 @@ impl Worker {
     }
 
     /// A new connection: its recv armed, its idle timer started.
-    fn open(&mut self, stream: TcpStream) -> Result<(), Error> {
+    fn open(&mut self, stream: Direct<TcpStream>) -> Result<(), Error> {
         if self.stopping {
-            return Ok(()); // dropped: closed
+            return Ok(()); // dropped: its slot closed at the next submission
         }
-        let _ = stream.set_nodelay(true);
         let entry = self.conns.vacant_entry();
         let idx = entry.key();
         let timer = self.idle.arm(self.idle_after, idx);
         entry.insert(Conn {
-            stream: Arc::new(stream),
+            stream,
             recv: None,
             send: None,
             pending: Vec::new(),
@@ -449,7 +465,7 @@ impl Worker {
             let buf = std::mem::take(&mut conn.pending);
             conn.send = Some(
                 self.ring
-                    .push_tagged(conn.stream.send_op_shared(buf), tag)?,
+                    .push_tagged(conn.stream.fixed().send_op(buf), tag)?,
             );
         }
         let wants_recv = !conn.closing && !conn.read_done && conn.pending.len() < MAX_PENDING;
@@ -459,7 +475,7 @@ impl Worker {
                 self.ring.cancel_keep(t)?;
             }
             None if wants_recv && !conn.starved => {
-                let op = conn.stream.recv_multi_op_shared(&self.bufs);
+                let op = conn.stream.fixed().recv_multi_op(&self.bufs);
                 conn.recv = Some(self.ring.push_tagged(op, tag)?);
             }
             _ => {}
@@ -470,11 +486,9 @@ impl Worker {
             if let Some(key) = conn.timer {
                 self.idle.cancel(key);
             }
-            // The ring has let go of the stream with the final results.
-            if let Ok(stream) = Arc::try_unwrap(conn.stream) {
-                let close = self.ring.push(Close::new(stream))?;
-                self.ring.detach(close)?;
-            }
+            // Closed on the ring, with the next submission.
+            let close = self.ring.push(conn.stream.close_op())?;
+            self.ring.detach(close)?;
         }
         Ok(())
     }

@@ -65,6 +65,19 @@ fn reuse_port_lets_listeners_share_an_address() -> TestResult {
 }
 
 #[test]
+fn a_nodelay_listener_hands_out_nodelay_connections() -> TestResult {
+    let plain = TcpListener::bind(loopback())?;
+    let _c = TcpStream::connect(plain.local_addr()?)?;
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    assert!(!plain.accept()?.0.nodelay()?);
+    let l = TcpListener::bind_with(loopback(), ListenOptions::new().nodelay(true))?;
+    let _c = TcpStream::connect(l.local_addr()?)?;
+    std::thread::sleep(std::time::Duration::from_millis(10));
+    assert!(l.accept()?.0.nodelay()?);
+    Ok(())
+}
+
+#[test]
 fn stream_options_are_set_and_read_back() -> TestResult {
     let l = TcpListener::bind(loopback())?;
     let c = TcpStream::connect(l.local_addr()?)?;

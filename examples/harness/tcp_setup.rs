@@ -48,7 +48,8 @@ impl InProcess {
         let failed = |e: Error| Failure::run(format!("starting the in-process echo server: {e}"));
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let listener =
-            TcpListener::bind_with(any, ListenOptions::new().backlog(4096)).map_err(failed)?;
+            TcpListener::bind_with(any, ListenOptions::new().backlog(4096).nodelay(true))
+                .map_err(failed)?;
         let addr = listener.local_addr().map_err(failed)?;
         let stop = Arc::new(EventFd::new(0).map_err(failed)?);
         let stops = Arc::new(vec![Arc::clone(&stop)]);

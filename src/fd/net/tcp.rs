@@ -30,6 +30,7 @@ pub struct ListenOptions {
     reuse_port: bool,
     v6_only: Option<bool>,
     backlog: i32,
+    nodelay: bool,
 }
 
 impl ListenOptions {
@@ -40,6 +41,7 @@ impl ListenOptions {
             reuse_port: false,
             v6_only: None,
             backlog: DEFAULT_BACKLOG,
+            nodelay: false,
         }
     }
 
@@ -59,6 +61,16 @@ impl ListenOptions {
     /// The `listen` backlog (the kernel caps it at `net.core.somaxconn`).
     pub const fn backlog(mut self, backlog: i32) -> ListenOptions {
         self.backlog = backlog;
+        self
+    }
+
+    /// `TCP_NODELAY` on the listener, which Linux copies to every
+    /// connection it accepts: the way to set it on connections accepted
+    /// as direct descriptors ([`accept_direct_op`](TcpListener::accept_direct_op)),
+    /// which have no descriptor to set it on, and one `setsockopt` saved
+    /// per connection for the others.
+    pub const fn nodelay(mut self, on: bool) -> ListenOptions {
+        self.nodelay = on;
         self
     }
 }
@@ -121,6 +133,9 @@ impl TcpListener {
         }
         if let (Some(on), SocketAddr::V6(_)) = (opts.v6_only, addr) {
             net::setsockopt(b, SockOpt::IPV6_V6ONLY, i32::from(on))?;
+        }
+        if opts.nodelay {
+            net::setsockopt(b, SockOpt::TCP_NODELAY, 1)?;
         }
         net::bind(b, &addr)?;
         net::listen(b, opts.backlog)?;
