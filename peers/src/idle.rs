@@ -24,6 +24,12 @@ impl Rearm for tokio::time::Sleep {
     }
 }
 
+impl Rearm for monoio::time::Sleep {
+    fn rearm(self: Pin<&mut Self>, deadline: Instant) {
+        self.reset(monoio::time::Instant::from_std(deadline));
+    }
+}
+
 /// A connection's idle timeout: its timer, and when it last did anything.
 pub struct Idle<'a, S: Rearm> {
     timer: Pin<&'a mut S>,

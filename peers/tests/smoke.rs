@@ -385,10 +385,10 @@ macro_rules! http_rivals {
 
 mod echo {
     use super::*;
-    echo_rivals!(tokio);
+    echo_rivals!(tokio, monoio);
 }
 
 mod http {
     use super::*;
-    http_rivals!(tokio);
+    http_rivals!(tokio, monoio);
 }
