@@ -385,10 +385,10 @@ macro_rules! http_rivals {
 
 mod echo {
     use super::*;
-    echo_rivals!(tokio, monoio);
+    echo_rivals!(tokio, monoio, tokio_uring);
 }
 
 mod http {
     use super::*;
-    http_rivals!(tokio, monoio);
+    http_rivals!(tokio, monoio, tokio_uring);
 }
