@@ -14,7 +14,8 @@
 //! - [`server`]: one `SO_REUSEPORT` listener per thread, the start line,
 //!   and the exit on SIGINT or SIGTERM;
 //! - [`http`]: the HTTP parser and responses, iofd's byte for byte;
-//! - [`idle`]: the echo servers' idle timeout, for the async runtimes.
+//! - [`idle`]: the echo servers' idle timeout, for the async runtimes;
+//! - [`raw`]: the event loop of the raw io-uring servers.
 //!
 //! Unlike iofd's examples, the rivals stop by exiting: on SIGINT or
 //! SIGTERM the process exits 0 at once and the kernel closes its sockets.
@@ -22,6 +23,7 @@
 pub mod args;
 pub mod http;
 pub mod idle;
+pub mod raw;
 pub mod server;
 
 /// The size of one read: of each async server's read buffer, and of each

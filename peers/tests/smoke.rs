@@ -385,10 +385,10 @@ macro_rules! http_rivals {
 
 mod echo {
     use super::*;
-    echo_rivals!(tokio, monoio, tokio_uring);
+    echo_rivals!(tokio, monoio, tokio_uring, raw);
 }
 
 mod http {
     use super::*;
-    http_rivals!(tokio, monoio, tokio_uring);
+    http_rivals!(tokio, monoio, tokio_uring, raw);
 }
