@@ -193,7 +193,9 @@ impl Worker {
         stops: Arc<Vec<Arc<EventFd>>>,
         idle_after: Duration,
     ) -> Result<Worker, Error> {
-        let mut ring = Ring::new(256)?;
+        // The ring is this thread's alone: completion work deferred to
+        // its own waits (DEFER_TASKRUN) instead of interrupting it.
+        let mut ring = Ring::builder(256).defer_taskrun(true).build()?;
         // Group ids are unique in the whole process: any free one.
         let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
         // Connections are accepted as direct descriptors: no descriptor
