@@ -141,16 +141,38 @@ impl Ring {
     }
 
     /// The work of both: submit, reap, and wait for any shortfall.
+    ///
+    /// With something to submit and one completion to wait for (an event
+    /// loop's turn), both go in one enter: one syscall a turn. The kernel
+    /// reports a signal that ends such a wait as the count it submitted,
+    /// not `EINTR`; but it ends the wait only for a completion or a
+    /// signal, so an enter that submitted everything and left no
+    /// completion was interrupted. Waiting for more than one, a signal
+    /// after the first completion could not be told from the wait's end:
+    /// the submission and the wait are separate enters then, and the
+    /// wait-only ones report `EINTR` themselves.
     #[inline(always)]
     fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
-        let n = if want == 0 || !self.queues.sq_is_empty() {
-            self.enter(0)?
-        } else {
-            0
-        };
-        let got = self.reap()?;
-        if got < want {
-            self.wait_rest(want - got)?;
+        if want != 1 || self.queues.sq_is_empty() {
+            let n = if want == 0 || !self.queues.sq_is_empty() {
+                self.enter(0)?
+            } else {
+                0
+            };
+            let got = self.reap()?;
+            if got < want {
+                self.wait_rest(want - got)?;
+            }
+            return Ok(n);
+        }
+        let queued = self.queues.sq_len() as usize;
+        let n = self.enter(1)?;
+        if self.reap()? == 0 {
+            if n == queued {
+                return Err(Error::Interrupted);
+            }
+            // Not all went in (the kernel then skips the wait): wait now.
+            self.wait_rest(1)?;
         }
         Ok(n)
     }
