@@ -329,6 +329,8 @@ impl RingBuilder {
             fixed_bufs: None,
             files_epoch: 0,
             direct_slots: 0,
+            wait_score: 0,
+            turns: 0,
         };
         if self.register_ring_fd {
             ring.registered = match ring.register_ring_fd() {

@@ -177,6 +177,8 @@ impl Ring {
             fixed_bufs: self.fixed_bufs.take(),
             files_epoch: self.files_epoch,
             direct_slots: self.direct_slots,
+            wait_score: self.wait_score,
+            turns: self.turns,
         }
     }
 

@@ -117,6 +117,12 @@ pub struct Ring {
     /// The slots of the table of direct descriptors, 0 when none is
     /// registered.
     pub(super) direct_slots: u32,
+    /// How often `submit_and_wait(1)` has lately found nothing complete
+    /// at once (see `submit_reap_wait`): turns then submit and wait in
+    /// one enter.
+    pub(super) wait_score: u8,
+    /// Turns taken in one enter, counted to try the other way now and then.
+    pub(super) turns: u32,
 }
 
 impl Ring {

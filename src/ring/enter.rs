@@ -12,6 +12,11 @@ use super::orphans::{self, Posted, thread_key};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
 
+/// How often a loop that waits tries submitting without waiting again.
+const PROBE_EVERY: u32 = 64;
+/// The wait score from which turns submit and wait in one enter.
+const WAITING: u8 = 8;
+
 impl Ring {
     /// `io_uring_enter` — submits every queued SQE. Operations whose
     /// tokens were dropped untaken are detached first (their slots freed
@@ -143,28 +148,52 @@ impl Ring {
     /// The work of both: submit, reap, and wait for any shortfall.
     ///
     /// With something to submit and one completion to wait for (an event
-    /// loop's turn), both go in one enter: one syscall a turn. The kernel
-    /// reports a signal that ends such a wait as the count it submitted,
-    /// not `EINTR`; but it ends the wait only for a completion or a
-    /// signal, so an enter that submitted everything and left no
-    /// completion was interrupted. Waiting for more than one, a signal
-    /// after the first completion could not be told from the wait's end:
-    /// the submission and the wait are separate enters then, and the
-    /// wait-only ones report `EINTR` themselves.
+    /// loop's turn), a loop whose turns usually wait (a server's) submits
+    /// and waits in one enter: one syscall a turn. The kernel reports a
+    /// signal that ends such a wait as the count it submitted, not
+    /// `EINTR`; but it ends the wait only for a completion or a signal, so
+    /// an enter that submitted everything and left no completion was
+    /// interrupted. A loop whose submissions complete at once (NOPs, ready
+    /// reads) submits without waiting, which is cheaper in the kernel, and
+    /// waits only when nothing came. Which kind of loop this is, is learnt
+    /// from the submissions that did not wait (a score that rises by
+    /// [`WAITING`] for each that found nothing and falls by one for each
+    /// that found something: one in [`WAITING`] needing a wait tips it),
+    /// and tried again every [`PROBE_EVERY`] turns taken in one enter. Waiting for more than one, a signal after
+    /// the first completion could not be told from the wait's end: the
+    /// submission and the wait are separate enters then, and the wait-only
+    /// ones report `EINTR` themselves.
     #[inline(always)]
     fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
-        if want != 1 || self.queues.sq_is_empty() {
-            let n = if want == 0 || !self.queues.sq_is_empty() {
-                self.enter(0)?
-            } else {
-                0
-            };
-            let got = self.reap()?;
-            if got < want {
-                self.wait_rest(want - got)?;
+        if want == 1 && self.wait_score >= WAITING && !self.queues.sq_is_empty() {
+            self.turns = self.turns.wrapping_add(1);
+            if self.turns % PROBE_EVERY != 0 {
+                return self.submit_and_wait_one();
             }
-            return Ok(n);
         }
+        let n = if want == 0 || !self.queues.sq_is_empty() {
+            self.enter(0)?
+        } else {
+            0
+        };
+        let got = self.reap()?;
+        if want == 1 && n > 0 {
+            self.wait_score = if got == 0 {
+                (self.wait_score + WAITING).min(2 * WAITING)
+            } else {
+                self.wait_score.saturating_sub(1)
+            };
+        }
+        if got < want {
+            self.wait_rest(want - got)?;
+        }
+        Ok(n)
+    }
+
+    /// Submits everything and waits for one completion in one enter (see
+    /// [`submit_reap_wait`](Ring::submit_reap_wait)).
+    #[inline(always)]
+    fn submit_and_wait_one(&mut self) -> Result<usize> {
         let queued = self.queues.sq_len() as usize;
         let n = self.enter(1)?;
         if self.reap()? == 0 {
