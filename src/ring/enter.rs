@@ -167,7 +167,7 @@ impl Ring {
     fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
         if want == 1 && self.wait_score >= WAITING && !self.queues.sq_is_empty() {
             self.turns = self.turns.wrapping_add(1);
-            if self.turns % PROBE_EVERY != 0 {
+            if !self.turns.is_multiple_of(PROBE_EVERY) {
                 return self.submit_and_wait_one();
             }
         }
