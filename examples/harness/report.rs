@@ -87,6 +87,10 @@ pub struct TcpReport {
     pub echoed_bytes: u64,
     /// Requests of the run left unsent (open loop, a server far behind).
     pub unsent: u64,
+    /// CQEs the client's ring reaped (`Ring::completions`): what a count
+    /// of every ring's completions during the run must subtract to leave
+    /// the server's.
+    pub client_cqes: u64,
 }
 
 /// The whole report.

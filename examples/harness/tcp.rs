@@ -77,7 +77,7 @@ pub fn run(cfg: &Config, tcp: &Tcp, done: &AtomicU64) -> Result<(Outcome, TcpRep
     let outcome = Client::connect(cfg, tcp, addr).and_then(|c| c.run(done));
     // A server that failed is why the client failed, if it did.
     server.map_or(Ok(()), InProcess::stop)?;
-    let (outcome, echoed_bytes, unsent) = outcome?;
+    let (outcome, echoed_bytes, unsent, client_cqes) = outcome?;
     let report = TcpReport {
         target: addr.to_string(),
         server: if tcp.target.is_some() {
@@ -94,6 +94,7 @@ pub fn run(cfg: &Config, tcp: &Tcp, done: &AtomicU64) -> Result<(Outcome, TcpRep
         },
         echoed_bytes,
         unsent,
+        client_cqes,
     };
     Ok((outcome, report))
 }
@@ -240,7 +241,7 @@ impl Client {
 
     /// Runs the requests; returns what was measured, the echoed bytes
     /// checked, and the requests left unsent.
-    fn run(mut self, done: &AtomicU64) -> Result<(Outcome, u64, u64), Failure> {
+    fn run(mut self, done: &AtomicU64) -> Result<(Outcome, u64, u64, u64), Failure> {
         let n = self.conns.len() as u64;
         self.tick = Some(self.ring.push_tagged(Timeout::after(TICK), TAG_TICK)?);
         self.start = Instant::now();
@@ -291,7 +292,8 @@ impl Client {
         let elapsed = self.last.saturating_duration_since(self.start);
         let echoed = self.echoed;
         let syscalls = self.ring.enters();
-        Ok((self.rec.outcome(elapsed, syscalls), echoed, unsent))
+        let cqes = self.ring.completions();
+        Ok((self.rec.outcome(elapsed, syscalls), echoed, unsent, cqes))
     }
 
     /// Whether the run is over: nothing in flight, and nothing more to

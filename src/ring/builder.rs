@@ -323,6 +323,7 @@ impl RingBuilder {
             issuer: self.single_issuer.then(thread_key),
             issuer_tid: crate::sys::process::gettid(),
             enters: 0,
+            reaped: 0,
             draining: false,
             kernel_done: false,
             buf_rings: Vec::new(),

@@ -170,6 +170,7 @@ impl Ring {
             registered: self.registered.take(),
             issuer: self.issuer,
             enters: self.enters,
+            reaped: self.reaped,
             draining: false,
             issuer_tid: self.issuer_tid,
             kernel_done: false,

@@ -92,6 +92,8 @@ pub struct Ring {
     pub(super) issuer: Option<u64>,
     /// `io_uring_enter` calls made so far.
     pub(super) enters: u64,
+    /// CQEs reaped so far.
+    pub(super) reaped: u64,
     /// Set while [`drain`](Ring::drain) runs: a kept handle's panic is
     /// then held until nothing is in flight, instead of being resumed by a
     /// reap, which would leave the drain with the kernel still writing.
@@ -189,6 +191,14 @@ impl Ring {
     /// operations done, the syscalls per operation a batch saved.
     pub fn enters(&self) -> u64 {
         self.enters
+    }
+
+    /// How many CQEs the ring has reaped: every completion the kernel
+    /// posted for it and the driver read, its own (cancels, wakes)
+    /// included. Beside [`enters`](Ring::enters), what a benchmark reports
+    /// per operation.
+    pub fn completions(&self) -> u64 {
+        self.reaped
     }
 
     /// CQEs dropped because no live operation had their `user_data` (a

@@ -101,7 +101,9 @@ impl Ring {
             }
             self.queues.cq_release(head);
             self.table.settle(done);
-            total += head.wrapping_sub(start) as usize;
+            let n = head.wrapping_sub(start);
+            total += n as usize;
+            self.reaped += u64::from(n);
             for &key in rearms.iter().take(held) {
                 if key & RECANCEL != 0 {
                     self.recancel(key & !RECANCEL);
