@@ -194,8 +194,14 @@ impl Worker {
         idle_after: Duration,
     ) -> Result<Worker, Error> {
         // The ring is this thread's alone: completion work deferred to
-        // its own waits (DEFER_TASKRUN) instead of interrupting it.
-        let mut ring = Ring::builder(256).defer_taskrun(true).build()?;
+        // its own waits (DEFER_TASKRUN) instead of interrupting it. The
+        // completion queue has room for a recv and a send completion of
+        // each of a thousand connections at once: past it, completions
+        // wait in the kernel's overflow list, which costs a flush.
+        let mut ring = Ring::builder(256)
+            .cq_entries(4096)
+            .defer_taskrun(true)
+            .build()?;
         // Group ids are unique in the whole process: any free one.
         let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
         // Connections are accepted as direct descriptors: no descriptor

@@ -31,6 +31,16 @@ pub mod server;
 /// time too).
 pub const READ_LEN: usize = 4096;
 
+/// Submission-queue entries of every io_uring server's ring (iofd's,
+/// raw, monoio, tokio-uring).
+pub const RING_ENTRIES: u32 = 256;
+
+/// Completion-queue entries of every io_uring server's ring: room for a
+/// completion from each of a thousand connections' recv and send at once,
+/// so that a run with 1,000 connections does not live in the kernel's
+/// overflow list (whose flushes made those runs swing by 40%).
+pub const CQ_ENTRIES: u32 = 4096;
+
 /// Received bytes an echo connection may hold unsent before it stops
 /// reading (iofd's `MAX_PENDING`).
 pub const ECHO_MAX_PENDING: usize = 1 << 20;

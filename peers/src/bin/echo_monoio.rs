@@ -29,7 +29,12 @@ fn main() {
 fn worker(start: Start, cfg: &Config) -> io::Result<()> {
     let idle = cfg.idle.unwrap_or(Duration::MAX);
     let mut rt = RuntimeBuilder::<IoUringDriver>::new()
-        .with_entries(256)
+        .with_entries(peers::RING_ENTRIES)
+        .uring_builder(
+            io_uring_06::IoUring::builder()
+                .setup_cqsize(peers::CQ_ENTRIES)
+                .clone(),
+        )
         .enable_timer()
         .build()?;
     rt.block_on(async move {

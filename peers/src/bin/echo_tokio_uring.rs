@@ -27,19 +27,22 @@ fn main() {
 
 fn worker(start: Start, cfg: &Config) -> io::Result<()> {
     let idle = cfg.idle.unwrap_or(Duration::MAX);
-    tokio_uring::builder().entries(256).start(async move {
-        let listener = TcpListener::from_std(start.listener);
-        start.ready.done();
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => drop(tokio_uring::spawn(echo(stream, idle))),
-                Err(e) => {
-                    server::accept_failed(NAME, &e);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+    tokio_uring::builder()
+        .entries(peers::RING_ENTRIES)
+        .uring_builder(tokio_uring::uring_builder().setup_cqsize(peers::CQ_ENTRIES))
+        .start(async move {
+            let listener = TcpListener::from_std(start.listener);
+            start.ready.done();
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => drop(tokio_uring::spawn(echo(stream, idle))),
+                    Err(e) => {
+                        server::accept_failed(NAME, &e);
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
                 }
             }
-        }
-    })
+        })
 }
 
 /// Echoes until the peer closes, an error, or `idle` without any

@@ -27,7 +27,12 @@ fn main() {
 
 fn worker(start: Start, _: &Config) -> io::Result<()> {
     let mut rt = RuntimeBuilder::<IoUringDriver>::new()
-        .with_entries(256)
+        .with_entries(peers::RING_ENTRIES)
+        .uring_builder(
+            io_uring_06::IoUring::builder()
+                .setup_cqsize(peers::CQ_ENTRIES)
+                .clone(),
+        )
         .enable_timer()
         .build()?;
     rt.block_on(async move {

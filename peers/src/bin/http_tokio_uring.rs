@@ -24,19 +24,22 @@ fn main() {
 }
 
 fn worker(start: Start, _: &Config) -> io::Result<()> {
-    tokio_uring::builder().entries(256).start(async move {
-        let listener = TcpListener::from_std(start.listener);
-        start.ready.done();
-        loop {
-            match listener.accept().await {
-                Ok((stream, _)) => drop(tokio_uring::spawn(serve(stream))),
-                Err(e) => {
-                    server::accept_failed(NAME, &e);
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+    tokio_uring::builder()
+        .entries(peers::RING_ENTRIES)
+        .uring_builder(tokio_uring::uring_builder().setup_cqsize(peers::CQ_ENTRIES))
+        .start(async move {
+            let listener = TcpListener::from_std(start.listener);
+            start.ready.done();
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => drop(tokio_uring::spawn(serve(stream))),
+                    Err(e) => {
+                        server::accept_failed(NAME, &e);
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
                 }
             }
-        }
-    })
+        })
 }
 
 /// Serves requests until the peer closes, an error, or a response that

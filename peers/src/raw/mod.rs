@@ -57,8 +57,8 @@ pub trait Protocol {
     fn is_last(&self) -> bool;
 }
 
-/// Sizes of each thread's ring and provided buffer ring.
-const RING_ENTRIES: u32 = 256;
+/// The size of each thread's provided buffer ring (the ring's own sizes
+/// are the crate's `RING_ENTRIES` and `CQ_ENTRIES`).
 const BUF_ENTRIES: u16 = 256;
 /// A connection idle for more than this many ticks is closed.
 const IDLE_TICKS: u32 = 8;
@@ -164,7 +164,8 @@ impl<P: Protocol> Worker<P> {
             .setup_single_issuer()
             .setup_defer_taskrun()
             .setup_submit_all()
-            .build(RING_ENTRIES)?;
+            .setup_cqsize(crate::CQ_ENTRIES)
+            .build(crate::RING_ENTRIES)?;
         // Group ids are per ring: every thread may use group 0.
         let bufs = BufRing::new(&ring, 0, BUF_ENTRIES, READ_LEN as u32)?;
         let tick = idle.map(|d| timespec((d / IDLE_TICKS).max(Duration::from_millis(1))));
@@ -175,7 +176,7 @@ impl<P: Protocol> Worker<P> {
             listener,
             conns: Slab::with_capacity(1024),
             queue: Vec::new(),
-            cqes: Vec::with_capacity(RING_ENTRIES as usize * 2),
+            cqes: Vec::with_capacity(crate::CQ_ENTRIES as usize),
             shared: P::shared(),
             generation: 0,
             tick,
