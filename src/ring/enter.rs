@@ -176,7 +176,7 @@ impl Ring {
         } else {
             0
         };
-        let got = self.reap()?;
+        let got = self.reap_turn()?;
         if want == 1 && n > 0 {
             self.wait_score = if got == 0 {
                 (self.wait_score + WAITING).min(2 * WAITING)
@@ -196,7 +196,7 @@ impl Ring {
     fn submit_and_wait_one(&mut self) -> Result<usize> {
         let queued = self.queues.sq_len() as usize;
         let n = self.enter(1)?;
-        if self.reap()? == 0 {
+        if self.reap_turn()? == 0 {
             if n == queued {
                 return Err(Error::Interrupted);
             }
@@ -218,7 +218,7 @@ impl Ring {
             // The reap may have queued re-arms: submit them first.
             while !self.queues.sq_is_empty() {
                 self.enter(0)?;
-                left = left.saturating_sub(self.reap()?);
+                left = left.saturating_sub(self.reap_turn()?);
                 if left == 0 {
                     return Ok(());
                 }
@@ -231,7 +231,7 @@ impl Ring {
                 Err(Errno::EBUSY | Errno::EAGAIN) => {}
                 Err(e) => return Err(Error::from(e)),
             }
-            let got = self.reap()?;
+            let got = self.reap_turn()?;
             if got >= left {
                 return Ok(());
             }
@@ -305,7 +305,7 @@ impl Ring {
     #[inline(never)]
     pub(super) fn enter_retry(&mut self, want: usize, mut e: Errno) -> Result<usize> {
         loop {
-            if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap_passes(false)? == 0 {
+            if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap_passes(false, true)? == 0 {
                 return Err(Error::from(e));
             }
             match self.enter_once(want) {

@@ -267,6 +267,12 @@ impl Queues {
         self.sq_flags() & (SQ_CQ_OVERFLOW | SQ_TASKRUN) != 0
     }
 
+    /// Whether completions wait in the kernel's overflow list.
+    #[inline(always)]
+    pub(crate) fn overflowed(&self) -> bool {
+        self.sq_flags() & SQ_CQ_OVERFLOW != 0
+    }
+
     /// The CQEs ready now: from the local head to the kernel's tail.
     #[inline(always)]
     pub(crate) fn cq_window(&self) -> (u32, u32) {

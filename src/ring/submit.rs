@@ -305,7 +305,7 @@ impl Ring {
             self.enter(0)?;
         }
         // Held: a caller may have claimed a slot it has not queued yet.
-        self.reap_passes(false)?;
+        self.reap_passes(false, true)?;
         match self.table.insert(scoped, tag) {
             Some(ud) => Ok(ud),
             None if self.table.is_full() => Err(Error::TableFull),

@@ -138,7 +138,7 @@ impl Ring {
     where
         O::Storage: Sized,
     {
-        if self.reap_passes(false).is_ok() {
+        if self.reap_passes(false, true).is_ok() {
             if let Some(r) = self.poll(&mut token) {
                 if !token.done {
                     // As in `wait`.
