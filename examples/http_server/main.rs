@@ -57,8 +57,6 @@ const TAG_CONN: u64 = 16;
 /// Sizes of each thread's provided buffer ring.
 const BUF_ENTRIES: u16 = 256;
 const BUF_LEN: u32 = 4096;
-/// The longest request line and header block accepted.
-const MAX_HEAD: usize = 8192;
 /// Response bytes a connection may hold unsent before its recv is paused.
 const MAX_OUT: usize = 256 << 10;
 /// How long to wait before re-arming an accept that failed.

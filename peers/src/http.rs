@@ -1,5 +1,6 @@
 //! The HTTP side of the plaintext servers, the same for every rival and
-//! the same as iofd's `examples/http_server/http.rs`: the responses, byte
+//! the same as iofd's server, whose protocol file
+//! (`examples/http_server/proto.rs`) it includes: the responses, byte
 //! for byte (`Server: iofd` included, so that every server sends as many
 //! bytes); the date; parsing a request from the bytes received; and a
 //! connection's protocol state. Only the I/O differs between the rivals.
@@ -8,49 +9,14 @@
 //! connection stays open); `Connection: close` a close after the response;
 //! a malformed request or a header block over 8 KiB a `400` and a close.
 
-use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The longest request line and header block accepted.
-pub const MAX_HEAD: usize = 8192;
+#[path = "../../examples/http_server/proto.rs"]
+mod proto;
 
-pub const OK_HEAD: &[u8] =
-    b"HTTP/1.1 200 OK\r\nServer: iofd\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n";
-pub const OK_BODY: &[u8] = b"Hello, World!";
-pub const NOT_FOUND_HEAD: &[u8] =
-    b"HTTP/1.1 404 Not Found\r\nServer: iofd\r\nContent-Length: 0\r\n";
-pub const BAD_HEAD: &[u8] = b"HTTP/1.1 400 Bad Request\r\nServer: iofd\r\nContent-Length: 0\r\n";
-
-/// `secs` since the epoch as an HTTP date (RFC 7231's IMF-fixdate):
-/// `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub fn http_date(secs: u64) -> [u8; 29] {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs / 86_400;
-    // The civil date of a day from 1970-01-01 on (Howard Hinnant's
-    // `civil_from_days`, in eras of 400 years from 0000-03-01).
-    let z = days + 719_468;
-    let (era, doe) = (z / 146_097, z % 146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    let mut text = [b' '; 29];
-    let _ = write!(
-        &mut text[..],
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs % 86_400 / 3600,
-        secs % 3600 / 60,
-        secs % 60,
-    );
-    text
-}
+pub use proto::{
+    BAD_HEAD, MAX_HEAD, NOT_FOUND_HEAD, OK_BODY, OK_HEAD, Parsed, http_date, is_token, parse,
+};
 
 /// The `Date` header's value, formatted at most once a second. iofd's
 /// server reads the clock once per batch of completions; the async rivals
@@ -98,100 +64,6 @@ thread_local! {
 /// cache: what the async rivals call once per read.
 pub fn with_date<R>(f: impl FnOnce(&[u8; 29]) -> R) -> R {
     DATE.with_borrow_mut(|d| f(d.refresh()))
-}
-
-/// The request at the front of the bytes received.
-pub enum Parsed {
-    /// Its header block has not all come.
-    Partial,
-    /// Malformed, or a header block over `MAX_HEAD`: a 400, then a close.
-    Bad,
-    /// The lengths of its header block and of its body, whether it is `GET
-    /// /plaintext`, and the `Connection` header its response says:
-    /// `Some(false)` (close) ends the connection, `Some(true)` is an
-    /// HTTP/1.0 keep-alive, `None` HTTP/1.1's default.
-    Request(usize, usize, bool, Option<bool>),
-}
-
-pub fn is_token(s: &[u8]) -> bool {
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    !s.is_empty() && s.iter().all(|&b| tchar(b))
-}
-
-/// Parses the request at the front of `buf`, whose first `scanned` bytes
-/// were searched for the blank line already.
-pub fn parse(buf: &[u8], scanned: usize) -> Parsed {
-    let from = scanned.saturating_sub(3);
-    let Some(end) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") else {
-        return if buf.len() > MAX_HEAD {
-            Parsed::Bad
-        } else {
-            Parsed::Partial
-        };
-    };
-    let head = from + end + 4;
-    if head > MAX_HEAD {
-        return Parsed::Bad;
-    }
-    // Lines end at `\n`, their `\r` dropped.
-    let mut lines = buf[..head - 4]
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let mut parts = lines.next().unwrap_or_default().split(|&b| b == b' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Parsed::Bad;
-    };
-    let http10 = match version {
-        b"HTTP/1.1" => false,
-        b"HTTP/1.0" => true,
-        _ => return Parsed::Bad,
-    };
-    if !is_token(method) || target.is_empty() || target.iter().any(|&b| b <= b' ' || b == 0x7f) {
-        return Parsed::Bad;
-    }
-    let (mut close, mut keep, mut host, mut body) = (false, false, false, None);
-    for line in lines {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return Parsed::Bad;
-        };
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        // A folded line starts with a space: its name is no token.
-        if !is_token(name) || value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-            return Parsed::Bad;
-        }
-        if name.eq_ignore_ascii_case(b"connection") {
-            for opt in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                close |= opt.eq_ignore_ascii_case(b"close");
-                keep |= opt.eq_ignore_ascii_case(b"keep-alive");
-            }
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = std::str::from_utf8(value)
-                .ok()
-                .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|v| v.parse::<usize>().ok());
-            match (n, body) {
-                (Some(n), None) => body = Some(n),
-                (Some(n), Some(m)) if n == m => {}
-                _ => return Parsed::Bad,
-            }
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            return Parsed::Bad; // no chunked bodies here
-        } else {
-            host |= name.eq_ignore_ascii_case(b"host");
-        }
-    }
-    if !http10 && !host {
-        return Parsed::Bad; // RFC 7230, 5.4
-    }
-    let connection = if close || (http10 && !keep) {
-        Some(false)
-    } else {
-        http10.then_some(true)
-    };
-    let plaintext = method == b"GET" && target == b"/plaintext";
-    Parsed::Request(head, body.unwrap_or(0), plaintext, connection)
 }
 
 /// A connection's protocol state: what iofd's `Conn` holds besides its

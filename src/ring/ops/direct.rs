@@ -124,6 +124,44 @@ unsafe fn accepted_direct<S>(cqe: Cqe, storage: *const DirectStorage) -> Result<
     Ok(Direct::new(files, cqe.res as u32))
 }
 
+/// The methods both direct accepts' `Op` implementations share: the
+/// checks, the table's name written to the storage, and the decoding.
+macro_rules! direct_accept_op_common {
+    () => {
+        #[inline]
+        fn check(&self) -> Result<()> {
+            check_target(&self.handle, self.opts.fixed)
+        }
+
+        #[inline]
+        fn ring_bound(&self) -> Option<u32> {
+            Some(self.files.ring_id())
+        }
+
+        #[inline]
+        fn files_epoch(&self) -> Option<u32> {
+            Some(self.files.epoch())
+        }
+
+        #[inline]
+        unsafe fn prepare(&self, storage: *mut DirectStorage) {
+            // SAFETY: the driver's promise: `storage` is writable.
+            unsafe { storage.write(DirectStorage { files: self.files }) };
+        }
+
+        #[inline]
+        fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+            kept(self.handle, self.opts.fixed)
+        }
+
+        #[inline]
+        unsafe fn output(cqe: Cqe, storage: *const DirectStorage) -> Result<Direct<S>> {
+            // SAFETY: `prepare` wrote the storage; the kernel never does.
+            unsafe { accepted_direct(cqe, storage) }
+        }
+    };
+}
+
 // SAFETY: the SQE accepts on a descriptor the operation holds into the
 // ring's table and writes no memory; the storage is read, never written,
 // after `prepare`.
@@ -134,26 +172,7 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
     const NAME: &'static str = "direct accept (IORING_OP_ACCEPT, IORING_FILE_INDEX_ALLOC)";
     const REBUILDS: bool = true;
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    fn ring_bound(&self) -> Option<u32> {
-        Some(self.files.ring_id())
-    }
-
-    #[inline]
-    fn files_epoch(&self) -> Option<u32> {
-        Some(self.files.epoch())
-    }
-
-    #[inline]
-    unsafe fn prepare(&self, storage: *mut DirectStorage) {
-        // SAFETY: the driver's promise: `storage` is writable.
-        unsafe { storage.write(DirectStorage { files: self.files }) };
-    }
+    direct_accept_op_common!();
 
     #[inline]
     fn entry(&self, _storage: *mut DirectStorage) -> squeue::Entry {
@@ -169,17 +188,6 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
     fn rebuild(target: Target, _storage: *mut DirectStorage) -> Option<(u32, squeue::Entry)> {
         Some((POLLIN, accept_direct_entry(target)))
     }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    unsafe fn output(cqe: Cqe, storage: *const DirectStorage) -> Result<Direct<S>> {
-        // SAFETY: `prepare` wrote the storage; the kernel never does.
-        unsafe { accepted_direct(cqe, storage) }
-    }
 }
 
 // SAFETY: as for `AcceptDirect`, for each shot: no memory is written, and
@@ -190,26 +198,7 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirectMulti<H, S> {
     const CODE: u8 = opcode::AcceptMulti::CODE;
     const NAME: &'static str = "multishot direct accept (IORING_OP_ACCEPT, IORING_ACCEPT_MULTISHOT, IORING_FILE_INDEX_ALLOC)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    fn ring_bound(&self) -> Option<u32> {
-        Some(self.files.ring_id())
-    }
-
-    #[inline]
-    fn files_epoch(&self) -> Option<u32> {
-        Some(self.files.epoch())
-    }
-
-    #[inline]
-    unsafe fn prepare(&self, storage: *mut DirectStorage) {
-        // SAFETY: the driver's promise: `storage` is writable.
-        unsafe { storage.write(DirectStorage { files: self.files }) };
-    }
+    direct_accept_op_common!();
 
     #[inline]
     fn entry(&self, _storage: *mut DirectStorage) -> squeue::Entry {
@@ -219,17 +208,6 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirectMulti<H, S> {
                 .allocate_file_index(true)
                 .build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
-    unsafe fn output(cqe: Cqe, storage: *const DirectStorage) -> Result<Direct<S>> {
-        // SAFETY: `prepare` wrote the storage; the kernel never does.
-        unsafe { accepted_direct(cqe, storage) }
     }
 }
 
