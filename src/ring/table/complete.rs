@@ -3,10 +3,12 @@
 //! stale tags) on the general one.
 
 use super::store::NONE;
-use super::{
-    ASKED, Cqe, Delivery, EAGAIN, ECANCELED, ENOENT, KEEP, Life, REARM, SCOPED, TAGGED, Table,
-};
+use super::{ASKED, Cqe, Delivery, EAGAIN, ECANCELED, KEEP, Life, REARM, SCOPED, TAGGED, Table};
 use crate::ring::UserData;
+use crate::sys::Errno;
+
+/// `ENOENT`, as a cancel's CQE carries it negated.
+const ENOENT: i32 = Errno::ENOENT.raw();
 
 impl Table {
     /// Records a CQE in the slot it names.

@@ -147,8 +147,6 @@ pub(crate) struct Table {
 const EAGAIN: i32 = Errno::EAGAIN.raw();
 /// `ECANCELED`, as a CQE result carries it negated.
 const ECANCELED: i32 = Errno::ECANCELED.raw();
-/// `ENOENT`, as a cancel's CQE carries it negated.
-const ENOENT: i32 = Errno::ENOENT.raw();
 
 impl Table {
     /// A table that holds at most `max` operations at once, with slots for
