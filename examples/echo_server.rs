@@ -34,31 +34,17 @@ use slab::Slab;
 #[path = "support/server.rs"]
 mod server;
 
-use server::ring_all;
+use server::{ACCEPT_BACKOFF, TAG_ACCEPT, TAG_CONN, TAG_SIGNAL, TAG_STOP, ring_all};
 
 const USAGE: &str = "usage: echo_server [--addr ADDR] [--threads N] [--idle-ms MS]
   --addr ADDR    IP:PORT to listen on (default 127.0.0.1:7878; port 0 picks one)
   --threads N    threads, each with its own ring and listener (default 1)
   --idle-ms MS   close connections idle this long (default 30000)";
 
-/// The listener's multishot accept, or the timeout before it is re-armed.
-const TAG_ACCEPT: u64 = 0;
-/// The signalfd read (the first thread only).
-const TAG_SIGNAL: u64 = 1;
-/// The read of this thread's stop eventfd.
-const TAG_STOP: u64 = 2;
-/// Connection `n` of a thread's slab is tagged `TAG_CONN + n`.
-const TAG_CONN: u64 = 16;
-
-/// Sizes of each thread's provided buffer ring.
-const BUF_ENTRIES: u16 = 256;
-const BUF_LEN: u32 = 4096;
 /// Received bytes a connection may hold unsent before its recv is paused.
 const MAX_PENDING: usize = 1 << 20;
 /// The most direct-descriptor slots (connections) a thread's ring takes.
 const MAX_SLOTS: u64 = 1 << 16;
-/// How long to wait before re-arming an accept that failed.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 struct Config {
     addr: SocketAddr,
@@ -193,17 +179,7 @@ impl Worker {
         stops: Arc<Vec<Arc<EventFd>>>,
         idle_after: Duration,
     ) -> Result<Worker, Error> {
-        // The ring is this thread's alone: completion work deferred to
-        // its own waits (DEFER_TASKRUN) instead of interrupting it. The
-        // completion queue has room for a recv and a send completion of
-        // each of a thousand connections at once: past it, completions
-        // wait in the kernel's overflow list, which costs a flush.
-        let mut ring = Ring::builder(256)
-            .cq_entries(4096)
-            .defer_taskrun(true)
-            .build()?;
-        // Group ids are unique in the whole process: any free one.
-        let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
+        let (mut ring, bufs) = server::worker_ring()?;
         // Connections are accepted as direct descriptors: no descriptor
         // lookup per operation, no close syscall. The table's size counts
         // against RLIMIT_NOFILE.

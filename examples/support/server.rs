@@ -8,7 +8,39 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use iofd::ring::{BufRing, Ring};
 use iofd::{Error, EventFd, ListenOptions, SigSet, Signal, SignalFd, TcpListener};
+
+/// The listener's multishot accept, or the timeout before it is re-armed.
+pub const TAG_ACCEPT: u64 = 0;
+/// The signalfd read (the first worker only).
+pub const TAG_SIGNAL: u64 = 1;
+/// The read of the worker's stop eventfd.
+pub const TAG_STOP: u64 = 2;
+/// Connection `n` of a worker's slab is tagged `TAG_CONN + n`.
+pub const TAG_CONN: u64 = 16;
+
+/// How long to wait before re-arming an accept that failed.
+pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Sizes of each worker's provided buffer ring.
+const BUF_ENTRIES: u16 = 256;
+const BUF_LEN: u32 = 4096;
+
+/// A worker's ring and its provided buffers. The ring is this thread's
+/// alone: completion work is deferred to its own waits (DEFER_TASKRUN)
+/// instead of interrupting it. The completion queue has room for a recv
+/// and a send completion of each of a thousand connections at once: past
+/// it, completions wait in the kernel's overflow list, which costs a
+/// flush. Group ids are unique in the whole process: any free one.
+pub fn worker_ring() -> Result<(Ring, BufRing), Error> {
+    let mut ring = Ring::builder(256)
+        .cq_entries(4096)
+        .defer_taskrun(true)
+        .build()?;
+    let bufs = ring.register_buf_ring_any(BUF_ENTRIES, BUF_LEN)?;
+    Ok((ring, bufs))
+}
 
 /// Why a server stops without serving: the message, and the exit status.
 pub struct Fatal(pub String, pub u8);
