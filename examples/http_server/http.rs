@@ -1,6 +1,6 @@
-//! The HTTP side of the plaintext server: the responses, the date,
-//! parsing a request from the bytes received, and a connection's
-//! protocol state.
+//! A connection of the plaintext server: its ring operations and
+//! buffers, around the protocol state of `proto.rs` (responses, dates,
+//! parsing), which the rival servers of the `peers` crate share.
 
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use iofd::ring::ops::{RecvMulti, SendBuf};
 #[path = "proto.rs"]
 mod proto;
 
-pub(crate) use proto::{BAD_HEAD, NOT_FOUND_HEAD, OK_BODY, OK_HEAD, Parsed, http_date, parse};
+pub(crate) use proto::{Session, http_date};
 
 pub(crate) struct Conn {
     pub(crate) stream: Arc<TcpStream>,
@@ -25,16 +25,10 @@ pub(crate) struct Conn {
     pub(crate) out: Vec<u8>,
     /// The last send's buffer, emptied, for the next.
     pub(crate) spare: Vec<u8>,
-    /// The front of a request that has not all come.
-    pub(crate) input: Vec<u8>,
-    /// How much of `input` was searched for the end of the header block.
-    pub(crate) scanned: usize,
-    /// Body bytes of the last request still to skip.
-    pub(crate) body_left: usize,
-    /// The last response is queued: what comes after is read and dropped,
-    /// and the connection closes once the response is out and the peer
-    /// has shut its side (or the server stops).
-    pub(crate) last: bool,
+    /// The requests' parsing and answering. Once the last response is
+    /// queued, the connection closes when it is out and the peer has shut
+    /// its side (or the server stops).
+    pub(crate) session: Session,
     /// The write side was shut after the last response.
     pub(crate) shut: bool,
     /// The peer shut its side, or the recv failed: nothing more to read.
@@ -57,10 +51,7 @@ impl Conn {
             sent: 0,
             out: Vec::new(),
             spare: Vec::new(),
-            input: Vec::new(),
-            scanned: 0,
-            body_left: 0,
-            last: false,
+            session: Session::new(),
             shut: false,
             read_done: false,
             closing: false,
@@ -72,72 +63,6 @@ impl Conn {
 
     /// Takes received bytes: answers every request they complete.
     pub(crate) fn on_data(&mut self, data: &[u8], date: &[u8; 29]) {
-        if self.last {
-            return; // dropped
-        }
-        if self.input.is_empty() {
-            // The usual case: whole requests, straight from the buffer.
-            let used = self.answer(data, date);
-            self.input.extend_from_slice(&data[used..]);
-        } else {
-            let mut input = std::mem::take(&mut self.input);
-            input.extend_from_slice(data);
-            let used = self.answer(&input, date);
-            input.drain(..used);
-            self.input = input; // its capacity kept
-        }
-    }
-
-    /// Answers the complete requests at the front of `data`; returns the
-    /// bytes they took (all of them after the last request).
-    pub(crate) fn answer(&mut self, data: &[u8], date: &[u8; 29]) -> usize {
-        let mut at = 0;
-        loop {
-            let skip = self.body_left.min(data.len() - at);
-            self.body_left -= skip;
-            at += skip;
-            let rest = &data[at..];
-            if self.body_left > 0 || rest.is_empty() {
-                return at;
-            }
-            if rest.starts_with(b"\r\n") {
-                // A stray line ending between requests (RFC 7230, 3.5).
-                at += 2;
-                self.scanned = 0;
-                continue;
-            }
-            let (head, status, body, connection) = match parse(rest, self.scanned) {
-                Parsed::Partial => {
-                    self.scanned = rest.len();
-                    return at;
-                }
-                Parsed::Bad => (0, BAD_HEAD, &[][..], Some(false)),
-                Parsed::Request(head, body, true, c) => {
-                    self.body_left = body;
-                    (head, OK_HEAD, OK_BODY, c)
-                }
-                Parsed::Request(head, body, false, c) => {
-                    self.body_left = body;
-                    (head, NOT_FOUND_HEAD, &[][..], c)
-                }
-            };
-            self.scanned = 0;
-            let out = &mut self.out;
-            out.extend_from_slice(status);
-            match connection {
-                Some(true) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
-                Some(false) => out.extend_from_slice(b"Connection: close\r\n"),
-                None => {}
-            }
-            out.extend_from_slice(b"Date: ");
-            out.extend_from_slice(date);
-            out.extend_from_slice(b"\r\n\r\n");
-            out.extend_from_slice(body);
-            if connection == Some(false) {
-                self.last = true;
-                return data.len();
-            }
-            at += head;
-        }
+        self.session.on_data(data, date, &mut self.out);
     }
 }

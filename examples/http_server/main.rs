@@ -352,7 +352,7 @@ impl Worker {
             );
         }
         let all_sent = conn.send.is_none() && conn.out.is_empty();
-        if conn.last && all_sent && !conn.shut {
+        if conn.session.is_last() && all_sent && !conn.shut {
             // The peer reads the last response, then the end; what it sent
             // meanwhile is read and dropped, not left to reset the
             // connection under the response.

@@ -15,7 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 mod proto;
 
 pub use proto::{
-    BAD_HEAD, MAX_HEAD, NOT_FOUND_HEAD, OK_BODY, OK_HEAD, Parsed, http_date, is_token, parse,
+    BAD_HEAD, MAX_HEAD, NOT_FOUND_HEAD, OK_BODY, OK_HEAD, Parsed, Session, http_date, is_token,
+    parse,
 };
 
 /// The `Date` header's value, formatted at most once a second. iofd's
@@ -64,105 +65,6 @@ thread_local! {
 /// cache: what the async rivals call once per read.
 pub fn with_date<R>(f: impl FnOnce(&[u8; 29]) -> R) -> R {
     DATE.with_borrow_mut(|d| f(d.refresh()))
-}
-
-/// A connection's protocol state: what iofd's `Conn` holds besides its
-/// I/O.
-#[derive(Default)]
-pub struct Session {
-    /// The front of a request that has not all come.
-    input: Vec<u8>,
-    /// How much of `input` was searched for the end of the header block.
-    scanned: usize,
-    /// Body bytes of the last request still to skip.
-    body_left: usize,
-    /// The last response is queued: what comes after is read and dropped,
-    /// and the connection closes once the response is out and the peer
-    /// has shut its side.
-    last: bool,
-}
-
-impl Session {
-    pub fn new() -> Session {
-        Session::default()
-    }
-
-    /// Whether the last response is queued: once it is sent, the server
-    /// shuts its side and reads (and drops) until the peer shuts its own.
-    pub fn is_last(&self) -> bool {
-        self.last
-    }
-
-    /// Takes received bytes: answers, into `out`, every request they
-    /// complete.
-    pub fn on_data(&mut self, data: &[u8], date: &[u8; 29], out: &mut Vec<u8>) {
-        if self.last {
-            return; // dropped
-        }
-        if self.input.is_empty() {
-            // The usual case: whole requests, straight from the buffer.
-            let used = self.answer(data, date, out);
-            self.input.extend_from_slice(&data[used..]);
-        } else {
-            let mut input = std::mem::take(&mut self.input);
-            input.extend_from_slice(data);
-            let used = self.answer(&input, date, out);
-            input.drain(..used);
-            self.input = input; // its capacity kept
-        }
-    }
-
-    /// Answers the complete requests at the front of `data`; returns the
-    /// bytes they took (all of them after the last request).
-    fn answer(&mut self, data: &[u8], date: &[u8; 29], out: &mut Vec<u8>) -> usize {
-        let mut at = 0;
-        loop {
-            let skip = self.body_left.min(data.len() - at);
-            self.body_left -= skip;
-            at += skip;
-            let rest = &data[at..];
-            if self.body_left > 0 || rest.is_empty() {
-                return at;
-            }
-            if rest.starts_with(b"\r\n") {
-                // A stray line ending between requests (RFC 7230, 3.5).
-                at += 2;
-                self.scanned = 0;
-                continue;
-            }
-            let (head, status, body, connection) = match parse(rest, self.scanned) {
-                Parsed::Partial => {
-                    self.scanned = rest.len();
-                    return at;
-                }
-                Parsed::Bad => (0, BAD_HEAD, &[][..], Some(false)),
-                Parsed::Request(head, body, true, c) => {
-                    self.body_left = body;
-                    (head, OK_HEAD, OK_BODY, c)
-                }
-                Parsed::Request(head, body, false, c) => {
-                    self.body_left = body;
-                    (head, NOT_FOUND_HEAD, &[][..], c)
-                }
-            };
-            self.scanned = 0;
-            out.extend_from_slice(status);
-            match connection {
-                Some(true) => out.extend_from_slice(b"Connection: keep-alive\r\n"),
-                Some(false) => out.extend_from_slice(b"Connection: close\r\n"),
-                None => {}
-            }
-            out.extend_from_slice(b"Date: ");
-            out.extend_from_slice(date);
-            out.extend_from_slice(b"\r\n\r\n");
-            out.extend_from_slice(body);
-            if connection == Some(false) {
-                self.last = true;
-                return data.len();
-            }
-            at += head;
-        }
-    }
 }
 
 #[cfg(test)]
