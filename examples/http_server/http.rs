@@ -11,7 +11,7 @@ use iofd::ring::ops::{RecvMulti, SendBuf};
 #[path = "proto.rs"]
 mod proto;
 
-pub(crate) use proto::{Session, http_date};
+pub(crate) use proto::{DateCache, Session};
 
 pub(crate) struct Conn {
     pub(crate) stream: Arc<TcpStream>,

@@ -24,7 +24,6 @@
 use std::net::{Shutdown, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use iofd::ring::ops::{AcceptMulti, Close, ReadCounter, ReadSignal, Timeout};
 use iofd::ring::{BufRing, Ring, Token, UserData};
@@ -39,7 +38,7 @@ use server::{ACCEPT_BACKOFF, TAG_ACCEPT, TAG_CONN, TAG_SIGNAL, TAG_STOP, ring_al
 
 mod http;
 
-use http::{Conn, http_date};
+use http::{Conn, DateCache};
 
 const USAGE: &str = "usage: http_server [--addr ADDR] [--threads N]
   --addr ADDR    IP:PORT to listen on (default 127.0.0.1:8080; port 0 picks one)
@@ -118,9 +117,8 @@ struct Worker {
     /// their sends then carry every response of the batch, and their
     /// recvs, ended for want of buffers, find the batch's buffers back.
     queue: Vec<usize>,
-    /// The `Date` header's value, and the second it is for.
-    date: [u8; 29],
-    date_secs: u64,
+    /// The `Date` header's value, formatted once a second.
+    date: DateCache,
     stopping: bool,
 }
 
@@ -158,8 +156,7 @@ impl Worker {
             stops,
             conns: Slab::new(),
             queue: Vec::new(),
-            date: [b' '; 29],
-            date_secs: u64::MAX,
+            date: DateCache::new(),
             stopping: false,
         })
     }
@@ -171,11 +168,7 @@ impl Worker {
                 Err(e) => return Err(e),
             }
             // One clock read per batch (the vDSO: cheap), one format per second.
-            let now = SystemTime::now().duration_since(UNIX_EPOCH);
-            let now = now.map_or(0, |d| d.as_secs());
-            if now != self.date_secs {
-                (self.date, self.date_secs) = (http_date(now), now);
-            }
+            self.date.refresh();
             while let Some(c) = self.ring.next_completion() {
                 match c.tag {
                     TAG_ACCEPT => self.on_accept()?,
@@ -293,7 +286,7 @@ impl Worker {
             while let Some(r) = self.ring.poll(&mut t) {
                 match r {
                     // `buf` drops here: back in the group at once.
-                    Ok(Some(buf)) => conn.on_data(&buf, &self.date),
+                    Ok(Some(buf)) => conn.on_data(&buf, self.date.get()),
                     Ok(None) => conn.read_done = true, // the peer shut its side
                     // The data waits in the socket: re-armed after this
                     // batch has given its buffers back.

@@ -5,6 +5,7 @@
 //! same code and only the I/O differs.
 
 use std::io::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The longest request line and header block accepted.
 pub const MAX_HEAD: usize = 8192;
@@ -49,6 +50,45 @@ pub fn http_date(secs: u64) -> [u8; 29] {
         secs % 60,
     );
     text
+}
+
+/// The `Date` header's value, formatted at most once a second. iofd's
+/// server reads the clock once per batch of completions; the async rivals
+/// once per read, the raw ones once per batch.
+pub struct DateCache {
+    text: [u8; 29],
+    secs: u64,
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        DateCache::new()
+    }
+}
+
+impl DateCache {
+    /// A cache that formats at its first refresh.
+    pub fn new() -> DateCache {
+        DateCache {
+            text: [b' '; 29],
+            secs: u64::MAX,
+        }
+    }
+
+    /// Reads the clock (the vDSO: cheap) and formats on a new second.
+    pub fn refresh(&mut self) -> &[u8; 29] {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH);
+        let now = now.map_or(0, |d| d.as_secs());
+        if now != self.secs {
+            (self.text, self.secs) = (http_date(now), now);
+        }
+        &self.text
+    }
+
+    /// The value as last refreshed.
+    pub fn get(&self) -> &[u8; 29] {
+        &self.text
+    }
 }
 
 /// The request at the front of the bytes received.

@@ -9,53 +9,13 @@
 //! connection stays open); `Connection: close` a close after the response;
 //! a malformed request or a header block over 8 KiB a `400` and a close.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 #[path = "../../examples/http_server/proto.rs"]
 mod proto;
 
 pub use proto::{
-    BAD_HEAD, MAX_HEAD, NOT_FOUND_HEAD, OK_BODY, OK_HEAD, Parsed, Session, http_date, is_token,
-    parse,
+    BAD_HEAD, DateCache, MAX_HEAD, NOT_FOUND_HEAD, OK_BODY, OK_HEAD, Parsed, Session, http_date,
+    is_token, parse,
 };
-
-/// The `Date` header's value, formatted at most once a second. iofd's
-/// server reads the clock once per batch of completions; the async rivals
-/// once per read, the raw ones once per batch.
-pub struct DateCache {
-    text: [u8; 29],
-    secs: u64,
-}
-
-impl Default for DateCache {
-    fn default() -> Self {
-        DateCache::new()
-    }
-}
-
-impl DateCache {
-    pub fn new() -> DateCache {
-        DateCache {
-            text: [b' '; 29],
-            secs: u64::MAX,
-        }
-    }
-
-    /// Reads the clock (the vDSO: cheap) and formats on a new second.
-    pub fn refresh(&mut self) -> &[u8; 29] {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH);
-        let now = now.map_or(0, |d| d.as_secs());
-        if now != self.secs {
-            (self.text, self.secs) = (http_date(now), now);
-        }
-        &self.text
-    }
-
-    /// The value as last refreshed.
-    pub fn get(&self) -> &[u8; 29] {
-        &self.text
-    }
-}
 
 thread_local! {
     static DATE: std::cell::RefCell<DateCache> = std::cell::RefCell::new(DateCache::new());
