@@ -133,12 +133,8 @@ impl<S> Direct<S> {
     /// the `Direct`'s ring. If it is dropped without being pushed, or its
     /// push fails, the slot is closed as if the `Direct` had been dropped.
     pub fn close_op(self) -> Close {
-        let files = DirectFiles {
-            ring: self.ring,
-            epoch: self.epoch,
-            slots: 0,
-        };
-        Close::direct(files, self.into_index())
+        let (ring, epoch) = (self.ring, self.epoch);
+        Close::direct(ring, epoch, self.into_index())
     }
 }
 

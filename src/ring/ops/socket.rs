@@ -21,9 +21,9 @@ use io_uring::{opcode, squeue, types};
 use super::{OpHandle, Opts, check_target, kept, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{TcpStream, UdpSocket, UnixStream};
+use crate::ring::Cqe;
 use crate::ring::direct::release;
 use crate::ring::op::Op;
-use crate::ring::{Cqe, DirectFiles};
 use crate::sys::net::SockAddr;
 
 /// Builds an SQE with `$f` bound to the target as the io-uring crate's
@@ -220,17 +220,20 @@ pub struct Close {
     /// The descriptor's number, once `prepare` has moved it to the storage.
     raw: std::cell::Cell<RawFd>,
     fixed: Option<u32>,
-    /// For a [`Direct`](crate::ring::Direct)'s slot: its table, and whether the operation still
+    /// For a [`Direct`](crate::ring::Direct)'s slot: its ring and table
+    /// registration (epoch), and whether the operation still
     /// owns the slot (until `prepare` hands it to the storage), to close
     /// it as the `Direct` would if the operation is dropped unpushed.
-    slot: Option<DirectFiles>,
+    slot: Option<(u32, u32)>,
     owns_slot: std::cell::Cell<bool>,
 }
 
 impl Drop for Close {
     fn drop(&mut self) {
-        if let (Some(files), Some(index), true) = (self.slot, self.fixed, self.owns_slot.get()) {
-            release(files.ring_id(), files.epoch(), index);
+        if let (Some((ring, epoch)), Some(index), true) =
+            (self.slot, self.fixed, self.owns_slot.get())
+        {
+            release(ring, epoch, index);
         }
     }
 }
@@ -267,14 +270,15 @@ impl Close {
         }
     }
 
-    /// Closes slot `index` of table `files`, which the operation owns
+    /// Closes slot `index` of registration `epoch` of ring `ring`'s table,
+    /// which the operation owns
     /// (see [`Direct::close_op`](crate::ring::Direct::close_op)).
-    pub(crate) fn direct(files: DirectFiles, index: u32) -> Close {
+    pub(crate) fn direct(ring: u32, epoch: u32, index: u32) -> Close {
         Close {
             fd: std::cell::Cell::new(None),
             raw: std::cell::Cell::new(-1),
             fixed: Some(index),
-            slot: Some(files),
+            slot: Some((ring, epoch)),
             owns_slot: std::cell::Cell::new(true),
         }
     }
@@ -315,12 +319,12 @@ unsafe impl Op for Close {
 
     #[inline]
     fn ring_bound(&self) -> Option<u32> {
-        self.slot.map(DirectFiles::ring_id)
+        self.slot.map(|(ring, _)| ring)
     }
 
     #[inline]
     fn files_epoch(&self) -> Option<u32> {
-        self.slot.map(DirectFiles::epoch)
+        self.slot.map(|(_, epoch)| epoch)
     }
 
     #[inline]
@@ -342,8 +346,8 @@ unsafe impl Op for Close {
         let fd = self.fd.take().map_or(-1, IntoRawFd::into_raw_fd);
         self.raw.set(fd);
         let slot = match (self.slot, self.fixed) {
-            (Some(files), Some(index)) if self.owns_slot.replace(false) => {
-                Some((files.ring_id(), files.epoch(), index))
+            (Some((ring, epoch)), Some(index)) if self.owns_slot.replace(false) => {
+                Some((ring, epoch, index))
             }
             _ => None,
         };
