@@ -159,10 +159,12 @@ impl Ring {
     /// from the submissions that did not wait (a score that rises by
     /// [`WAITING`] for each that found nothing and falls by one for each
     /// that found something: one in [`WAITING`] needing a wait tips it),
-    /// and tried again every [`PROBE_EVERY`] turns taken in one enter. Waiting for more than one, a signal after
-    /// the first completion could not be told from the wait's end: the
-    /// submission and the wait are separate enters then, and the wait-only
-    /// ones report `EINTR` themselves.
+    /// and tried again every [`PROBE_EVERY`] turns taken in one enter.
+    ///
+    /// Waiting for more than one, a signal after the first completion
+    /// could not be told from the wait's end: the submission and the wait
+    /// are separate enters then, and the wait-only ones report `EINTR`
+    /// themselves.
     #[inline(always)]
     fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
         if want == 1 && self.wait_score >= WAITING && !self.queues.sq_is_empty() {

@@ -30,6 +30,17 @@ fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
 /// (table keys stay below 2^31).
 const RECANCEL: u32 = 1 << 31;
 
+/// The key a delivery leaves for the end of the pass: a read to re-arm,
+/// or (marked with [`RECANCEL`]) a cancel to send again.
+#[inline(always)]
+fn held_key(d: Delivery) -> Option<u32> {
+    match d {
+        Delivery::Rearm(key) => Some(key),
+        Delivery::Recancel(key) => Some(key | RECANCEL),
+        _ => None,
+    }
+}
+
 impl Ring {
     /// Drains the completion queue into the table — flushing completions
     /// that overflowed it and running deferred completion work while the
@@ -87,25 +98,17 @@ impl Ring {
                 let ud = UserData::from_raw(cqe.user_data);
                 match self.table.complete_unsettled(ud, cqe.res, cqe.flags) {
                     Delivery::Unsettled => done += 1,
-                    Delivery::Rearm(key) => {
-                        if let Some(place) = rearms.get_mut(held) {
-                            *place = key;
-                        }
-                        held += 1;
-                        if held == REARMS {
-                            break;
-                        }
-                    }
-                    Delivery::Recancel(key) => {
-                        if let Some(place) = rearms.get_mut(held) {
-                            *place = key | RECANCEL;
-                        }
-                        held += 1;
-                        if held == REARMS {
-                            break;
+                    d => {
+                        if let Some(key) = held_key(d) {
+                            if let Some(place) = rearms.get_mut(held) {
+                                *place = key;
+                            }
+                            held += 1;
+                            if held == REARMS {
+                                break;
+                            }
                         }
                     }
-                    _ => {}
                 }
             }
             self.queues.cq_release(head);
