@@ -82,9 +82,9 @@ pub mod sys;
 
 pub use error::{Error, Result};
 pub use fd::{
-    Clock, EventFd, Fd, Handle, ListenOptions, MappedRegion, MemFd, PidFd, SigSet, Signal,
-    SignalFd, SignalInfo, Signaler, TcpListener, TcpStream, Timer, TimerFd, UdpSocket,
-    UnixListener, UnixStream,
+    ChildEvent, ChildStatus, Clock, EventFd, Fd, Handle, ListenOptions, MappedRegion, MemFd, PidFd,
+    SigSet, Signal, SignalFd, SignalInfo, Signaler, TcpListener, TcpStream, Timer, TimerFd,
+    UdpSocket, UnixListener, UnixStream,
 };
 pub use sys::file::Seals;
 pub use sys::mem::Prot;

@@ -47,6 +47,9 @@ fn a_deadline_that_cancels_a_waitid_expires() {
         return;
     }
     let child = Arc::new(sleeper("30"));
+    // A blocking pidfd: the kernel's wait alone, which takes a deadline
+    // (on a non-blocking one the wait runs behind a poll, which cannot).
+    child.set_nonblocking(false).expect("blocking");
     let start = Instant::now();
     let (wait, deadline) = ring
         .push_with_timeout(child.wait_op_shared(), Timeout::after(50 * MS))

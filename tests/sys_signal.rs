@@ -182,3 +182,49 @@ fn signalfd_update_on_a_closed_number_is_ebadf() {
     let fd = unsafe { BorrowedFd::borrow_raw(900_000) };
     assert_eq!(signalfd4_update(fd, bit(SIGUSR1)), Err(Errno::EBADF));
 }
+
+/// A real-time signal no test sends, so changing its disposition here
+/// (process-wide) touches nothing else.
+const SIGRT_UNUSED: i32 = 50;
+
+#[test]
+fn rt_sigaction_reads_and_sets_dispositions() -> TestResult {
+    use iofd::sys::signal::{SigDisposition, rt_sigaction};
+    // Read only: the test harness leaves SIGUSR1 at its default.
+    assert_eq!(rt_sigaction(SIGUSR1, None)?, SigDisposition::Default);
+    let before = rt_sigaction(SIGRT_UNUSED, Some(SigDisposition::Ignore))?;
+    assert_eq!(before, SigDisposition::Default);
+    let ignored = proc_hex("/proc/self/status", "SigIgn:")?;
+    assert_ne!(
+        ignored & bit(SIGRT_UNUSED),
+        0,
+        "the kernel shows it ignored"
+    );
+    assert_eq!(
+        rt_sigaction(SIGRT_UNUSED, Some(SigDisposition::Default))?,
+        SigDisposition::Ignore
+    );
+    let ignored = proc_hex("/proc/self/status", "SigIgn:")?;
+    assert_eq!(ignored & bit(SIGRT_UNUSED), 0);
+    Ok(())
+}
+
+#[test]
+fn rt_sigaction_refuses_what_it_cannot_set() {
+    use iofd::sys::signal::{SigDisposition, rt_sigaction};
+    for sig in [0, -1, 65] {
+        assert_eq!(rt_sigaction(sig, None), Err(Errno::EINVAL), "signal {sig}");
+    }
+    for sig in [SIGKILL, SIGSTOP] {
+        assert_eq!(
+            rt_sigaction(sig, Some(SigDisposition::Ignore)),
+            Err(Errno::EINVAL)
+        );
+        // Reading them is allowed.
+        assert_eq!(rt_sigaction(sig, None), Ok(SigDisposition::Default));
+    }
+    assert_eq!(
+        rt_sigaction(SIGRT_UNUSED, Some(SigDisposition::Handler(0x1000))),
+        Err(Errno::EINVAL)
+    );
+}

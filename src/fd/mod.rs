@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 
+mod child;
 mod eventfd;
 #[expect(
     clippy::module_inception,
@@ -40,6 +41,7 @@ mod signalfd;
 mod sigset;
 mod timerfd;
 
+pub use child::{ChildEvent, ChildStatus};
 pub use eventfd::EventFd;
 pub(crate) use eventfd::SIGNAL_MAX;
 pub use fd::Fd;

@@ -131,6 +131,34 @@ impl PidFd {
         self.pid
     }
 
+    /// The descriptor, borrowed; [`Error::Closed`] once closed.
+    pub(crate) fn borrow_fd(&self) -> Result<std::os::fd::BorrowedFd<'_>> {
+        self.fd.borrow()
+    }
+
+    /// Makes the pidfd blocking or not (`O_NONBLOCK`, on its open file
+    /// description: every duplicate of it changes too). A blocking pidfd
+    /// lets [`wait`](PidFd::wait) sleep, and lets the ring wait by pidfd
+    /// for stops and continues
+    /// ([`wait_child_op`](PidFd::wait_child_op)); on a non-blocking one
+    /// the kernel turns every wait by pidfd into `WNOHANG`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`].
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.fd.set_nonblocking(nonblocking)
+    }
+
+    /// Whether the pidfd is non-blocking (`O_NONBLOCK`): one `fcntl`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`].
+    pub fn is_nonblocking(&self) -> Result<bool> {
+        self.fd.is_nonblocking()
+    }
+
     /// `pidfd_send_signal(pidfd, sig, NULL, 0)` — sends `sig` to the
     /// process, as `kill(pid, sig)` would, but never to a process that
     /// reused its pid.

@@ -158,6 +158,15 @@ impl fmt::Display for Signal {
 /// made from a raw or owned descriptor reads it back from
 /// `/proc/self/fdinfo`.
 ///
+/// # Children inherit the block
+///
+/// A child process inherits its parent's signal mask (and its ignored
+/// signals) across `execve`. A program that blocks `SIGTERM` for its
+/// `SignalFd` and then starts children with `std::process::Command` starts
+/// them with `SIGTERM` blocked: a `SIGTERM` sent to them stays pending
+/// and does nothing. Spawn children with [`PidFd::spawn`](super::PidFd::spawn),
+/// which resets their mask and dispositions (and hands back a pidfd).
+///
 /// # Examples
 ///
 /// ```

@@ -160,6 +160,12 @@ impl SigSet {
     /// could hang `setuid` in another thread); see
     /// [`LIBC_RESERVED`](crate::sys::signal::LIBC_RESERVED).
     ///
+    /// The mask is inherited by threads this thread starts and by child
+    /// processes, across `execve`: a child spawned with
+    /// `std::process::Command` keeps these signals blocked, and does not
+    /// react to them. [`PidFd::spawn`](crate::PidFd::spawn) starts children
+    /// with an empty mask.
+    ///
     /// # Errors
     ///
     /// None in practice: the kernel's `EINVAL` and `EFAULT` cannot be

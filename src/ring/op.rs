@@ -101,6 +101,18 @@ pub unsafe trait Op {
         None
     }
 
+    /// For an operation that must not run before its file is ready (a
+    /// wait by a non-blocking pidfd, which the kernel runs as `WNOHANG`):
+    /// the file and `poll` events to wait for first. The driver then
+    /// pushes a `POLL_ADD` linked in front of the operation's SQE, silent
+    /// unless it fails (its error, such as a cancel's, is then the
+    /// operation's result). Such an operation cannot be chained, flagged or
+    /// given a link timeout. `None` (the default): pushed alone.
+    #[inline]
+    fn poll_first(&self) -> Option<(Target, u32)> {
+        None
+    }
+
     /// The ring the operation's registered resources belong to (a fixed
     /// buffer's), by its [`Ring::id`](super::Ring::id): the driver
     /// refuses to push it on any other, where the same index names other

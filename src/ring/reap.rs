@@ -20,7 +20,7 @@ use crate::sys::Errno;
 /// to the SQE that follows it, and silent unless it fails. A failing poll's
 /// CQE carries `ud` with the auxiliary flag and ends the operation: the
 /// kernel then skips the CQE of the read linked behind it as well.
-fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
+pub(super) fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
     super::ops::poll_add(target, events)
         .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
         .user_data(ud.aux().raw())

@@ -355,10 +355,41 @@ impl Ring {
                 discard,
             )
         }?;
+        if let Some((target, events)) = op.poll_first() {
+            return self.launch_polled(op, ud, entry, target, events);
+        }
         // SAFETY: `O: Op` vouches for the SQE; its storage outlives the
         // operation (the caller's promise). The queue has room: nothing
         // pushed since the check.
         unsafe { self.queues.push_unchecked(entry) };
+        keep(&mut self.table, ud, op);
+        Ok(())
+    }
+
+    /// The rest of [`launch`](Ring::launch) for an operation with a poll
+    /// first ([`Op::poll_first`]): the poll and the operation's SQE
+    /// (`entry`, built for slot `ud`) go into the queue together, linked.
+    #[cold]
+    #[inline(never)]
+    fn launch_polled<O: Op>(
+        &mut self,
+        op: O,
+        ud: UserData,
+        entry: squeue::Entry,
+        target: Target,
+        events: u32,
+    ) -> Result<()> {
+        let pair = [super::reap::poll_entry(target, events, ud), entry];
+        // A cancel must then name the poll too.
+        self.table.mark_rearmed(ud);
+        // SAFETY: the poll touches no memory, and its file is the
+        // operation's own, kept open as for the operation; the operation's
+        // SQE is vouched for by `O: Op` with storage that outlives it. Both
+        // go in together, so the link is never split.
+        if let Err(e) = unsafe { self.push_linked(&pair) } {
+            self.table.remove(ud);
+            return Err(e);
+        }
         keep(&mut self.table, ud, op);
         Ok(())
     }
@@ -395,7 +426,11 @@ impl Ring {
         scoped: bool,
         discard: Option<Discard>,
     ) -> Result<UserData> {
-        if let Err(e) = self.check::<LinkTimeout>().and(self.check_bound(&op)) {
+        let checked = self
+            .check::<LinkTimeout>()
+            .and(self.check_bound(&op))
+            .and(refuse_polled(&op));
+        if let Err(e) = checked {
             self.table.remove(ud);
             return Err(e);
         }
@@ -551,6 +586,19 @@ impl Ring {
         // SAFETY: forwarded to the caller.
         unsafe { self.push_entry(entry) }
     }
+}
+
+/// Refuses an operation with a poll first ([`Op::poll_first`]) where its
+/// SQE would not be pushed as the driver's linked pair: in a chain, with
+/// flags, or with a link timeout.
+#[inline(always)]
+pub(crate) fn refuse_polled<O: Op>(op: &O) -> Result<()> {
+    if op.poll_first().is_some() {
+        return Err(Error::InvalidParam(
+            "an operation that polls first cannot be chained, flagged or given a deadline",
+        ));
+    }
+    Ok(())
 }
 
 /// Whether an `S` is stored out of line.

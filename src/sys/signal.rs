@@ -1,4 +1,5 @@
-//! Signal masks and signalfd: `rt_sigprocmask`, `signalfd4`.
+//! Signal masks, dispositions and signalfd: `rt_sigprocmask`,
+//! `rt_sigaction`, `signalfd4`.
 //!
 //! Signal sets cross this layer as a plain `u64` in the kernel's layout for
 //! x86_64 (`sizeof(sigset_t)` is 8): bit `n - 1` stands for signal `n`.
@@ -83,6 +84,93 @@ pub fn rt_sigprocmask(how: SigHow, set: Option<&u64>) -> Result<u64, Errno> {
         )?;
     }
     Ok(old)
+}
+
+/// What the process does with a signal: its disposition, as
+/// `rt_sigaction` reports and sets it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SigDisposition {
+    /// `SIG_DFL`: the signal's default action (terminate, stop, ignore...).
+    Default,
+    /// `SIG_IGN`: the signal is discarded. An ignored signal stays ignored
+    /// across `execve`, unlike a handler.
+    Ignore,
+    /// A handler function at this address (only reported: this layer sets
+    /// no handlers, which would need a signal-return trampoline).
+    Handler(usize),
+}
+
+/// The kernel's `struct sigaction` for x86_64 (`kernel_sigaction`).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// `rt_sigaction(sig, act, oldact, 8)` — sets signal `sig`'s disposition
+/// to `set` ([`Default`](SigDisposition::Default) or
+/// [`Ignore`](SigDisposition::Ignore), with no flags and an empty mask),
+/// or only reads it with `set: None`, and returns the disposition as it
+/// was. Dispositions are process-wide.
+///
+/// Only raw syscalls, no allocation: it may be called between `fork` and
+/// `execve` (in a `pre_exec` hook).
+///
+/// # Errors
+///
+/// `EINVAL` for a signal outside 1..=64, for setting `SIGKILL` or
+/// `SIGSTOP`, and for `set: Some(Handler(_))`, which this layer does not
+/// install.
+///
+/// See [rt_sigaction(2)](https://man7.org/linux/man-pages/man2/rt_sigaction.2.html).
+#[inline]
+pub fn rt_sigaction(sig: i32, set: Option<SigDisposition>) -> Result<SigDisposition, Errno> {
+    /// `SIG_DFL` and `SIG_IGN` as handler values.
+    const SIG_DFL: usize = 0;
+    const SIG_IGN: usize = 1;
+    if !(1..=64).contains(&sig) {
+        return Err(Errno::EINVAL);
+    }
+    let act = match set {
+        None => None,
+        Some(SigDisposition::Default) => Some(SIG_DFL),
+        Some(SigDisposition::Ignore) => Some(SIG_IGN),
+        Some(SigDisposition::Handler(_)) => return Err(Errno::EINVAL),
+    }
+    .map(|handler| KernelSigaction {
+        handler,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    });
+    let mut old = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    let act_ptr = act
+        .as_ref()
+        .map_or(0, |a| a as *const KernelSigaction as usize);
+    // SAFETY: `act_ptr` is null or a live `KernelSigaction` the kernel
+    // reads; `old` is a writable one; both only during the call. Only
+    // `SIG_DFL` and `SIG_IGN` are installed, which need no restorer.
+    unsafe {
+        syscall4(
+            nr::RT_SIGACTION,
+            sig as usize,
+            act_ptr,
+            &mut old as *mut KernelSigaction as usize,
+            SIGSET_SIZE,
+        )?;
+    }
+    Ok(match old.handler {
+        SIG_DFL => SigDisposition::Default,
+        SIG_IGN => SigDisposition::Ignore,
+        addr => SigDisposition::Handler(addr),
+    })
 }
 
 /// `signalfd4(-1, mask, 8, flags)` — creates a signalfd that reads the

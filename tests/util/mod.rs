@@ -1,5 +1,9 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    dead_code,
+    unused_macros,
+    reason = "each test binary uses a different subset"
+)]
 
 use std::os::fd::{AsFd, AsRawFd};
 
@@ -42,6 +46,17 @@ pub type CheckResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// A named check of a `harness = false` test binary.
 pub type Check = (&'static str, fn() -> CheckResult);
+
+/// Runs the checks of a `harness = false` test binary, named by their
+/// functions' names (so none can be listed under a wrong name), through
+/// [`run_checks`]: `checks![first_check, second_check]`.
+macro_rules! checks {
+    ($($check:ident),+ $(,)?) => {
+        $crate::util::run_checks(&[
+            $((stringify!($check), $check as fn() -> $crate::util::CheckResult)),+
+        ])
+    };
+}
 
 /// Runs the named checks of a `harness = false` test binary in order, each
 /// isolated from the others' panics, prints one line per check and the

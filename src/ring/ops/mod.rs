@@ -12,6 +12,8 @@
 //! | [`SignalFd`](crate::SignalFd) | `read_many_op` | [`ReadSignals`] | how many records |
 //! | [`PidFd`](crate::PidFd) | `exit_op` | [`PollExit`] | `()` once the process has exited |
 //! | [`PidFd`](crate::PidFd) | `wait_op` | [`WaitExit`] | the child's [`ExitStatus`](std::process::ExitStatus) |
+//! | [`PidFd`](crate::PidFd) | `wait_child_op` | [`WaitChild`] | a [`ChildEvent`](crate::ChildEvent): exit, stop or continue |
+//! | — | [`WaitAny::any_child`], [`WaitAny::group`] | [`WaitAny`] | a [`ChildEvent`](crate::ChildEvent) of whichever child |
 //! | [`EventFd`](crate::EventFd), [`TimerFd`](crate::TimerFd), [`SignalFd`](crate::SignalFd) | `read_provided_op(&bufs)` | [`ReadProvided`] | a [`ProvidedBuf`](super::ProvidedBuf) from the [`BufRing`](super::BufRing) |
 //! | [`EventFd`](crate::EventFd), [`TimerFd`](crate::TimerFd), [`SignalFd`](crate::SignalFd) | `read_multishot_op(&bufs)` | [`ReadMultishot`] | a [`ProvidedBuf`](super::ProvidedBuf) per shot |
 //! | [`Fd`](crate::Fd), [`MemFd`](crate::MemFd) | `read_at_op(offset)` | [`ReadAt`] | bytes read |
@@ -79,6 +81,7 @@ mod socket;
 mod stream;
 mod timeout;
 mod timerfd;
+mod wait;
 mod zerocopy;
 
 pub use accept::{Accept, AcceptFrom, AcceptMulti, PeerStorage};
@@ -90,7 +93,7 @@ pub use fixedio::{FixedResult, FixedStorage, ReadFixed, WriteFixed};
 pub use misc::{Cancel, Nop, RawSqe};
 pub use open::{OpenAt, OpenStorage};
 pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
-pub use pidfd::{PollExit, WaitExit};
+pub use pidfd::{PollExit, WaitChild, WaitExit};
 pub use poll::{Poll, PollFlags, PollMultishot, PollSource, PollTarget};
 pub use provided::{ProvidedStorage, ReadMultishot, ReadProvided};
 pub use signalfd::{ReadSignal, ReadSignals};
@@ -101,6 +104,7 @@ pub use timeout::{
     TimeoutUpdate,
 };
 pub use timerfd::ReadExpirations;
+pub use wait::WaitAny;
 pub use zerocopy::SendZc;
 
 pub(crate) use timeout::{check_update, mark_removed};
