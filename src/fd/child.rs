@@ -160,6 +160,10 @@ impl PidFd {
     ///
     /// Reap the child through the pidfd ([`PidFd::try_wait`], the ring's
     /// [`wait_op`](PidFd::wait_op)) *or* through the `Child`, not both.
+    ///
+    /// The hook makes std fork rather than use `posix_spawn`: starting and
+    /// reaping `/bin/true` measured 1.24x std's plain spawn (BENCHMARKS.md,
+    /// "Processes"), more in a parent with much memory mapped.
     /// Each call adds one `pre_exec` hook to `cmd`: spawn a fresh
     /// `Command` each time rather than one reused thousands of times.
     ///
