@@ -180,6 +180,8 @@ impl Ring {
             direct_slots: self.direct_slots,
             wait_score: self.wait_score,
             turns: self.turns,
+            sqpoll: self.sqpoll,
+            disabled: self.disabled,
         }
     }
 
