@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iofd::ring::ops::{Nop, PollFlags, PollMultishot, Timeout, TimeoutResult};
+use iofd::ring::ops::{LinkTimeoutResult, Nop, PollFlags, PollMultishot, Timeout, TimeoutResult};
 use iofd::ring::{Ring, RingBuilder};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
@@ -119,6 +119,25 @@ fn a_cancelled_read_ends_cancelled() {
         ring.cancel_keep(&read).unwrap();
         assert_eq!(ring.wait(read), Err(Error::Os(Errno::ECANCELED)));
         assert_eq!(ring.in_flight(), 0);
+    });
+}
+
+#[test]
+fn a_deadline_linked_to_a_read_cancels_it() {
+    // The read and its link timeout are published together: a poller
+    // never sees the read without its deadline.
+    on_each(8, |ring| {
+        for _ in 0..20 {
+            let efd = Arc::new(EventFd::new(0).unwrap());
+            let (read, deadline) = ring
+                .push_with_timeout(
+                    efd.read_op_shared(),
+                    Timeout::after(Duration::from_millis(2)),
+                )
+                .unwrap();
+            assert_eq!(ring.wait(read), Err(Error::Os(Errno::ECANCELED)));
+            assert_eq!(ring.wait(deadline), Ok(LinkTimeoutResult::Expired));
+        }
     });
 }
 

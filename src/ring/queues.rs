@@ -280,7 +280,11 @@ impl Queues {
         unsafe { (*self.sq_tail_shared).store(self.sq_tail, Ordering::Release) };
     }
 
-    /// Pushes all of `entries` or none: `false` without room for all.
+    /// Pushes all of `entries` or none: `false` without room for all. The
+    /// tail is published once, after the last: an SQPOLL poller, which
+    /// takes SQEs as soon as they are published, sees the whole link or
+    /// none of it (a link cut at the end of a submission would run its
+    /// first part alone).
     ///
     /// # Safety
     ///
@@ -293,9 +297,15 @@ impl Queues {
             return false;
         }
         for e in entries {
-            // SAFETY: room was checked for all; forwarded to the caller.
-            unsafe { self.push_unchecked(e.clone()) };
+            let at = (self.sq_tail & self.sq_mask) as usize;
+            // SAFETY: as in `push_unchecked`: `at` is inside the SQE
+            // mapping and its slot is free (room was checked for all);
+            // the kernel reads none of them before the tail below.
+            unsafe { self.sqes.add(at).write(e.clone()) };
+            self.sq_tail = self.sq_tail.wrapping_add(1);
         }
+        // SAFETY: a valid index; `Release` publishes the SQEs with it.
+        unsafe { (*self.sq_tail_shared).store(self.sq_tail, Ordering::Release) };
         true
     }
 
