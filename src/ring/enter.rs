@@ -21,13 +21,26 @@ impl Ring {
     /// `io_uring_enter` — submits every queued SQE. Operations whose
     /// tokens were dropped untaken are detached first (their slots freed
     /// at their final CQEs), and those of dropped [`WheelTimers`](super::WheelTimers)
-    /// cancelled.
+    /// cancelled. Returns how many SQEs the kernel took: all that were
+    /// queued, or fewer when one failed before it was issued (the kernel
+    /// stops there unless the ring was built with
+    /// [`submit_all`](super::RingBuilder::submit_all); the rest go with
+    /// the next enter).
+    ///
+    /// On an [`sqpoll`](super::RingBuilder::sqpoll) ring the poller takes
+    /// SQEs as they are pushed: this hands it the queue, entering the
+    /// kernel only to wake it when it sleeps, and returns how many SQEs
+    /// were pushed since the queue was last handed over (by a submit or a
+    /// wait). They are the poller's from then on, taken by it or about to
+    /// be; the count says nothing about how many it took yet.
     ///
     /// # Errors
     ///
-    /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
-    /// waiting to be flushed) is handled by reaping and retrying; that reap
-    /// holds a kept handle's panic for the next [`reap`](Ring::reap).
+    /// [`Error::Interrupted`]; [`Error::RingDisabled`] on a ring built
+    /// disabled and not yet enabled; the ring's errors. `EBUSY`
+    /// (completions waiting to be flushed) is handled by reaping and
+    /// retrying; that reap holds a kept handle's panic for the next
+    /// [`reap`](Ring::reap).
     #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
         self.take_posted();
