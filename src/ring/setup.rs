@@ -141,20 +141,27 @@ impl RingBuilder {
     ///
     /// # When SQPOLL pays
     ///
-    /// The poller is a thread that spins on a CPU for as long as it has
-    /// work, and for `idle` after it: it pays when that CPU is otherwise
-    /// idle and the application submits often enough to keep the poller
-    /// awake, so that what it saves — the `io_uring_enter` of every
-    /// submission, about 0.1–0.5 µs plus the work the kernel then does on
-    /// the application's CPU — is not spent waking it. A loop that must
-    /// wait for each completion anyway (request/response, one connection)
-    /// still makes one syscall a turn, for the wait, and gains little.
-    /// On a machine with few CPUs (this crate's benchmarks ran on 2 vCPUs)
-    /// the poller competes with the application for them: measured there,
-    /// NOP batches and a TCP echo server ran *slower* with SQPOLL (see
-    /// `BENCHMARKS.md`, "Setup options: SQPOLL"). Pin the poller away
-    /// from the application's CPU with [`sqpoll_cpu`](RingBuilder::sqpoll_cpu),
-    /// and measure before keeping it.
+    /// The poller is a thread that spins on a CPU while it has work and
+    /// for `idle` after: SQPOLL trades a CPU for what that spinning buys.
+    /// It saves the `io_uring_enter` of each submission, but every SQE and
+    /// CQE then crosses between CPUs, and a loop that waits for its
+    /// completions still enters the kernel to sleep. Measured on 2 vCPUs
+    /// (`BENCHMARKS.md`, "Setup options: SQPOLL"):
+    ///
+    /// - Work that completes inline (NOPs, ready reads) is slower through
+    ///   the poller at every batch size, 1.4–2.7x even for a loop that
+    ///   reaps without ever sleeping, 2.6–7.7x for one that waits.
+    /// - A latency-bound loop at low concurrency (one TCP echo connection)
+    ///   ran twice as fast with half the median latency: the spinning
+    ///   poller kept a CPU from halting, and waking a halted vCPU is what
+    ///   each request cost without it. The process used twice the CPU.
+    /// - A busy server loop (64 connections) gained nothing, and paid a
+    ///   third more CPU per request.
+    ///
+    /// So use it when a CPU is free to give to the poller (pin it there
+    /// with [`sqpoll_cpu`](RingBuilder::sqpoll_cpu)) and latency matters
+    /// more than CPU; on a machine whose CPUs the application already
+    /// uses, the poller competes with it. Measure before keeping it.
     ///
     /// # Examples
     ///
