@@ -256,7 +256,7 @@ fn a_ring_whose_poller_went_idle_still_submits() {
             .unwrap();
         for round in 0..3 {
             // Well past the idle time: the poller sleeps.
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(300));
             let efd = EventFd::new(0).unwrap();
             efd.signal(round + 1).unwrap();
             let mut value = 0;
@@ -268,7 +268,7 @@ fn a_ring_whose_poller_went_idle_still_submits() {
             .unwrap();
             assert_eq!(value, round + 1);
             assert!(ring.enters() > enters, "the sleeping poller was woken");
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(300));
             let nop = ring.push(Nop::new()).unwrap();
             let enters = ring.enters();
             assert_eq!(ring.submit(), Ok(1));

@@ -133,7 +133,10 @@ impl RingBuilder {
     /// poller is awake, and waits ([`submit_and_wait`](Ring::submit_and_wait),
     /// [`wait`](Ring::wait)) enter the kernel only to sleep for
     /// completions: a loop that polls its completions with
-    /// [`reap`](Ring::reap) instead of waiting runs without syscalls.
+    /// [`reap`](Ring::reap) instead of waiting runs without syscalls. It
+    /// must still call `submit` after pushing: an awake poller takes SQEs
+    /// as they are pushed, but only a submit (or a wait) wakes one that
+    /// went to sleep.
     /// The kernel refuses it together with
     /// [`defer_taskrun`](RingBuilder::defer_taskrun) or
     /// [`coop_taskrun`](RingBuilder::coop_taskrun): the poller runs the
