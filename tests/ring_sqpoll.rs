@@ -277,3 +277,35 @@ fn a_ring_whose_poller_went_idle_still_submits() {
         }
     }
 }
+
+#[test]
+fn a_single_issuer_sqpoll_ring_dropped_on_another_thread_is_drained_there() {
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let (to_builder, builder_waits) = std::sync::mpsc::channel::<()>();
+    let (ring_tx, ring_rx) = std::sync::mpsc::channel();
+    let shared = Arc::clone(&efd);
+    let builder = std::thread::spawn(move || {
+        let mut ring = Ring::builder(16)
+            .sqpoll(Duration::from_millis(20))
+            .single_issuer(true)
+            .build()
+            .unwrap();
+        let tokens: Vec<_> = (0..10)
+            .map(|_| ring.push(shared.read_op_shared()).unwrap())
+            .collect();
+        ring.submit().unwrap();
+        drop((tokens, shared));
+        ring_tx.send(ring).unwrap();
+        // Alive, and never building or dropping a ring again until told.
+        builder_waits.recv().unwrap();
+    });
+    let ring = ring_rx.recv().unwrap();
+    drop(ring);
+    // Drained here: every read cancelled and its kept handle let go,
+    // with the issuing thread still alive and idle.
+    assert_eq!(Arc::strong_count(&efd), 1);
+    efd.signal(7).unwrap();
+    assert_eq!(efd.wait(), Ok(7), "no read was left to take the counter");
+    to_builder.send(()).unwrap();
+    builder.join().unwrap();
+}

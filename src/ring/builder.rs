@@ -178,6 +178,10 @@ impl RingBuilder {
     /// once the thread and its io_uring workers are gone from the process
     /// (nothing can then run its operations in this process's memory), by
     /// the next ring built or dropped in the process.
+    ///
+    /// With [`sqpoll`](RingBuilder::sqpoll) the poller is the ring's only
+    /// submitter and the kernel takes the enters that wake it or wait
+    /// from any thread: such a ring is drained wherever it is dropped.
     pub fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.single_issuer = on;
         self
