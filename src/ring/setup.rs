@@ -137,6 +137,7 @@ impl RingBuilder {
     /// must still call `submit` after pushing: an awake poller takes SQEs
     /// as they are pushed, but only a submit (or a wait) wakes one that
     /// went to sleep.
+    ///
     /// The kernel refuses it together with
     /// [`defer_taskrun`](RingBuilder::defer_taskrun) or
     /// [`coop_taskrun`](RingBuilder::coop_taskrun): the poller runs the
@@ -151,7 +152,7 @@ impl RingBuilder {
     /// completions still enters the kernel to sleep. Measured on 2 vCPUs
     /// (`BENCHMARKS.md`, "Setup options: SQPOLL"):
     ///
-    /// - Work that completes inline (NOPs, ready reads) is slower through
+    /// - Work that completes inline (NOPs were measured) is slower through
     ///   the poller at every batch size, 1.4–2.7x even for a loop that
     ///   reaps without ever sleeping, 2.6–7.7x for one that waits.
     /// - A latency-bound loop at low concurrency (one TCP echo connection)
@@ -176,7 +177,9 @@ impl RingBuilder {
     /// let mut ring = Ring::builder(8).sqpoll(Duration::from_millis(50)).build()?;
     /// assert!(ring.is_sqpoll());
     /// let nop = ring.push(Nop::new())?;
-    /// ring.submit()?; // no syscall while the poller is awake
+    /// // Hands the queue to the poller: an enter only to wake it (a new
+    /// // poller starts asleep).
+    /// ring.submit()?;
     /// ring.wait(nop)?;
     /// # Ok::<(), iofd::Error>(())
     /// ```
