@@ -78,6 +78,12 @@ pub enum Error {
     /// cancel operations first. Reported as `EBUSY`.
     #[error("the ring's completion table is full")]
     TableFull,
+    /// The ring was built disabled
+    /// ([`RingBuilder::r_disabled`](crate::ring::RingBuilder::r_disabled))
+    /// and not yet enabled ([`Ring::enable`](crate::ring::Ring::enable)):
+    /// it takes no submission. Reported as `EBADFD`, the kernel's answer.
+    #[error("the ring is disabled (IORING_SETUP_R_DISABLED): enable it first")]
+    RingDisabled,
 }
 
 impl Error {
@@ -101,6 +107,7 @@ impl Error {
             Error::Os(e) => Some(e),
             Error::Unsupported(_) => Some(Errno::EOPNOTSUPP),
             Error::TableFull => Some(Errno::EBUSY),
+            Error::RingDisabled => Some(Errno::EBADFD),
         }
     }
 }

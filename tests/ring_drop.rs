@@ -52,6 +52,7 @@ fn builders() -> Vec<(&'static str, RingBuilder)> {
     v.extend(available([
         ("coop_taskrun", Ring::builder(8).coop_taskrun(true)),
         ("defer_taskrun", Ring::builder(8).defer_taskrun(true)),
+        ("sqpoll", Ring::builder(8).sqpoll(Duration::from_millis(20))),
     ]));
     v
 }
@@ -528,8 +529,54 @@ fn untaken_descriptors_are_closed() -> TestResult {
     Ok(())
 }
 
+/// Threads of this process whose name starts with `prefix`.
+fn threads_named(prefix: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return usize::MAX;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.starts_with(prefix))
+        .count()
+}
+
+/// SQPOLL rings dropped with reads in flight and SQEs never handed over
+/// leave no descriptor, and their pollers (`iou-sqp-*`) exit.
+fn sqpoll_rings_leave_no_descriptor_and_no_poller() -> TestResult {
+    let efd = Arc::new(EventFd::new(0)?);
+    let before = util::fd_count();
+    for i in 0..50 {
+        let mut ring = Ring::builder(8)
+            .sqpoll(Duration::from_millis(10))
+            .register_ring_fd(i % 2 == 0)
+            .build()?;
+        let _armed = ring.push(efd.read_op_shared())?;
+        ring.submit()?;
+        let _queued = ring.push(efd.read_op_shared())?;
+        drop(ring);
+        assert_eq!(Arc::strong_count(&efd), 1);
+    }
+    assert_eq!(
+        util::fd_count(),
+        before,
+        "descriptors after 50 SQPOLL rings"
+    );
+    // A poller exits once the kernel has torn its ring down, after the
+    // close returns.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while threads_named("iou-sqp-") > 0 {
+        if Instant::now() > deadline {
+            return Err(format!("{} pollers left", threads_named("iou-sqp-")).into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    efd.signal(2)?;
+    assert_eq!(efd.wait(), Ok(2), "every read was cancelled");
+    Ok(())
+}
+
 fn main() {
-    let checks: [Check; 14] = [
+    let checks: [Check; 15] = [
         (
             "untaken_descriptors_are_closed",
             untaken_descriptors_are_closed,
@@ -582,6 +629,10 @@ fn main() {
         (
             "no_descriptor_leaks_over_many_cycles",
             no_descriptor_leaks_over_many_cycles,
+        ),
+        (
+            "sqpoll_rings_leave_no_descriptor_and_no_poller",
+            sqpoll_rings_leave_no_descriptor_and_no_poller,
         ),
     ];
     util::run_checks(&checks);

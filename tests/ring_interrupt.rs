@@ -153,6 +153,22 @@ fn a_defer_taskrun_ring() -> TestResult {
     all_on(|| Ring::builder(8).defer_taskrun(true).build())
 }
 
+/// The kernel answers an SQPOLL ring's enter with the count it was asked
+/// to submit, and reports a signal as that count: the driver's waits pass
+/// none, so that `EINTR` comes through.
+fn an_sqpoll_ring() -> TestResult {
+    all_on(|| Ring::builder(8).sqpoll(Duration::from_millis(20)).build())
+}
+
+fn a_registered_sqpoll_ring() -> TestResult {
+    all_on(|| {
+        Ring::builder(8)
+            .sqpoll(Duration::from_millis(20))
+            .register_ring_fd(true)
+            .build()
+    })
+}
+
 fn main() {
     install_handler();
     util::run_checks(&[
@@ -162,5 +178,7 @@ fn main() {
             a_registered_single_issuer_ring,
         ),
         ("a_defer_taskrun_ring", a_defer_taskrun_ring),
+        ("an_sqpoll_ring", an_sqpoll_ring),
+        ("a_registered_sqpoll_ring", a_registered_sqpoll_ring),
     ]);
 }

@@ -108,6 +108,13 @@ pub struct Cli {
     #[arg(long)]
     pub register_ring_fd: bool,
 
+    /// IORING_SETUP_SQPOLL: a kernel thread polls the submission queue,
+    /// sleeping after this many milliseconds without work. Not with
+    /// --defer-taskrun or --coop-taskrun (the kernel refuses them
+    /// together).
+    #[arg(long, value_name = "IDLE_MS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub sqpoll: Option<u32>,
+
     /// Also run the workload with one syscall per operation through the
     /// handle methods, and report the ratio.
     #[arg(long)]
@@ -214,6 +221,8 @@ pub struct Config {
     pub defer_taskrun: bool,
     pub coop_taskrun: bool,
     pub register_ring_fd: bool,
+    /// The SQPOLL thread's idle time, when one polls the ring.
+    pub sqpoll: Option<Duration>,
     pub baseline: bool,
     pub json: bool,
     /// The tcp-echo workload's options (for it alone).
@@ -230,8 +239,23 @@ impl Cli {
         }
     }
 
+    /// The SQPOLL idle time, checked against the taskrun options.
+    fn sqpoll(&self) -> Result<Option<Duration>, String> {
+        let Some(ms) = self.sqpoll else {
+            return Ok(None);
+        };
+        if self.defer_taskrun || self.coop_taskrun {
+            return Err(
+                "--sqpoll cannot be combined with --defer-taskrun or --coop-taskrun: the kernel refuses SQPOLL with them"
+                    .into(),
+            );
+        }
+        Ok(Some(Duration::from_millis(u64::from(ms))))
+    }
+
     /// Checks the options against each other.
     pub fn check(self) -> Result<Config, String> {
+        let sqpoll = self.sqpoll()?;
         if self.workload == Workload::TcpEcho {
             return self.check_tcp();
         }
@@ -288,6 +312,7 @@ impl Cli {
             defer_taskrun: self.defer_taskrun,
             coop_taskrun: self.coop_taskrun,
             register_ring_fd: self.register_ring_fd,
+            sqpoll,
             baseline: self.baseline,
             json: self.json,
             tcp: None,
@@ -296,6 +321,7 @@ impl Cli {
 
     /// Checks the options of the tcp-echo workload.
     fn check_tcp(self) -> Result<Config, String> {
+        let sqpoll = self.sqpoll()?;
         if self.baseline {
             return Err("--baseline does not apply to tcp-echo: there is no one-syscall-per-operation run of it to compare with".into());
         }
@@ -332,6 +358,7 @@ impl Cli {
             defer_taskrun: self.defer_taskrun,
             coop_taskrun: self.coop_taskrun,
             register_ring_fd: self.register_ring_fd,
+            sqpoll,
             baseline: false,
             json: self.json,
             tcp: Some(Tcp {

@@ -184,12 +184,15 @@ impl Pacer {
 }
 
 pub fn build_ring(cfg: &Config) -> iofd::Result<Ring> {
-    Ring::builder(cfg.entries)
+    let b = Ring::builder(cfg.entries)
         .single_issuer(cfg.single_issuer)
         .defer_taskrun(cfg.defer_taskrun)
         .coop_taskrun(cfg.coop_taskrun)
-        .register_ring_fd(cfg.register_ring_fd)
-        .build()
+        .register_ring_fd(cfg.register_ring_fd);
+    match cfg.sqpoll {
+        Some(idle) => b.sqpoll(idle).build(),
+        None => b.build(),
+    }
 }
 
 /// A scoped operation in flight.

@@ -175,6 +175,10 @@ mod tests {
         assert_eq!(cfg.entries, 32, "rounded up to a power of two");
         assert!(cfg.single_issuer && cfg.coop_taskrun && cfg.register_ring_fd);
         assert!(cfg.baseline && cfg.json);
+        let cfg =
+            parse(&["-w", "tcp-echo", "--sqpoll", "50", "--register-ring-fd"]).expect("sqpoll");
+        assert_eq!(cfg.sqpoll, Some(Duration::from_millis(50)));
+        assert_eq!(parse(&["-w", "nop"]).expect("plain").sqpoll, None);
         let cfg = parse(&["-w", "timer", "-t", "0.5", "--defer-taskrun"]).expect("short");
         assert_eq!(cfg.stop, Stop::Time(Duration::from_millis(500)));
         assert!(
@@ -198,6 +202,14 @@ mod tests {
         assert!(err(&["--duration", "soon"]).contains("not a number of seconds"));
         assert!(err(&["--rate", "0"]).contains("0 is not in 1..=1000000000"));
         assert!(err(&["--entries", "65536"]).contains("not in 1..=32768"));
+        assert!(err(&["--sqpoll", "0"]).contains("0 is not in 1.."));
+        assert!(err(&["--sqpoll", "soon"]).contains("invalid value 'soon'"));
+        let taskrun = "--sqpoll cannot be combined with --defer-taskrun or --coop-taskrun: the kernel refuses SQPOLL with them";
+        assert_eq!(err(&["--sqpoll", "5", "--defer-taskrun"]), taskrun);
+        assert_eq!(
+            err(&["-w", "tcp-echo", "--sqpoll", "5", "--coop-taskrun"]),
+            taskrun
+        );
         assert!(err(&["--ops", "5", "--duration", "1"]).contains("cannot be used with"));
         assert!(err(&["--depth", "8", "--batch", "16"]).contains("larger than --depth"));
         let e = err(&["--depth", "100", "--entries", "16"]);

@@ -121,6 +121,7 @@ impl Report {
             (cfg.defer_taskrun, "defer_taskrun"),
             (cfg.coop_taskrun, "coop_taskrun"),
             (cfg.register_ring_fd, "register_ring_fd"),
+            (cfg.sqpoll.is_some(), "sqpoll"),
         ] {
             if on {
                 setup.push(name);

@@ -5,7 +5,7 @@ use std::mem::ManuallyDrop;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use io_uring::{IoUring, cqueue, squeue};
+use io_uring::IoUring;
 
 use super::driver::Ring;
 use super::op::Op;
@@ -107,29 +107,15 @@ pub struct RingBuilder {
     pub(super) defer_taskrun: bool,
     pub(super) coop_taskrun: bool,
     pub(super) register_ring_fd: bool,
+    /// The SQPOLL idle time, when a kernel thread polls the queue.
+    pub(super) sqpoll: Option<std::time::Duration>,
+    pub(super) sqpoll_cpu: Option<u32>,
+    pub(super) r_disabled: bool,
+    pub(super) submit_all: bool,
+    pub(super) clamp: bool,
 }
 
 impl RingBuilder {
-    /// Explains a failed setup: when the kernel refuses the optional flags
-    /// (it answers `EINVAL` for flags it does not know) but accepts the same
-    /// ring without them, the flags are what it lacks.
-    #[cold]
-    fn setup_error(&self, e: &std::io::Error) -> Error {
-        let optional = self.single_issuer || self.defer_taskrun || self.coop_taskrun;
-        if optional && Errno::from_io_error(e) == Some(Errno::EINVAL) {
-            let mut plain = IoUring::<squeue::Entry, cqueue::Entry>::builder();
-            if let Some(cq) = self.cq_entries {
-                plain.setup_cqsize(cq);
-            }
-            if plain.build(self.entries).is_ok() {
-                return Error::Unsupported(
-                    "io_uring setup flags SINGLE_ISSUER / DEFER_TASKRUN / COOP_TASKRUN",
-                );
-            }
-        }
-        io_error(e)
-    }
-
     /// Registers the ring's own descriptor (`IORING_REGISTER_RING_FDS`) so
     /// that each `io_uring_enter` skips the descriptor lookup. Ring
     /// registrations belong to the registering thread: from any other
@@ -192,6 +178,10 @@ impl RingBuilder {
     /// once the thread and its io_uring workers are gone from the process
     /// (nothing can then run its operations in this process's memory), by
     /// the next ring built or dropped in the process.
+    ///
+    /// With [`sqpoll`](RingBuilder::sqpoll) the poller is the ring's only
+    /// submitter and the kernel takes the enters that wake it or wait
+    /// from any thread: such a ring is drained wherever it is dropped.
     pub fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.single_issuer = on;
         self
@@ -224,16 +214,27 @@ impl RingBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidParam`] for zero entries or capacity;
+    /// [`Error::InvalidParam`] for zero entries or capacity, for entries
+    /// beyond the kernel's maximum without [`clamp`](RingBuilder::clamp),
+    /// and for options that cannot go together or are out of range, each
+    /// named in the text: an SQPOLL idle time of 0 or of 2^32 ms or more,
+    /// [`sqpoll_cpu`](RingBuilder::sqpoll_cpu) without
+    /// [`sqpoll`](RingBuilder::sqpoll) or with a CPU that is not online
+    /// (or not allowed to the thread), `sqpoll` with
+    /// [`defer_taskrun`](RingBuilder::defer_taskrun) or
+    /// [`coop_taskrun`](RingBuilder::coop_taskrun) (the kernel refuses
+    /// them together);
     /// [`Error::Permission`] when io_uring is disabled
     /// (`kernel.io_uring_disabled`); `Os(ENOSYS)` without io_uring;
     /// [`Error::NoMemory`], also when the completion table's memory cannot
     /// be had; [`Error::Unsupported`] when the kernel lacks a
-    /// requested setup flag (`SINGLE_ISSUER`, `DEFER_TASKRUN`,
-    /// `COOP_TASKRUN`): the ring is not silently built without it, or a
-    /// feature the driver relies on (`IORING_FEAT_NODROP`, so that no
-    /// completion is lost on overflow; `IORING_FEAT_CQE_SKIP`, for re-armed
-    /// reads), named in the error; `Os(ENFILE)` once the process has built
+    /// requested setup flag, named in the error (`"IORING_SETUP_SQPOLL"`,
+    /// `"IORING_SETUP_SUBMIT_ALL"`, ...): the ring is not silently built
+    /// without it, or a feature the driver relies on
+    /// (`IORING_FEAT_NODROP`, so that no completion is lost on overflow;
+    /// `IORING_FEAT_CQE_SKIP`, for re-armed reads;
+    /// `IORING_FEAT_SQPOLL_NONFIXED` for `sqpoll`), named in the error;
+    /// `Os(ENFILE)` once the process has built
     /// 2^32 - 1 rings (tokens name their ring by a 32-bit identity, never
     /// reused).
     ///
@@ -252,6 +253,7 @@ impl RingBuilder {
             .map_err(|_| Error::Os(Errno::ENFILE))?;
         // A re-armed read is a linked pair that must fit the queue at once.
         let entries = self.entries.max(2);
+        self.check_setup()?;
         let mut b = IoUring::builder();
         if let Some(cq) = self.cq_entries {
             if cq == 0 {
@@ -259,19 +261,8 @@ impl RingBuilder {
                     "completion queue entries must be at least 1",
                 ));
             }
-            b.setup_cqsize(cq);
         }
-        if self.single_issuer {
-            b.setup_single_issuer();
-        }
-        if self.defer_taskrun {
-            b.setup_defer_taskrun();
-            b.setup_taskrun_flag();
-        }
-        if self.coop_taskrun {
-            b.setup_coop_taskrun();
-            b.setup_taskrun_flag();
-        }
+        self.apply(&mut b, &self.flags());
         let uring = match b.build(entries) {
             Ok(uring) => uring,
             Err(e) => return Err(self.setup_error(&e)),
@@ -291,6 +282,11 @@ impl RingBuilder {
             .min(max);
         let features = features_of(uring.params());
         require(features)?;
+        if self.sqpoll.is_some() && !features.contains(Features::SQPOLL_NONFIXED) {
+            return Err(Error::Unsupported(
+                "IORING_FEAT_SQPOLL_NONFIXED (SQPOLL with plain descriptors)",
+            ));
+        }
         let mut probe = io_uring::Probe::new();
         uring
             .submitter()
@@ -332,7 +328,12 @@ impl RingBuilder {
             direct_slots: 0,
             wait_score: 0,
             turns: 0,
+            sqpoll: self.sqpoll.is_some(),
+            disabled: self.r_disabled,
         };
+        if self.r_disabled {
+            ring.queues.set_disabled(true);
+        }
         if self.register_ring_fd {
             ring.registered = match ring.register_ring_fd() {
                 Ok(index) => Some((index, thread_key())),

@@ -142,10 +142,18 @@ impl Ring {
 
     /// The issuing thread of a single-issuer ring dropped elsewhere with
     /// operations the kernel may still run: its key and kernel thread id.
+    /// Never for an SQPOLL ring: its poller, not the thread, submits, and
+    /// the kernel takes its enters from any thread, so it is drained where
+    /// it is dropped. (Handed back, it would be freed once its issuing
+    /// thread is gone, while the poller, which outlives that thread, may
+    /// still run its operations.)
     pub(super) fn issuer_elsewhere(&self) -> Option<(u64, u32)> {
         match self.issuer {
             Some(issuer)
-                if !self.kernel_done && issuer != thread_key() && self.table.in_flight() > 0 =>
+                if !self.kernel_done
+                    && !self.sqpoll
+                    && issuer != thread_key()
+                    && self.table.in_flight() > 0 =>
             {
                 Some((issuer, self.issuer_tid))
             }
@@ -180,6 +188,8 @@ impl Ring {
             direct_slots: self.direct_slots,
             wait_score: self.wait_score,
             turns: self.turns,
+            sqpoll: self.sqpoll,
+            disabled: self.disabled,
         }
     }
 

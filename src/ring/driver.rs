@@ -125,6 +125,10 @@ pub struct Ring {
     pub(super) wait_score: u8,
     /// Turns taken in one enter, counted to try the other way now and then.
     pub(super) turns: u32,
+    /// Whether a kernel thread polls the submission queue (`SQPOLL`).
+    pub(super) sqpoll: bool,
+    /// Whether the ring was built disabled and not yet enabled.
+    pub(super) disabled: bool,
 }
 
 impl Ring {
@@ -149,6 +153,11 @@ impl Ring {
             defer_taskrun: false,
             coop_taskrun: false,
             register_ring_fd: false,
+            sqpoll: None,
+            sqpoll_cpu: None,
+            r_disabled: false,
+            submit_all: false,
+            clamp: false,
         }
     }
 

@@ -21,13 +21,26 @@ impl Ring {
     /// `io_uring_enter` — submits every queued SQE. Operations whose
     /// tokens were dropped untaken are detached first (their slots freed
     /// at their final CQEs), and those of dropped [`WheelTimers`](super::WheelTimers)
-    /// cancelled.
+    /// cancelled. Returns how many SQEs the kernel took: all that were
+    /// queued, or fewer when one failed before it was issued (the kernel
+    /// stops there unless the ring was built with
+    /// [`submit_all`](super::RingBuilder::submit_all); the rest go with
+    /// the next enter).
+    ///
+    /// On an [`sqpoll`](super::RingBuilder::sqpoll) ring the poller takes
+    /// SQEs as they are pushed: this hands it the queue, entering the
+    /// kernel only to wake it when it sleeps, and returns how many SQEs
+    /// were pushed since the queue was last handed over (by a submit or a
+    /// wait). They are the poller's from then on, taken by it or about to
+    /// be; the count says nothing about how many it took yet.
     ///
     /// # Errors
     ///
-    /// [`Error::Interrupted`]; the ring's errors. `EBUSY` (completions
-    /// waiting to be flushed) is handled by reaping and retrying; that reap
-    /// holds a kept handle's panic for the next [`reap`](Ring::reap).
+    /// [`Error::Interrupted`]; [`Error::RingDisabled`] on a ring built
+    /// disabled and not yet enabled; the ring's errors. `EBUSY`
+    /// (completions waiting to be flushed) is handled by reaping and
+    /// retrying; that reap holds a kept handle's panic for the next
+    /// [`reap`](Ring::reap).
     #[inline(always)]
     pub fn submit(&mut self) -> Result<usize> {
         self.take_posted();
@@ -167,6 +180,9 @@ impl Ring {
     /// themselves.
     #[inline(always)]
     fn submit_reap_wait(&mut self, want: usize) -> Result<usize> {
+        if self.sqpoll {
+            return self.sqpoll_turn(want);
+        }
         if want == 1 && self.wait_score >= WAITING && !self.queues.sq_is_empty() {
             self.turns = self.turns.wrapping_add(1);
             if !self.turns.is_multiple_of(PROBE_EVERY) {
@@ -213,25 +229,29 @@ impl Ring {
     /// may also end such a wait early with a completion (a timeout's CQE
     /// wakes every waiter), which only counts toward `left`; and it swallows
     /// `EINTR` when completions are already in the queue, so the queue is
-    /// drained before every wait.
+    /// drained before every wait. On an SQPOLL ring completions come from
+    /// the poller at any time, also while this thread sleeps waiting for
+    /// more: each wait there is for one completion, so that the queue is
+    /// drained again before the next and a signal is not swallowed.
     #[inline(never)]
     pub(super) fn wait_rest(&mut self, mut left: usize) -> Result<()> {
         loop {
             // The reap may have queued re-arms: submit them first.
-            while !self.queues.sq_is_empty() {
+            while self.unsubmitted() {
                 self.enter(0)?;
                 left = left.saturating_sub(self.reap_turn()?);
                 if left == 0 {
                     return Ok(());
                 }
             }
-            match self.wait_once(left) {
+            let ask = if self.sqpoll { 1 } else { left };
+            match self.wait_once(ask) {
                 Ok(()) => {}
                 Err(Errno::EINTR) => return Err(Error::Interrupted),
                 // Completions that overflowed wait to be flushed: the
                 // reap below does that.
                 Err(Errno::EBUSY | Errno::EAGAIN) => {}
-                Err(e) => return Err(Error::from(e)),
+                Err(e) => return Err(self.enter_error(e)),
             }
             let got = self.reap_turn()?;
             if got >= left {
@@ -252,6 +272,9 @@ impl Ring {
     /// completions.
     #[inline(always)]
     pub(super) fn enter_once(&mut self, want: usize) -> std::result::Result<usize, Errno> {
+        if self.sqpoll {
+            return self.enter_sqpoll(want);
+        }
         let to_submit = self.queues.sq_len();
         self.enter_raw(to_submit, want)
     }
@@ -267,15 +290,27 @@ impl Ring {
         to_submit: u32,
         want: usize,
     ) -> std::result::Result<usize, Errno> {
-        use crate::sys::uring::{EnterFlags, io_uring_enter, io_uring_enter_registered};
-        self.enters += 1;
+        use crate::sys::uring::EnterFlags;
         let backlog = self.queues.backlog();
-        let want = u32::try_from(want).unwrap_or(u32::MAX);
         let flags = if want > 0 || backlog {
             EnterFlags::GETEVENTS
         } else {
             EnterFlags::empty()
         };
+        self.enter_flags(to_submit, want, flags)
+    }
+
+    /// [`enter_raw`](Ring::enter_raw) with the enter's flags given.
+    #[inline(always)]
+    pub(super) fn enter_flags(
+        &mut self,
+        to_submit: u32,
+        want: usize,
+        flags: crate::sys::uring::EnterFlags,
+    ) -> std::result::Result<usize, Errno> {
+        use crate::sys::uring::{io_uring_enter, io_uring_enter_registered};
+        self.enters += 1;
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
         let null = std::ptr::null();
         let r = match self.registered {
             // SAFETY: every queued SQE was pushed under `push_entry`'s
@@ -308,12 +343,38 @@ impl Ring {
     pub(super) fn enter_retry(&mut self, want: usize, mut e: Errno) -> Result<usize> {
         loop {
             if !matches!(e, Errno::EBUSY | Errno::EAGAIN) || self.reap_passes(false, true)? == 0 {
-                return Err(Error::from(e));
+                return Err(self.enter_error(e));
             }
             match self.enter_once(want) {
                 Ok(n) => return Ok(n),
                 Err(again) => e = again,
             }
+        }
+    }
+}
+
+impl Ring {
+    /// An enter's error as the ring reports it: `EBADFD` from a ring
+    /// built disabled is [`Error::RingDisabled`].
+    #[cold]
+    pub(super) fn enter_error(&self, e: Errno) -> Error {
+        if e == Errno::EBADFD && self.disabled {
+            Error::RingDisabled
+        } else {
+            Error::from(e)
+        }
+    }
+
+    /// Whether SQEs are queued that no enter has handed to the kernel: on
+    /// an SQPOLL ring, those queued since the last hand-over (the poller
+    /// consumes the rest in its own time); otherwise, any the kernel has
+    /// not consumed.
+    #[inline]
+    pub(super) fn unsubmitted(&mut self) -> bool {
+        if self.sqpoll {
+            self.queues.unhanded()
+        } else {
+            !self.queues.sq_is_empty()
         }
     }
 }

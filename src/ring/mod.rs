@@ -265,6 +265,8 @@ mod queues;
 mod reap;
 mod register;
 mod scope;
+mod setup;
+mod sqpoll;
 mod submit;
 mod table;
 mod take;

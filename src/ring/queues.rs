@@ -31,6 +31,8 @@ use crate::sys::Errno;
 use crate::sys::mem::{MapFlags, Prot, mmap, munmap};
 use crate::sys::uring::{IORING_OFF_SQ_RING, IORING_OFF_SQES, IoUringParams};
 
+/// `IORING_SQ_NEED_WAKEUP`: the SQPOLL thread sleeps.
+const SQ_NEED_WAKEUP: u32 = 1 << 0;
 /// `IORING_SQ_CQ_OVERFLOW`: completions wait in the kernel's overflow list.
 const SQ_CQ_OVERFLOW: u32 = 1 << 1;
 /// `IORING_SQ_TASKRUN`: completion work waits to be run.
@@ -96,6 +98,13 @@ pub(crate) struct Queues {
     sqes: *mut squeue::Entry,
     sq_mask: u32,
     sq_entries: u32,
+    /// The SQEs that may be queued at once: `sq_entries`, or 0 while the
+    /// ring is disabled, so that every push takes the slow path, which
+    /// refuses it.
+    limit: u32,
+    /// The SQ tail when an SQPOLL ring's queue was last handed to its
+    /// poller (see [`hand_over`](Queues::hand_over)).
+    handed: u32,
     /// The SQ tail: written by this side only, published at every push.
     sq_tail: u32,
     /// The kernel's SQ head as last read: it only ever advances, so the
@@ -166,6 +175,8 @@ impl Queues {
             sqes: sqes.at(0),
             sq_mask,
             sq_entries,
+            limit: sq_entries,
+            handed: tail,
             sq_tail: tail,
             sq_head_seen: head,
             cq_head_shared,
@@ -202,10 +213,46 @@ impl Queues {
     /// last one read leaves too little.
     #[inline(always)]
     pub(crate) fn sq_has_room(&mut self, n: u32) -> bool {
-        if self.sq_tail.wrapping_sub(self.sq_head_seen) + n <= self.sq_entries {
+        if self.sq_tail.wrapping_sub(self.sq_head_seen) + n <= self.limit {
             return true;
         }
-        self.sq_len() + n <= self.sq_entries
+        self.sq_len() + n <= self.limit
+    }
+
+    /// Lets no SQE be queued (`true`), or the queue's size again.
+    pub(crate) fn set_disabled(&mut self, off: bool) {
+        self.limit = if off { 0 } else { self.sq_entries };
+    }
+
+    /// For an SQPOLL ring: how many SQEs were queued since the queue was
+    /// last handed to the poller, now counted as handed. (The tail itself
+    /// is published at every push.)
+    #[inline]
+    pub(crate) fn hand_over(&mut self) -> u32 {
+        let n = self.sq_tail.wrapping_sub(self.handed);
+        self.handed = self.sq_tail;
+        n
+    }
+
+    /// For an SQPOLL ring: whether SQEs were queued since the last
+    /// [`hand_over`](Queues::hand_over).
+    #[inline]
+    pub(crate) fn unhanded(&self) -> bool {
+        self.sq_tail != self.handed
+    }
+
+    /// For an SQPOLL ring: whether the poller sleeps and must be woken to
+    /// see what was queued (`IORING_SQ_NEED_WAKEUP`).
+    #[inline]
+    pub(crate) fn needs_wakeup(&self) -> bool {
+        // The tail stores before this load must be visible to the poller
+        // before the flag is read: the poller sets the flag and then
+        // reads the tail, with a full barrier between (the kernel's
+        // `smp_mb__after_atomic` in `io_sq_thread`). With a full barrier
+        // on this side too, either this load sees the flag, or the poller
+        // sees the new tail before it sleeps.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.sq_flags() & SQ_NEED_WAKEUP != 0
     }
 
     /// Whether the SQ is full.
@@ -233,7 +280,11 @@ impl Queues {
         unsafe { (*self.sq_tail_shared).store(self.sq_tail, Ordering::Release) };
     }
 
-    /// Pushes all of `entries` or none: `false` without room for all.
+    /// Pushes all of `entries` or none: `false` without room for all. The
+    /// tail is published once, after the last: an SQPOLL poller, which
+    /// takes SQEs as soon as they are published, sees the whole link or
+    /// none of it (a link cut at the end of a submission would run its
+    /// first part alone).
     ///
     /// # Safety
     ///
@@ -246,9 +297,15 @@ impl Queues {
             return false;
         }
         for e in entries {
-            // SAFETY: room was checked for all; forwarded to the caller.
-            unsafe { self.push_unchecked(e.clone()) };
+            let at = (self.sq_tail & self.sq_mask) as usize;
+            // SAFETY: as in `push_unchecked`: `at` is inside the SQE
+            // mapping and its slot is free (room was checked for all);
+            // the kernel reads none of them before the tail below.
+            unsafe { self.sqes.add(at).write(e.clone()) };
+            self.sq_tail = self.sq_tail.wrapping_add(1);
         }
+        // SAFETY: a valid index; `Release` publishes the SQEs with it.
+        unsafe { (*self.sq_tail_shared).store(self.sq_tail, Ordering::Release) };
         true
     }
 

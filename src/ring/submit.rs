@@ -402,9 +402,28 @@ impl Ring {
         // re-arm), where ending posted operations would free slots whose
         // completions the pass has not yet counted.
         while self.queues.sq_is_full() {
-            self.enter(0)?;
+            self.free_sq()?;
         }
         Ok(())
+    }
+
+    /// Gets the kernel to consume queued SQEs, for room: an enter that
+    /// submits them, or on an SQPOLL ring one that waits until the poller
+    /// has taken some (`IORING_ENTER_SQ_WAIT`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RingDisabled`] on a ring built disabled and not enabled
+    /// (nothing is queued then: its queue has no room); the enter's.
+    #[cold]
+    pub(super) fn free_sq(&mut self) -> Result<()> {
+        if self.disabled {
+            return Err(Error::RingDisabled);
+        }
+        if self.sqpoll {
+            return self.sqpoll_wait_room();
+        }
+        self.enter(0).map(drop)
     }
 
     /// Pushes `op` (slot `ud`) linked to a link timeout, both in one
@@ -561,7 +580,7 @@ impl Ring {
                 return Ok(());
             }
             // Not `submit`: see `make_room`.
-            self.enter(0)?;
+            self.free_sq()?;
         }
     }
 
