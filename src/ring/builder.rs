@@ -332,6 +332,7 @@ impl RingBuilder {
             direct_slots: 0,
             wait_score: 0,
             turns: 0,
+            mail: Default::default(),
         };
         if self.register_ring_fd {
             ring.registered = match ring.register_ring_fd() {

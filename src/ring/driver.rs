@@ -125,6 +125,8 @@ pub struct Ring {
     pub(super) wait_score: u8,
     /// Turns taken in one enter, counted to try the other way now and then.
     pub(super) turns: u32,
+    /// Its handle for other threads, once made, and its open mailboxes.
+    pub(super) mail: super::mailbox::Mail,
 }
 
 impl Ring {

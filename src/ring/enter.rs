@@ -61,7 +61,7 @@ impl Ring {
                     Posted::Cancel => {
                         let _ = self.cancel_ud(ud);
                     }
-                    Posted::Detach => self.table.abandon(ud),
+                    Posted::Detach => self.detach_posted(ud),
                     Posted::CloseSlot { index, epoch } => self.close_released_slot(index, epoch),
                 }
             }
