@@ -107,6 +107,18 @@
 //! [`ProvidedBuf`] that goes back to the group when dropped. The
 //! [`bufring`] module explains who owns the memory and when.
 //!
+//! # Messages between rings
+//!
+//! A thread-per-core server runs one ring per thread. A [`Mailbox`]
+//! ([`Ring::mailbox`]) receives what other rings send with
+//! `IORING_OP_MSG_RING` — values ([`Sender::message_op`]), and direct
+//! descriptors ([`Ring::send_file`]): an accepted connection handed to
+//! another thread's ring — and what threads without a ring post
+//! ([`Sender::post`]), each message announced by [`Ring::next_completion`]
+//! under the mailbox's tag. [`RingHandle::wake`] just wakes a ring. The
+//! [`msg`] module says how, and what a sender sees once the receiver is
+//! gone.
+//!
 //! # An event loop
 //!
 //! Owners (connections, children, timers) keep their tokens; the loop
