@@ -106,6 +106,8 @@ impl Ring {
     /// Results that come meanwhile stay in the table, to be taken through
     /// their tokens or popped with [`next_completion`](Ring::next_completion);
     /// the wait does not spin on them.
+    /// An open [`Mailbox`](super::Mailbox) counts as in flight, like a
+    /// multishot operation that never ends by itself: close it first.
     ///
     /// # Errors
     ///
