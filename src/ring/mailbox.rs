@@ -233,7 +233,9 @@ impl Ring {
     /// sends no file to its own ring); [`Error::Closed`] when the mailbox
     /// was closed or its ring dropped; as [`push`](Ring::push). The
     /// `Direct` is then dropped, closing its slot. The operation's result:
-    /// `Os(ENFILE)` when the receiver's table is full or it has none, `Os(EOWNERDEAD)` when it is a `DEFER_TASKRUN` ring
+    /// `Os(ENFILE)` when the receiver's table is full or it has none,
+    /// [`Error::Unsupported`]`("IORING_MSG_SEND_FD (Linux 6.0)")` on a
+    /// kernel without the command, `Os(EOWNERDEAD)` when it is a `DEFER_TASKRUN` ring
     /// whose thread has exited, `Os(ECANCELED)` when cancelled.
     ///
     /// # Examples

@@ -321,7 +321,26 @@ impl<F> Sender<F> {
 
     /// An operation that posts `value` to the mailbox from the ring it is
     /// pushed on (`IORING_OP_MSG_RING`), in that ring's batch: no syscall
-    /// of its own.
+    /// of its own. Its result says whether the kernel posted the message
+    /// (see [`SendMessage`] for its errors).
+    ///
+    /// # Examples
+    ///
+    /// A worker's ring hands a job number to another's:
+    ///
+    /// ```
+    /// use iofd::ring::{Message, Ring};
+    ///
+    /// let (mut a, mut b) = (Ring::new(8)?, Ring::new(8)?);
+    /// let mut jobs = b.mailbox::<()>(1)?;
+    /// let to_b = jobs.sender();
+    /// let sent = a.push(to_b.message_op(17))?;
+    /// a.wait(sent)?; // posted to b's completion queue
+    /// b.submit_and_wait(1)?;
+    /// assert!(jobs.is_for(&b.next_completion().expect("announced")));
+    /// assert!(matches!(b.receive(&mut jobs), Some(Ok(Message::Data(17)))));
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
     pub fn message_op(&self, value: u32) -> SendMessage {
         SendMessage {
             to: Arc::clone(&self.to),

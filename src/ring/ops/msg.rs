@@ -23,6 +23,7 @@ use crate::ring::msg::{Address, Message};
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::table::{MAIL_FILE, MAIL_LOST};
 use crate::ring::{Cqe, Direct};
+use crate::sys::Errno;
 
 /// Sends a `u32` to a [`Mailbox`](crate::ring::Mailbox) from this ring
 /// (`IORING_OP_MSG_RING` with `IORING_MSG_DATA`): made by
@@ -129,9 +130,19 @@ unsafe impl Op for SendFile {
     }
 
     unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
+        if cqe.res == -Errno::EINVAL.raw() {
+            // Every field the kernel checks is right by construction (no
+            // length, another ring, no personality): only a kernel without
+            // the command refuses it.
+            return Err(Error::Unsupported(NO_SEND_FD));
+        }
         cqe_unit(cqe)
     }
 }
+
+/// The error where the kernel has `IORING_OP_MSG_RING` but not its file
+/// command.
+const NO_SEND_FD: &str = "IORING_MSG_SEND_FD (Linux 6.0)";
 
 /// What a mailbox's slot stores: enough to name the direct slots its
 /// files arrive in.
