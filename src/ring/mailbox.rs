@@ -236,7 +236,11 @@ impl Ring {
     /// `Os(ENFILE)` when the receiver's table is full or it has none,
     /// [`Error::Unsupported`]`("IORING_MSG_SEND_FD (Linux 6.0)")` on a
     /// kernel without the command, `Os(EOWNERDEAD)` when it is a `DEFER_TASKRUN` ring
-    /// whose thread has exited, `Os(ECANCELED)` when cancelled.
+    /// whose thread has exited, `Os(ECANCELED)` when cancelled, and
+    /// `Os(EOVERFLOW)` when the receiver's completion queue was full and
+    /// the kernel had no memory to hold the message: it has installed the
+    /// file but could not say so (its own limit, per its source), so the
+    /// slot stays taken until the receiver's table goes.
     ///
     /// # Examples
     ///
