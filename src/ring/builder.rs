@@ -330,6 +330,7 @@ impl RingBuilder {
             turns: 0,
             sqpoll: self.sqpoll.is_some(),
             disabled: self.r_disabled,
+            mail: Default::default(),
         };
         if self.r_disabled {
             ring.queues.set_disabled(true);

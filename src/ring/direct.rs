@@ -103,6 +103,22 @@ impl<S> Direct<S> {
         }
     }
 
+    /// Takes ownership of slot `index` of registration `epoch` of ring
+    /// `ring`'s table (a file another ring sent).
+    pub(crate) fn from_parts(ring: u32, epoch: u32, index: u32) -> Direct<S> {
+        Direct {
+            index,
+            ring,
+            epoch,
+            _file: PhantomData,
+        }
+    }
+
+    /// Which registration of its ring's file table the slot belongs to.
+    pub(crate) fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
     /// The slot's index in the ring's fixed-file table.
     pub fn index(&self) -> u32 {
         self.index
@@ -210,6 +226,7 @@ impl Ring {
             .map_err(|e| io_error(&e))?;
         self.files_epoch = self.files_epoch.wrapping_add(1);
         self.direct_slots = slots;
+        self.mail_files_epoch();
         Ok(self.direct_files().expect("registered just now"))
     }
 
@@ -240,6 +257,7 @@ impl Ring {
     pub(crate) fn files_changed(&mut self) {
         self.files_epoch = self.files_epoch.wrapping_add(1);
         self.direct_slots = 0;
+        self.mail_files_epoch();
     }
 
     /// Closes slot `index` of table registration `epoch`, posted by a

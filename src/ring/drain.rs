@@ -190,6 +190,7 @@ impl Ring {
             turns: self.turns,
             sqpoll: self.sqpoll,
             disabled: self.disabled,
+            mail: std::mem::take(&mut self.mail),
         }
     }
 
@@ -204,6 +205,8 @@ impl Ring {
 
 impl Drop for Ring {
     fn drop(&mut self) {
+        // Senders get `Closed` from now on.
+        self.mail.shut();
         if let Some((issuer, tid)) = self.issuer_elsewhere() {
             // Only the issuing thread can cancel and reap what is in
             // flight, and the table must outlive it: the ring goes back to
@@ -216,6 +219,8 @@ impl Drop for Ring {
         }
         // What was posted for this ring is moot: the drain ends everything.
         orphans::ring_dropped(self.id);
+        // Never submitted, mailboxes would never end by themselves.
+        self.close_mailboxes();
         if !self.kernel_done && !self.drain(false) {
             // Operations are still in flight and cannot be reaped (only
             // driver-owned ones: a scope drains its own before it ends).
@@ -228,6 +233,14 @@ impl Drop for Ring {
             std::mem::forget(std::mem::take(&mut self.buf_rings));
             // And read or write registered buffers.
             std::mem::forget(self.fixed_bufs.take());
+        }
+        if self.mail.shared() {
+            // Other rings and threads hold the ring's descriptor, so the
+            // kernel object outlives this drop: the files in its table
+            // (some perhaps sent by another ring just now) are closed here,
+            // not when the last of them lets go. A failure (no table)
+            // leaves nothing to close.
+            let _ = self.uring.submitter().unregister_files();
         }
         if let Some((index, thread)) = self.registered {
             if thread == thread_key() {

@@ -129,6 +129,8 @@ pub struct Ring {
     pub(super) sqpoll: bool,
     /// Whether the ring was built disabled and not yet enabled.
     pub(super) disabled: bool,
+    /// Its handle for other threads, once made, and its open mailboxes.
+    pub(super) mail: super::mailbox::Mail,
 }
 
 impl Ring {

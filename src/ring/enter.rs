@@ -74,7 +74,7 @@ impl Ring {
                     Posted::Cancel => {
                         let _ = self.cancel_ud(ud);
                     }
-                    Posted::Detach => self.table.abandon(ud),
+                    Posted::Detach => self.detach_posted(ud),
                     Posted::CloseSlot { index, epoch } => self.close_released_slot(index, epoch),
                 }
             }
@@ -119,6 +119,8 @@ impl Ring {
     /// Results that come meanwhile stay in the table, to be taken through
     /// their tokens or popped with [`next_completion`](Ring::next_completion);
     /// the wait does not spin on them.
+    /// An open [`Mailbox`](super::Mailbox) counts as in flight, like a
+    /// multishot operation that never ends by itself: close it first.
     ///
     /// # Errors
     ///

@@ -107,6 +107,18 @@
 //! [`ProvidedBuf`] that goes back to the group when dropped. The
 //! [`bufring`] module explains who owns the memory and when.
 //!
+//! # Messages between rings
+//!
+//! A thread-per-core server runs one ring per thread. A [`Mailbox`]
+//! ([`Ring::mailbox`]) receives what other rings send with
+//! `IORING_OP_MSG_RING` — values ([`Sender::message_op`]), and direct
+//! descriptors ([`Ring::send_file`]): an accepted connection handed to
+//! another thread's ring — and what threads without a ring post
+//! ([`Sender::post`]), each message announced by [`Ring::next_completion`]
+//! under the mailbox's tag. [`RingHandle::wake`] just wakes a ring. The
+//! [`msg`] module says how, and what a sender sees once the receiver is
+//! gone.
+//!
 //! # An event loop
 //!
 //! Owners (connections, children, timers) keep their tokens; the loop
@@ -258,6 +270,8 @@ mod drain;
 mod driver;
 mod enter;
 mod fixedbuf;
+mod mailbox;
+pub mod msg;
 mod op;
 pub mod ops;
 mod orphans;
@@ -287,6 +301,7 @@ pub use direct::{Direct, DirectFiles, MAX_DIRECT_FILES};
 pub use dispatch::Completion;
 pub use driver::Ring;
 pub use fixedbuf::{FixedBuf, FixedBufs};
+pub use msg::{Mailbox, Message, RingHandle, Sender};
 pub use op::{Op, Target, Ticket, Token};
 pub use ops::Fixed;
 pub use register::Notify;

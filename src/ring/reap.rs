@@ -98,6 +98,7 @@ impl Ring {
                 let ud = UserData::from_raw(cqe.user_data);
                 match self.table.complete_unsettled(ud, cqe.res, cqe.flags) {
                     Delivery::Unsettled => done += 1,
+                    Delivery::CloseFile(index) => self.close_mailed_file(index),
                     d => {
                         if let Some(key) = held_key(d) {
                             if let Some(place) = rearms.get_mut(held) {

@@ -77,6 +77,8 @@ impl Ring {
             .submitter()
             .unregister_files()
             .map_err(|e| io_error(&e))?;
+        // Files that came for mailboxes went with the table.
+        self.mail_files_unregistered();
         self.files_changed();
         Ok(())
     }

@@ -19,6 +19,11 @@ use std::fmt;
 /// | 32..63 | generation ([`GEN_BITS`](UserData::GEN_BITS)) |
 /// | 63 | the auxiliary flag: the CQE belongs to the `POLL_ADD` half of a re-armed read, not to the read itself |
 ///
+/// A message for a [`Mailbox`](super::Mailbox) (`IORING_OP_MSG_RING`,
+/// posted by another ring or thread) carries the mailbox's tag with bit 31
+/// of the key set — table keys stay below 2^31 — and, when it brings a
+/// file, the auxiliary flag: no operation's tag looks like it.
+///
 /// Values whose generation field is all ones are reserved for the driver's
 /// own requests ([`CANCEL`](UserData::CANCEL), [`WAKE`](UserData::WAKE)):
 /// generations of real slots never reach it.
@@ -63,6 +68,28 @@ impl UserData {
         } else {
             None
         }
+    }
+
+    /// Bit 31 of the key: set in messages for a mailbox.
+    const MAIL: u64 = 1 << 31;
+
+    /// The tag a message for mailbox `self` carries: the mailbox's key
+    /// with bit 31 set, its generation, and the auxiliary flag when the
+    /// message brings a file (`IORING_MSG_SEND_FD`).
+    #[inline]
+    pub(crate) const fn mail(self, file: bool) -> UserData {
+        let ud = UserData(self.0 | Self::MAIL);
+        if file { ud.aux() } else { ud }
+    }
+
+    /// For a message's tag ([`mail`](UserData::mail)): the mailbox it is
+    /// for, and whether it brings a file.
+    #[inline]
+    pub(crate) const fn mail_target(self) -> Option<(UserData, bool)> {
+        if self.is_reserved() || self.0 & Self::MAIL == 0 {
+            return None;
+        }
+        Some((UserData(self.0 & !(Self::MAIL | Self::AUX)), self.is_aux()))
     }
 
     /// The tag of slot `key` at generation `generation`.
@@ -183,5 +210,17 @@ mod tests {
             assert!(!UserData::new(1, generation).is_reserved());
         }
         assert_eq!(UserData::next_gen(UserData::MAX_GEN), 0);
+    }
+
+    #[test]
+    fn mail_tags_name_their_mailbox() {
+        let mailbox = UserData::new((1 << 31) - 1, 77);
+        assert_eq!(mailbox.mail_target(), None);
+        assert_eq!(mailbox.mail(false).mail_target(), Some((mailbox, false)));
+        assert_eq!(mailbox.mail(true).mail_target(), Some((mailbox, true)));
+        assert!(!mailbox.mail(true).is_reserved());
+        assert_eq!(mailbox.mail(true).cancelled_key(), None);
+        assert_eq!(UserData::cancel_of(u32::MAX).mail_target(), None);
+        assert_eq!(UserData::WAKE.mail_target(), None);
     }
 }

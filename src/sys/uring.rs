@@ -28,6 +28,7 @@ pub use register::{
     IORING_REGISTER_PROBE, IORING_REGISTER_RING_FDS, IORING_UNREGISTER_RING_FDS, RsrcUpdate,
     io_uring_register_probe, io_uring_register_ring_fd, io_uring_unregister_ring_fd,
 };
+pub use register::{IORING_REGISTER_SEND_MSG_RING, io_uring_send_msg_ring};
 
 /// `IORING_OFF_SQ_RING`: the `mmap` offset of the submission ring (and of
 /// both rings with [`Features::SINGLE_MMAP`]).

@@ -39,6 +39,8 @@
 //! | any `AsFd` | [`PollMultishot::new`] | [`PollMultishot`] | the ready [`PollFlags`], per event |
 //! | — | [`OpenAt::new`] | [`OpenAt`] | the new descriptor, an [`Fd`](crate::Fd) (closed if not taken) |
 //! | — | [`Nop::new`] | [`Nop`] | `()` |
+//! | a [`Sender`](super::Sender) | `message_op(value)` | [`SendMessage`] | `()` once posted to the other ring's [`Mailbox`](super::Mailbox) |
+//! | a [`Sender`](super::Sender) and a [`Direct`](super::Direct) | [`Ring::send_file`](super::Ring::send_file) | [`SendFile`] | `()` once the file is in the other ring's table |
 //! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
 //! | — | [`Timeout::after`], [`Timeout::at`], [`Timeout::every`] | [`Timeout`] | a [`TimeoutResult`] per shot |
 //! | — | [`Ring::push_with_timeout`](super::Ring::push_with_timeout) | [`LinkTimeout`] | a [`LinkTimeoutResult`] |
@@ -71,6 +73,7 @@ mod eventfd;
 mod file;
 mod fixedio;
 mod misc;
+mod msg;
 mod open;
 mod owned;
 mod pidfd;
@@ -91,6 +94,8 @@ pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use fixedio::{FixedResult, FixedStorage, ReadFixed, WriteFixed};
 pub use misc::{Cancel, Nop, RawSqe};
+pub(crate) use msg::{MailState, Receive};
+pub use msg::{SendFile, SendMessage};
 pub use open::{OpenAt, OpenStorage};
 pub use owned::{BufResult, BufStorage, IoBuf, IoBufMut, ReadBuf, WriteBuf};
 pub use pidfd::{PollExit, WaitChild, WaitExit};

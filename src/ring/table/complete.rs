@@ -164,13 +164,16 @@ impl Table {
         }
     }
 
-    /// A CQE whose tag matches no live slot: one of the driver's own
-    /// requests, or stale. A cancel that found nothing (`-ENOENT`) while
+    /// A CQE whose tag matches no live slot: a message for a mailbox, one
+    /// of the driver's own requests, or stale. A cancel that found nothing (`-ENOENT`) while
     /// its operation was between two shots (a periodic timeout fired but
     /// not yet re-armed) would leave it running for ever: the caller sends
     /// it again if the slot is still live and asked to end.
     #[cold]
     pub(super) fn unmatched(&mut self, ud: UserData, res: i32) -> Delivery {
+        if let Some(d) = self.mail(ud, res) {
+            return d;
+        }
         if let Some(key) = ud.cancelled_key() {
             if res == -ENOENT {
                 return Delivery::Recancel(key);

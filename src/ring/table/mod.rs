@@ -13,6 +13,7 @@
 
 mod complete;
 mod extra;
+mod mail;
 mod ready;
 mod store;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use io_uring::squeue;
 
 use super::UserData;
 use crate::sys::Errno;
+pub(crate) use mail::{MAIL_FILE, MAIL_LOST};
 pub use store::{BIG_BYTES, INLINE_BYTES};
 use store::{Bigs, Extras, NONE, Shots, Sides, Slots, pool_bytes};
 pub(crate) use store::{Discard, Life, Remake};
@@ -111,6 +113,9 @@ pub(crate) enum Delivery {
     /// The driver's cancel of slot `key` found nothing: the caller sends
     /// it again if the slot still runs ([`Table::cancel_pending`]).
     Recancel(u32),
+    /// A file came for a mailbox that is gone: the caller closes direct
+    /// slot `index` of the ring's file table.
+    CloseFile(u32),
 }
 
 /// The table of operations in flight.

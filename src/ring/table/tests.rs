@@ -396,3 +396,56 @@ fn folding_cqes_make_one_result() {
     assert_eq!(t.take(ud), Some((Cqe { res: -32, flags: 0 }, true)));
     assert_eq!(t.live_count(false), 0);
 }
+
+/// A discard that keeps nothing: a mailbox's record needs one.
+unsafe fn keep_nothing(_cqe: Cqe, _storage: *mut u8) {}
+
+#[test]
+fn messages_reach_their_mailbox_and_only_it() {
+    let mut t = Table::with_max(2);
+    let mailbox = t.insert(false, Some(9)).expect("free");
+    assert!(t.set_discard(mailbox, keep_nothing, std::ptr::null_mut()));
+    // A value (its sign bit set: a `u32` the kernel carries as `res`) and
+    // a file in slot 3, in order, each announced under the mailbox's tag.
+    assert_eq!(t.complete(mailbox.mail(false), -5, 0), Delivery::Stored);
+    assert_eq!(t.complete(mailbox.mail(true), 3, 0), Delivery::Stored);
+    assert_eq!(t.next_ready(), Some((9, mailbox)));
+    assert_eq!(
+        t.take(mailbox),
+        Some((
+            Cqe {
+                res: -5,
+                flags: Cqe::F_MORE
+            },
+            false
+        ))
+    );
+    assert_eq!(t.next_ready(), Some((9, mailbox)));
+    let file = Cqe {
+        res: 3,
+        flags: Cqe::F_MORE | MAIL_FILE,
+    };
+    assert_eq!(t.take(mailbox), Some((file, false)));
+    assert_eq!(t.in_flight(), 1, "a mailbox never ends by itself");
+    // An untaken file is marked lost when the file table goes.
+    assert_eq!(t.complete(mailbox.mail(true), 4, 0), Delivery::Stored);
+    t.lose_mailed_files(mailbox);
+    let lost = Cqe {
+        res: 4,
+        flags: Cqe::F_MORE | MAIL_FILE | MAIL_LOST,
+    };
+    assert_eq!(t.take(mailbox), Some((lost, false)));
+    // Closed: a late value is stale, a late file's slot is the caller's
+    // to close, and the slot's next owner sees neither.
+    assert!(t.remove(mailbox));
+    let next = t.insert(false, Some(1)).expect("free");
+    assert_eq!(next.key(), mailbox.key());
+    assert_eq!(t.complete(mailbox.mail(false), 1, 0), Delivery::Stale);
+    assert_eq!(t.complete(mailbox.mail(true), 6, 0), Delivery::CloseFile(6));
+    assert_eq!(t.stale(), 1);
+    assert_eq!(t.take(next), None);
+    assert_eq!(t.next_ready(), None);
+    // An operation's slot is no mailbox, even at the right generation.
+    assert_eq!(t.complete(next.mail(false), 1, 0), Delivery::Stale);
+    assert_eq!(t.take(next), None);
+}
