@@ -52,47 +52,28 @@ struct Config {
     idle: Duration,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut cfg = Config {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let defaults = server::Options {
         addr: SocketAddr::from(([127, 0, 0, 1], 7878)),
         threads: 1,
-        idle: Duration::from_millis(30_000),
     };
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg, None),
-        };
-        if name == "-h" || name == "--help" {
-            return Ok(None);
-        }
-        if !matches!(name.as_str(), "--addr" | "--threads" | "--idle-ms") {
-            return Err(format!("unknown option '{name}'"));
-        }
-        let value = inline
-            .or_else(|| args.next())
-            .ok_or_else(|| format!("{name} needs a value"))?;
-        match name.as_str() {
-            "--addr" => {
-                cfg.addr = value
-                    .parse()
-                    .map_err(|e| format!("invalid --addr '{value}' (want IP:PORT): {e}"))?;
+    let mut idle = Duration::from_millis(30_000);
+    let opts = server::parse_options(args, defaults, &["--idle-ms"], |_, value| {
+        match value.parse::<u64>() {
+            Ok(ms) if ms > 0 => idle = Duration::from_millis(ms),
+            _ => {
+                return Err(format!(
+                    "invalid --idle-ms '{value}' (want a positive integer)"
+                ));
             }
-            "--threads" => match value.parse::<usize>() {
-                Ok(n) if (1..=1024).contains(&n) => cfg.threads = n,
-                _ => return Err(format!("invalid --threads '{value}' (want 1 to 1024)")),
-            },
-            _ => match value.parse::<u64>() {
-                Ok(ms) if ms > 0 => cfg.idle = Duration::from_millis(ms),
-                _ => {
-                    return Err(format!(
-                        "invalid --idle-ms '{value}' (want a positive integer)"
-                    ));
-                }
-            },
         }
-    }
-    Ok(Some(cfg))
+        Ok(())
+    })?;
+    Ok(opts.map(|o| Config {
+        addr: o.addr,
+        threads: o.threads,
+        idle,
+    }))
 }
 
 fn main() -> ExitCode {

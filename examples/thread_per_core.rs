@@ -52,42 +52,14 @@ const ACCEPT_SLOTS: u32 = 256;
 /// Bytes a recv reads at most.
 const RECV_LEN: usize = 4096;
 
-struct Config {
-    addr: SocketAddr,
-    threads: usize,
-}
+type Config = server::Options;
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut cfg = Config {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let defaults = server::Options {
         addr: SocketAddr::from(([127, 0, 0, 1], 7879)),
         threads: 2,
     };
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg, None),
-        };
-        if name == "-h" || name == "--help" {
-            return Ok(None);
-        }
-        if !matches!(name.as_str(), "--addr" | "--threads") {
-            return Err(format!("unknown option '{name}'"));
-        }
-        let value = inline
-            .or_else(|| args.next())
-            .ok_or_else(|| format!("{name} needs a value"))?;
-        if name == "--addr" {
-            cfg.addr = value
-                .parse()
-                .map_err(|e| format!("invalid --addr '{value}' (want IP:PORT): {e}"))?;
-        } else {
-            match value.parse::<usize>() {
-                Ok(n) if (1..=1024).contains(&n) => cfg.threads = n,
-                _ => return Err(format!("invalid --threads '{value}' (want 1 to 1024)")),
-            }
-        }
-    }
-    Ok(Some(cfg))
+    server::parse_options(args, defaults, &[], |_, _| Ok(()))
 }
 
 fn main() -> ExitCode {

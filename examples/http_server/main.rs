@@ -47,42 +47,14 @@ const USAGE: &str = "usage: http_server [--addr ADDR] [--threads N]
 /// Response bytes a connection may hold unsent before its recv is paused.
 const MAX_OUT: usize = 256 << 10;
 
-struct Config {
-    addr: SocketAddr,
-    threads: usize,
-}
+type Config = server::Options;
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut cfg = Config {
+fn parse_args(args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let defaults = server::Options {
         addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
         threads: 1,
     };
-    while let Some(arg) = args.next() {
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
-            _ => (arg, None),
-        };
-        if name == "-h" || name == "--help" {
-            return Ok(None);
-        }
-        if !matches!(name.as_str(), "--addr" | "--threads") {
-            return Err(format!("unknown option '{name}'"));
-        }
-        let value = inline
-            .or_else(|| args.next())
-            .ok_or_else(|| format!("{name} needs a value"))?;
-        if name == "--addr" {
-            cfg.addr = value
-                .parse()
-                .map_err(|e| format!("invalid --addr '{value}' (want IP:PORT): {e}"))?;
-        } else {
-            match value.parse::<usize>() {
-                Ok(n) if (1..=1024).contains(&n) => cfg.threads = n,
-                _ => return Err(format!("invalid --threads '{value}' (want 1 to 1024)")),
-            }
-        }
-    }
-    Ok(Some(cfg))
+    server::parse_options(args, defaults, &[], |_, _| Ok(()))
 }
 
 fn main() -> ExitCode {

@@ -27,6 +27,53 @@ pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis
 const BUF_ENTRIES: u16 = 256;
 const BUF_LEN: u32 = 4096;
 
+/// What every example server's command line gives: `--addr IP:PORT` and
+/// `--threads N` (1 to 1024).
+pub struct Options {
+    pub addr: SocketAddr,
+    pub threads: usize,
+}
+
+/// Parses `--addr` and `--threads` (as `--name value` or `--name=value`)
+/// over the defaults given, and the server's own options, named in
+/// `extra` and handed to `set` with their values. `Ok(None)` for
+/// `-h`/`--help`; `Err` with a one-line message for anything else.
+pub fn parse_options(
+    mut args: impl Iterator<Item = String>,
+    mut opts: Options,
+    extra: &[&str],
+    mut set: impl FnMut(&str, &str) -> Result<(), String>,
+) -> Result<Option<Options>, String> {
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_owned(), Some(v.to_owned())),
+            _ => (arg, None),
+        };
+        if name == "-h" || name == "--help" {
+            return Ok(None);
+        }
+        if !matches!(name.as_str(), "--addr" | "--threads") && !extra.contains(&name.as_str()) {
+            return Err(format!("unknown option '{name}'"));
+        }
+        let value = inline
+            .or_else(|| args.next())
+            .ok_or_else(|| format!("{name} needs a value"))?;
+        match name.as_str() {
+            "--addr" => {
+                opts.addr = value
+                    .parse()
+                    .map_err(|e| format!("invalid --addr '{value}' (want IP:PORT): {e}"))?;
+            }
+            "--threads" => match value.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => opts.threads = n,
+                _ => return Err(format!("invalid --threads '{value}' (want 1 to 1024)")),
+            },
+            other => set(other, &value)?,
+        }
+    }
+    Ok(Some(opts))
+}
+
 /// A worker's ring and its provided buffers. The ring is this thread's
 /// alone: completion work is deferred to its own waits (DEFER_TASKRUN)
 /// instead of interrupting it. The completion queue has room for a recv
