@@ -39,10 +39,8 @@ pub struct PollExit<H> {
 /// process's own children can be waited for (`Os(ECHILD)` otherwise).
 #[derive(Debug)]
 pub struct WaitExit<H> {
-    handle: H,
-    /// Whether the pidfd was non-blocking when the operation was made:
-    /// the wait then runs behind a poll.
-    polled: bool,
+    /// The same wait, for exits.
+    wait: WaitChild<H>,
 }
 
 /// Waits for a change of state of one child, by its pidfd, and reports
@@ -52,7 +50,8 @@ pub struct WaitExit<H> {
 pub struct WaitChild<H> {
     handle: H,
     options: WaitOptions,
-    /// As [`WaitExit`]'s.
+    /// Whether the pidfd was non-blocking when the operation was made:
+    /// the wait then runs behind a poll.
     polled: bool,
 }
 
@@ -99,8 +98,7 @@ impl PidFd {
     /// ```
     pub fn wait_op(&self) -> WaitExit<&PidFd> {
         WaitExit {
-            handle: self,
-            polled: self.needs_poll(),
+            wait: self.wait_child_op(WaitOptions::EXITED),
         }
     }
 
@@ -155,8 +153,7 @@ impl PidFd {
     /// [`wait_op`](PidFd::wait_op) for a shared handle.
     pub fn wait_op_shared(self: &Arc<Self>) -> WaitExit<Arc<PidFd>> {
         WaitExit {
-            handle: Arc::clone(self),
-            polled: self.needs_poll(),
+            wait: self.wait_child_op_shared(WaitOptions::EXITED),
         }
     }
 }
@@ -230,9 +227,7 @@ fn pidfd_number(target: Target) -> u32 {
     }
 }
 
-// SAFETY: the SQE has the kernel fill `storage` (a 128-byte `siginfo_t`)
-// for one child, named by a pidfd the operation keeps open; the poll in
-// front of it touches no memory.
+// SAFETY: `WaitChild`'s SQE, poll and storage, unchanged.
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
     type Storage = SigInfoChld;
     type Output = ExitStatus;
@@ -241,32 +236,28 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
 
     #[inline]
     fn check(&self) -> Result<()> {
-        check_waitable(&self.handle, self.polled)
+        self.wait.check()
     }
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut SigInfoChld) {
-        // SAFETY: the caller hands a pointer valid for writes of a
-        // `siginfo_t` that nothing else accesses during the call.
-        unsafe { storage.write(SigInfoChld::zeroed()) }
+        // SAFETY: forwarded.
+        unsafe { self.wait.prepare(storage) }
     }
 
     #[inline]
     fn entry(&self, storage: *mut SigInfoChld) -> squeue::Entry {
-        let fd = pidfd_number(self.handle.target());
-        opcode::WaitId::new(P_PIDFD, fd, WaitOptions::EXITED.bits() as i32)
-            .infop(storage.cast_const().cast())
-            .build()
+        self.wait.entry(storage)
     }
 
     #[inline]
     fn poll_first(&self) -> Option<(Target, u32)> {
-        self.polled.then(|| (self.handle.target(), POLLIN))
+        self.wait.poll_first()
     }
 
     #[inline]
     fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        self.handle.into_keep_alive()
+        self.wait.into_keep()
     }
 
     unsafe fn output(cqe: Cqe, storage: *const SigInfoChld) -> Result<ExitStatus> {
@@ -312,8 +303,10 @@ pub(super) fn check_options(options: WaitOptions) -> Result<()> {
     Ok(())
 }
 
-// SAFETY: as `WaitExit`; without a poll in front, the pidfd is blocking
-// (checked at the push) and the kernel's wait itself sleeps.
+// SAFETY: the SQE has the kernel fill `storage` (a 128-byte `siginfo_t`)
+// for one child, named by a pidfd the operation keeps open (or borrows
+// for its scope); the poll in front of it, on a non-blocking pidfd,
+// touches no memory.
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
     type Storage = SigInfoChld;
     type Output = ChildEvent;
@@ -334,7 +327,8 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut SigInfoChld) {
-        // SAFETY: as `WaitExit::prepare`.
+        // SAFETY: the caller hands a pointer valid for writes of a
+        // `siginfo_t` that nothing else accesses during the call.
         unsafe { storage.write(SigInfoChld::zeroed()) }
     }
 
