@@ -3,8 +3,7 @@
 //! ordinary blocking clients, and stopped with a SIGTERM sent to it alone
 //! (through a pidfd).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use iofd::Signal;
@@ -12,20 +11,11 @@ use iofd::Signal;
 #[path = "support/server.rs"]
 mod support;
 
-use support::{PROMPT, Server};
+use support::{Server, closed_by_server};
 
 /// Starts the example with `args`.
 fn start(args: &[&str]) -> Server {
     Server::start("echo_server", args)
-}
-
-impl Server {
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect_timeout(&self.addr, PROMPT).expect("connecting");
-        s.set_read_timeout(Some(PROMPT)).unwrap();
-        s.set_write_timeout(Some(PROMPT)).unwrap();
-        s
-    }
 }
 
 /// A payload of `len` bytes that differs per client and round.
@@ -41,32 +31,22 @@ fn payload(client: u64, round: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Whether the server has closed `s`: end of file, or a reset.
-fn closed_by_server(s: &mut TcpStream) -> bool {
-    let mut b = [0u8; 1];
-    match s.read(&mut b) {
-        Ok(0) => true,
-        Err(e) => matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
-        Ok(_) => false,
-    }
-}
-
 #[test]
 fn echoes_every_byte_on_two_threads_and_exits_zero_on_sigterm() {
     const CLIENTS: u64 = 6;
     const ROUNDS: u64 = 60;
     let server = start(&["--addr", "127.0.0.1:0", "--threads", "2"]);
     // A connection that stays open across the shutdown.
-    let mut idle = server.connect();
+    let mut idle = server.connect_stream();
     let start = Instant::now();
     std::thread::scope(|s| {
         for client in 0..CLIENTS {
             let server = &server;
             s.spawn(move || {
-                let mut conn = server.connect();
+                let mut conn = server.connect_stream();
                 for round in 0..ROUNDS {
                     if round % 10 == 0 {
-                        conn = server.connect(); // spread over both listeners
+                        conn = server.connect_stream(); // spread over both listeners
                     }
                     // Mostly small, now and then larger than a provided
                     // buffer or a socket buffer.
@@ -112,8 +92,8 @@ fn echoes_every_byte_on_two_threads_and_exits_zero_on_sigterm() {
 #[test]
 fn closes_idle_connections_and_exits_zero_on_sigint() {
     let server = start(&["--addr", "127.0.0.1:0", "--idle-ms", "200"]);
-    let mut busy = server.connect();
-    let mut quiet = server.connect();
+    let mut busy = server.connect_stream();
+    let mut quiet = server.connect_stream();
     let start = Instant::now();
     quiet.write_all(b"hi").unwrap();
     let mut two = [0u8; 2];

@@ -5,10 +5,6 @@
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-#[expect(
-    dead_code,
-    reason = "the harness is not a server: only its build and refusals are used"
-)]
 #[path = "support/server.rs"]
 mod support;
 

@@ -4,10 +4,6 @@
 //! once they are; bad command lines refused with status 2.
 
 #[path = "support/server.rs"]
-#[allow(
-    dead_code,
-    reason = "the supervisor is no server: it uses the helpers only"
-)]
 mod support;
 
 use std::io::{BufRead, BufReader};

@@ -3,32 +3,14 @@
 //! blocking clients whose connections the acceptor hands to its workers'
 //! rings, and stopped with a signal sent to it alone (through a pidfd).
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+use std::io::{Read, Write};
 
 use iofd::Signal;
 
 #[path = "support/server.rs"]
 mod support;
 
-use support::{PROMPT, Server};
-
-fn connect(server: &Server) -> TcpStream {
-    let s = TcpStream::connect_timeout(&server.addr, PROMPT).expect("connecting");
-    s.set_read_timeout(Some(PROMPT)).unwrap();
-    s.set_write_timeout(Some(PROMPT)).unwrap();
-    s
-}
-
-/// Whether the server has closed `s`: end of file, or a reset.
-fn closed_by_server(s: &mut TcpStream) -> bool {
-    let mut b = [0u8; 1];
-    match s.read(&mut b) {
-        Ok(0) => true,
-        Err(e) => matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
-        Ok(_) => false,
-    }
-}
+use support::{Server, closed_by_server};
 
 #[test]
 fn connections_handed_to_three_workers_echo_and_sigterm_exits_zero() {
@@ -39,7 +21,7 @@ fn connections_handed_to_three_workers_echo_and_sigterm_exits_zero() {
         &["--addr", "127.0.0.1:0", "--threads", "3"],
     );
     // Open across the shutdown: closed by its worker on the way out.
-    let mut open = connect(&server);
+    let mut open = server.connect_stream();
     open.write_all(b"first").unwrap();
     let mut five = [0u8; 5];
     open.read_exact(&mut five).unwrap();
@@ -50,10 +32,10 @@ fn connections_handed_to_three_workers_echo_and_sigterm_exits_zero() {
             s.spawn(move || {
                 // A new connection every few rounds: each lands on the
                 // next worker.
-                let mut conn = connect(server);
+                let mut conn = server.connect_stream();
                 for round in 0..ROUNDS {
                     if round % 5 == 0 {
-                        conn = connect(server);
+                        conn = server.connect_stream();
                     }
                     let len = [1, 100, 5000, 70_000][(round % 4) as usize];
                     let sent: Vec<u8> = (0..len)

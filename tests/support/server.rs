@@ -1,9 +1,10 @@
 //! Running an example server as a user runs it, for the examples' tests:
 //! built with the cargo that runs the tests, started on a port the kernel
 //! picks, stopped with a signal sent to it alone (through a pidfd).
+#![allow(dead_code, reason = "each test binary uses a different subset")]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
@@ -108,6 +109,27 @@ impl Server {
             let _ = e.read_to_string(&mut err);
         }
         (status, err)
+    }
+}
+
+impl Server {
+    /// A blocking client connection to the server, with read and write
+    /// timeouts of [`PROMPT`].
+    pub fn connect_stream(&self) -> TcpStream {
+        let s = TcpStream::connect_timeout(&self.addr, PROMPT).expect("connecting");
+        s.set_read_timeout(Some(PROMPT)).expect("read timeout");
+        s.set_write_timeout(Some(PROMPT)).expect("write timeout");
+        s
+    }
+}
+
+/// Whether the server has closed `s`: end of file, or a reset.
+pub fn closed_by_server(s: &mut TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    match s.read(&mut b) {
+        Ok(0) => true,
+        Err(e) => matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::BrokenPipe),
+        Ok(_) => false,
     }
 }
 
