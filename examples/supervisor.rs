@@ -11,8 +11,9 @@
 //! done; one that fails (another code, or killed by a signal) is started
 //! again after a back-off that doubles from 100 ms to 5 s, and starts
 //! again at 100 ms once a run has lasted 10 s. After `SIGTERM` or `SIGINT`
-//! nothing is restarted: the signal goes to every child, and the
-//! supervisor exits (status 0) once they are all gone. Exit status 2 for a
+//! nothing is restarted: the signal goes to every child (to its process
+//! group: each child leads one), and the supervisor exits (status 0) once
+//! they are all gone. Exit status 2 for a
 //! bad command line.
 //!
 //! How it is built: children come from [`PidFd::spawn`], so they start
@@ -22,7 +23,7 @@
 //! pushed with a tag naming what it is for and whose, and the loop
 //! dispatches completions by tag.
 
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,7 +157,10 @@ impl Supervisor {
     fn start(&mut self, i: usize) -> iofd::Result<()> {
         let child = &mut self.children[i];
         let mut cmd = Command::new(&child.argv[0]);
-        cmd.args(&child.argv[1..]);
+        // A process group of its own: a forwarded signal reaches what the
+        // child starts too, and a terminal's ^C reaches only the
+        // supervisor, which forwards it once.
+        cmd.args(&child.argv[1..]).process_group(0);
         match PidFd::spawn(&mut cmd) {
             Ok((_std_child, pidfd)) => {
                 // Reaped through the pidfd, on the ring: the std `Child` is
@@ -236,7 +240,7 @@ impl Supervisor {
                 self.ring.cancel(timer)?;
             }
             if let Some(Running { pidfd, .. }) = &child.running {
-                match pidfd.send_signal(sig) {
+                match pidfd.send_signal_group(sig) {
                     // Exited but not yet reaped: its wait reports it.
                     Ok(()) | Err(Error::Os(iofd::sys::Errno::ESRCH)) => {}
                     Err(e) => println!("[{i}] cannot signal pid {}: {e}", pidfd.pid()),

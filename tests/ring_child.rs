@@ -287,3 +287,33 @@ fn a_timeout_is_not_mistaken_for_a_wait() -> iofd::Result<()> {
     assert_eq!(ring.wait(wait)?.code(), Some(1));
     Ok(())
 }
+
+#[test]
+fn a_group_signal_reaches_what_the_child_started() -> iofd::Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some(mut ring) = ring() else {
+        return Ok(());
+    };
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 30 & echo $!; wait"])
+        .process_group(0)
+        .stdout(Stdio::piped());
+    let (mut c, pidfd) = PidFd::spawn(&mut cmd)?;
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().expect("piped"))
+        .read_line(&mut line)
+        .expect("the grandchild's pid");
+    let grandchild = Arc::new(PidFd::open(line.trim().parse().expect("a pid"))?);
+    pidfd.send_signal_group(Signal::TERM)?;
+    // The shell's child, which a signal to the shell alone would miss.
+    ring.run(grandchild.exit_op_shared())?;
+    let status = ring.run(Arc::new(pidfd).wait_op_shared())?;
+    assert_eq!(status.signal(), Some(Signal::TERM.number()));
+    grandchild.close()?;
+    assert_eq!(
+        grandchild.send_signal_group(Signal::TERM),
+        Err(Error::Closed)
+    );
+    Ok(())
+}

@@ -320,3 +320,26 @@ fn pidfd_getfd_errors() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn pidfd_send_signal_to_takes_one_flag() {
+    use iofd::sys::process::{PidFdFlags, PidFdSignal, pidfd_open, pidfd_send_signal_to};
+    use std::os::fd::AsFd;
+    let me = pidfd_open(iofd::sys::process::getpid(), PidFdFlags::empty()).expect("pidfd_open");
+    // Signal 0 checks that the target lives and delivers nothing.
+    for flags in [PidFdSignal::empty(), PidFdSignal::THREAD_GROUP] {
+        assert_eq!(
+            pidfd_send_signal_to(me.as_fd(), 0, flags),
+            Ok(()),
+            "{flags:?}"
+        );
+    }
+    assert_eq!(
+        pidfd_send_signal_to(
+            me.as_fd(),
+            0,
+            PidFdSignal::THREAD | PidFdSignal::PROCESS_GROUP
+        ),
+        Err(iofd::sys::Errno::EINVAL)
+    );
+}

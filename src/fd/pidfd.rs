@@ -176,6 +176,31 @@ impl PidFd {
         Ok(process::pidfd_send_signal(fd, sig.number())?)
     }
 
+    /// `pidfd_send_signal(pidfd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP)` —
+    /// sends `sig` to every process in the process group this process
+    /// leads (whose id is its pid), as `killpg(pid, sig)` would, but
+    /// through the pidfd. A supervisor that starts each child in a group
+    /// of its own (`CommandExt::process_group(0)`) reaches what the child
+    /// started too, such as the program a `sh -c` runs.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_signal`](PidFd::send_signal); `Os(ESRCH)` when the
+    /// process leads no group (no process has its pid as group id) and
+    /// once it is reaped; [`Error::InvalidParam`] (the kernel's `EINVAL`)
+    /// before Linux 6.9, which lacks the flag.
+    ///
+    /// See [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
+    #[inline]
+    pub fn send_signal_group(&self, sig: Signal) -> Result<()> {
+        let fd = self.fd.borrow()?;
+        Ok(process::pidfd_send_signal_to(
+            fd,
+            sig.number(),
+            process::PidFdSignal::PROCESS_GROUP,
+        )?)
+    }
+
     /// `pidfd_getfd(pidfd, target, 0)` — duplicates descriptor `target` of
     /// the process into this one, as a new close-on-exec [`Fd`] sharing the
     /// same open file. The target process's descriptor is left alone.

@@ -55,6 +55,12 @@ pub(super) const FOREIGN_TOKEN: &str = "the token belongs to another ring";
 /// any storage is freed (a [`single_issuer`](RingBuilder::single_issuer)
 /// ring dropped on another thread has its own thread do that).
 ///
+/// A `Ring` is `Send`, not `Sync`: build it (and its mailboxes) on one
+/// thread and move it into the thread that runs its loop, as a
+/// thread-per-core server does. A
+/// [`single_issuer`](RingBuilder::single_issuer) ring takes submissions
+/// only from the thread that built it: build that one in its own thread.
+///
 /// # Examples
 ///
 /// ```

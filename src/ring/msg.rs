@@ -50,6 +50,26 @@
 //!   and [`Ring::send_file`](super::Ring::send_file) it; the receiver's [`Direct`] is a slot of
 //!   its own table, and the sender's slot is closed.
 //!
+//! # What a message carries, and in what order
+//!
+//! A value is a `u32`: the kernel posts a message as a completion whose
+//! 32-bit result is the value, and its 64-bit `user_data` is the driver's,
+//! naming the mailbox (that is how a message for a closed mailbox is told
+//! apart). To hand over more, keep the payload where both threads reach it
+//! (a queue, a slab behind a lock) and send its index, or send a wake and
+//! let the receiver drain the queue.
+//!
+//! Values from one sender arrive in the order sent: [`Sender::post`]
+//! posts before it returns, and the [`Sender::message_op`]s one ring
+//! submits are posted as the kernel issues them, in queue order. A file
+//! ([`Ring::send_file`](super::Ring::send_file)) may overtake or be
+//! overtaken: when the receiver's ring is busy the kernel retries it from
+//! a worker thread.
+//!
+//! A mailbox's tag is a tag like [`Ring::push_tagged`](super::Ring::push_tagged)'s,
+//! in the same space: the loop tells its mailboxes from its operations by
+//! the tags it chose (or with [`Mailbox::is_for`]).
+//!
 //! # When the receiver goes away
 //!
 //! A [`RingHandle`] holds a duplicate of the ring's descriptor, so the
@@ -84,9 +104,7 @@
 //!     Some(Ok(Message::Data(v))) => assert_eq!(v, 42),
 //!     other => panic!("{other:?}"),
 //! }
-//! # let posted = poster.join().unwrap();
-//! # if let Err(iofd::Error::Unsupported(_)) = posted { return Ok(()); }
-//! posted?;
+//! poster.join().expect("the posting thread")?;
 //! ring.close_mailbox(mailbox);
 //! assert_eq!(ring.in_flight(), 0);
 //! # Ok::<(), iofd::Error>(())
@@ -308,7 +326,7 @@ impl<F> Sender<F> {
     /// [`Error::Closed`] when the mailbox was closed or its ring dropped;
     /// [`Error::Unsupported`] before Linux 6.13; `Os(EOVERFLOW)` when the
     /// receiver's completion queue is full and the kernel cannot hold
-    /// more; `Os(ENOMEM)`.
+    /// more; [`Error::NoMemory`].
     pub fn post(&self, value: u32) -> Result<()> {
         self.to.check()?;
         io_uring_send_msg_ring(

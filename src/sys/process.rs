@@ -295,6 +295,50 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
     unsafe { syscall4(nr::PIDFD_SEND_SIGNAL, fd_arg(pidfd), sig as usize, 0, 0) }.map(drop)
 }
 
+bitflags! {
+    /// Flags of `pidfd_send_signal` (`PIDFD_SIGNAL_*`, Linux 6.9): whom
+    /// the signal goes to. At most one; none means what the pidfd names.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct PidFdSignal: u32 {
+        /// `PIDFD_SIGNAL_THREAD`: the thread the pidfd names only.
+        const THREAD = 1;
+        /// `PIDFD_SIGNAL_THREAD_GROUP`: the whole thread group (process).
+        const THREAD_GROUP = 2;
+        /// `PIDFD_SIGNAL_PROCESS_GROUP`: every process in the process
+        /// group the named process leads (whose id is its pid), as
+        /// `killpg` would; `ESRCH` when it leads none.
+        const PROCESS_GROUP = 4;
+    }
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, flags)` — as
+/// [`pidfd_send_signal`], to whom `flags` says.
+///
+/// # Errors
+///
+/// As [`pidfd_send_signal`]; `EINVAL` for more than one flag, or any flag
+/// before Linux 6.9.
+///
+/// See [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
+#[inline]
+pub fn pidfd_send_signal_to(
+    pidfd: BorrowedFd<'_>,
+    sig: i32,
+    flags: PidFdSignal,
+) -> Result<(), Errno> {
+    // SAFETY: with a null `info` the kernel reads no user memory.
+    unsafe {
+        syscall4(
+            nr::PIDFD_SEND_SIGNAL,
+            fd_arg(pidfd),
+            sig as usize,
+            0,
+            flags.bits() as usize,
+        )
+    }
+    .map(drop)
+}
+
 /// `pidfd_getfd(pidfd, target, 0)` — a close-on-exec duplicate, in this
 /// process, of descriptor `target` of the process `pidfd` refers to.
 ///
