@@ -137,6 +137,35 @@ impl Ring {
         self.poll(&mut mailbox.token)
     }
 
+    /// [`receive`](Ring::receive) for a mailbox of values only
+    /// (`Mailbox<()>`): the value itself, with no file case to match.
+    ///
+    /// # Errors
+    ///
+    /// As [`receive`](Ring::receive).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iofd::ring::Ring;
+    ///
+    /// let (mut a, mut b) = (Ring::new(8)?, Ring::new(8)?);
+    /// let mut jobs = b.mailbox::<()>(1)?;
+    /// a.run(jobs.sender().message_op(17))?;
+    /// b.submit_and_wait(1)?;
+    /// assert!(b.next_completion().is_some_and(|c| jobs.is_for(&c)));
+    /// assert_eq!(b.receive_value(&mut jobs), Some(Ok(17)));
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    pub fn receive_value(&mut self, mailbox: &mut Mailbox<()>) -> Option<Result<u32>> {
+        self.receive(mailbox).map(|m| match m? {
+            Message::Data(v) => Ok(v),
+            // `send_file` to a `Mailbox<()>` takes a `Direct<()>`, which
+            // nothing makes: not reached, and not a panic if it were.
+            Message::File(_) => Err(Error::InvalidParam("a file came to a mailbox of values")),
+        })
+    }
+
     /// Closes `mailbox`: its slot is freed, messages not taken dropped
     /// (files closed), and its senders get [`Error::Closed`]. Messages
     /// already on their way are counted stale when they come. A mailbox of
