@@ -1,30 +1,7 @@
 //! Owned Linux descriptors over an inline-assembly syscall core, built for
 //! io_uring programs.
 //!
-//! ```
-//! use std::os::fd::OwnedFd;
-//!
-//! use iofd::sys::event::{EventFdFlags, eventfd2};
-//! use iofd::{Error, Fd};
-//!
-//! // The syscall core: a typed wrapper per syscall, no libc underneath.
-//! let efd = eventfd2(0, EventFdFlags::CLOEXEC | EventFdFlags::NONBLOCK)?;
-//!
-//! // `Fd` owns it: read and write through `&self`, close from any thread.
-//! let fd = Fd::from(efd);
-//! fd.write(&3u64.to_ne_bytes())?;
-//! let mut counter = [0u8; 8];
-//! fd.read(&mut counter)?;
-//! assert_eq!(u64::from_ne_bytes(counter), 3);
-//! assert_eq!(fd.read(&mut counter), Err(Error::WouldBlock));
-//!
-//! fd.close()?;
-//! fd.close()?; // idempotent
-//! assert_eq!(fd.read(&mut counter), Err(Error::Closed)); // no syscall made
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! And the ring, as an event loop: operations tagged with their owner,
+//! The ring as an event loop: operations tagged with their owner,
 //! completions handed back by tag.
 //!
 //! ```
@@ -53,6 +30,31 @@
 //! # Ok::<(), iofd::Error>(())
 //! ```
 //!
+//! And a handle on its own: the syscall core and an owned descriptor.
+//!
+//! ```
+//! use std::os::fd::OwnedFd;
+//!
+//! use iofd::sys::event::{EventFdFlags, eventfd2};
+//! use iofd::{Error, Fd};
+//!
+//! // The syscall core: a typed wrapper per syscall, no libc underneath.
+//! let efd = eventfd2(0, EventFdFlags::CLOEXEC | EventFdFlags::NONBLOCK)?;
+//!
+//! // `Fd` owns it: read and write through `&self`, close from any thread.
+//! let fd = Fd::from(efd);
+//! fd.write(&3u64.to_ne_bytes())?;
+//! let mut counter = [0u8; 8];
+//! fd.read(&mut counter)?;
+//! assert_eq!(u64::from_ne_bytes(counter), 3);
+//! assert_eq!(fd.read(&mut counter), Err(Error::WouldBlock));
+//!
+//! fd.close()?;
+//! fd.close()?; // idempotent
+//! assert_eq!(fd.read(&mut counter), Err(Error::Closed)); // no syscall made
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Layers
 //!
 //! - [`sys`]: the syscall core. Raw entry points in `asm!`
@@ -74,6 +76,11 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod error;
 pub mod fd;

@@ -94,7 +94,7 @@ fn stops_and_continues_are_reported_on_a_blocking_pidfd() -> iofd::Result<()> {
     let Some(mut ring) = ring() else {
         return Ok(());
     };
-    let (c, pidfd) = child("sleep 30");
+    let (c, pidfd) = child("exec sleep 30");
     pidfd.set_nonblocking(false)?;
     let all = WaitOptions::EXITED | WaitOptions::STOPPED | WaitOptions::CONTINUED;
     // Each wait is pushed before its signal, and so really waits.
@@ -141,7 +141,7 @@ fn a_group_wait_reports_stops_and_the_exit() -> iofd::Result<()> {
     let Some(mut ring) = ring() else {
         return Ok(());
     };
-    let (c, pidfd) = grouped("sleep 30");
+    let (c, pidfd) = grouped("exec sleep 30");
     let group = c.id();
     let all = WaitOptions::EXITED | WaitOptions::STOPPED;
     let stop = ring.push(WaitAny::group(group, all))?;
@@ -171,7 +171,7 @@ fn a_blocking_pidfd_wait_takes_a_deadline_and_a_polled_one_refuses_it() -> iofd:
     let Some(mut ring) = ring() else {
         return Ok(());
     };
-    let (_c, pidfd) = child("sleep 30");
+    let (_c, pidfd) = child("exec sleep 30");
     assert_eq!(
         ring.push_with_timeout(pidfd.wait_op_shared(), Timeout::after(10 * MS))
             .map(drop),
@@ -193,7 +193,7 @@ fn a_cancelled_polled_wait_leaves_the_child_to_reap() -> iofd::Result<()> {
     let Some(mut ring) = ring() else {
         return Ok(());
     };
-    let (_c, pidfd) = child("sleep 30");
+    let (_c, pidfd) = child("exec sleep 30");
     let token = ring.push(pidfd.wait_op_shared())?;
     ring.submit()?;
     ring.cancel_keep(&token)?;
@@ -204,7 +204,7 @@ fn a_cancelled_polled_wait_leaves_the_child_to_reap() -> iofd::Result<()> {
     kill_and_reap(&pidfd);
     // A dropped token's wait is detached, not cancelled: it still reaps
     // the child when it exits, then lets the pidfd go.
-    let (_c, pidfd) = child("sleep 30");
+    let (_c, pidfd) = child("exec sleep 30");
     drop(ring.push(pidfd.wait_op_shared())?);
     ring.submit()?;
     assert_eq!(Arc::strong_count(&pidfd), 2, "the wait keeps the pidfd");
@@ -220,7 +220,7 @@ fn bad_waits_are_refused_with_the_exact_error() -> iofd::Result<()> {
     let Some(mut ring) = ring() else {
         return Ok(());
     };
-    let (_c, pidfd) = child("sleep 30");
+    let (_c, pidfd) = child("exec sleep 30");
     assert_eq!(
         ring.push(pidfd.wait_child_op_shared(WaitOptions::empty()))
             .map(drop),
