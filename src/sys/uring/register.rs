@@ -7,7 +7,10 @@
 //! duration of the call; none of these opcodes keeps a pointer after it.
 //! Unregistering a ring slot is `unsafe`: the slot belongs to whoever
 //! registered it, as a descriptor belongs to whoever opened it.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "io_uring_register takes pointers to live structs"
+)]
 
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -203,10 +206,10 @@ pub fn io_uring_send_msg_ring(
     let r = unsafe {
         crate::sys::syscall4(
             crate::sys::nr::IO_URING_REGISTER,
-            -1isize as usize,
-            IORING_REGISTER_SEND_MSG_RING as usize,
-            (&mut sqe as *mut MsgSqe).cast::<c_void>() as usize,
-            1,
+            (-1isize).into(),
+            IORING_REGISTER_SEND_MSG_RING.into(),
+            (&mut sqe).into(),
+            1usize.into(),
         )
     };
     r.map(drop)
