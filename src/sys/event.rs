@@ -67,6 +67,7 @@ pub fn eventfd2(initval: u32, flags: EventFdFlags) -> Result<OwnedFd, Errno> {
 ///
 /// See [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
 #[inline]
+#[doc(alias = "read")]
 pub fn eventfd_read(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
     let mut value: u64 = 0;
     // SAFETY: `value` is a live `u64`, writable for 8 bytes during the call.
@@ -83,6 +84,7 @@ pub fn eventfd_read(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
 ///
 /// See [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
 #[inline]
+#[doc(alias = "write")]
 pub fn eventfd_write(fd: BorrowedFd<'_>, value: u64) -> Result<(), Errno> {
     // SAFETY: `value` is a live `u64`, readable for 8 bytes during the call.
     unsafe {

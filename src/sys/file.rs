@@ -243,6 +243,7 @@ pub fn openat(
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags, Errno> {
     // SAFETY: F_GETFD reads no memory.
     let r = unsafe { syscall2(nr::FCNTL, fd.into(), F_GETFD.into()) }?;
@@ -257,6 +258,7 @@ pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags, Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<(), Errno> {
     // SAFETY: F_SETFD reads no memory.
     unsafe { syscall3(nr::FCNTL, fd.into(), F_SETFD.into(), flags.bits().into()) }.map(drop)
@@ -270,6 +272,7 @@ pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<(), Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<StatusFlags, Errno> {
     // SAFETY: F_GETFL reads no memory.
     let r = unsafe { syscall2(nr::FCNTL, fd.into(), F_GETFL.into()) }?;
@@ -287,6 +290,7 @@ pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<StatusFlags, Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: StatusFlags) -> Result<(), Errno> {
     // SAFETY: F_SETFL reads no memory.
     unsafe { syscall3(nr::FCNTL, fd.into(), F_SETFL.into(), flags.bits().into()) }.map(drop)
@@ -302,6 +306,7 @@ pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: StatusFlags) -> Result<(), Errno> 
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd, Errno> {
     // SAFETY: F_DUPFD_CLOEXEC reads no memory and returns a new descriptor.
     unsafe {
@@ -320,6 +325,7 @@ pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd, Er
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_add_seals(fd: BorrowedFd<'_>, seals: Seals) -> Result<(), Errno> {
     // SAFETY: F_ADD_SEALS reads no memory.
     unsafe {
@@ -341,6 +347,7 @@ pub fn fcntl_add_seals(fd: BorrowedFd<'_>, seals: Seals) -> Result<(), Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_get_seals(fd: BorrowedFd<'_>) -> Result<Seals, Errno> {
     // SAFETY: F_GET_SEALS reads no memory.
     let r = unsafe { syscall2(nr::FCNTL, fd.into(), F_GET_SEALS.into()) }?;

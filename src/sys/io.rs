@@ -84,6 +84,7 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
 ///
 /// See [pread(2)](https://man7.org/linux/man-pages/man2/pread.2.html).
 #[inline]
+#[doc(alias = "pread64")]
 pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes during the call.
     unsafe {
@@ -108,6 +109,7 @@ pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize, E
 ///
 /// See [pwrite(2)](https://man7.org/linux/man-pages/man2/pwrite.2.html).
 #[inline]
+#[doc(alias = "pwrite64")]
 pub fn pwrite(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
     unsafe {

@@ -335,6 +335,7 @@ pub fn getsockname(fd: BorrowedFd<'_>) -> Result<SockAddr, Errno> {
 ///
 /// See [setsockopt(2)](https://man7.org/linux/man-pages/man2/setsockopt.2.html).
 #[inline]
+#[doc(alias = "setsockopt")]
 pub fn setsockopt_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> Result<(), Errno> {
     let v = i32::from(on);
     let p = ptr::from_ref(&v);

@@ -243,6 +243,7 @@ pub fn vmsplice(
 ///
 /// See [vmsplice(2)](https://man7.org/linux/man-pages/man2/vmsplice.2.html).
 #[inline]
+#[doc(alias = "vmsplice")]
 pub unsafe fn vmsplice_gift(
     fd: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
@@ -275,6 +276,7 @@ pub unsafe fn vmsplice_gift(
 ///
 /// See [vmsplice(2)](https://man7.org/linux/man-pages/man2/vmsplice.2.html).
 #[inline]
+#[doc(alias = "vmsplice")]
 pub fn vmsplice_read(
     fd: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],

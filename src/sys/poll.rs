@@ -203,6 +203,7 @@ pub fn epoll_ctl(
 ///
 /// See [epoll_wait(2)](https://man7.org/linux/man-pages/man2/epoll_wait.2.html).
 #[inline]
+#[doc(alias = "epoll_pwait")]
 pub fn epoll_wait(
     epfd: BorrowedFd<'_>,
     events: &mut [EpollEvent],

@@ -333,6 +333,7 @@ bitflags! {
 ///
 /// See [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
 #[inline]
+#[doc(alias = "pidfd_send_signal")]
 pub fn pidfd_send_signal_to(
     pidfd: BorrowedFd<'_>,
     sig: i32,

@@ -58,6 +58,7 @@ impl Rlimit {
 ///
 /// See [prlimit(2)](https://man7.org/linux/man-pages/man2/prlimit.2.html).
 #[inline]
+#[doc(alias = "prlimit64")]
 pub fn prlimit(resource: Resource, new: Option<&Rlimit>) -> Result<Rlimit, Errno> {
     let mut old = Rlimit::default();
     // SAFETY: `new` is null or a live `Rlimit` the kernel reads; `old`

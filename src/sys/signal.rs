@@ -211,6 +211,7 @@ pub fn signalfd4(mask: u64, flags: SignalFdFlags) -> Result<OwnedFd, Errno> {
 ///
 /// See [signalfd4(2)](https://man7.org/linux/man-pages/man2/signalfd4.2.html).
 #[inline]
+#[doc(alias = "signalfd4")]
 pub fn signalfd4_update(fd: BorrowedFd<'_>, mask: u64) -> Result<(), Errno> {
     // SAFETY: `mask` is a live `u64` the kernel reads during the call; the
     // returned number is `fd` itself and is not taken ownership of.

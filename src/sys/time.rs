@@ -228,6 +228,7 @@ pub fn timerfd_settime(
 ///
 /// See [timerfd_settime(2)](https://man7.org/linux/man-pages/man2/timerfd_settime.2.html).
 #[inline]
+#[doc(alias = "timerfd_settime")]
 pub fn timerfd_settime_discard(
     fd: BorrowedFd<'_>,
     flags: TimerSetFlags,

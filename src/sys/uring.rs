@@ -431,6 +431,7 @@ pub unsafe fn io_uring_enter(
 ///
 /// See [io_uring_enter(2)](https://man7.org/linux/man-pages/man2/io_uring_enter.2.html).
 #[inline]
+#[doc(alias = "io_uring_enter")]
 pub unsafe fn io_uring_enter_registered(
     index: u32,
     to_submit: u32,

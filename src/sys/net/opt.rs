@@ -167,6 +167,7 @@ pub fn socketpair(
 /// As [`bind`](super::bind); for a Unix path, `EADDRINUSE` when the file
 /// exists and `ENOENT`/`EACCES` for its directory.
 #[inline]
+#[doc(alias = "bind")]
 pub fn bind_addr(fd: BorrowedFd<'_>, addr: &SockAddr) -> Result<(), Errno> {
     let (p, len) = addr.arg();
     // SAFETY: `p` points at `len` initialised bytes of `addr`.
@@ -180,6 +181,7 @@ pub fn bind_addr(fd: BorrowedFd<'_>, addr: &SockAddr) -> Result<(), Errno> {
 /// As [`connect`](super::connect); for a Unix path, `ENOENT` when nothing
 /// is bound there and `ECONNREFUSED` when nothing listens.
 #[inline]
+#[doc(alias = "connect")]
 pub fn connect_addr(fd: BorrowedFd<'_>, addr: &SockAddr) -> Result<(), Errno> {
     let (p, len) = addr.arg();
     // SAFETY: `p` points at `len` initialised bytes of `addr`.

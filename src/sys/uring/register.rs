@@ -51,6 +51,7 @@ pub struct RsrcUpdate {
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub fn io_uring_register_probe(fd: BorrowedFd<'_>, probe: &mut IoUringProbe) -> Result<(), Errno> {
     *probe = IoUringProbe::new();
     // SAFETY: `probe` is a live, zeroed `io_uring_probe` with room for 256
@@ -80,6 +81,7 @@ pub fn io_uring_register_probe(fd: BorrowedFd<'_>, probe: &mut IoUringProbe) -> 
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub fn io_uring_register_ring_fd(
     ring: BorrowedFd<'_>,
     target: BorrowedFd<'_>,
@@ -121,6 +123,7 @@ pub fn io_uring_register_ring_fd(
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub unsafe fn io_uring_unregister_ring_fd(ring: BorrowedFd<'_>, index: u32) -> Result<(), Errno> {
     let mut up = RsrcUpdate {
         offset: index,
@@ -186,6 +189,7 @@ struct MsgSqe {
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub fn io_uring_send_msg_ring(
     target: BorrowedFd<'_>,
     user_data: u64,
