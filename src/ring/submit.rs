@@ -10,7 +10,10 @@
 //! outlives the operation: slots are freed only after their final CQE, and
 //! dropping the ring cancels and reaps every operation before the table
 //! goes.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "pushes SQEs built by Op implementations or raw pushes"
+)]
 
 use io_uring::squeue;
 
