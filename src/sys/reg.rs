@@ -77,6 +77,18 @@ arg_numbers! {
 /// assert_eq!((n, counter), (8, 5));
 /// # Ok::<(), Errno>(())
 /// ```
+///
+/// An argument made from a reference cannot outlive it:
+///
+/// ```compile_fail
+/// use iofd::sys::{A0, ArgReg};
+///
+/// let arg: ArgReg<'_, A0> = {
+///     let counter = 0u64;
+///     (&counter).into()
+/// };
+/// drop(arg);
+/// ```
 #[repr(transparent)]
 #[must_use = "an argument does nothing until it is passed to a syscall"]
 pub struct ArgReg<'a, Num: ArgNumber> {
@@ -217,5 +229,57 @@ impl RetReg {
     #[inline(always)]
     pub(crate) fn decode_ptr(self) -> Result<*mut c_void, Errno> {
         decode(self.0.addr()).map(|_| self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    fn bits<Num: ArgNumber>(arg: ArgReg<'_, Num>) -> usize {
+        arg.into_asm().addr()
+    }
+
+    #[test]
+    fn integers_keep_their_as_usize_bits() {
+        assert_eq!(bits::<A0>((-1i32).into()), usize::MAX);
+        assert_eq!(bits::<A0>((-100isize).into()), -100isize as usize);
+        assert_eq!(bits::<A1>(u32::MAX.into()), 0xffff_ffff);
+        assert_eq!(bits::<A2>(u64::MAX.into()), usize::MAX);
+        assert_eq!(bits::<A3>(7u8.into()), 7);
+        assert_eq!(bits::<A4>(ArgReg::NULL), 0);
+    }
+
+    #[test]
+    fn pointers_and_references_keep_their_address() {
+        let mut value = 5u64;
+        let addr = ptr::from_mut(&mut value).addr();
+        assert_eq!(bits::<A0>((&raw mut value).into()), addr);
+        assert_eq!(bits::<A1>((&raw const value).into()), addr);
+        assert_eq!(bits::<A2>((&value).into()), addr);
+        assert_eq!(bits::<A3>((&mut value).into()), addr);
+        assert_eq!(bits::<A4>(Some(&value).into()), addr);
+        assert_eq!(bits::<A5>(None::<&u64>.into()), 0);
+        assert_eq!(bits::<A5>(None::<&mut u64>.into()), 0);
+    }
+
+    #[test]
+    fn a_descriptor_is_its_number() {
+        let stdin = std::io::stdin();
+        assert_eq!(bits::<A0>(stdin.as_fd().into()), 0);
+    }
+
+    #[test]
+    fn a_return_decodes_once() {
+        let ok = RetReg::from_asm(ptr::without_provenance_mut(3));
+        assert_eq!(ok.decode(), Ok(3));
+        let err = RetReg::from_asm(ptr::without_provenance_mut(-9isize as usize));
+        assert_eq!(err.decode_ptr(), Err(Errno::EBADF));
+        let mut byte = 0u8;
+        let p = ptr::from_mut(&mut byte).cast::<c_void>();
+        assert_eq!(RetReg::from_asm(p).decode_ptr(), Ok(p));
+        assert_eq!(RetReg::from_asm(p).into_usize(), p.addr());
     }
 }
