@@ -24,8 +24,9 @@
 //!
 //! Unsafe code is opt-in per file: this module is under the crate's
 //! `deny(unsafe_code)`, and each file that needs `unsafe` (the asm stubs,
-//! the raw entry points, each family's calls) allows it at its top, with a
-//! `# Safety` paragraph saying what it promises.
+//! the raw entry points, each family's calls) opts in at its top with
+//! `#![expect(unsafe_code, reason = "..")]` and a `# Safety` paragraph
+//! saying what it promises.
 //!
 //! # Examples
 //!
