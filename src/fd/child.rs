@@ -6,7 +6,7 @@
 //! The spawn's `pre_exec` hook runs in the child between `fork` and
 //! `execve`, where only async-signal-safe calls are allowed: it makes raw
 //! syscalls through the syscall core and touches no lock and no heap.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "the pre_exec hook runs between fork and execve")]
 
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -28,7 +28,10 @@
 //! lookups relative to it fail with `ENOTDIR`. Code in this crate that
 //! checks a descriptor's access mode before a call (`vmsplice`) stays sound
 //! under that change, because every such call refuses `O_PATH` files.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "Fd turns its atomic number into BorrowedFd and OwnedFd"
+)]
 
 use std::fmt;
 use std::io;

@@ -77,7 +77,7 @@
 //! [`ProvidedBuf`] returns it (a bitmap of held ids), so a
 //! [`ProvidedBuf`] is the only view of its buffer, which the kernel does
 //! not write while it is out of the ring.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "owns the buffer-ring memory the kernel shares")]
 
 mod groups;
 mod register;

@@ -14,7 +14,7 @@
 //! Every SQE is built by an [`Op`] into storage the table owns until the
 //! final CQE, exactly as [`Ring::push`] does; linking changes when the
 //! kernel runs them, not what they touch.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "pushes linked SQEs built by Op implementations")]
 
 use io_uring::squeue;
 

@@ -6,7 +6,7 @@
 //!
 //! The ring's io_uring instance is dropped by hand, once, at the end of
 //! `Drop`, unless the ring was moved out to be handed back.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "drops the io_uring instance by hand, once")]
 
 use std::mem::ManuallyDrop;
 

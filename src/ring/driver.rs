@@ -10,7 +10,10 @@
 //! io-uring crate keeps open for as long as the ring lives. The table's
 //! buffers, which the kernel writes, are freed only after every operation
 //! is reaped (see `drain`).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "borrows the descriptor the io-uring crate keeps open"
+)]
 
 use std::fmt;
 use std::mem::ManuallyDrop;

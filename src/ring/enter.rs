@@ -5,7 +5,10 @@
 //!
 //! Every SQE an enter hands the kernel was pushed under
 //! [`Ring::push_entry`]'s contract.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "io_uring_enter hands the kernel the pushed SQEs"
+)]
 
 use super::driver::Ring;
 use super::orphans::{self, Posted, thread_key};

@@ -22,7 +22,10 @@
 //! reads or writes them. An operation is pushed only on the ring the pool
 //! was registered with (see [`Op::ring_bound`](super::Op::ring_bound)):
 //! index `i` of another ring is another buffer.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "owns the registered buffer block the kernel reads and writes"
+)]
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};

@@ -6,7 +6,10 @@
 //! A mailbox's slot is never submitted: its storage, a `MailState`, is
 //! written and read by the driver alone. A file's send is a message SQE
 //! and a close of the same slot, linked, which touch no memory.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "a mailbox keeps its state in a slot the kernel never writes"
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,10 @@
 //! implementation builds, so implementing it is a promise about what that
 //! SQE touches (spelled out on the trait). `output` is an `unsafe fn`
 //! because it reads storage only the kernel has written.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "defines the unsafe Op trait and its output contract"
+)]
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -29,7 +29,10 @@
 //! A ring slot is unregistered only by the thread that registered it, and
 //! only once the ring registered there is gone (dropped, or handed back and
 //! drained): nothing enters through it any more.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "unregisters the ring slots of rings that are gone"
+)]
 
 use std::cell::Cell;
 use std::os::fd::BorrowedFd;

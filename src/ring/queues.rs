@@ -18,7 +18,10 @@
 //! indices with `Acquire` before the entries they cover. Nothing else
 //! touches those indices: the driver never uses the io-uring crate's own
 //! queue views.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "maps the shared submission and completion queues"
+)]
 
 use std::ffi::c_void;
 use std::os::fd::BorrowedFd;

@@ -5,7 +5,10 @@
 //!
 //! A re-arm pushes a poll, which touches no memory, linked to the
 //! operation's own SQE again, whose storage is still reserved for it.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "re-arms a poll linked to an operation whose storage is reserved"
+)]
 
 use io_uring::squeue;
 

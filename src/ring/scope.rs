@@ -13,7 +13,10 @@
 //! the caller never holds, so `mem::forget` cannot skip it; if the ring
 //! stops working during cleanup, the process aborts rather than let the
 //! kernel write into memory that is about to be reused.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "scoped operations lend the kernel borrowed storage"
+)]
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -10,7 +10,10 @@
 //! outlives the operation: slots are freed only after their final CQE, and
 //! dropping the ring cancels and reaps every operation before the table
 //! goes.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "pushes SQEs built by Op implementations or raw pushes"
+)]
 
 use io_uring::squeue;
 
@@ -336,7 +339,7 @@ impl Ring {
         // Room is made first so that the push never fails and never needs
         // the SQE again: it is then written straight into the ring, where a
         // copy through the stack would stall on store forwarding
-        // (measured: 15 → 24 cycles per push).
+        // (BENCHMARKS.md, "Why the code is shaped so").
         if self.queues.sq_is_full() {
             if let Err(e) = self.make_room() {
                 self.table.remove(ud);

@@ -6,7 +6,10 @@
 //! A result is decoded from a slot's storage only after its CQE was
 //! reaped, when the kernel is done with it; cancel requests touch no
 //! memory.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "decodes outputs from storage after the final CQE"
+)]
 
 use io_uring::opcode;
 

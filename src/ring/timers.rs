@@ -1,7 +1,10 @@
 //! Completion-based timers on the driver: removing and moving pending
 //! timeouts, deadlines on other operations (link timeouts), and results
 //! nobody waits for.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "updates and removals reach a live timeout's slot storage"
+)]
 
 use std::time::Duration;
 

@@ -11,13 +11,16 @@
 //!
 //! Every call here passes the kernel only a pointer to a live, 8-byte Rust
 //! `u64`, used for the duration of the call.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "eventfd2 returns a new descriptor; the counter calls take a live u64"
+)]
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall3};
+use super::{Errno, nr, owned_fd, syscall2, syscall3};
 
 bitflags! {
     /// Flags of `eventfd2` (`EFD_*`).
@@ -45,7 +48,7 @@ bitflags! {
 pub fn eventfd2(initval: u32, flags: EventFdFlags) -> Result<OwnedFd, Errno> {
     // SAFETY: eventfd2 reads no memory and returns a new descriptor.
     unsafe {
-        let r = syscall2(nr::EVENTFD2, initval as usize, flags.bits() as usize)?;
+        let r = syscall2(nr::EVENTFD2, initval.into(), flags.bits().into())?;
         Ok(owned_fd(r))
     }
 }
@@ -64,10 +67,11 @@ pub fn eventfd2(initval: u32, flags: EventFdFlags) -> Result<OwnedFd, Errno> {
 ///
 /// See [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
 #[inline]
+#[doc(alias = "read")]
 pub fn eventfd_read(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
     let mut value: u64 = 0;
     // SAFETY: `value` is a live `u64`, writable for 8 bytes during the call.
-    unsafe { syscall3(nr::READ, fd_arg(fd), &raw mut value as usize, 8) }?;
+    unsafe { syscall3(nr::READ, fd.into(), (&raw mut value).into(), 8usize.into()) }?;
     Ok(value)
 }
 
@@ -80,7 +84,16 @@ pub fn eventfd_read(fd: BorrowedFd<'_>) -> Result<u64, Errno> {
 ///
 /// See [eventfd(2)](https://man7.org/linux/man-pages/man2/eventfd.2.html).
 #[inline]
+#[doc(alias = "write")]
 pub fn eventfd_write(fd: BorrowedFd<'_>, value: u64) -> Result<(), Errno> {
     // SAFETY: `value` is a live `u64`, readable for 8 bytes during the call.
-    unsafe { syscall3(nr::WRITE, fd_arg(fd), &raw const value as usize, 8) }.map(drop)
+    unsafe {
+        syscall3(
+            nr::WRITE,
+            fd.into(),
+            (&raw const value).into(),
+            8usize.into(),
+        )
+    }
+    .map(drop)
 }

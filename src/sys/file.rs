@@ -7,7 +7,10 @@
 //! descriptor (`BorrowedFd`) or receive an owned one, and pass the kernel
 //! only pointers to live, correctly sized Rust values for the length of the
 //! call.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "close ends a descriptor the caller owns; others return new ones"
+)]
 
 use std::ffi::CStr;
 use std::mem::MaybeUninit;
@@ -15,7 +18,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall1, syscall2, syscall3, syscall4};
+use super::{A0, ArgReg, Errno, nr, owned_fd, syscall1, syscall2, syscall3, syscall4};
 
 /// `AT_FDCWD`: resolve a relative path against the working directory.
 const AT_FDCWD: isize = -100;
@@ -197,7 +200,7 @@ impl Stat {
 #[inline]
 pub unsafe fn close(fd: RawFd) -> Result<(), Errno> {
     // SAFETY: the caller owns `fd` and gives it up.
-    unsafe { syscall1(nr::CLOSE, fd as usize) }.map(drop)
+    unsafe { syscall1(nr::CLOSE, fd.into()) }.map(drop)
 }
 
 /// `openat(dir, path, flags, mode)` — opens `path`, relative to `dir` or,
@@ -217,16 +220,16 @@ pub fn openat(
     flags: OpenFlags,
     mode: u32,
 ) -> Result<OwnedFd, Errno> {
-    let dirfd = dir.map_or(AT_FDCWD as usize, fd_arg);
+    let dirfd: ArgReg<'_, A0> = dir.map_or(AT_FDCWD.into(), Into::into);
     // SAFETY: `path` is NUL-terminated and read only during the call; the
     // result is a new descriptor.
     unsafe {
         let r = syscall4(
             nr::OPENAT,
             dirfd,
-            path.as_ptr() as usize,
-            flags.bits() as usize,
-            mode as usize,
+            path.as_ptr().into(),
+            flags.bits().into(),
+            mode.into(),
         )?;
         Ok(owned_fd(r))
     }
@@ -240,9 +243,10 @@ pub fn openat(
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags, Errno> {
     // SAFETY: F_GETFD reads no memory.
-    let r = unsafe { syscall2(nr::FCNTL, fd_arg(fd), F_GETFD) }?;
+    let r = unsafe { syscall2(nr::FCNTL, fd.into(), F_GETFD.into()) }?;
     Ok(FdFlags::from_bits_retain(r as u32))
 }
 
@@ -254,9 +258,10 @@ pub fn fcntl_getfd(fd: BorrowedFd<'_>) -> Result<FdFlags, Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<(), Errno> {
     // SAFETY: F_SETFD reads no memory.
-    unsafe { syscall3(nr::FCNTL, fd_arg(fd), F_SETFD, flags.bits() as usize) }.map(drop)
+    unsafe { syscall3(nr::FCNTL, fd.into(), F_SETFD.into(), flags.bits().into()) }.map(drop)
 }
 
 /// `fcntl(fd, F_GETFL)` — the file status flags and access mode.
@@ -267,9 +272,10 @@ pub fn fcntl_setfd(fd: BorrowedFd<'_>, flags: FdFlags) -> Result<(), Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<StatusFlags, Errno> {
     // SAFETY: F_GETFL reads no memory.
-    let r = unsafe { syscall2(nr::FCNTL, fd_arg(fd), F_GETFL) }?;
+    let r = unsafe { syscall2(nr::FCNTL, fd.into(), F_GETFL.into()) }?;
     Ok(StatusFlags::from_bits_retain(r as u32))
 }
 
@@ -284,9 +290,10 @@ pub fn fcntl_getfl(fd: BorrowedFd<'_>) -> Result<StatusFlags, Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: StatusFlags) -> Result<(), Errno> {
     // SAFETY: F_SETFL reads no memory.
-    unsafe { syscall3(nr::FCNTL, fd_arg(fd), F_SETFL, flags.bits() as usize) }.map(drop)
+    unsafe { syscall3(nr::FCNTL, fd.into(), F_SETFL.into(), flags.bits().into()) }.map(drop)
 }
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, min)` — a new close-on-exec descriptor, the
@@ -299,10 +306,11 @@ pub fn fcntl_setfl(fd: BorrowedFd<'_>, flags: StatusFlags) -> Result<(), Errno> 
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd, Errno> {
     // SAFETY: F_DUPFD_CLOEXEC reads no memory and returns a new descriptor.
     unsafe {
-        let r = syscall3(nr::FCNTL, fd_arg(fd), F_DUPFD_CLOEXEC, min as usize)?;
+        let r = syscall3(nr::FCNTL, fd.into(), F_DUPFD_CLOEXEC.into(), min.into())?;
         Ok(owned_fd(r))
     }
 }
@@ -317,9 +325,18 @@ pub fn fcntl_dupfd_cloexec(fd: BorrowedFd<'_>, min: RawFd) -> Result<OwnedFd, Er
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_add_seals(fd: BorrowedFd<'_>, seals: Seals) -> Result<(), Errno> {
     // SAFETY: F_ADD_SEALS reads no memory.
-    unsafe { syscall3(nr::FCNTL, fd_arg(fd), F_ADD_SEALS, seals.bits() as usize) }.map(drop)
+    unsafe {
+        syscall3(
+            nr::FCNTL,
+            fd.into(),
+            F_ADD_SEALS.into(),
+            seals.bits().into(),
+        )
+    }
+    .map(drop)
 }
 
 /// `fcntl(fd, F_GET_SEALS)` — the seals set on a file.
@@ -330,9 +347,10 @@ pub fn fcntl_add_seals(fd: BorrowedFd<'_>, seals: Seals) -> Result<(), Errno> {
 ///
 /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
 #[inline]
+#[doc(alias = "fcntl")]
 pub fn fcntl_get_seals(fd: BorrowedFd<'_>) -> Result<Seals, Errno> {
     // SAFETY: F_GET_SEALS reads no memory.
-    let r = unsafe { syscall2(nr::FCNTL, fd_arg(fd), F_GET_SEALS) }?;
+    let r = unsafe { syscall2(nr::FCNTL, fd.into(), F_GET_SEALS.into()) }?;
     Ok(Seals::from_bits_retain(r as u32))
 }
 
@@ -356,9 +374,9 @@ pub fn dup3(old: BorrowedFd<'_>, new: &mut OwnedFd, flags: DupFlags) -> Result<(
     unsafe {
         syscall3(
             nr::DUP3,
-            fd_arg(old),
-            new.as_raw_fd() as usize,
-            flags.bits() as usize,
+            old.into(),
+            new.as_raw_fd().into(),
+            flags.bits().into(),
         )
     }
     .map(drop)
@@ -375,7 +393,7 @@ pub fn dup3(old: BorrowedFd<'_>, new: &mut OwnedFd, flags: DupFlags) -> Result<(
 #[inline]
 pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> Result<(), Errno> {
     // SAFETY: ftruncate reads no memory.
-    unsafe { syscall2(nr::FTRUNCATE, fd_arg(fd), len as usize) }.map(drop)
+    unsafe { syscall2(nr::FTRUNCATE, fd.into(), len.into()) }.map(drop)
 }
 
 /// `fstat(fd, &stat)` — the file's metadata.
@@ -390,7 +408,7 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<Stat, Errno> {
     let mut st = MaybeUninit::<Stat>::uninit();
     // SAFETY: `st` is a writable `struct stat` of the x86_64 layout.
     unsafe {
-        syscall2(nr::FSTAT, fd_arg(fd), st.as_mut_ptr() as usize)?;
+        syscall2(nr::FSTAT, fd.into(), st.as_mut_ptr().into())?;
         // SAFETY: the kernel filled every field on success.
         Ok(st.assume_init())
     }

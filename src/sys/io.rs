@@ -7,14 +7,17 @@
 //! Rust slice (or from `IoSlice`/`IoSliceMut`, which std guarantees to be
 //! ABI-compatible with `struct iovec`); the kernel uses them only for the
 //! duration of the call.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "read and write calls take pointers into live slices"
+)]
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::BorrowedFd;
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, syscall3, syscall4, syscall6};
+use super::{Errno, nr, syscall3, syscall4, syscall6};
 
 bitflags! {
     /// Per-call flags of `preadv2`/`pwritev2` (`RWF_*`).
@@ -47,7 +50,14 @@ bitflags! {
 #[inline]
 pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes during the call.
-    unsafe { syscall3(nr::READ, fd_arg(fd), buf.as_mut_ptr() as usize, buf.len()) }
+    unsafe {
+        syscall3(
+            nr::READ,
+            fd.into(),
+            buf.as_mut_ptr().into(),
+            buf.len().into(),
+        )
+    }
 }
 
 /// `write(fd, buf, len)` — writes up to `buf.len()` bytes.
@@ -61,7 +71,7 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
 #[inline]
 pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
-    unsafe { syscall3(nr::WRITE, fd_arg(fd), buf.as_ptr() as usize, buf.len()) }
+    unsafe { syscall3(nr::WRITE, fd.into(), buf.as_ptr().into(), buf.len().into()) }
 }
 
 /// `pread64(fd, buf, len, offset)` — reads up to `buf.len()` bytes at
@@ -74,15 +84,16 @@ pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
 ///
 /// See [pread(2)](https://man7.org/linux/man-pages/man2/pread.2.html).
 #[inline]
+#[doc(alias = "pread64")]
 pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes during the call.
     unsafe {
         syscall4(
             nr::PREAD64,
-            fd_arg(fd),
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-            offset as usize,
+            fd.into(),
+            buf.as_mut_ptr().into(),
+            buf.len().into(),
+            offset.into(),
         )
     }
 }
@@ -98,15 +109,16 @@ pub fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize, E
 ///
 /// See [pwrite(2)](https://man7.org/linux/man-pages/man2/pwrite.2.html).
 #[inline]
+#[doc(alias = "pwrite64")]
 pub fn pwrite(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes during the call.
     unsafe {
         syscall4(
             nr::PWRITE64,
-            fd_arg(fd),
-            buf.as_ptr() as usize,
-            buf.len(),
-            offset as usize,
+            fd.into(),
+            buf.as_ptr().into(),
+            buf.len().into(),
+            offset.into(),
         )
     }
 }
@@ -125,9 +137,9 @@ pub fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> Result<usize, E
     unsafe {
         syscall3(
             nr::READV,
-            fd_arg(fd),
-            bufs.as_mut_ptr() as usize,
-            bufs.len(),
+            fd.into(),
+            bufs.as_mut_ptr().into(),
+            bufs.len().into(),
         )
     }
 }
@@ -143,7 +155,14 @@ pub fn readv(fd: BorrowedFd<'_>, bufs: &mut [IoSliceMut<'_>]) -> Result<usize, E
 pub fn writev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> Result<usize, Errno> {
     // SAFETY: `IoSlice` is ABI-compatible with `struct iovec`, and each one
     // borrows memory valid for reads during the call.
-    unsafe { syscall3(nr::WRITEV, fd_arg(fd), bufs.as_ptr() as usize, bufs.len()) }
+    unsafe {
+        syscall3(
+            nr::WRITEV,
+            fd.into(),
+            bufs.as_ptr().into(),
+            bufs.len().into(),
+        )
+    }
 }
 
 /// `preadv(fd, iov, iovcnt, offset)` — a scattered read at `offset`,
@@ -166,10 +185,10 @@ pub fn preadv(
     unsafe {
         syscall4(
             nr::PREADV,
-            fd_arg(fd),
-            bufs.as_mut_ptr() as usize,
-            bufs.len(),
-            offset as usize,
+            fd.into(),
+            bufs.as_mut_ptr().into(),
+            bufs.len().into(),
+            offset.into(),
         )
     }
 }
@@ -189,10 +208,10 @@ pub fn pwritev(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>], offset: u64) -> Result<
     unsafe {
         syscall4(
             nr::PWRITEV,
-            fd_arg(fd),
-            bufs.as_ptr() as usize,
-            bufs.len(),
-            offset as usize,
+            fd.into(),
+            bufs.as_ptr().into(),
+            bufs.len().into(),
+            offset.into(),
         )
     }
 }
@@ -232,12 +251,12 @@ pub fn preadv2(
     unsafe {
         syscall6(
             nr::PREADV2,
-            fd_arg(fd),
-            bufs.as_mut_ptr() as usize,
-            bufs.len(),
-            offset,
-            0,
-            flags.bits() as usize,
+            fd.into(),
+            bufs.as_mut_ptr().into(),
+            bufs.len().into(),
+            offset.into(),
+            0usize.into(),
+            flags.bits().into(),
         )
     }
 }
@@ -263,12 +282,12 @@ pub fn pwritev2(
     unsafe {
         syscall6(
             nr::PWRITEV2,
-            fd_arg(fd),
-            bufs.as_ptr() as usize,
-            bufs.len(),
-            offset,
-            0,
-            flags.bits() as usize,
+            fd.into(),
+            bufs.as_ptr().into(),
+            bufs.len().into(),
+            offset.into(),
+            0usize.into(),
+            flags.bits().into(),
         )
     }
 }

@@ -10,7 +10,10 @@
 //! model cannot see: they are `unsafe fn`, and their callers promise that no
 //! memory Rust still uses is replaced or unmapped, and that shared memory
 //! other parties can change is never treated as ordinary Rust data.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "mmap and munmap change the address space behind Rust's back"
+)]
 
 use std::ffi::{CStr, c_void};
 use std::os::fd::{BorrowedFd, OwnedFd};
@@ -18,7 +21,7 @@ use std::ptr::NonNull;
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall6};
+use super::{A4, ArgReg, Errno, nr, owned_fd, syscall2, syscall6_ptr};
 
 bitflags! {
     /// Memory protection of a mapping (`PROT_*`): what the program may do
@@ -128,11 +131,7 @@ pub fn memfd_create(name: &CStr, flags: MemFdFlags) -> Result<OwnedFd, Errno> {
     // SAFETY: `name` is NUL-terminated and live for the call; memfd_create
     // returns a new descriptor.
     unsafe {
-        let r = syscall2(
-            nr::MEMFD_CREATE,
-            name.as_ptr() as usize,
-            flags.bits() as usize,
-        )?;
+        let r = syscall2(nr::MEMFD_CREATE, name.as_ptr().into(), flags.bits().into())?;
         Ok(owned_fd(r))
     }
 }
@@ -187,22 +186,22 @@ pub unsafe fn mmap(
     if addr.is_null() && flags.intersects(MapFlags::FIXED | MapFlags::FIXED_NOREPLACE) {
         return Err(Errno::EINVAL);
     }
-    let fd = fd.map_or(usize::MAX, fd_arg);
+    let fd: ArgReg<'_, A4> = fd.map_or((-1i32).into(), Into::into);
     // SAFETY: the caller answers for replaced mappings and for how the new
     // memory is used; the kernel reads no Rust memory here.
     let r = unsafe {
-        syscall6(
+        syscall6_ptr(
             nr::MMAP,
-            addr as usize,
-            len,
-            prot.bits() as usize,
-            flags.bits() as usize,
+            addr.into(),
+            len.into(),
+            prot.bits().into(),
+            flags.bits().into(),
             fd,
-            offset as usize,
+            offset.into(),
         )
     }?;
     // Only a fixed mapping can start at 0, and that was refused above.
-    NonNull::new(r as *mut c_void).ok_or(Errno::EINVAL)
+    NonNull::new(r).ok_or(Errno::EINVAL)
 }
 
 /// `munmap(addr, len)` — removes the mappings in `addr..addr + len`
@@ -224,5 +223,5 @@ pub unsafe fn mmap(
 #[inline]
 pub unsafe fn munmap(addr: *mut c_void, len: usize) -> Result<(), Errno> {
     // SAFETY: the caller promises nothing in the range is still in use.
-    unsafe { syscall2(nr::MUNMAP, addr as usize, len) }.map(drop)
+    unsafe { syscall2(nr::MUNMAP, addr.into(), len.into()) }.map(drop)
 }

@@ -16,7 +16,10 @@
 //! initialised bytes) with its true length or capacity, a `u32` length or
 //! an `i32` option value, all alive for the length of the call; a length
 //! the kernel reports is clamped to the capacity before use.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "socket calls take live addresses and return new descriptors"
+)]
 
 mod addr;
 mod mmsg;
@@ -34,7 +37,7 @@ pub use mmsg::{MMsgHdr, MMsgHdrMut, recvmmsg, sendmmsg};
 pub use msg::{RecvMsg, recvfrom, recvmsg, sendmsg, sendto};
 pub use opt::{SockOpt, bind_addr, connect_addr, getpeername, getsockopt, setsockopt, socketpair};
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall3, syscall4, syscall5};
+use super::{Errno, nr, owned_fd, syscall2, syscall3, syscall4, syscall5};
 
 const SOL_SOCKET: usize = 1;
 const SO_REUSEADDR: usize = 2;
@@ -191,12 +194,7 @@ pub fn socket(
     let ty = ty.0 | flags.bits();
     // SAFETY: socket reads no memory and returns a new descriptor.
     unsafe {
-        let r = syscall3(
-            nr::SOCKET,
-            family.0 as usize,
-            ty as usize,
-            protocol.0 as usize,
-        )?;
+        let r = syscall3(nr::SOCKET, family.0.into(), ty.into(), protocol.0.into())?;
         Ok(owned_fd(r))
     }
 }
@@ -216,7 +214,7 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> Result<(), Errno> {
     let (p, len) = addr.arg();
     // SAFETY: `p` points at `len` initialised bytes of `addr`, alive until
     // the end of the function.
-    unsafe { syscall3(nr::BIND, fd_arg(fd), p, len) }.map(drop)
+    unsafe { syscall3(nr::BIND, fd.into(), p.into(), len.into()) }.map(drop)
 }
 
 /// `listen(fd, backlog)` — makes a stream socket accept connections.
@@ -231,7 +229,7 @@ pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> Result<(), Errno> {
 #[inline]
 pub fn listen(fd: BorrowedFd<'_>, backlog: i32) -> Result<(), Errno> {
     // SAFETY: listen reads no memory.
-    unsafe { syscall2(nr::LISTEN, fd_arg(fd), backlog as usize) }.map(drop)
+    unsafe { syscall2(nr::LISTEN, fd.into(), backlog.into()) }.map(drop)
 }
 
 /// `accept4(fd, addr, addrlen, flags)` — takes the next pending connection
@@ -252,16 +250,16 @@ pub fn accept4(
 ) -> Result<(OwnedFd, Option<SocketAddr>), Errno> {
     let mut addr = SockAddr::new();
     let mut len = SockAddr::CAPACITY as u32;
-    let p = addr.as_mut_ptr() as usize;
+    let p = addr.as_mut_ptr();
     // SAFETY: `p` has room for `len` bytes and `len` is a writable u32;
     // accept4 returns a new descriptor.
     let conn = unsafe {
         let r = syscall4(
             nr::ACCEPT4,
-            fd_arg(fd),
-            p,
-            ptr::from_mut(&mut len) as usize,
-            flags.bits() as usize,
+            fd.into(),
+            p.into(),
+            (&mut len).into(),
+            flags.bits().into(),
         )?;
         owned_fd(r)
     };
@@ -286,7 +284,7 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> Result<(), Errno> {
     let (p, len) = addr.arg();
     // SAFETY: `p` points at `len` initialised bytes of `addr`, alive until
     // the end of the function.
-    unsafe { syscall3(nr::CONNECT, fd_arg(fd), p, len) }.map(drop)
+    unsafe { syscall3(nr::CONNECT, fd.into(), p.into(), len.into()) }.map(drop)
 }
 
 /// `shutdown(fd, how)` — shuts down the read side, the write side (the peer
@@ -305,7 +303,7 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: Shutdown) -> Result<(), Errno> {
         Shutdown::Both => 2,
     };
     // SAFETY: shutdown reads no memory.
-    unsafe { syscall2(nr::SHUTDOWN, fd_arg(fd), how) }.map(drop)
+    unsafe { syscall2(nr::SHUTDOWN, fd.into(), how.into()) }.map(drop)
 }
 
 /// `getsockname(fd, addr, addrlen)` — the address a socket is bound to
@@ -320,16 +318,9 @@ pub fn shutdown(fd: BorrowedFd<'_>, how: Shutdown) -> Result<(), Errno> {
 pub fn getsockname(fd: BorrowedFd<'_>) -> Result<SockAddr, Errno> {
     let mut addr = SockAddr::new();
     let mut len = SockAddr::CAPACITY as u32;
-    let p = addr.as_mut_ptr() as usize;
+    let p = addr.as_mut_ptr();
     // SAFETY: `p` has room for `len` bytes and `len` is a writable u32.
-    unsafe {
-        syscall3(
-            nr::GETSOCKNAME,
-            fd_arg(fd),
-            p,
-            ptr::from_mut(&mut len) as usize,
-        )
-    }?;
+    unsafe { syscall3(nr::GETSOCKNAME, fd.into(), p.into(), (&mut len).into()) }?;
     addr.set_len(len);
     Ok(addr)
 }
@@ -344,9 +335,20 @@ pub fn getsockname(fd: BorrowedFd<'_>) -> Result<SockAddr, Errno> {
 ///
 /// See [setsockopt(2)](https://man7.org/linux/man-pages/man2/setsockopt.2.html).
 #[inline]
+#[doc(alias = "setsockopt")]
 pub fn setsockopt_reuseaddr(fd: BorrowedFd<'_>, on: bool) -> Result<(), Errno> {
     let v = i32::from(on);
-    let p = ptr::from_ref(&v) as usize;
+    let p = ptr::from_ref(&v);
     // SAFETY: `p` points at a live 4-byte int, the size passed.
-    unsafe { syscall5(nr::SETSOCKOPT, fd_arg(fd), SOL_SOCKET, SO_REUSEADDR, p, 4) }.map(drop)
+    unsafe {
+        syscall5(
+            nr::SETSOCKOPT,
+            fd.into(),
+            SOL_SOCKET.into(),
+            SO_REUSEADDR.into(),
+            p.into(),
+            4usize.into(),
+        )
+    }
+    .map(drop)
 }

@@ -33,7 +33,10 @@
 //!   kernel only steals a gifted page once nothing else maps it, but a safe
 //!   function cannot make the caller's borrowed buffer immutable forever, so
 //!   the documented contract becomes a caller promise in [`vmsplice_gift`].
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "pipe2 returns new descriptors; splice and vmsplice take live pointers"
+)]
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
@@ -41,7 +44,7 @@ use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use bitflags::bitflags;
 
 use super::file::fcntl_getfl;
-use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall4, syscall6};
+use super::{Errno, nr, owned_fd, syscall2, syscall4, syscall6};
 
 bitflags! {
     /// Flags of `pipe2`.
@@ -88,12 +91,6 @@ fn is_write_end(fd: BorrowedFd<'_>) -> Result<bool, Errno> {
     Ok(mode != RDONLY)
 }
 
-/// A `splice` offset argument: the pointer to update, or null.
-#[inline(always)]
-fn offset_ptr(off: Option<&mut u64>) -> usize {
-    off.map_or(0, |o| o as *mut u64 as usize)
-}
-
 /// `pipe2(fds, flags)` — creates a pipe; returns `(read end, write end)`.
 ///
 /// # Errors
@@ -107,7 +104,7 @@ pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd), Errno> {
     // SAFETY: `fds` is a writable `int[2]` for the call; on success both
     // entries are new descriptors nothing else owns.
     unsafe {
-        syscall2(nr::PIPE2, fds.as_mut_ptr() as usize, flags.bits() as usize)?;
+        syscall2(nr::PIPE2, fds.as_mut_ptr().into(), flags.bits().into())?;
         Ok((owned_fd(fds[0] as usize), owned_fd(fds[1] as usize)))
     }
 }
@@ -141,12 +138,12 @@ pub fn splice(
     unsafe {
         syscall6(
             nr::SPLICE,
-            fd_arg(fd_in),
-            offset_ptr(off_in),
-            fd_arg(fd_out),
-            offset_ptr(off_out),
-            len,
-            flags.bits() as usize,
+            fd_in.into(),
+            off_in.into(),
+            fd_out.into(),
+            off_out.into(),
+            len.into(),
+            flags.bits().into(),
         )
     }
 }
@@ -173,10 +170,10 @@ pub fn tee(
     unsafe {
         syscall4(
             nr::TEE,
-            fd_arg(fd_in),
-            fd_arg(fd_out),
-            len,
-            flags.bits() as usize,
+            fd_in.into(),
+            fd_out.into(),
+            len.into(),
+            flags.bits().into(),
         )
     }
 }
@@ -219,10 +216,10 @@ pub fn vmsplice(
     unsafe {
         syscall4(
             nr::VMSPLICE,
-            fd_arg(fd),
-            bufs.as_ptr() as usize,
-            bufs.len(),
-            flags.bits() as usize,
+            fd.into(),
+            bufs.as_ptr().into(),
+            bufs.len().into(),
+            flags.bits().into(),
         )
     }
 }
@@ -246,6 +243,7 @@ pub fn vmsplice(
 ///
 /// See [vmsplice(2)](https://man7.org/linux/man-pages/man2/vmsplice.2.html).
 #[inline]
+#[doc(alias = "vmsplice")]
 pub unsafe fn vmsplice_gift(
     fd: BorrowedFd<'_>,
     bufs: &[IoSlice<'_>],
@@ -257,10 +255,10 @@ pub unsafe fn vmsplice_gift(
     unsafe {
         syscall4(
             nr::VMSPLICE,
-            fd_arg(fd),
-            bufs.as_ptr() as usize,
-            bufs.len(),
-            flags.bits() as usize,
+            fd.into(),
+            bufs.as_ptr().into(),
+            bufs.len().into(),
+            flags.bits().into(),
         )
     }
 }
@@ -278,6 +276,7 @@ pub unsafe fn vmsplice_gift(
 ///
 /// See [vmsplice(2)](https://man7.org/linux/man-pages/man2/vmsplice.2.html).
 #[inline]
+#[doc(alias = "vmsplice")]
 pub fn vmsplice_read(
     fd: BorrowedFd<'_>,
     bufs: &mut [IoSliceMut<'_>],
@@ -291,10 +290,10 @@ pub fn vmsplice_read(
     unsafe {
         syscall4(
             nr::VMSPLICE,
-            fd_arg(fd),
-            bufs.as_mut_ptr() as usize,
-            bufs.len(),
-            flags.bits() as usize,
+            fd.into(),
+            bufs.as_mut_ptr().into(),
+            bufs.len().into(),
+            flags.bits().into(),
         )
     }
 }

@@ -7,15 +7,18 @@
 //! the length of the call only. `epoll_ctl` names descriptors the caller
 //! borrows; the epoll instance keeps a reference to the open file, not to
 //! the number, and drops it when the file is released.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "epoll and ppoll take pointers to live events, descriptors and a timeout"
+)]
 
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use bitflags::bitflags;
 
 use super::time::Timespec;
-use super::{Errno, fd_arg, nr, owned_fd, syscall1, syscall4, syscall5, syscall6};
+use super::{ArgReg, Errno, nr, owned_fd, syscall1, syscall4, syscall5, syscall6};
 
 bitflags! {
     /// Readiness events (`EPOLL*`, the same bits as `POLL*`).
@@ -121,7 +124,7 @@ impl<'fd> PollFd<'fd> {
     #[inline]
     pub fn new(fd: BorrowedFd<'fd>, events: Events) -> PollFd<'fd> {
         PollFd {
-            fd: fd_arg(fd) as i32,
+            fd: fd.as_raw_fd(),
             events: events.bits() as i16,
             revents: 0,
             _fd: std::marker::PhantomData,
@@ -156,12 +159,7 @@ pub enum EpollOp {
 #[inline]
 pub fn epoll_create1(flags: EpollFlags) -> Result<OwnedFd, Errno> {
     // SAFETY: no memory is passed; the result is a new descriptor.
-    unsafe {
-        Ok(owned_fd(syscall1(
-            nr::EPOLL_CREATE1,
-            flags.bits() as usize,
-        )?))
-    }
+    unsafe { Ok(owned_fd(syscall1(nr::EPOLL_CREATE1, flags.bits().into())?)) }
 }
 
 /// `epoll_ctl(epfd, op, fd, event)` — adds, changes or removes `fd` in the
@@ -186,10 +184,10 @@ pub fn epoll_ctl(
     unsafe {
         syscall4(
             nr::EPOLL_CTL,
-            fd_arg(epfd),
-            op as usize,
-            fd_arg(fd),
-            &mut ev as *mut EpollEvent as usize,
+            epfd.into(),
+            (op as u32).into(),
+            fd.into(),
+            (&mut ev).into(),
         )
     }
     .map(drop)
@@ -205,6 +203,7 @@ pub fn epoll_ctl(
 ///
 /// See [epoll_wait(2)](https://man7.org/linux/man-pages/man2/epoll_wait.2.html).
 #[inline]
+#[doc(alias = "epoll_pwait")]
 pub fn epoll_wait(
     epfd: BorrowedFd<'_>,
     events: &mut [EpollEvent],
@@ -223,12 +222,12 @@ pub fn epoll_wait(
     unsafe {
         syscall6(
             nr::EPOLL_PWAIT,
-            fd_arg(epfd),
-            events.as_mut_ptr() as usize,
-            max,
-            ms as usize,
-            0,
-            8,
+            epfd.into(),
+            events.as_mut_ptr().into(),
+            max.into(),
+            ms.into(),
+            ArgReg::NULL,
+            8usize.into(),
         )
     }
 }
@@ -248,17 +247,16 @@ pub fn ppoll(fds: &mut [PollFd<'_>], timeout: Option<Duration>) -> Result<usize,
         Some(d) => Some(Timespec::try_from(d).map_err(|_| Errno::EINVAL)?),
         None => None,
     };
-    let ts_ptr = ts.as_ref().map_or(0, |t| t as *const Timespec as usize);
     // SAFETY: `fds` is a writable array of `struct pollfd` and `ts` a live
     // timespec (or null), both used during the call only.
     unsafe {
         syscall5(
             nr::PPOLL,
-            fds.as_mut_ptr() as usize,
-            fds.len(),
-            ts_ptr,
-            0,
-            8,
+            fds.as_mut_ptr().into(),
+            fds.len().into(),
+            ts.as_ref().into(),
+            ArgReg::NULL,
+            8usize.into(),
         )
     }
 }

@@ -8,7 +8,10 @@
 //! [`OwnedFd`]s; `pidfd_getfd` duplicates a descriptor rather than taking
 //! one over, so nothing another owner holds is closed or changed. Sending a
 //! signal can end a process but touches no memory of ours.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "waitid fills a live siginfo; pidfd calls return new descriptors"
+)]
 
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
@@ -16,7 +19,7 @@ use std::process::ExitStatus;
 
 use bitflags::bitflags;
 
-use super::{Errno, arch, fd_arg, nr, owned_fd, syscall2, syscall3, syscall4, syscall5};
+use super::{A0, A1, ArgReg, Errno, arch, nr, owned_fd, syscall2, syscall3, syscall4, syscall5};
 
 bitflags! {
     /// Flags of `pidfd_open`.
@@ -72,15 +75,15 @@ pub enum WaitId<'a> {
     PidFd(BorrowedFd<'a>),
 }
 
-impl WaitId<'_> {
+impl<'a> WaitId<'a> {
     /// The `(idtype, id)` arguments.
     #[inline(always)]
-    fn args(self) -> (usize, usize) {
+    fn args(self) -> (ArgReg<'a, A0>, ArgReg<'a, A1>) {
         match self {
-            WaitId::All => (0, 0),
-            WaitId::Pid(pid) => (1, pid as usize),
-            WaitId::Pgid(pgid) => (2, pgid as usize),
-            WaitId::PidFd(fd) => (3, fd_arg(fd)),
+            WaitId::All => (0u32.into(), 0u32.into()),
+            WaitId::Pid(pid) => (1u32.into(), pid.into()),
+            WaitId::Pgid(pgid) => (2u32.into(), pgid.into()),
+            WaitId::PidFd(fd) => (3u32.into(), fd.into()),
         }
     }
 }
@@ -215,7 +218,7 @@ impl SigInfoChld {
 #[inline]
 pub fn getpid() -> u32 {
     // SAFETY: getpid takes no arguments, touches no memory and cannot fail.
-    unsafe { arch::raw0(nr::GETPID) as u32 }
+    unsafe { arch::raw0(nr::GETPID) }.into_usize() as u32
 }
 
 /// `getppid()` — the parent process's id.
@@ -224,7 +227,7 @@ pub fn getpid() -> u32 {
 #[inline]
 pub fn getppid() -> u32 {
     // SAFETY: getppid takes no arguments, touches no memory and cannot fail.
-    unsafe { arch::raw0(nr::GETPPID) as u32 }
+    unsafe { arch::raw0(nr::GETPPID) }.into_usize() as u32
 }
 
 /// `gettid()` — the calling thread's id.
@@ -233,7 +236,7 @@ pub fn getppid() -> u32 {
 #[inline]
 pub fn gettid() -> u32 {
     // SAFETY: gettid takes no arguments, touches no memory and cannot fail.
-    unsafe { arch::raw0(nr::GETTID) as u32 }
+    unsafe { arch::raw0(nr::GETTID) }.into_usize() as u32
 }
 
 /// `getuid()` — the calling process's real user id.
@@ -242,7 +245,7 @@ pub fn gettid() -> u32 {
 #[inline]
 pub fn getuid() -> u32 {
     // SAFETY: getuid takes no arguments, touches no memory and cannot fail.
-    unsafe { arch::raw0(nr::GETUID) as u32 }
+    unsafe { arch::raw0(nr::GETUID) }.into_usize() as u32
 }
 
 /// `tgkill(tgid, tid, sig)` — sends `sig` to thread `tid` of thread group
@@ -257,7 +260,7 @@ pub fn getuid() -> u32 {
 #[inline]
 pub fn tgkill(tgid: u32, tid: u32, sig: i32) -> Result<(), Errno> {
     // SAFETY: tgkill touches no user memory.
-    unsafe { syscall3(nr::TGKILL, tgid as usize, tid as usize, sig as usize) }.map(drop)
+    unsafe { syscall3(nr::TGKILL, tgid.into(), tid.into(), sig.into()) }.map(drop)
 }
 
 /// `pidfd_open(pid, flags)` — a close-on-exec descriptor referring to
@@ -275,7 +278,7 @@ pub fn pidfd_open(pid: u32, flags: PidFdFlags) -> Result<OwnedFd, Errno> {
     // SAFETY: pidfd_open touches no user memory and returns a new
     // descriptor.
     unsafe {
-        let r = syscall2(nr::PIDFD_OPEN, pid as usize, flags.bits() as usize)?;
+        let r = syscall2(nr::PIDFD_OPEN, pid.into(), flags.bits().into())?;
         Ok(owned_fd(r))
     }
 }
@@ -292,7 +295,16 @@ pub fn pidfd_open(pid: u32, flags: PidFdFlags) -> Result<OwnedFd, Errno> {
 #[inline]
 pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> Result<(), Errno> {
     // SAFETY: with a null `info` the kernel reads no user memory.
-    unsafe { syscall4(nr::PIDFD_SEND_SIGNAL, fd_arg(pidfd), sig as usize, 0, 0) }.map(drop)
+    unsafe {
+        syscall4(
+            nr::PIDFD_SEND_SIGNAL,
+            pidfd.into(),
+            sig.into(),
+            ArgReg::NULL,
+            0usize.into(),
+        )
+    }
+    .map(drop)
 }
 
 bitflags! {
@@ -321,6 +333,7 @@ bitflags! {
 ///
 /// See [pidfd_send_signal(2)](https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html).
 #[inline]
+#[doc(alias = "pidfd_send_signal")]
 pub fn pidfd_send_signal_to(
     pidfd: BorrowedFd<'_>,
     sig: i32,
@@ -330,10 +343,10 @@ pub fn pidfd_send_signal_to(
     unsafe {
         syscall4(
             nr::PIDFD_SEND_SIGNAL,
-            fd_arg(pidfd),
-            sig as usize,
-            0,
-            flags.bits() as usize,
+            pidfd.into(),
+            sig.into(),
+            ArgReg::NULL,
+            flags.bits().into(),
         )
     }
     .map(drop)
@@ -354,7 +367,7 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, target: RawFd) -> Result<OwnedFd, Errn
     // SAFETY: pidfd_getfd touches no user memory and returns a new
     // descriptor (a duplicate; `target` itself is left alone).
     unsafe {
-        let r = syscall3(nr::PIDFD_GETFD, fd_arg(pidfd), target as usize, 0)?;
+        let r = syscall3(nr::PIDFD_GETFD, pidfd.into(), target.into(), 0usize.into())?;
         Ok(owned_fd(r))
     }
 }
@@ -388,9 +401,9 @@ pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitInfo>, 
             nr::WAITID,
             idtype,
             id,
-            &mut info as *mut SigInfoChld as usize,
-            options.bits() as usize,
-            0,
+            (&mut info).into(),
+            options.bits().into(),
+            ArgReg::NULL,
         )?;
     }
     info.decode()

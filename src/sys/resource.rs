@@ -4,7 +4,7 @@
 //!
 //! `prlimit64` reads and writes two live `Rlimit` values of the kernel's
 //! layout for the length of the call only.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "prlimit64 reads and writes live Rlimit values")]
 
 use super::{Errno, nr, syscall4};
 
@@ -58,19 +58,19 @@ impl Rlimit {
 ///
 /// See [prlimit(2)](https://man7.org/linux/man-pages/man2/prlimit.2.html).
 #[inline]
+#[doc(alias = "prlimit64")]
 pub fn prlimit(resource: Resource, new: Option<&Rlimit>) -> Result<Rlimit, Errno> {
     let mut old = Rlimit::default();
-    let new_ptr = new.map_or(0, |n| n as *const Rlimit as usize);
-    // SAFETY: `new_ptr` is null or a live `Rlimit` the kernel reads; `old`
+    // SAFETY: `new` is null or a live `Rlimit` the kernel reads; `old`
     // is a writable `Rlimit`; both match `struct rlimit64` and are used only
     // during the call.
     unsafe {
         syscall4(
             nr::PRLIMIT64,
-            0,
-            resource as usize,
-            new_ptr,
-            &mut old as *mut Rlimit as usize,
+            0usize.into(),
+            (resource as u32).into(),
+            new.into(),
+            (&mut old).into(),
         )?;
     }
     Ok(old)

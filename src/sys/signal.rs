@@ -11,13 +11,16 @@
 //! to create one, which becomes an [`OwnedFd`]; when asked to update an
 //! existing one it returns that descriptor's number again, which is never
 //! wrapped a second time.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "signal calls take pointers to live masks and return new descriptors"
+)]
 
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall4};
+use super::{Errno, nr, owned_fd, syscall4};
 
 /// `sizeof(sigset_t)` as the x86_64 kernel expects it.
 const SIGSET_SIZE: usize = size_of::<u64>();
@@ -71,16 +74,15 @@ pub fn rt_sigprocmask(how: SigHow, set: Option<&u64>) -> Result<u64, Errno> {
         SigHow::Unblock => set.copied(),
         SigHow::Block | SigHow::SetMask => set.map(|s| s & !LIBC_RESERVED),
     };
-    let set_ptr = filtered.as_ref().map_or(0, |s| s as *const u64 as usize);
-    // SAFETY: `set_ptr` is null or a live `u64` the kernel reads; `old` is a
+    // SAFETY: `filtered` is null or a live `u64` the kernel reads; `old` is a
     // writable `u64`; both are used during the call only.
     unsafe {
         syscall4(
             nr::RT_SIGPROCMASK,
-            how as usize,
-            set_ptr,
-            &mut old as *mut u64 as usize,
-            SIGSET_SIZE,
+            (how as u32).into(),
+            filtered.as_ref().into(),
+            (&mut old).into(),
+            SIGSET_SIZE.into(),
         )?;
     }
     Ok(old)
@@ -151,19 +153,16 @@ pub fn rt_sigaction(sig: i32, set: Option<SigDisposition>) -> Result<SigDisposit
         restorer: 0,
         mask: 0,
     };
-    let act_ptr = act
-        .as_ref()
-        .map_or(0, |a| a as *const KernelSigaction as usize);
-    // SAFETY: `act_ptr` is null or a live `KernelSigaction` the kernel
+    // SAFETY: `act` is None or a live `KernelSigaction` the kernel
     // reads; `old` is a writable one; both only during the call. Only
     // `SIG_DFL` and `SIG_IGN` are installed, which need no restorer.
     unsafe {
         syscall4(
             nr::RT_SIGACTION,
-            sig as usize,
-            act_ptr,
-            &mut old as *mut KernelSigaction as usize,
-            SIGSET_SIZE,
+            sig.into(),
+            act.as_ref().into(),
+            (&mut old).into(),
+            SIGSET_SIZE.into(),
         )?;
     }
     Ok(match old.handler {
@@ -193,10 +192,10 @@ pub fn signalfd4(mask: u64, flags: SignalFdFlags) -> Result<OwnedFd, Errno> {
     unsafe {
         let r = syscall4(
             nr::SIGNALFD4,
-            -1isize as usize,
-            &mask as *const u64 as usize,
-            SIGSET_SIZE,
-            flags.bits() as usize,
+            (-1isize).into(),
+            (&mask).into(),
+            SIGSET_SIZE.into(),
+            flags.bits().into(),
         )?;
         Ok(owned_fd(r))
     }
@@ -212,16 +211,17 @@ pub fn signalfd4(mask: u64, flags: SignalFdFlags) -> Result<OwnedFd, Errno> {
 ///
 /// See [signalfd4(2)](https://man7.org/linux/man-pages/man2/signalfd4.2.html).
 #[inline]
+#[doc(alias = "signalfd4")]
 pub fn signalfd4_update(fd: BorrowedFd<'_>, mask: u64) -> Result<(), Errno> {
     // SAFETY: `mask` is a live `u64` the kernel reads during the call; the
     // returned number is `fd` itself and is not taken ownership of.
     unsafe {
         syscall4(
             nr::SIGNALFD4,
-            fd_arg(fd),
-            &mask as *const u64 as usize,
-            SIGSET_SIZE,
-            0,
+            fd.into(),
+            (&mask).into(),
+            SIGSET_SIZE.into(),
+            0usize.into(),
         )
     }
     .map(drop)

@@ -11,7 +11,10 @@
 //! Every call here passes the kernel only pointers to live, correctly laid
 //! out Rust values ([`Timespec`], [`ITimerSpec`]) for the duration of the
 //! call.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "clock and timerfd calls take pointers to live timespecs"
+)]
 
 use std::mem::MaybeUninit;
 use std::num::TryFromIntError;
@@ -20,7 +23,7 @@ use std::time::Duration;
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall4};
+use super::{ArgReg, Errno, nr, owned_fd, syscall2, syscall4};
 
 /// A clock to read or to run a timer on (`CLOCK_*`).
 ///
@@ -151,8 +154,8 @@ pub fn clock_gettime(clock: ClockId) -> Result<Timespec, Errno> {
     unsafe {
         syscall2(
             nr::CLOCK_GETTIME,
-            clock as i32 as usize,
-            ts.as_mut_ptr() as usize,
+            (clock as i32).into(),
+            ts.as_mut_ptr().into(),
         )?;
         // SAFETY: the kernel filled both fields on success.
         Ok(ts.assume_init())
@@ -174,8 +177,8 @@ pub fn timerfd_create(clock: ClockId, flags: TimerFdFlags) -> Result<OwnedFd, Er
     unsafe {
         let r = syscall2(
             nr::TIMERFD_CREATE,
-            clock as i32 as usize,
-            flags.bits() as usize,
+            (clock as i32).into(),
+            flags.bits().into(),
         )?;
         Ok(owned_fd(r))
     }
@@ -203,10 +206,10 @@ pub fn timerfd_settime(
     unsafe {
         syscall4(
             nr::TIMERFD_SETTIME,
-            fd_arg(fd),
-            flags.bits() as usize,
-            new as *const ITimerSpec as usize,
-            old.as_mut_ptr() as usize,
+            fd.into(),
+            flags.bits().into(),
+            new.into(),
+            old.as_mut_ptr().into(),
         )?;
         // SAFETY: the kernel filled `old` on success.
         Ok(old.assume_init())
@@ -225,6 +228,7 @@ pub fn timerfd_settime(
 ///
 /// See [timerfd_settime(2)](https://man7.org/linux/man-pages/man2/timerfd_settime.2.html).
 #[inline]
+#[doc(alias = "timerfd_settime")]
 pub fn timerfd_settime_discard(
     fd: BorrowedFd<'_>,
     flags: TimerSetFlags,
@@ -235,10 +239,10 @@ pub fn timerfd_settime_discard(
     unsafe {
         syscall4(
             nr::TIMERFD_SETTIME,
-            fd_arg(fd),
-            flags.bits() as usize,
-            new as *const ITimerSpec as usize,
-            0,
+            fd.into(),
+            flags.bits().into(),
+            new.into(),
+            ArgReg::NULL,
         )
     }
     .map(drop)
@@ -257,7 +261,7 @@ pub fn timerfd_gettime(fd: BorrowedFd<'_>) -> Result<ITimerSpec, Errno> {
     let mut cur = MaybeUninit::<ITimerSpec>::uninit();
     // SAFETY: `cur` is a writable `itimerspec` for the call.
     unsafe {
-        syscall2(nr::TIMERFD_GETTIME, fd_arg(fd), cur.as_mut_ptr() as usize)?;
+        syscall2(nr::TIMERFD_GETTIME, fd.into(), cur.as_mut_ptr().into())?;
         // SAFETY: the kernel filled `cur` on success.
         Ok(cur.assume_init())
     }

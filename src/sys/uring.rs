@@ -13,14 +13,17 @@
 //! pointers from [`IoUringParams`]. `io_uring_enter` and
 //! `io_uring_register` are `unsafe fn`: submitted SQEs and registered
 //! resources carry pointers the kernel keeps and uses after the call.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "io_uring setup and enter share memory with the kernel"
+)]
 
 use std::ffi::c_void;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
-use super::{Errno, fd_arg, nr, owned_fd, syscall2, syscall4, syscall6};
+use super::{A0, ArgReg, Errno, nr, owned_fd, syscall2, syscall4, syscall6};
 
 mod register;
 
@@ -358,11 +361,7 @@ pub fn io_uring_setup(entries: u32, params: &mut IoUringParams) -> Result<OwnedF
     // during the call (without NO_MMAP the kernel keeps no pointer from it);
     // the call returns a new descriptor.
     unsafe {
-        let r = syscall2(
-            nr::IO_URING_SETUP,
-            entries as usize,
-            params as *mut _ as usize,
-        )?;
+        let r = syscall2(nr::IO_URING_SETUP, entries.into(), params.into())?;
         Ok(owned_fd(r))
     }
 }
@@ -411,7 +410,7 @@ pub unsafe fn io_uring_enter(
         return Err(Errno::EINVAL);
     }
     // SAFETY: the caller vouches for the submitted SQEs and for `arg`.
-    unsafe { enter(fd_arg(fd), to_submit, min_complete, flags, arg, argsz) }
+    unsafe { enter(fd.into(), to_submit, min_complete, flags, arg, argsz) }
 }
 
 /// `io_uring_enter(index, to_submit, min_complete, flags |
@@ -432,6 +431,7 @@ pub unsafe fn io_uring_enter(
 ///
 /// See [io_uring_enter(2)](https://man7.org/linux/man-pages/man2/io_uring_enter.2.html).
 #[inline]
+#[doc(alias = "io_uring_enter")]
 pub unsafe fn io_uring_enter_registered(
     index: u32,
     to_submit: u32,
@@ -442,7 +442,7 @@ pub unsafe fn io_uring_enter_registered(
 ) -> Result<u32, Errno> {
     let flags = flags | EnterFlags::REGISTERED_RING;
     // SAFETY: the caller vouches for the SQEs, `arg` and the index.
-    unsafe { enter(index as usize, to_submit, min_complete, flags, arg, argsz) }
+    unsafe { enter(index.into(), to_submit, min_complete, flags, arg, argsz) }
 }
 
 /// The `io_uring_enter` syscall itself, for a descriptor or (with
@@ -454,7 +454,7 @@ pub unsafe fn io_uring_enter_registered(
 ///   `ring` and `flags` make this call.
 #[inline(always)]
 unsafe fn enter(
-    ring: usize,
+    ring: ArgReg<'_, A0>,
     to_submit: u32,
     min_complete: u32,
     flags: EnterFlags,
@@ -466,11 +466,11 @@ unsafe fn enter(
         syscall6(
             nr::IO_URING_ENTER,
             ring,
-            to_submit as usize,
-            min_complete as usize,
-            flags.bits() as usize,
-            arg as usize,
-            argsz,
+            to_submit.into(),
+            min_complete.into(),
+            flags.bits().into(),
+            arg.into(),
+            argsz.into(),
         )
     }?;
     Ok(r as u32)
@@ -506,10 +506,10 @@ pub unsafe fn io_uring_register(
     let r = unsafe {
         syscall4(
             nr::IO_URING_REGISTER,
-            fd_arg(fd),
-            opcode as usize,
-            arg as usize,
-            nr_args as usize,
+            fd.into(),
+            opcode.into(),
+            arg.into(),
+            nr_args.into(),
         )
     }?;
     Ok(r as u32)

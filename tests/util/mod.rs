@@ -101,7 +101,6 @@ pub fn allocations() -> usize {
 static LIVE: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
 
 /// Bytes allocated and not yet freed in this process.
-#[allow(dead_code)]
 pub fn live_bytes() -> isize {
     LIVE.load(std::sync::atomic::Ordering::Relaxed)
 }

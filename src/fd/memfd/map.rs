@@ -14,7 +14,10 @@
 //! (hugetlbfs), the kernel rounds a mapping up to whole blocks, so only
 //! lengths that are whole blocks are mapped: the region's `munmap` then
 //! covers the whole mapping, and never more.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "mapping a memfd is sound only while nothing shrinks the file"
+)]
 
 use std::os::fd::BorrowedFd;
 

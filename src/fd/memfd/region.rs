@@ -10,7 +10,10 @@
 //! guarantee (the caller's promise or the file's seals) that nothing else
 //! writes or truncates it while slices of it are alive. Slices borrow the
 //! region, so none outlives the mapping.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "MappedRegion owns a mapping and hands out slices of it"
+)]
 
 use std::fmt;
 use std::mem::ManuallyDrop;

@@ -9,7 +9,10 @@
 //! padding between or after them, which the compile-time assertions below
 //! the type check field by field: so every byte of a record is initialized
 //! and every byte pattern the kernel writes is a valid record.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the kernel fills SignalInfo records through a byte view"
+)]
 
 use std::fmt;
 use std::mem::offset_of;

@@ -5,7 +5,7 @@
 //! A registered ring's memory is kept by the [`Ring`] (in `buf_rings`)
 //! until its io_uring is closed or the kernel has confirmed the
 //! unregistration; see the parent module.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "registers ring memory the kernel writes")]
 
 use std::sync::Arc;
 

@@ -10,7 +10,10 @@
 //! alone, and `output` takes ownership of it exactly once; the driver
 //! calls `output` for every CQE of an operation whose output owns
 //! something, so one nobody takes is closed.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs have the kernel write peer addresses into storage"
+)]
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -12,7 +12,10 @@
 //! reads the buffer (send) or writes at most its capacity into it
 //! (receive), and writes the address and the header's lengths and flags
 //! (receive); `output` moves the buffer out once.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQE points at a message header in the operation's storage"
+)]
 
 use std::cell::Cell;
 use std::ffi::c_void;

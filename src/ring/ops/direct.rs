@@ -11,7 +11,10 @@
 //! writes and the kernel never touches; `output` makes one [`Direct`] of
 //! each successful CQE, so a slot nobody takes is closed by that value's
 //! drop.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "implements the unsafe Op trait for direct accepts"
+)]
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -5,7 +5,10 @@
 //! Each `unsafe impl Op` below builds an 8-byte read or write of its
 //! handle's descriptor into the `u64` storage it is given, and reads that
 //! storage back only after the final CQE.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs read and write the operation's u64 storage"
+)]
 
 use std::os::fd::AsFd;
 use std::sync::Arc;

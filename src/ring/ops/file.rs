@@ -4,7 +4,10 @@
 //!
 //! Each `unsafe impl Op` below reads into, or writes from, the byte buffer
 //! it is given, never past its length (capped at `u32::MAX`).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs read into and write from caller buffers"
+)]
 
 use std::os::fd::AsFd;
 use std::sync::Arc;

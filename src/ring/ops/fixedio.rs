@@ -10,7 +10,10 @@
 //! or writes, and the pool's memory outlives it. `ring_bound` keeps the
 //! operation to the ring the buffer is registered with. `output` moves
 //! the buffer out once, after the final CQE.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs point at a registered buffer the operation owns"
+)]
 
 use std::cell::Cell;
 use std::fmt;

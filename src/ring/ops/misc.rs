@@ -3,7 +3,10 @@
 //! # Safety
 //!
 //! `Nop` and `Cancel` touch no memory and no descriptor.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "implements the unsafe Op trait for nop and cancel"
+)]
 
 use io_uring::{opcode, squeue};
 

@@ -9,7 +9,10 @@
 //! operation keeps open until its CQE (its `into_keep`), and touches no
 //! memory. The mailbox's operation is never submitted: its storage is
 //! written by the driver alone, before any message can come.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "implements the unsafe Op trait for ring messages"
+)]
 
 use std::fmt;
 use std::marker::PhantomData;

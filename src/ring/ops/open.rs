@@ -8,7 +8,10 @@
 //! `output` moves them out after the final CQE; the kernel copies the path
 //! while it prepares the request. The result is a descriptor the kernel
 //! created for this request alone, which `output` takes ownership of once.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQE points at a path in the operation's storage"
+)]
 
 use std::cell::Cell;
 use std::ffi::{CStr, CString};

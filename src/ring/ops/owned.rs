@@ -10,7 +10,10 @@
 //! the value — stays put and owned by the driver until the final CQE, when
 //! `output` moves it out again (and the driver calls `output` for a result
 //! nobody takes, so the buffer is then freed, never leaked or freed early).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs point at owned buffers kept until the final CQE"
+)]
 
 use std::cell::Cell;
 use std::mem::MaybeUninit;

@@ -6,7 +6,10 @@
 //! `PollExit` touches no memory; `WaitExit` has the kernel fill the
 //! 128-byte `siginfo_t` storage it is given, read back only after the final
 //! CQE.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "implements the unsafe Op trait for pidfd polls and waits"
+)]
 
 use std::ops::Deref;
 use std::os::fd::AsFd;

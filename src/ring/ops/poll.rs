@@ -5,7 +5,7 @@
 //!
 //! A poll touches no memory; its descriptor is borrowed (`&T`) or kept
 //! open (`Arc<T>`) by the operation, or named by a fixed-file index.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "implements the unsafe Op trait for polls")]
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;

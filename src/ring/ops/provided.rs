@@ -11,7 +11,10 @@
 //! CQE). Group ids are unique in the process (see the `bufring` module),
 //! so whichever ring the operation is pushed on, the buffer it gets is one
 //! of its own group's, or none (`ENOBUFS`).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "implements the unsafe Op trait for buffer-ring reads"
+)]
 
 use std::fmt;
 use std::os::fd::AsFd;

@@ -5,7 +5,10 @@
 //! Each `unsafe impl Op` below reads whole 128-byte records into the
 //! `SignalInfo` storage it is given (never past its length), and reads that
 //! storage back only after the final CQE.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs have the kernel fill SignalInfo storage"
+)]
 
 use std::os::fd::AsFd;
 use std::sync::Arc;

@@ -9,7 +9,10 @@
 //! own storage: a connect's encoded address, which the kernel reads. A
 //! close hands its descriptor to the kernel, which closes it; `output`
 //! lets go of it then, or closes it itself if the kernel did not.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs point at addresses in the operation's storage"
+)]
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr};

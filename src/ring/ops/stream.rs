@@ -9,7 +9,10 @@
 //! and owned by the driver until the final CQE, and `output` moves it out
 //! once. A multishot `recv` writes only into buffers the kernel takes from
 //! the group's ring, whose memory the storage keeps alive (`provided.rs`).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs point at owned buffers kept until the final CQE"
+)]
 
 use std::cell::Cell;
 use std::fmt;

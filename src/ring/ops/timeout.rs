@@ -7,7 +7,10 @@
 //! which the kernel reads once, when it prepares the request during
 //! submission, and never writes. The storage outlives the operation like
 //! any other operation's.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQEs point at a timespec in the operation's storage"
+)]
 
 use std::time::Duration;
 

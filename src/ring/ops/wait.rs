@@ -5,7 +5,10 @@
 //!
 //! The SQE has the kernel fill the operation's 128-byte `siginfo_t`
 //! storage, read back only after the final CQE; it names no descriptor.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQE has the kernel fill the operation's siginfo"
+)]
 
 use io_uring::{opcode, squeue};
 

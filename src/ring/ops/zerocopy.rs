@@ -9,7 +9,10 @@
 //! the final CQE — here the notification, after which the kernel no
 //! longer reads them — when `output` moves it out, once (the first CQE is
 //! held by the driver, never decoded).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "the SQE points at an owned buffer until the notification"
+)]
 
 use std::cell::Cell;
 use std::fmt;

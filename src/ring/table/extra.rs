@@ -1,7 +1,10 @@
 //! The table's side records: what only some operations need (a re-arm
 //! recipe, a kept handle, a discard for results nobody takes, untaken
 //! multishot results, storage out of line), pooled and reused.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "releases outputs through each operation's own decoder"
+)]
 
 use super::store::{Extra, NONE, Shot};
 use super::{Cqe, Discard, KEEP, Keep, REARM, REMAKE, REMAKE_FIXED, Rearm, Remake, Table};

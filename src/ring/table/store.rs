@@ -11,7 +11,10 @@
 //! through raw pointers from `UnsafeCell`s: growing the table adds blocks
 //! and never moves one, and no Rust reference to storage exists while the
 //! kernel may write it.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "slot and block storage the kernel writes until the final CQE"
+)]
 
 use std::alloc::{Layout, alloc};
 use std::cell::UnsafeCell;
@@ -377,8 +380,10 @@ impl<T> Pool<T> {
 
 /// Out-of-line storage blocks: each boxed once, never moved, reused.
 pub(crate) struct Bigs {
-    // Boxed: the kernel writes a block while the vector may grow.
-    #[allow(clippy::vec_box)]
+    #[expect(
+        clippy::vec_box,
+        reason = "the kernel writes a block while the vector grows"
+    )]
     blocks: Vec<Box<UnsafeCell<Big>>>,
     free: Vec<u32>,
 }

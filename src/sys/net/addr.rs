@@ -8,7 +8,10 @@
 //! (`sockaddr_in`, `sockaddr_in6`, `sockaddr_storage`, bytes) accepts any bit
 //! pattern, so reading any union field is sound. A length the kernel reports
 //! is clamped to the 128-byte capacity before it is used.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "typed views of the always-initialised address bytes"
+)]
 
 use core::ffi::c_void;
 use core::fmt;
@@ -210,8 +213,8 @@ impl SockAddr {
 
     /// The address pointer and length, as arguments.
     #[inline(always)]
-    pub(super) fn arg(&self) -> (usize, usize) {
-        (self.as_ptr() as usize, self.len as usize)
+    pub(super) fn arg(&self) -> (*const c_void, u32) {
+        (self.as_ptr(), self.len)
     }
 
     /// A pointer to the encoded address, for the kernel to read

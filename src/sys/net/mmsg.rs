@@ -9,7 +9,10 @@
 //! iovec`) and a [`SockAddr`] of 128 bytes. The calls borrow the headers
 //! for their duration, so every pointer the kernel follows is live, and
 //! memory it writes is memory the header borrows mutably.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "mmsghdr arrays point the kernel at live buffers and addresses"
+)]
 
 use core::fmt;
 use core::marker::PhantomData;
@@ -18,7 +21,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 
-use super::super::{Errno, fd_arg, nr, syscall4, syscall5};
+use super::super::{ArgReg, Errno, nr, syscall4, syscall5};
 use super::msg::RawMsgHdr;
 use super::{MsgFlags, SockAddr};
 
@@ -174,11 +177,19 @@ pub fn sendmmsg(
     flags: MsgFlags,
 ) -> Result<usize, Errno> {
     let vlen = msgs.len().min(u32::MAX as usize);
-    let p = msgs.as_mut_ptr() as usize;
+    let p = msgs.as_mut_ptr();
     // SAFETY: `MMsgHdr` is a transparent `struct mmsghdr` whose pointers
     // borrow live buffers and addresses for its lifetime; the kernel reads
     // them and writes each `msg_len`, within `msgs`.
-    unsafe { syscall4(nr::SENDMMSG, fd_arg(fd), p, vlen, flags.bits() as usize) }
+    unsafe {
+        syscall4(
+            nr::SENDMMSG,
+            fd.into(),
+            p.into(),
+            vlen.into(),
+            flags.bits().into(),
+        )
+    }
 }
 
 /// `recvmmsg(fd, msgs, vlen, flags, NULL)` — receives a batch of messages
@@ -214,12 +225,21 @@ pub fn recvmmsg(
         m.raw.len = 0;
     }
     let vlen = msgs.len().min(u32::MAX as usize);
-    let p = msgs.as_mut_ptr() as usize;
+    let p = msgs.as_mut_ptr();
     // SAFETY: `MMsgHdrMut` is a transparent `struct mmsghdr` whose pointers
     // borrow live writable buffers and 128-byte address buffers for its
     // lifetime; the kernel writes them and each header's `msg_len`,
     // `msg_namelen` and `msg_flags`, within `msgs`.
-    unsafe { syscall5(nr::RECVMMSG, fd_arg(fd), p, vlen, flags.bits() as usize, 0) }
+    unsafe {
+        syscall5(
+            nr::RECVMMSG,
+            fd.into(),
+            p.into(),
+            vlen.into(),
+            flags.bits().into(),
+            ArgReg::NULL,
+        )
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,10 @@
 //! (which std guarantees to be ABI-compatible with `struct iovec`), a
 //! [`SockAddr`] with room for the length passed, and a `#[repr(C)]`
 //! `struct msghdr` whose layout the unit test pins to the kernel's.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "message calls take pointers to live buffers, headers and addresses"
+)]
 
 use core::ffi::c_void;
 use core::ptr;
@@ -16,7 +19,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::BorrowedFd;
 
-use super::super::{Errno, fd_arg, nr, syscall3, syscall6};
+use super::super::{Errno, nr, syscall3, syscall6};
 use super::{MsgFlags, SockAddr};
 
 /// `struct msghdr`.
@@ -87,18 +90,18 @@ pub fn sendto(
     addr: Option<&SocketAddr>,
 ) -> Result<usize, Errno> {
     let addr = addr.map(|a| SockAddr::from(*a));
-    let (p, len) = addr.as_ref().map_or((0, 0), SockAddr::arg);
+    let (p, len) = addr.as_ref().map_or((ptr::null(), 0), SockAddr::arg);
     // SAFETY: `buf` is valid for reads of `buf.len()` bytes, and `p` (when
     // not null) points at `len` bytes of a `SockAddr` alive for the call.
     unsafe {
         syscall6(
             nr::SENDTO,
-            fd_arg(fd),
-            buf.as_ptr() as usize,
-            buf.len(),
-            flags.bits() as usize,
-            p,
-            len,
+            fd.into(),
+            buf.as_ptr().into(),
+            buf.len().into(),
+            flags.bits().into(),
+            p.into(),
+            len.into(),
         )
     }
 }
@@ -122,18 +125,18 @@ pub fn recvfrom(
 ) -> Result<(usize, Option<SocketAddr>), Errno> {
     let mut addr = SockAddr::new();
     let mut len = SockAddr::CAPACITY as u32;
-    let p = addr.as_mut_ptr() as usize;
+    let p = addr.as_mut_ptr();
     // SAFETY: `buf` is valid for writes of `buf.len()` bytes, `p` has room
     // for `len` bytes, and `len` is a writable u32.
     let n = unsafe {
         syscall6(
             nr::RECVFROM,
-            fd_arg(fd),
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-            flags.bits() as usize,
-            p,
-            ptr::from_mut(&mut len) as usize,
+            fd.into(),
+            buf.as_mut_ptr().into(),
+            buf.len().into(),
+            flags.bits().into(),
+            p.into(),
+            (&mut len).into(),
         )
     }?;
     addr.set_len(len);
@@ -165,14 +168,7 @@ pub fn sendmsg(
     // SAFETY: `msg` points at `bufs` (ABI-compatible with `struct iovec`,
     // each readable) and at the address, all alive for the call; the kernel
     // only reads through a send header.
-    unsafe {
-        syscall3(
-            nr::SENDMSG,
-            fd_arg(fd),
-            ptr::from_ref(&msg) as usize,
-            flags.bits() as usize,
-        )
-    }
+    unsafe { syscall3(nr::SENDMSG, fd.into(), (&msg).into(), flags.bits().into()) }
 }
 
 /// `recvmsg(fd, msg, flags)` — scatters one message across `bufs`, with its
@@ -198,11 +194,11 @@ pub fn recvmsg(
         name,
         SockAddr::CAPACITY as u32,
     );
-    let p = ptr::from_mut(&mut msg) as usize;
+    let p = ptr::from_mut(&mut msg);
     // SAFETY: `msg` points at `bufs` (ABI-compatible with `struct iovec`,
     // each writable) and at 128 writable bytes of `addr`, all alive for the
     // call; the kernel writes `namelen` and `flags` back into `msg`.
-    let n = unsafe { syscall3(nr::RECVMSG, fd_arg(fd), p, flags.bits() as usize) }?;
+    let n = unsafe { syscall3(nr::RECVMSG, fd.into(), p.into(), flags.bits().into()) }?;
     addr.set_len(msg.namelen);
     Ok(RecvMsg {
         bytes: n,

@@ -8,12 +8,15 @@
 //! length of the call only: a 4-byte `i32` with its size, a writable `u32`
 //! length, a [`SockAddr`] with its true length or full capacity, or a
 //! two-`i32` array.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "socket option calls take pointers to live values and lengths"
+)]
 
 use core::ptr;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use super::super::{Errno, fd_arg, nr, owned_fd, syscall3, syscall4, syscall5};
+use super::super::{Errno, nr, owned_fd, syscall3, syscall4, syscall5};
 use super::{AddressFamily, Protocol, SockAddr, SocketFlags, SocketType};
 
 /// An integer socket option: its level and name.
@@ -68,16 +71,16 @@ impl SockOpt {
 /// See [setsockopt(2)](https://man7.org/linux/man-pages/man2/setsockopt.2.html).
 #[inline]
 pub fn setsockopt(fd: BorrowedFd<'_>, opt: SockOpt, value: i32) -> Result<(), Errno> {
-    let p = ptr::from_ref(&value) as usize;
+    let p = ptr::from_ref(&value);
     // SAFETY: `p` points at a live 4-byte int, the size passed.
     unsafe {
         syscall5(
             nr::SETSOCKOPT,
-            fd_arg(fd),
-            opt.level as usize,
-            opt.name as usize,
-            p,
-            4,
+            fd.into(),
+            opt.level.into(),
+            opt.name.into(),
+            p.into(),
+            4usize.into(),
         )
     }
     .map(drop)
@@ -98,11 +101,11 @@ pub fn getsockopt(fd: BorrowedFd<'_>, opt: SockOpt) -> Result<i32, Errno> {
     unsafe {
         syscall5(
             nr::GETSOCKOPT,
-            fd_arg(fd),
-            opt.level as usize,
-            opt.name as usize,
-            ptr::from_mut(&mut value) as usize,
-            ptr::from_mut(&mut len) as usize,
+            fd.into(),
+            opt.level.into(),
+            opt.name.into(),
+            (&mut value).into(),
+            (&mut len).into(),
         )
     }?;
     Ok(value)
@@ -120,16 +123,9 @@ pub fn getsockopt(fd: BorrowedFd<'_>, opt: SockOpt) -> Result<i32, Errno> {
 pub fn getpeername(fd: BorrowedFd<'_>) -> Result<SockAddr, Errno> {
     let mut addr = SockAddr::new();
     let mut len = SockAddr::CAPACITY as u32;
-    let p = addr.as_mut_ptr() as usize;
+    let p = addr.as_mut_ptr();
     // SAFETY: `p` has room for `len` bytes and `len` is a writable u32.
-    unsafe {
-        syscall3(
-            nr::GETPEERNAME,
-            fd_arg(fd),
-            p,
-            ptr::from_mut(&mut len) as usize,
-        )
-    }?;
+    unsafe { syscall3(nr::GETPEERNAME, fd.into(), p.into(), (&mut len).into()) }?;
     addr.set_len(len);
     Ok(addr)
 }
@@ -155,10 +151,10 @@ pub fn socketpair(
     unsafe {
         syscall4(
             nr::SOCKETPAIR,
-            family.raw() as usize,
-            (ty.raw() | flags.bits()) as usize,
-            protocol.raw() as usize,
-            fds.as_mut_ptr() as usize,
+            family.raw().into(),
+            (ty.raw() | flags.bits()).into(),
+            protocol.raw().into(),
+            fds.as_mut_ptr().into(),
         )?;
         Ok((owned_fd(fds[0] as usize), owned_fd(fds[1] as usize)))
     }
@@ -171,10 +167,11 @@ pub fn socketpair(
 /// As [`bind`](super::bind); for a Unix path, `EADDRINUSE` when the file
 /// exists and `ENOENT`/`EACCES` for its directory.
 #[inline]
+#[doc(alias = "bind")]
 pub fn bind_addr(fd: BorrowedFd<'_>, addr: &SockAddr) -> Result<(), Errno> {
     let (p, len) = addr.arg();
     // SAFETY: `p` points at `len` initialised bytes of `addr`.
-    unsafe { syscall3(nr::BIND, fd_arg(fd), p, len) }.map(drop)
+    unsafe { syscall3(nr::BIND, fd.into(), p.into(), len.into()) }.map(drop)
 }
 
 /// `connect(fd, addr, len)` with an encoded address (any family).
@@ -184,8 +181,9 @@ pub fn bind_addr(fd: BorrowedFd<'_>, addr: &SockAddr) -> Result<(), Errno> {
 /// As [`connect`](super::connect); for a Unix path, `ENOENT` when nothing
 /// is bound there and `ECONNREFUSED` when nothing listens.
 #[inline]
+#[doc(alias = "connect")]
 pub fn connect_addr(fd: BorrowedFd<'_>, addr: &SockAddr) -> Result<(), Errno> {
     let (p, len) = addr.arg();
     // SAFETY: `p` points at `len` initialised bytes of `addr`.
-    unsafe { syscall3(nr::CONNECT, fd_arg(fd), p, len) }.map(drop)
+    unsafe { syscall3(nr::CONNECT, fd.into(), p.into(), len.into()) }.map(drop)
 }

@@ -7,7 +7,10 @@
 //! duration of the call; none of these opcodes keeps a pointer after it.
 //! Unregistering a ring slot is `unsafe`: the slot belongs to whoever
 //! registered it, as a descriptor belongs to whoever opened it.
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "io_uring_register takes pointers to live structs"
+)]
 
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -48,6 +51,7 @@ pub struct RsrcUpdate {
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub fn io_uring_register_probe(fd: BorrowedFd<'_>, probe: &mut IoUringProbe) -> Result<(), Errno> {
     *probe = IoUringProbe::new();
     // SAFETY: `probe` is a live, zeroed `io_uring_probe` with room for 256
@@ -77,6 +81,7 @@ pub fn io_uring_register_probe(fd: BorrowedFd<'_>, probe: &mut IoUringProbe) -> 
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub fn io_uring_register_ring_fd(
     ring: BorrowedFd<'_>,
     target: BorrowedFd<'_>,
@@ -118,6 +123,7 @@ pub fn io_uring_register_ring_fd(
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub unsafe fn io_uring_unregister_ring_fd(ring: BorrowedFd<'_>, index: u32) -> Result<(), Errno> {
     let mut up = RsrcUpdate {
         offset: index,
@@ -183,6 +189,7 @@ struct MsgSqe {
 ///
 /// See [io_uring_register(2)](https://man7.org/linux/man-pages/man2/io_uring_register.2.html).
 #[inline]
+#[doc(alias = "io_uring_register")]
 pub fn io_uring_send_msg_ring(
     target: BorrowedFd<'_>,
     user_data: u64,
@@ -203,10 +210,10 @@ pub fn io_uring_send_msg_ring(
     let r = unsafe {
         crate::sys::syscall4(
             crate::sys::nr::IO_URING_REGISTER,
-            -1isize as usize,
-            IORING_REGISTER_SEND_MSG_RING as usize,
-            (&mut sqe as *mut MsgSqe).cast::<c_void>() as usize,
-            1,
+            (-1isize).into(),
+            IORING_REGISTER_SEND_MSG_RING.into(),
+            (&mut sqe).into(),
+            1usize.into(),
         )
     };
     r.map(drop)
