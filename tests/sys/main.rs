@@ -14,6 +14,7 @@ mod net;
 mod pipe;
 mod poll;
 mod process;
+mod raw;
 mod signal;
 mod time;
 mod uring;

@@ -1,7 +1,7 @@
 //! `sys::syscall0` .. `sys::syscall6`: the raw entry points, with typed
 //! register arguments, against the typed wrappers.
 
-mod util;
+use crate::util;
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
