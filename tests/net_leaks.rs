@@ -3,6 +3,7 @@
 //! `harness = false` binary, so that counting `/proc/self/fd` sees only
 //! this binary's own descriptors.
 
+#[macro_use]
 mod util;
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use iofd::ring::Ring;
 use iofd::ring::ops::Close;
 use iofd::{TcpListener, TcpStream};
 
-use util::{Check, CheckResult, fd_count, run_checks};
+use util::{CheckResult, fd_count};
 
 /// 10,000 rounds of: connect, accept on the ring, echo a byte, close both
 /// ends (the server's on the ring).
@@ -72,15 +73,8 @@ fn accepted_connections_nobody_takes_are_closed() -> CheckResult {
 }
 
 fn main() {
-    let checks: [Check; 2] = [
-        (
-            "ten_thousand_connections_leave_the_descriptor_count_unchanged",
-            ten_thousand_connections_leave_the_descriptor_count_unchanged,
-        ),
-        (
-            "accepted_connections_nobody_takes_are_closed",
-            accepted_connections_nobody_takes_are_closed,
-        ),
+    checks![
+        ten_thousand_connections_leave_the_descriptor_count_unchanged,
+        accepted_connections_nobody_takes_are_closed,
     ];
-    run_checks(&checks);
 }

@@ -3,6 +3,7 @@
 //! and no descriptor leaks. A `harness = false` binary, so that counting
 //! `/proc/self/fd` sees only this binary's own descriptors.
 
+#[macro_use]
 mod util;
 
 use std::process::Command;
@@ -14,9 +15,6 @@ use iofd::ring::{Notify, Ring, RingBuilder};
 use iofd::{Error, EventFd, MemFd, PidFd, Signal, TimerFd};
 
 type TestResult = util::CheckResult;
-
-/// A named check.
-type Check = (&'static str, fn() -> TestResult);
 
 /// Reaps a child through its pidfd, polling for at most 10 s.
 fn reap(p: &PidFd) -> TestResult {
@@ -576,64 +574,21 @@ fn sqpoll_rings_leave_no_descriptor_and_no_poller() -> TestResult {
 }
 
 fn main() {
-    let checks: [Check; 15] = [
-        (
-            "untaken_descriptors_are_closed",
-            untaken_descriptors_are_closed,
-        ),
-        (
-            "armed_driver_owned_reads_release_their_handles",
-            armed_driver_owned_reads_release_their_handles,
-        ),
-        (
-            "untaken_results_and_dropped_tokens_are_released",
-            untaken_results_and_dropped_tokens_are_released,
-        ),
-        (
-            "armed_pidfd_operations_are_cancelled",
-            armed_pidfd_operations_are_cancelled,
-        ),
-        ("dropping_an_overflowed_ring", dropping_an_overflowed_ring),
-        (
-            "a_ring_dropped_on_another_thread_cancels_its_operations",
-            a_ring_dropped_on_another_thread_cancels_its_operations,
-        ),
-        (
-            "rings_registered_here_and_dropped_elsewhere_free_their_slots",
-            rings_registered_here_and_dropped_elsewhere_free_their_slots,
-        ),
-        (
-            "a_single_issuer_ring_dropped_elsewhere_goes_back_to_its_thread",
-            a_single_issuer_ring_dropped_elsewhere_goes_back_to_its_thread,
-        ),
-        (
-            "a_single_issuer_ring_outliving_its_thread_is_freed",
-            a_single_issuer_ring_outliving_its_thread_is_freed,
-        ),
-        (
-            "a_ring_whose_issuer_left_a_worker_read_is_freed",
-            a_ring_whose_issuer_left_a_worker_read_is_freed,
-        ),
-        (
-            "a_thread_drains_what_was_handed_back_to_it_as_it_exits",
-            a_thread_drains_what_was_handed_back_to_it_as_it_exits,
-        ),
-        (
-            "twenty_thousand_armed_reads_end_with_the_ring_and_the_scope",
-            twenty_thousand_armed_reads_end_with_the_ring_and_the_scope,
-        ),
-        (
-            "a_build_that_fails_for_memory_leaks_no_ring",
-            a_build_that_fails_for_memory_leaks_no_ring,
-        ),
-        (
-            "no_descriptor_leaks_over_many_cycles",
-            no_descriptor_leaks_over_many_cycles,
-        ),
-        (
-            "sqpoll_rings_leave_no_descriptor_and_no_poller",
-            sqpoll_rings_leave_no_descriptor_and_no_poller,
-        ),
+    checks![
+        untaken_descriptors_are_closed,
+        armed_driver_owned_reads_release_their_handles,
+        untaken_results_and_dropped_tokens_are_released,
+        armed_pidfd_operations_are_cancelled,
+        dropping_an_overflowed_ring,
+        a_ring_dropped_on_another_thread_cancels_its_operations,
+        rings_registered_here_and_dropped_elsewhere_free_their_slots,
+        a_single_issuer_ring_dropped_elsewhere_goes_back_to_its_thread,
+        a_single_issuer_ring_outliving_its_thread_is_freed,
+        a_ring_whose_issuer_left_a_worker_read_is_freed,
+        a_thread_drains_what_was_handed_back_to_it_as_it_exits,
+        twenty_thousand_armed_reads_end_with_the_ring_and_the_scope,
+        a_build_that_fails_for_memory_leaks_no_ring,
+        no_descriptor_leaks_over_many_cycles,
+        sqpoll_rings_leave_no_descriptor_and_no_poller,
     ];
-    util::run_checks(&checks);
 }

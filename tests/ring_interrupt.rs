@@ -4,6 +4,7 @@
 //! handler without `SA_RESTART`, and directs the signal at the waiting
 //! thread with `pthread_kill` from a second thread.
 
+#[macro_use]
 mod util;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -171,14 +172,11 @@ fn a_registered_sqpoll_ring() -> TestResult {
 
 fn main() {
     install_handler();
-    util::run_checks(&[
-        ("a_plain_ring", a_plain_ring),
-        (
-            "a_registered_single_issuer_ring",
-            a_registered_single_issuer_ring,
-        ),
-        ("a_defer_taskrun_ring", a_defer_taskrun_ring),
-        ("an_sqpoll_ring", an_sqpoll_ring),
-        ("a_registered_sqpoll_ring", a_registered_sqpoll_ring),
-    ]);
+    checks![
+        a_plain_ring,
+        a_registered_single_issuer_ring,
+        a_defer_taskrun_ring,
+        an_sqpoll_ring,
+        a_registered_sqpoll_ring,
+    ];
 }

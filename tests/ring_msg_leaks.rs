@@ -4,6 +4,7 @@
 //! binary, so that counting `/proc/self/fd` sees only this binary's own
 //! descriptors.
 
+#[macro_use]
 mod util;
 
 use std::net::TcpStream as StdStream;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use iofd::ring::{Message, Ring};
 use iofd::{TcpListener, TcpStream};
 
-use util::{Check, CheckResult, fd_count, run_checks};
+use util::{CheckResult, fd_count};
 
 /// A ring's handle duplicates its descriptor once; it is closed with the
 /// last of the ring, its handles and its senders, in either order.
@@ -85,15 +86,8 @@ fn a_thousand_handed_connections_leave_the_descriptor_count_unchanged() -> Check
 }
 
 fn main() {
-    let checks: &[Check] = &[
-        (
-            "handles_close_the_duplicate_with_the_last_holder",
-            handles_close_the_duplicate_with_the_last_holder,
-        ),
-        (
-            "a_thousand_handed_connections_leave_the_descriptor_count_unchanged",
-            a_thousand_handed_connections_leave_the_descriptor_count_unchanged,
-        ),
+    checks![
+        handles_close_the_duplicate_with_the_last_holder,
+        a_thousand_handed_connections_leave_the_descriptor_count_unchanged,
     ];
-    run_checks(checks);
 }

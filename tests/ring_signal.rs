@@ -3,6 +3,7 @@
 //! before any other thread exists, sends them to the whole process with
 //! `PidFd::send_signal`, and runs its checks one after another.
 
+#[macro_use]
 mod util;
 
 use std::sync::Arc;
@@ -14,9 +15,6 @@ use iofd::sys::process::{getpid, getuid};
 use iofd::{Error, PidFd, SigSet, Signal, SignalFd, SignalInfo};
 
 type TestResult = util::CheckResult;
-
-/// A named check.
-type Check = (&'static str, fn() -> TestResult);
 
 /// A real-time signal, which queues instead of coalescing.
 const RT41: Signal = match Signal::new(41) {
@@ -214,36 +212,14 @@ fn main() {
         std::process::exit(1);
     }
 
-    let checks: [Check; 8] = [
-        (
-            "read_op_armed_before_the_signal",
-            read_op_armed_before_the_signal,
-        ),
-        (
-            "read_op_of_a_pending_signal_and_driver_owned",
-            read_op_of_a_pending_signal_and_driver_owned,
-        ),
-        (
-            "fixed_signalfd_reads_one_and_many",
-            fixed_signalfd_reads_one_and_many,
-        ),
-        (
-            "read_many_op_takes_every_pending_record",
-            read_many_op_takes_every_pending_record,
-        ),
-        (
-            "read_many_op_with_room_for_fewer_than_pending",
-            read_many_op_with_room_for_fewer_than_pending,
-        ),
-        (
-            "read_many_op_armed_before_the_signal",
-            read_many_op_armed_before_the_signal,
-        ),
-        (
-            "an_armed_signal_read_is_cancelled_with_its_scope",
-            an_armed_signal_read_is_cancelled_with_its_scope,
-        ),
-        ("nothing_is_left_pending", nothing_is_left_pending),
+    checks![
+        read_op_armed_before_the_signal,
+        read_op_of_a_pending_signal_and_driver_owned,
+        fixed_signalfd_reads_one_and_many,
+        read_many_op_takes_every_pending_record,
+        read_many_op_with_room_for_fewer_than_pending,
+        read_many_op_armed_before_the_signal,
+        an_armed_signal_read_is_cancelled_with_its_scope,
+        nothing_is_left_pending,
     ];
-    util::run_checks(&checks);
 }

@@ -4,6 +4,7 @@
 //! thread exists (so every thread inherits the block), and runs its checks
 //! one after another.
 
+#[macro_use]
 mod util;
 
 use std::error::Error as StdError;
@@ -14,9 +15,6 @@ use iofd::sys::resource::{Resource, Rlimit, prlimit};
 use iofd::{Error, PidFd, SigSet, Signal, SignalFd, SignalInfo};
 
 type TestResult = util::CheckResult;
-
-/// A named check.
-type Check = (&'static str, fn() -> TestResult);
 
 /// The real-time signal used here.
 const RT40: Signal = match Signal::new(40) {
@@ -186,32 +184,13 @@ fn main() {
         std::process::exit(1);
     }
 
-    let checks: [Check; 7] = [
-        (
-            "the_mask_is_blocked_in_every_thread",
-            the_mask_is_blocked_in_every_thread,
-        ),
-        (
-            "standard_signals_coalesce_and_real_time_ones_queue",
-            standard_signals_coalesce_and_real_time_ones_queue,
-        ),
-        (
-            "read_info_and_read_into_take_one_record_each",
-            read_info_and_read_into_take_one_record_each,
-        ),
-        (
-            "any_thread_reads_process_signals_but_only_its_own_thread_signals",
-            any_thread_reads_process_signals_but_only_its_own_thread_signals,
-        ),
-        (
-            "set_mask_selects_what_is_read_and_pending_signals_wait",
-            set_mask_selects_what_is_read_and_pending_signals_wait,
-        ),
-        (
-            "new_without_a_free_descriptor_is_emfile_and_leaks_nothing",
-            new_without_a_free_descriptor_is_emfile_and_leaks_nothing,
-        ),
-        ("nothing_is_left_pending", nothing_is_left_pending),
+    checks![
+        the_mask_is_blocked_in_every_thread,
+        standard_signals_coalesce_and_real_time_ones_queue,
+        read_info_and_read_into_take_one_record_each,
+        any_thread_reads_process_signals_but_only_its_own_thread_signals,
+        set_mask_selects_what_is_read_and_pending_signals_wait,
+        new_without_a_free_descriptor_is_emfile_and_leaks_nothing,
+        nothing_is_left_pending,
     ];
-    util::run_checks(&checks);
 }

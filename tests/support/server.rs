@@ -7,8 +7,7 @@ use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use iofd::{PidFd, Signal};
@@ -18,26 +17,30 @@ pub const PROMPT: Duration = Duration::from_secs(5);
 
 /// The example `name`'s binary, built once per test run with the cargo
 /// that runs the tests: it inherits this process's environment (so a
-/// `CARGO_TARGET_DIR` too), and cargo names the executable it built. A
-/// test binary drives one example.
-pub fn server_binary(name: &'static str) -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", name])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("running cargo build");
-        assert!(out.status.success(), "cargo build --example {name} failed");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .unwrap_or_else(|| panic!("cargo named no {name} executable"))
-    })
+/// `CARGO_TARGET_DIR` too), and cargo names the executable it built.
+pub fn server_binary(name: &'static str) -> PathBuf {
+    static BINS: Mutex<Vec<(&str, PathBuf)>> = Mutex::new(Vec::new());
+    // Held across the build: two tests asking at once build once.
+    let mut bins = BINS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = bins.iter().find(|(n, _)| *n == name) {
+        return path.clone();
+    }
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .arg("--message-format=json-render-diagnostics")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running cargo build");
+    assert!(out.status.success(), "cargo build --example {name} failed");
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo named no {name} executable"));
+    bins.push((name, path.clone()));
+    path
 }
 
 /// Waits up to `limit` for `child` to exit.

@@ -3,7 +3,7 @@
 //! of its own, with `tgkill` aimed at that thread: its mask and its pending
 //! signals die with it.
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 

@@ -4,7 +4,7 @@
 //! Children are spawned with `std::process::Command` and reaped through
 //! their `PidFd` only (never `Child::wait`, never "any child").
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;

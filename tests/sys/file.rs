@@ -1,6 +1,6 @@
 //! `sys::file`: close, fcntl, dup3, ftruncate, fstat, openat.
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 

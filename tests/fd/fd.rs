@@ -1,6 +1,6 @@
 //! `Fd`: close semantics, flags, dup, std conversions and `io` traits.
 
-mod util;
+use crate::util;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};

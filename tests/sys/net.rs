@@ -1,7 +1,7 @@
 //! The socket wrappers of `iofd::sys::net`, against real sockets on
 //! 127.0.0.1 (and ::1 when the kernel has IPv6), ports chosen by the kernel.
 
-mod util;
+use crate::util;
 
 use std::error::Error;
 use std::fs::File;

@@ -1,6 +1,6 @@
 //! `sys::io`: read, write and the vectored and positioned forms, on a memfd.
 
-mod util;
+use crate::util;
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, OwnedFd};

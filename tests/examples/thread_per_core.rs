@@ -7,8 +7,7 @@ use std::io::{Read, Write};
 
 use iofd::Signal;
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use support::{Server, closed_by_server};
 

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use iofd::Signal;
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use support::{PROMPT, Server};
 

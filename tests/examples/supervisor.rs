@@ -3,8 +3,7 @@
 //! signal forwarded to every child and the supervisor gone (status 0)
 //! once they are; bad command lines refused with status 2.
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

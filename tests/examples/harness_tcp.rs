@@ -5,8 +5,7 @@
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 /// Runs the harness with `args`, which it should refuse: its exit status
 /// and stderr.

@@ -3,7 +3,7 @@
 //! Tests share one process, so every wait names a specific child (a pid or a
 //! pidfd); a `waitid(All)` would reap other tests' children.
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -5,7 +5,7 @@
 //! the only timing assertions are "not before the deadline" and bounds of
 //! seconds.
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

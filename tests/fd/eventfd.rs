@@ -1,7 +1,7 @@
 //! `EventFd`: counter semantics, semaphore mode, limits, close, flags and
 //! std conversions.
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 

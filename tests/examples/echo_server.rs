@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 use iofd::Signal;
 
-#[path = "support/server.rs"]
-mod support;
+use crate::support;
 
 use support::{Server, closed_by_server};
 

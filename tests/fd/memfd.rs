@@ -1,7 +1,7 @@
 //! `MemFd` and `MappedRegion`: names, sizes, positioned I/O, seals and
 //! mappings, with every error checked.
 
-mod util;
+use crate::util;
 
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 

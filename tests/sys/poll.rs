@@ -1,6 +1,6 @@
 //! `sys::poll`: epoll and ppoll against eventfds and pipes.
 
-mod util;
+use crate::util;
 
 use std::os::fd::AsFd;
 use std::time::Duration;
