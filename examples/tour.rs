@@ -524,7 +524,7 @@ fn ring_event_loop() -> Result<()> {
 }
 
 fn main() -> Result<()> {
-    println!("iofd tour — Linux x86_64, syscalls through inline asm, no libc");
+    println!("iofd tour — Linux x86_64, iofd's syscalls through its own inline asm, not libc");
     syscall_core()?;
     eventfd_counter()?;
     pipes()?;

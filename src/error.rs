@@ -46,7 +46,7 @@ pub enum Error {
     #[error("invalid parameter: {0}")]
     InvalidParam(&'static str),
     /// A signal interrupted the call (`EINTR`). A ring's waits
-    /// ([`Ring::submit_and_wait`](crate::ring::Ring::submit_and_wait),
+    #[doc = ring_link!("(", "`Ring::submit_and_wait`", "crate::ring::Ring::submit_and_wait", ",")]
     /// `Ring::wait`, a scope's waits) report it when a signal's handler ran
     /// while the thread slept in `io_uring_enter` and no completion had
     /// arrived, whether or not that call also submitted: the driver never
@@ -73,14 +73,14 @@ pub enum Error {
     #[error("not supported by this kernel: {0}")]
     Unsupported(&'static str),
     /// A ring's completion table holds its
-    /// [`max_capacity`](crate::ring::RingBuilder::max_capacity) of
+    #[doc = ring_link!("", "`max_capacity`", "crate::ring::RingBuilder::max_capacity", " of")]
     /// operations (in flight, or completed and not taken): take results or
     /// cancel operations first. Reported as `EBUSY`.
     #[error("the ring's completion table is full")]
     TableFull,
     /// The ring was built disabled
-    /// ([`RingBuilder::r_disabled`](crate::ring::RingBuilder::r_disabled))
-    /// and not yet enabled ([`Ring::enable`](crate::ring::Ring::enable)):
+    #[doc = ring_link!("(", "`RingBuilder::r_disabled`", "crate::ring::RingBuilder::r_disabled", ")")]
+    #[doc = ring_link!("and not yet enabled (", "`Ring::enable`", "crate::ring::Ring::enable", "):")]
     /// it takes no submission. Reported as `EBADFD`, the kernel's answer.
     #[error("the ring is disabled (IORING_SETUP_R_DISABLED): enable it first")]
     RingDisabled,

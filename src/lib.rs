@@ -4,7 +4,8 @@
 //! The ring as an event loop: operations tagged with their owner,
 //! completions handed back by tag.
 //!
-//! ```
+#![cfg_attr(feature = "ring", doc = "```")]
+#![cfg_attr(not(feature = "ring"), doc = "```ignore")]
 //! use std::sync::Arc;
 //! use iofd::EventFd;
 //! use iofd::ring::Ring;
@@ -63,12 +64,27 @@
 //!   syscall, grouped by family.
 //! - [`fd`]: owned handles. [`Fd`] is the close-capable cell every handle
 //!   wraps.
-//! - [`ring`]: the io_uring driver: typed operations batched into a
+#![cfg_attr(
+    feature = "ring",
+    doc = " - [`ring`]: the io_uring driver: typed operations batched into a"
+)]
+#![cfg_attr(
+    not(feature = "ring"),
+    doc = " - `ring` (not in this build): the io_uring driver: typed operations batched into a"
+)]
 //!   generation-checked completion table, ring timers, registered eventfds.
 //!
 //! Errors are [`Error`]: the errno values callers match on get their own
 //! variants, and an operation on a closed handle returns [`Error::Closed`]
 //! without a syscall.
+//!
+//! # Features
+//!
+//! - `ring` (default): the io_uring driver (the `ring` module) and the
+//!   handles' ring operations (`EventFd::read_op` and the like), on the
+//!   io-uring and slab crates. Without it (`default-features = false`) the
+//!   crate is the syscall core and the handles alone, and its only
+//!   dependencies are bitflags and thiserror.
 //!
 //! # Platform
 //!
@@ -78,12 +94,32 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 // The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "ring"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// Doc text holding a link to an item of the `ring` module:
+/// `ring_link!(pre, text, path, post)` is `pre[text](path)post` with the
+/// `ring` feature and `pre text post` without it (the item does not exist),
+/// so the docs of the always-built modules build in both configurations.
+#[cfg(feature = "ring")]
+macro_rules! ring_link {
+    ($pre:literal, $text:literal, $path:literal, $post:literal) => {
+        concat!($pre, "[", $text, "](", $path, ")", $post)
+    };
+}
+/// Doc text holding a link to an item of the `ring` module, here without
+/// the `ring` feature: the bare text, since the item does not exist.
+#[cfg(not(feature = "ring"))]
+macro_rules! ring_link {
+    ($pre:literal, $text:literal, $path:literal, $post:literal) => {
+        concat!($pre, $text, $post)
+    };
+}
+
 pub mod error;
 pub mod fd;
+#[cfg(feature = "ring")]
 pub mod ring;
 pub mod sys;
 

@@ -159,7 +159,7 @@ impl PidFd {
     /// child of this process, else the spawn fails with `Os(ECHILD)`.
     ///
     /// Reap the child through the pidfd ([`PidFd::try_wait`], the ring's
-    /// [`wait_op`](PidFd::wait_op)) *or* through the `Child`, not both.
+    #[doc = ring_link!("", "`wait_op`", "PidFd::wait_op", ") *or* through the `Child`, not both.")]
     ///
     /// The hook makes std fork rather than use `posix_spawn`: starting and
     /// reaping `/bin/true` measured 1.24x std's plain spawn (BENCHMARKS.md,

@@ -43,6 +43,7 @@ mod timerfd;
 
 pub use child::{ChildEvent, ChildStatus};
 pub use eventfd::EventFd;
+#[cfg(feature = "ring")]
 pub(crate) use eventfd::SIGNAL_MAX;
 pub use fd::Fd;
 pub use memfd::{MappedRegion, MemFd};

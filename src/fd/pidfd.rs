@@ -140,7 +140,7 @@ impl PidFd {
     /// description: every duplicate of it changes too). A blocking pidfd
     /// lets [`wait`](PidFd::wait) sleep, and lets the ring wait by pidfd
     /// for stops and continues
-    /// ([`wait_child_op`](PidFd::wait_child_op)); on a non-blocking one
+    #[doc = ring_link!("(", "`wait_child_op`", "PidFd::wait_child_op", "); on a non-blocking one")]
     /// the kernel turns every wait by pidfd into `WNOHANG`.
     ///
     /// # Errors

@@ -66,7 +66,8 @@ impl ListenOptions {
 
     /// `TCP_NODELAY` on the listener, which Linux copies to every
     /// connection it accepts: the way to set it on connections accepted
-    /// as direct descriptors ([`accept_direct_op`](TcpListener::accept_direct_op)),
+    /// as direct descriptors
+    #[doc = ring_link!("(", "`accept_direct_op`", "TcpListener::accept_direct_op", "),")]
     /// which have no descriptor to set it on, and one `setsockopt` saved
     /// per connection for the others.
     pub const fn nodelay(mut self, on: bool) -> ListenOptions {
@@ -85,7 +86,8 @@ impl Default for ListenOptions {
 ///
 /// [`accept`](TcpListener::accept) takes one waiting connection without
 /// blocking; a server accepts on the ring instead, one connection at a
-/// time or as a multishot stream ([`TcpListener::accept_multi_op`]).
+/// time or as a multishot stream
+#[doc = ring_link!("(", "`TcpListener::accept_multi_op`", "TcpListener::accept_multi_op", ").")]
 ///
 /// ```
 /// use iofd::{Error, TcpListener, TcpStream};
@@ -181,8 +183,8 @@ handle_impls!(TcpListener, TcpListener::from_fd);
 /// Reads and writes never block: with nothing to read or no room to write
 /// they return [`Error::WouldBlock`](crate::Error::WouldBlock), and a
 /// server moves bytes on the ring instead
-/// ([`TcpStream::recv_op`](TcpStream::recv_op),
-/// [`TcpStream::send_op`](TcpStream::send_op) and their multishot and
+#[doc = ring_link!("(", "`TcpStream::recv_op`", "TcpStream::recv_op", ",")]
+#[doc = ring_link!("", "`TcpStream::send_op`", "TcpStream::send_op", " and their multishot and")]
 /// shared forms). Writes pass `MSG_NOSIGNAL`: a connection the peer reset
 /// is `Os(EPIPE)`, never a `SIGPIPE`.
 #[derive(Debug)]
@@ -193,7 +195,7 @@ pub struct TcpStream {
 impl TcpStream {
     /// Connects to `addr`, waiting for the handshake (the stream is then
     /// non-blocking). To connect without waiting, push a
-    /// [`Connect`](crate::ring::ops::Connect) on the ring.
+    #[doc = ring_link!("", "`Connect`", "crate::ring::ops::Connect", " on the ring.")]
     ///
     /// # Errors
     ///
@@ -206,7 +208,7 @@ impl TcpStream {
     }
 
     /// A TCP socket for `addr`'s family, not yet connected: for a
-    /// [`Connect`](crate::ring::ops::Connect) on the ring, or to set
+    #[doc = ring_link!("", "`Connect`", "crate::ring::ops::Connect", " on the ring, or to set")]
     /// options before connecting.
     ///
     /// # Errors
