@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iofd::ring::io_uring::opcode;
 use iofd::ring::{BufRing, ProvidedBuf, Ring};
 use iofd::sys::Errno;
 use iofd::sys::process::{getpid, gettid, tgkill};
@@ -322,7 +321,7 @@ fn a_provided_read_of_a_closed_handle_is_refused() -> TestResult {
 #[test]
 fn a_multishot_read_is_accepted_and_gives_its_first_shot() -> TestResult {
     let mut ring = Ring::new(4)?;
-    if !ring.is_supported(opcode::ReadMulti::CODE) {
+    if !ring.is_supported(iofd::ring::Opcode::READ_MULTISHOT) {
         println!("skipped: the kernel lacks IORING_OP_READ_MULTISHOT (6.7)");
         return Ok(());
     }

@@ -42,7 +42,7 @@ fn kill_and_reap(p: &PidFd) {
 #[test]
 fn a_deadline_that_cancels_a_waitid_expires() {
     let mut ring = Ring::new(8).expect("ring");
-    if !ring.is_supported(io_uring::opcode::WaitId::CODE) {
+    if !ring.is_supported(iofd::ring::Opcode::WAITID) {
         eprintln!("skipped: the kernel has no IORING_OP_WAITID");
         return;
     }

@@ -12,15 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iofd::ring::ops::{Cancel, Nop, Timeout};
-use iofd::ring::{Cqe, Fixed, Op, Ring, UserData};
+use iofd::ring::{Cqe, Fixed, Op, Opcode, Ring, UserData};
 use iofd::sys::Errno;
 use iofd::sys::pipe::{PipeFlags, pipe2};
 use iofd::sys::process::getppid;
 use iofd::sys::uring::Features;
 use iofd::{Error, EventFd, Fd, MemFd, PidFd, Signal, TimerFd};
-
-/// `IORING_OP_WAITID`.
-const OP_WAITID: u8 = io_uring::opcode::WaitId::CODE;
 
 /// A non-blocking, close-on-exec pipe as `(read end, write end)`.
 fn pipe() -> (Fd, Fd) {
@@ -282,7 +279,7 @@ fn pidfd_exit_op_completes_when_the_child_is_killed() {
 #[test]
 fn pidfd_wait_op_returns_the_exit_status() {
     let mut ring = Ring::new(8).unwrap();
-    if !ring.is_supported(OP_WAITID) {
+    if !ring.is_supported(Opcode::WAITID) {
         eprintln!("skipped: the kernel lacks IORING_OP_WAITID");
         return;
     }
@@ -315,7 +312,7 @@ fn pidfd_wait_op_returns_the_exit_status() {
 #[test]
 fn pidfd_wait_op_of_a_non_child_is_echild() {
     let mut ring = Ring::new(8).unwrap();
-    if !ring.is_supported(OP_WAITID) {
+    if !ring.is_supported(Opcode::WAITID) {
         eprintln!("skipped: the kernel lacks IORING_OP_WAITID");
         return;
     }
@@ -591,9 +588,10 @@ fn ring_cancel_of_an_armed_pidfd_poll() {
 #[test]
 fn opcode_probe() {
     let ring = Ring::new(8).unwrap();
-    assert!(ring.is_supported(io_uring::opcode::Nop::CODE));
-    assert!(ring.is_supported(io_uring::opcode::Read::CODE));
-    assert!(!ring.is_supported(255));
+    assert!(ring.is_supported(Opcode::NOP));
+    assert!(ring.is_supported(Opcode::READ));
+    assert!(ring.is_supported(Opcode::new(io_uring::opcode::Read::CODE)));
+    assert!(!ring.is_supported(Opcode::new(255)));
 }
 
 /// An operation whose opcode no kernel has (255), to be refused by the
@@ -605,7 +603,7 @@ struct Unknown;
 unsafe impl Op for Unknown {
     type Storage = u64;
     type Output = ();
-    const CODE: u8 = 255;
+    const CODE: Opcode = Opcode::new(255);
     const NAME: &'static str = "unknown (opcode 255)";
 
     fn entry(&self, _storage: *mut u64) -> io_uring::squeue::Entry {

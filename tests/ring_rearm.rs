@@ -4,10 +4,12 @@
 //! operation that asks for `RWF_NOWAIT`, which makes the kernel answer
 //! `-EAGAIN` while the counter is zero.
 
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use iofd::ring::io_uring::{opcode, squeue, types};
-use iofd::ring::{Cqe, Op, Ring, Target};
+use iofd::ring::ops::PollFlags;
+use iofd::ring::{Cqe, Op, Opcode, Ring, Target};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
 
@@ -22,7 +24,7 @@ struct NowaitRead(Arc<EventFd>);
 unsafe impl Op for NowaitRead {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "nowait eventfd read";
 
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
@@ -33,9 +35,8 @@ unsafe impl Op for NowaitRead {
             .build()
     }
 
-    fn rearm(&self) -> Option<(Target, u32)> {
-        use std::os::fd::AsRawFd;
-        Some((Target::Fd(self.0.as_raw_fd()), 0x1))
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
+        Some((Target::fd(&*self.0), PollFlags::IN))
     }
 
     fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
@@ -58,7 +59,7 @@ struct NowaitNoRearm(NowaitRead);
 unsafe impl Op for NowaitNoRearm {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "nowait eventfd read, no re-arm";
 
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
@@ -85,7 +86,7 @@ fn nowait_entry(target: Target, storage: *mut u64) -> Option<squeue::Entry> {
     let Target::Fd(fd) = target else {
         return None;
     };
-    let read = opcode::Read::new(types::Fd(fd), storage.cast(), 8)
+    let read = opcode::Read::new(types::Fd(fd.as_raw_fd()), storage.cast(), 8)
         .offset(u64::MAX)
         .rw_flags(RWF_NOWAIT);
     Some(read.build())
@@ -95,7 +96,7 @@ fn nowait_entry(target: Target, storage: *mut u64) -> Option<squeue::Entry> {
 unsafe impl<const REFUSE: bool> Op for NowaitRebuilt<REFUSE> {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "nowait eventfd read, rebuilt";
     const REBUILDS: bool = true;
 
@@ -103,15 +104,15 @@ unsafe impl<const REFUSE: bool> Op for NowaitRebuilt<REFUSE> {
         self.0.entry(storage)
     }
 
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         self.0.rearm()
     }
 
-    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(PollFlags, squeue::Entry)> {
         if REFUSE {
             return None;
         }
-        Some((0x1, nowait_entry(target, storage)?))
+        Some((PollFlags::IN, nowait_entry(target, storage)?))
     }
 
     fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
@@ -301,7 +302,7 @@ struct Panics;
 unsafe impl Op for Panics {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "panicking op";
 
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -348,7 +349,7 @@ struct KeepsGrenade(Arc<Grenade>);
 unsafe impl Op for KeepsGrenade {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "nop keeping a grenade";
 
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {

@@ -796,7 +796,7 @@ struct Explodes;
 unsafe impl iofd::ring::Op for Explodes {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = io_uring::opcode::Nop::CODE;
+    const CODE: iofd::ring::Opcode = iofd::ring::Opcode::NOP;
     const NAME: &'static str = "explodes";
 
     fn entry(&self, _storage: *mut ()) -> io_uring::squeue::Entry {

@@ -80,7 +80,7 @@ fn require(have: Features) -> Result<()> {
 /// it does not.
 #[inline]
 pub(super) fn check<O: Op>(supported: &[u64; 4]) -> Result<()> {
-    if probed(supported, O::CODE) {
+    if probed(supported, O::CODE.code()) {
         Ok(())
     } else {
         Err(Error::Unsupported(O::NAME))

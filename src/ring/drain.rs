@@ -9,6 +9,7 @@
 #![allow(unsafe_code)]
 
 use std::mem::ManuallyDrop;
+use std::os::fd::AsFd;
 
 use super::driver::Ring;
 use super::orphans::{self, thread_key, unregister_ring_index};

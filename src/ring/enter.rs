@@ -11,6 +11,7 @@ use super::driver::Ring;
 use super::orphans::{self, Posted, thread_key};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
+use std::os::fd::AsFd;
 
 /// How often a loop that waits tries submitting without waiting again.
 const PROBE_EVERY: u32 = 64;

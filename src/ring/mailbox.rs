@@ -8,6 +8,7 @@
 //! and a close of the same slot, linked, which touch no memory.
 #![allow(unsafe_code)]
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

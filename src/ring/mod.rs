@@ -202,7 +202,7 @@
 //! use std::sync::Arc;
 //! use iofd::MemFd;
 //! use iofd::ring::io_uring::{opcode, squeue, types};
-//! use iofd::ring::{Cqe, Op, Ring};
+//! use iofd::ring::{Cqe, Op, Opcode, Ring};
 //!
 //! struct Fsync(Arc<MemFd>);
 //!
@@ -211,7 +211,7 @@
 //! unsafe impl Op for Fsync {
 //!     type Storage = ();
 //!     type Output = ();
-//!     const CODE: u8 = opcode::Fsync::CODE;
+//!     const CODE: Opcode = Opcode::new(opcode::Fsync::CODE);
 //!     const NAME: &'static str = "fsync (IORING_OP_FSYNC)";
 //!
 //!     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -302,7 +302,7 @@ pub use dispatch::Completion;
 pub use driver::Ring;
 pub use fixedbuf::{FixedBuf, FixedBufs};
 pub use msg::{Mailbox, Message, RingHandle, Sender};
-pub use op::{Op, Target, Ticket, Token};
+pub use op::{FdNumber, Op, Opcode, Target, Ticket, Token};
 pub use ops::Fixed;
 pub use register::Notify;
 pub use scope::Scope;

@@ -24,6 +24,7 @@ use super::orphans::{self, thread_key};
 use super::table::{BIG_BYTES, Cqe, Discard, INLINE_BYTES, Remake, Table};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 use crate::sys::time::Timespec;
 
 /// How a read pushed by [`build`] may be re-armed after a `-EAGAIN`.
@@ -158,7 +159,7 @@ where
 /// # Safety
 ///
 /// - `storage` is `O`'s storage for a live operation of `O`.
-unsafe fn remake<O: Op>(target: Target, storage: *mut u8) -> Option<(u32, squeue::Entry)>
+unsafe fn remake<O: Op>(target: Target, storage: *mut u8) -> Option<(PollFlags, squeue::Entry)>
 where
     O::Storage: Sized,
 {
@@ -377,7 +378,7 @@ impl Ring {
         ud: UserData,
         entry: squeue::Entry,
         target: Target,
-        events: u32,
+        events: PollFlags,
     ) -> Result<()> {
         let pair = [super::reap::poll_entry(target, events, ud), entry];
         // A cancel must then name the poll too.

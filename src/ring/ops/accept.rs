@@ -15,18 +15,20 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, POLLIN, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Target};
 use crate::sys::net::SockAddr;
+use crate::sys::poll::PollFlags;
 
 /// `SOCK_NONBLOCK | SOCK_CLOEXEC`, as accept flags: every accepted stream
 /// is a handle like any other.
@@ -142,14 +144,11 @@ fn accept_entry(target: Target, addr: *mut u8, len: *mut u32) -> squeue::Entry {
 unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
     type Storage = ();
     type Output = S;
-    const CODE: u8 = opcode::Accept::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "accept (IORING_OP_ACCEPT)";
     const REBUILDS: bool = true;
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -158,19 +157,9 @@ unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn rebuild(target: Target, _storage: *mut ()) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, _storage: *mut ()) -> Option<(PollFlags, squeue::Entry)> {
         let null = std::ptr::null_mut();
         Some((POLLIN, accept_entry(target, null, null.cast())))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -185,24 +174,16 @@ unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
 unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for AcceptMulti<H, S> {
     type Storage = ();
     type Output = S;
-    const CODE: u8 = opcode::AcceptMulti::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "multishot accept (IORING_OP_ACCEPT, IORING_ACCEPT_MULTISHOT)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
         on_target!(target(&self.handle, self.opts.fixed), |f| {
             opcode::AcceptMulti::new(f).flags(ACCEPT_FLAGS).build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -232,13 +213,10 @@ impl fmt::Debug for PeerStorage {
 unsafe impl<H: OpHandle> Op for AcceptFrom<H> {
     type Storage = PeerStorage;
     type Output = (TcpStream, SocketAddr);
-    const CODE: u8 = opcode::Accept::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "accept with address (IORING_OP_ACCEPT)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut PeerStorage) {
@@ -259,16 +237,6 @@ unsafe impl<H: OpHandle> Op for AcceptFrom<H> {
             .wrapping_add(std::mem::offset_of!(PeerStorage, len))
             .cast::<u32>();
         accept_entry(target(&self.handle, self.opts.fixed), addr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

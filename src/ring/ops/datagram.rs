@@ -18,17 +18,17 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
 use super::owned::{BufResult, IoBuf, IoBufMut};
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::UdpSocket;
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
 use crate::sys::net::SockAddr;
 
@@ -166,7 +166,7 @@ unsafe fn fill<B>(
 unsafe impl<H: OpHandle, B: IoBuf> Op for SendTo<H, B> {
     type Storage = MsgStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::SendMsg::CODE;
+    const CODE: Opcode = Opcode::SENDMSG;
     const NAME: &'static str = "datagram send (IORING_OP_SENDMSG)";
 
     #[inline]
@@ -197,10 +197,7 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendTo<H, B> {
         })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const MsgStorage<B>) -> Result<BufResult<B>> {
@@ -217,13 +214,10 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendTo<H, B> {
 unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvFrom<H, B> {
     type Storage = MsgStorage<B>;
     type Output = (Result<(usize, SocketAddr)>, B);
-    const CODE: u8 = opcode::RecvMsg::CODE;
+    const CODE: Opcode = Opcode::RECVMSG;
     const NAME: &'static str = "datagram receive (IORING_OP_RECVMSG)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut MsgStorage<B>) {
@@ -240,11 +234,6 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvFrom<H, B> {
         on_target!(target(&self.handle, self.opts.fixed), |f| {
             opcode::RecvMsg::new(f, hdr.cast()).build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

@@ -25,8 +25,10 @@ use super::socket::on_target;
 use super::{Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Direct, DirectFiles, Target};
+use crate::sys::poll::PollFlags;
 
 /// No accept flags: the kernel refuses `SOCK_CLOEXEC` with a direct slot
 /// (`EINVAL`; a slot is never inherited by `exec` anyway), and the ring's
@@ -168,7 +170,7 @@ macro_rules! direct_accept_op_common {
 unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
     type Storage = DirectStorage;
     type Output = Direct<S>;
-    const CODE: u8 = opcode::Accept::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "direct accept (IORING_OP_ACCEPT, IORING_FILE_INDEX_ALLOC)";
     const REBUILDS: bool = true;
 
@@ -179,13 +181,10 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
         accept_direct_entry(target(&self.handle, self.opts.fixed))
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
+    super::handle_methods!(rearm(IN));
 
     #[inline]
-    fn rebuild(target: Target, _storage: *mut DirectStorage) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, _storage: *mut DirectStorage) -> Option<(PollFlags, squeue::Entry)> {
         Some((POLLIN, accept_direct_entry(target)))
     }
 }
@@ -195,7 +194,7 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
 unsafe impl<H: OpHandle, S> Op for AcceptDirectMulti<H, S> {
     type Storage = DirectStorage;
     type Output = Direct<S>;
-    const CODE: u8 = opcode::AcceptMulti::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "multishot direct accept (IORING_OP_ACCEPT, IORING_ACCEPT_MULTISHOT, IORING_FILE_INDEX_ALLOC)";
 
     direct_accept_op_common!();

@@ -7,21 +7,22 @@
 //! storage back only after the final CQE.
 #![allow(unsafe_code)]
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue};
+use io_uring::squeue;
 
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, kept, op_setters,
-    read_entry, target, write_entry,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, op_setters, read_entry,
+    target, write_entry,
 };
 use crate::error::{Error, Result};
 use crate::fd::{EventFd, SIGNAL_MAX};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::Target;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 
 /// Reads an 8-byte counter: an eventfd's (resetting it, or in semaphore
 /// mode taking one) or a timerfd's expiration count ([`ReadExpirations`](super::ReadExpirations)):
@@ -140,13 +141,10 @@ pub(super) fn counter_result(cqe: Cqe) -> Result<()> {
 unsafe impl<H: OpHandle> Op for ReadCounter<H> {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "8-byte counter read (IORING_OP_READ)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
@@ -158,24 +156,14 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
     const REBUILDS: bool = true;
 
     #[inline]
-    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(PollFlags, squeue::Entry)> {
         Some((
             POLLIN,
             read_entry(target, storage.cast(), 8, CURRENT_POSITION),
         ))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -191,7 +179,7 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
 unsafe impl<H: OpHandle> Op for WriteCounter<H> {
     type Storage = u64;
     type Output = ();
-    const CODE: u8 = opcode::Write::CODE;
+    const CODE: Opcode = Opcode::WRITE;
     const NAME: &'static str = "eventfd write (IORING_OP_WRITE)";
 
     #[inline]
@@ -219,22 +207,14 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
+    super::handle_methods!(rearm(OUT); keep);
 
     const REBUILDS: bool = true;
 
     #[inline]
-    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(PollFlags, squeue::Entry)> {
         let buf = storage.cast_const().cast();
         Some((POLLOUT, write_entry(target, buf, 8, CURRENT_POSITION)))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

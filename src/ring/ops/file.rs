@@ -6,19 +6,18 @@
 //! it is given, never past its length (capped at `u32::MAX`).
 #![allow(unsafe_code)]
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue};
+use io_uring::squeue;
 
 use super::{
-    Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_offset, check_target, kept, op_setters,
-    read_entry, target, write_entry,
+    Fixed, OpHandle, Opts, check_offset, check_target, op_setters, read_entry, target, write_entry,
 };
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
+use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
-use crate::ring::{Cqe, Target};
 
 /// Reads into a caller's byte buffer at an offset: `IORING_OP_READ`. On a
 /// non-blocking stream with nothing to read, the driver re-arms it on a
@@ -185,7 +184,7 @@ pub(super) fn len32(len: usize) -> u32 {
 unsafe impl<H: OpHandle> Op for ReadAt<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "read (IORING_OP_READ)";
 
     #[inline]
@@ -204,15 +203,7 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(IN); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {
@@ -225,7 +216,7 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
 unsafe impl<H: OpHandle> Op for WriteAt<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Write::CODE;
+    const CODE: Opcode = Opcode::WRITE;
     const NAME: &'static str = "write (IORING_OP_WRITE)";
 
     #[inline]
@@ -244,15 +235,7 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(OUT); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {

@@ -15,7 +15,6 @@
 use std::cell::Cell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
@@ -23,13 +22,13 @@ use io_uring::{opcode, squeue};
 use super::file::len32;
 use super::socket::on_target;
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_offset, check_target, kept,
-    op_setters, target,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, check_offset, check_target, op_setters, target,
 };
 use crate::error::{Error, Result};
 use crate::fd::{Fd, MemFd, TcpStream, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
-use crate::ring::{Cqe, FixedBuf, Target};
+use crate::ring::{Cqe, FixedBuf};
 
 /// The result of a fixed read or write: the byte count (or error) and the
 /// buffer, its length set to what was read (a write leaves it as it was).
@@ -132,7 +131,7 @@ fn check_buf(buf: &Cell<Option<FixedBuf>>) -> Result<()> {
 unsafe impl<H: OpHandle> Op for ReadFixed<H> {
     type Storage = FixedStorage;
     type Output = FixedResult;
-    const CODE: u8 = opcode::ReadFixed::CODE;
+    const CODE: Opcode = Opcode::READ_FIXED;
     const NAME: &'static str = "registered-buffer read (IORING_OP_READ_FIXED)";
 
     #[inline]
@@ -167,15 +166,7 @@ unsafe impl<H: OpHandle> Op for ReadFixed<H> {
         })
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(IN); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const FixedStorage) -> Result<FixedResult> {
@@ -196,7 +187,7 @@ unsafe impl<H: OpHandle> Op for ReadFixed<H> {
 unsafe impl<H: OpHandle> Op for WriteFixed<H> {
     type Storage = FixedStorage;
     type Output = FixedResult;
-    const CODE: u8 = opcode::WriteFixed::CODE;
+    const CODE: Opcode = Opcode::WRITE_FIXED;
     const NAME: &'static str = "registered-buffer write (IORING_OP_WRITE_FIXED)";
 
     #[inline]
@@ -231,15 +222,7 @@ unsafe impl<H: OpHandle> Op for WriteFixed<H> {
         })
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(OUT); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const FixedStorage) -> Result<FixedResult> {

@@ -8,6 +8,7 @@
 use io_uring::{opcode, squeue};
 
 use crate::error::Result;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_unit};
 use crate::ring::{Cqe, UserData};
 
@@ -45,7 +46,7 @@ impl Cancel {
 unsafe impl Op for Nop {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "nop (IORING_OP_NOP)";
 
     #[inline]
@@ -63,7 +64,7 @@ unsafe impl Op for Nop {
 unsafe impl Op for Cancel {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::AsyncCancel::CODE;
+    const CODE: Opcode = Opcode::ASYNC_CANCEL;
     const NAME: &'static str = "cancel (IORING_OP_ASYNC_CANCEL)";
 
     #[inline]
@@ -92,7 +93,7 @@ pub struct RawSqe {
 unsafe impl Op for RawSqe {
     type Storage = ();
     type Output = Cqe;
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "raw SQE";
 
     #[inline]

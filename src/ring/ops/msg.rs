@@ -19,6 +19,7 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue, types};
 
 use crate::error::{Error, Result};
+use crate::ring::Opcode;
 use crate::ring::msg::{Address, Message};
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::table::{MAIL_FILE, MAIL_LOST};
@@ -56,7 +57,7 @@ impl fmt::Debug for SendMessage {
 unsafe impl Op for SendMessage {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::MsgRingData::CODE;
+    const CODE: Opcode = Opcode::MSG_RING;
     const NAME: &'static str = "ring message (IORING_OP_MSG_RING)";
 
     fn check(&self) -> Result<()> {
@@ -108,7 +109,7 @@ impl fmt::Debug for SendFile {
 unsafe impl Op for SendFile {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::MsgRingSendFd::CODE;
+    const CODE: Opcode = Opcode::MSG_RING;
     const NAME: &'static str = "file message (IORING_OP_MSG_RING, IORING_MSG_SEND_FD)";
 
     fn check(&self) -> Result<()> {
@@ -167,7 +168,7 @@ pub(crate) struct Receive<F> {
 unsafe impl<F> Op for Receive<F> {
     type Storage = MailState;
     type Output = Message<F>;
-    const CODE: u8 = opcode::MsgRingData::CODE;
+    const CODE: Opcode = Opcode::MSG_RING;
     const NAME: &'static str = "ring messages (IORING_OP_MSG_RING)";
 
     fn entry(&self, _storage: *mut MailState) -> squeue::Entry {

@@ -20,6 +20,7 @@ use io_uring::{opcode, squeue, types};
 use crate::error::{Error, Result};
 use crate::fd::Fd;
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::file::OpenFlags;
 
@@ -96,7 +97,7 @@ impl std::fmt::Debug for OpenStorage {
 unsafe impl Op for OpenAt {
     type Storage = OpenStorage;
     type Output = Fd;
-    const CODE: u8 = opcode::OpenAt::CODE;
+    const CODE: Opcode = Opcode::OPENAT;
     const NAME: &'static str = "open (IORING_OP_OPENAT)";
 
     #[inline]

@@ -22,8 +22,10 @@ use io_uring::squeue;
 use super::file::{ReadAt, WriteAt, len32};
 use super::{OpHandle, read_entry, target, write_entry};
 use crate::error::Result;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
 use crate::ring::{Cqe, Target};
+use crate::sys::poll::PollFlags;
 
 /// A byte buffer an operation can own: its bytes stay at one address
 /// while the value moves.
@@ -229,7 +231,7 @@ impl<H> WriteAt<H> {
 unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = <ReadAt<H> as Op>::CODE;
+    const CODE: Opcode = <ReadAt<H> as Op>::CODE;
     const NAME: &'static str = "read into an owned buffer (IORING_OP_READ)";
 
     #[inline]
@@ -260,7 +262,7 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         self.read.rearm()
     }
 
@@ -289,7 +291,7 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
 unsafe impl<H: OpHandle, B: IoBuf> Op for WriteBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = <WriteAt<H> as Op>::CODE;
+    const CODE: Opcode = <WriteAt<H> as Op>::CODE;
     const NAME: &'static str = "write from an owned buffer (IORING_OP_WRITE)";
 
     #[inline]
@@ -319,7 +321,7 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for WriteBuf<H, B> {
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         self.write.rearm()
     }
 

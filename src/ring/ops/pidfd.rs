@@ -9,7 +9,7 @@
 #![allow(unsafe_code)]
 
 use std::ops::Deref;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
@@ -19,8 +19,10 @@ use super::{Fixed, OpHandle, POLLIN, poll_add};
 use crate::error::{Error, Result};
 use crate::fd::{ChildEvent, PidFd};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, Target, cqe_error, cqe_unit};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 use crate::sys::process::{SigInfoChld, WaitOptions};
 
 /// `P_PIDFD`: wait for the child this pidfd names.
@@ -172,7 +174,7 @@ impl Fixed<PidFd> {
 unsafe impl<H: OpHandle> Op for PollExit<H> {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::PollAdd::CODE;
+    const CODE: Opcode = Opcode::POLL_ADD;
     const NAME: &'static str = "pidfd poll (IORING_OP_POLL_ADD)";
 
     #[inline]
@@ -220,7 +222,7 @@ fn check_waitable(pidfd: &PidFd, polled: bool) -> Result<()> {
 /// registered file).
 fn pidfd_number(target: Target) -> u32 {
     match target {
-        Target::Fd(fd) => fd as u32,
+        Target::Fd(fd) => fd.as_raw_fd() as u32,
         // `WaitExit` and `WaitChild` are built only on `&PidFd` and
         // `Arc<PidFd>`, whose target is a descriptor.
         Target::Fixed(i) => i,
@@ -231,7 +233,7 @@ fn pidfd_number(target: Target) -> u32 {
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
     type Storage = SigInfoChld;
     type Output = ExitStatus;
-    const CODE: u8 = opcode::WaitId::CODE;
+    const CODE: Opcode = Opcode::WAITID;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     #[inline]
@@ -251,7 +253,7 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
     }
 
     #[inline]
-    fn poll_first(&self) -> Option<(Target, u32)> {
+    fn poll_first(&self) -> Option<(Target, PollFlags)> {
         self.wait.poll_first()
     }
 
@@ -310,7 +312,7 @@ pub(super) fn check_options(options: WaitOptions) -> Result<()> {
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
     type Storage = SigInfoChld;
     type Output = ChildEvent;
-    const CODE: u8 = opcode::WaitId::CODE;
+    const CODE: Opcode = Opcode::WAITID;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     fn check(&self) -> Result<()> {
@@ -341,7 +343,7 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
     }
 
     #[inline]
-    fn poll_first(&self) -> Option<(Target, u32)> {
+    fn poll_first(&self) -> Option<(Target, PollFlags)> {
         self.polled.then(|| (self.handle.target(), POLLIN))
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue, types};
 
 use crate::error::Result;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Target};
 pub use crate::sys::poll::PollFlags;
@@ -39,7 +40,7 @@ mod sealed {
 impl<T: AsFd + ?Sized> PollSource for &T {
     #[inline]
     fn target(&self) -> Target {
-        Target::Fd(self.as_fd().as_raw_fd())
+        Target::fd(*self)
     }
     #[inline]
     fn keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -50,7 +51,7 @@ impl<T: AsFd + ?Sized> PollSource for &T {
 impl<T: AsFd + Send + Sync + 'static> PollSource for Arc<T> {
     #[inline]
     fn target(&self) -> Target {
-        Target::Fd(self.as_fd().as_raw_fd())
+        Target::fd(&**self)
     }
     #[inline]
     fn keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -135,7 +136,7 @@ impl<H: PollSource> PollMultishot<H> {
 /// The `POLL_ADD` SQE for `target`.
 fn poll_entry(target: Target, flags: PollFlags, multi: bool) -> squeue::Entry {
     match target {
-        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), flags.bits())
+        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), flags.bits())
             .multi(multi)
             .build(),
         Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), flags.bits())
@@ -162,7 +163,7 @@ macro_rules! poll_op {
         unsafe impl<H: PollSource> Op for $ty<H> {
             type Storage = ();
             type Output = PollFlags;
-            const CODE: u8 = opcode::PollAdd::CODE;
+            const CODE: Opcode = Opcode::POLL_ADD;
             const NAME: &'static str = $name;
 
             #[inline]

@@ -14,16 +14,15 @@
 #![allow(unsafe_code)]
 
 use std::fmt;
-use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target,
-};
+use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{EventFd, SignalFd, SignalInfo, TimerFd};
+use crate::ring::Opcode;
 use crate::ring::bufring::{Inner, take_raw};
 use crate::ring::op::Op;
 use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
@@ -294,7 +293,7 @@ pub(super) unsafe fn provided_end(cqe: Cqe, storage: *const ProvidedStorage) -> 
 unsafe impl<H: OpHandle> Op for ReadProvided<H> {
     type Storage = ProvidedStorage;
     type Output = ProvidedBuf;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "provided-buffer read (IORING_OP_READ)";
 
     #[inline]
@@ -314,7 +313,7 @@ unsafe impl<H: OpHandle> Op for ReadProvided<H> {
         let (len, group) = (self.bufs.buf_len(), self.bufs.group());
         let null = std::ptr::null_mut();
         let entry = match target(&self.handle, self.opts.fixed) {
-            Target::Fd(fd) => opcode::Read::new(types::Fd(fd), null, len)
+            Target::Fd(fd) => opcode::Read::new(types::Fd(fd.as_raw_fd()), null, len)
                 .offset(CURRENT_POSITION)
                 .buf_group(group)
                 .build(),
@@ -326,15 +325,7 @@ unsafe impl<H: OpHandle> Op for ReadProvided<H> {
         entry.flags(squeue::Flags::BUFFER_SELECT)
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(IN); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<ProvidedBuf> {
@@ -349,7 +340,7 @@ unsafe impl<H: OpHandle> Op for ReadProvided<H> {
 unsafe impl<H: OpHandle> Op for ReadMultishot<H> {
     type Storage = ProvidedStorage;
     type Output = ProvidedBuf;
-    const CODE: u8 = opcode::ReadMulti::CODE;
+    const CODE: Opcode = Opcode::READ_MULTISHOT;
     const NAME: &'static str = "multishot read (IORING_OP_READ_MULTISHOT)";
 
     #[inline]
@@ -369,7 +360,7 @@ unsafe impl<H: OpHandle> Op for ReadMultishot<H> {
         // A length of 0: each shot may fill its whole buffer.
         let group = self.bufs.group();
         match target(&self.handle, self.opts.fixed) {
-            Target::Fd(fd) => opcode::ReadMulti::new(types::Fd(fd), 0, group)
+            Target::Fd(fd) => opcode::ReadMulti::new(types::Fd(fd.as_raw_fd()), 0, group)
                 .offset(CURRENT_POSITION)
                 .build(),
             Target::Fixed(i) => opcode::ReadMulti::new(types::Fixed(i), 0, group)
@@ -378,10 +369,7 @@ unsafe impl<H: OpHandle> Op for ReadMultishot<H> {
         }
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<ProvidedBuf> {

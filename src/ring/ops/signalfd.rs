@@ -7,19 +7,16 @@
 //! storage back only after the final CQE.
 #![allow(unsafe_code)]
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue};
+use io_uring::squeue;
 
-use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, read_entry,
-    target,
-};
+use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, op_setters, read_entry, target};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
+use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
-use crate::ring::{Cqe, Target};
 use crate::sys::Errno;
 
 /// Reads one pending signal as a [`SignalInfo`]: `IORING_OP_READ` of 128
@@ -107,13 +104,10 @@ fn records(cqe: Cqe) -> Result<usize> {
 unsafe impl<H: OpHandle> Op for ReadSignal<H> {
     type Storage = SignalInfo;
     type Output = SignalInfo;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "signalfd read (IORING_OP_READ)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut SignalInfo) -> squeue::Entry {
@@ -123,16 +117,6 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
             SignalInfo::SIZE as u32,
             CURRENT_POSITION,
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -149,13 +133,10 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
 unsafe impl<H: OpHandle> Op for ReadSignals<H> {
     type Storage = [SignalInfo];
     type Output = usize;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "signalfd batch read (IORING_OP_READ)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut [SignalInfo]) -> squeue::Entry {
@@ -166,16 +147,6 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
             len as u32,
             CURRENT_POSITION,
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

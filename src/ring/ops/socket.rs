@@ -13,15 +13,16 @@
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{OpHandle, Opts, check_target, kept, op_setters, target};
+use super::{OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{TcpStream, UdpSocket, UnixStream};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::direct::release;
 use crate::ring::op::Op;
 use crate::sys::net::SockAddr;
@@ -32,7 +33,7 @@ macro_rules! on_target {
     ($target:expr, |$f:ident| $body:expr) => {
         match $target {
             $crate::ring::Target::Fd(fd) => {
-                let $f = ::io_uring::types::Fd(fd);
+                let $f = ::io_uring::types::Fd(::std::os::fd::AsRawFd::as_raw_fd(&fd));
                 $body
             }
             $crate::ring::Target::Fixed(index) => {
@@ -97,7 +98,7 @@ impl fmt::Debug for ConnectStorage {
 unsafe impl<H: OpHandle> Op for Connect<H> {
     type Storage = ConnectStorage;
     type Output = ();
-    const CODE: u8 = opcode::Connect::CODE;
+    const CODE: Opcode = Opcode::CONNECT;
     const NAME: &'static str = "connect (IORING_OP_CONNECT)";
 
     #[inline]
@@ -133,10 +134,7 @@ unsafe impl<H: OpHandle> Op for Connect<H> {
         })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ConnectStorage) -> Result<()> {
@@ -179,13 +177,10 @@ impl<H> ShutdownOp<H> {
 unsafe impl<H: OpHandle> Op for ShutdownOp<H> {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Shutdown::CODE;
+    const CODE: Opcode = Opcode::SHUTDOWN;
     const NAME: &'static str = "shutdown (IORING_OP_SHUTDOWN)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -197,11 +192,6 @@ unsafe impl<H: OpHandle> Op for ShutdownOp<H> {
         on_target!(target(&self.handle, self.opts.fixed), |f| {
             opcode::Shutdown::new(f, how).build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -314,7 +304,7 @@ impl Closed {
 unsafe impl Op for Close {
     type Storage = CloseStorage;
     type Output = Closed;
-    const CODE: u8 = opcode::Close::CODE;
+    const CODE: Opcode = Opcode::CLOSE;
     const NAME: &'static str = "close (IORING_OP_CLOSE)";
 
     #[inline]

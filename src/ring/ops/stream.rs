@@ -14,7 +14,6 @@
 use std::cell::Cell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
@@ -23,9 +22,10 @@ use super::file::len32;
 use super::owned::{BufResult, BufStorage, IoBuf, IoBufMut};
 use super::provided::{ProvidedStorage, check_len, provided_end, provided_output, store};
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpStream, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
 use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
 
@@ -97,13 +97,10 @@ impl<H: fmt::Debug> fmt::Debug for SendSlice<H> {
 unsafe impl<H: OpHandle> Op for RecvSlice<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Recv::CODE;
+    const CODE: Opcode = Opcode::RECV;
     const NAME: &'static str = "recv (IORING_OP_RECV)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
@@ -112,16 +109,6 @@ unsafe impl<H: OpHandle> Op for RecvSlice<H> {
             storage.cast(),
             storage.len(),
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -135,13 +122,10 @@ unsafe impl<H: OpHandle> Op for RecvSlice<H> {
 unsafe impl<H: OpHandle> Op for SendSlice<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Send::CODE;
+    const CODE: Opcode = Opcode::SEND;
     const NAME: &'static str = "send (IORING_OP_SEND)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(OUT); keep);
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
@@ -150,16 +134,6 @@ unsafe impl<H: OpHandle> Op for SendSlice<H> {
             storage.cast_const().cast(),
             storage.len(),
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -262,13 +236,10 @@ fn send_entry(target: Target, ptr: *const u8, len: usize) -> squeue::Entry {
 unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::Recv::CODE;
+    const CODE: Opcode = Opcode::RECV;
     const NAME: &'static str = "recv into an owned buffer (IORING_OP_RECV)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
@@ -284,16 +255,6 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
         // Recorded by `prepare`, which the driver calls first.
         let (ptr, len) = self.bytes.get();
         recv_entry(target(&self.handle, self.opts.fixed), ptr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -316,13 +277,10 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
 unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::Send::CODE;
+    const CODE: Opcode = Opcode::SEND;
     const NAME: &'static str = "send from an owned buffer (IORING_OP_SEND)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(OUT); keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
@@ -337,16 +295,6 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
     fn entry(&self, _storage: *mut BufStorage<B>) -> squeue::Entry {
         let (ptr, len) = self.bytes.get();
         send_entry(target(&self.handle, self.opts.fixed), ptr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -396,7 +344,7 @@ pub(super) unsafe fn take_sent<B: IoBuf>(cqe: Cqe, storage: *const BufStorage<B>
 unsafe impl<H: OpHandle> Op for RecvMulti<H> {
     type Storage = ProvidedStorage;
     type Output = Option<ProvidedBuf>;
-    const CODE: u8 = opcode::RecvMulti::CODE;
+    const CODE: Opcode = Opcode::RECV;
     const NAME: &'static str = "multishot recv (IORING_OP_RECV, IORING_RECV_MULTISHOT)";
 
     #[inline]
@@ -419,10 +367,7 @@ unsafe impl<H: OpHandle> Op for RecvMulti<H> {
         })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<Option<ProvidedBuf>> {

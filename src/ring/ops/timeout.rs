@@ -15,6 +15,7 @@ use io_uring::{opcode, squeue, types};
 
 use crate::error::{Error, Result};
 use crate::fd::Clock;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::{Cqe, UserData};
 use crate::sys::Errno;
@@ -240,7 +241,7 @@ impl Timeout {
 unsafe impl Op for Timeout {
     type Storage = TimeoutStorage;
     type Output = TimeoutResult;
-    const CODE: u8 = opcode::Timeout::CODE;
+    const CODE: Opcode = Opcode::TIMEOUT;
     const NAME: &'static str = "timeout (IORING_OP_TIMEOUT)";
 
     #[inline]
@@ -332,7 +333,7 @@ pub struct LinkTimeout {
 unsafe impl Op for LinkTimeout {
     type Storage = Timespec;
     type Output = LinkTimeoutResult;
-    const CODE: u8 = opcode::LinkTimeout::CODE;
+    const CODE: Opcode = Opcode::LINK_TIMEOUT;
     const NAME: &'static str = "link timeout (IORING_OP_LINK_TIMEOUT)";
 
     #[inline]
@@ -387,7 +388,7 @@ impl TimeoutRemove {
 unsafe impl Op for TimeoutRemove {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::TimeoutRemove::CODE;
+    const CODE: Opcode = Opcode::TIMEOUT_REMOVE;
     const NAME: &'static str = "timeout remove (IORING_OP_TIMEOUT_REMOVE)";
 
     #[inline]
@@ -436,7 +437,7 @@ impl TimeoutUpdate {
 unsafe impl Op for TimeoutUpdate {
     type Storage = Timespec;
     type Output = ();
-    const CODE: u8 = opcode::TimeoutUpdate::CODE;
+    const CODE: Opcode = Opcode::TIMEOUT_REMOVE;
     const NAME: &'static str = "timeout update (IORING_OP_TIMEOUT_REMOVE)";
 
     #[inline]

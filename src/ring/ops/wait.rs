@@ -13,6 +13,7 @@ use super::pidfd::{check_options, child_event};
 use crate::error::{Error, Result};
 use crate::fd::ChildEvent;
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::Op;
 use crate::sys::process::{SigInfoChld, WaitOptions};
 
@@ -81,7 +82,7 @@ impl WaitAny {
 unsafe impl Op for WaitAny {
     type Storage = SigInfoChld;
     type Output = ChildEvent;
-    const CODE: u8 = opcode::WaitId::CODE;
+    const CODE: Opcode = Opcode::WAITID;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     /// [`Error::InvalidParam`] for options without an event, with

@@ -13,7 +13,6 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
@@ -22,10 +21,11 @@ use super::file::len32;
 use super::owned::{BufResult, BufStorage, IoBuf};
 use super::socket::on_target;
 use super::stream::{stash_send, take_sent};
-use super::{Fixed, OpHandle, Opts, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpStream, UnixStream};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::Op;
 
 /// `MSG_NOSIGNAL`.
@@ -72,14 +72,11 @@ impl<H: fmt::Debug, B> fmt::Debug for SendZc<H, B> {
 unsafe impl<H: OpHandle, B: IoBuf> Op for SendZc<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::SendZc::CODE;
+    const CODE: Opcode = Opcode::SEND_ZC;
     const NAME: &'static str = "zero-copy send (IORING_OP_SEND_ZC)";
     const FOLDS: bool = true;
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
@@ -97,11 +94,6 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendZc<H, B> {
                 .flags(MSG_NOSIGNAL)
                 .build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
