@@ -330,7 +330,7 @@ fn a_multishot_read_is_accepted_and_gives_its_first_shot() -> TestResult {
     efd.signal(4)?;
     let mut token = ring.push(efd.read_multishot_op_shared(&bufs))?;
     ring.submit_and_wait(1)?;
-    let buf = ring.poll(&mut token).expect("a first shot")?;
+    let buf = ring.take(&mut token).expect("a first shot")?;
     assert_eq!(buf.counter(), Some(4));
     assert!(!token.is_done(), "a multishot read goes on");
     drop(buf);

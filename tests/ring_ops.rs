@@ -153,7 +153,7 @@ fn eventfd_driver_owned_read_rearmed_and_taken_from_its_slot() {
     ring.submit().unwrap();
     ring.reap().unwrap();
     ring.submit().unwrap();
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     assert_eq!(Arc::strong_count(&efd), 2, "the slot keeps the handle");
     efd.signal(3).unwrap();
     assert_eq!(ring.wait(token), Ok(3));
@@ -302,7 +302,7 @@ fn pidfd_wait_op_returns_the_exit_status() {
     let mut token = ring.push(p.wait_op_shared()).unwrap();
     ring.submit().unwrap();
     ring.reap().unwrap();
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     p.send_signal(Signal::KILL).unwrap();
     let status = ring.wait(token).unwrap();
     assert_eq!((status.code(), status.signal()), (None, Some(9)));
@@ -675,13 +675,13 @@ fn defer_taskrun_reap_runs_the_deferred_completion_of_an_armed_read() {
     let mut token = ring.push(efd.read_op_shared()).unwrap();
     ring.submit().unwrap();
     ring.reap().unwrap();
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     efd.signal(5).unwrap();
     // The completion is deferred work now: `reap` alone must run it.
     let deadline = Instant::now() + Duration::from_secs(5);
     let got = loop {
         ring.reap().unwrap();
-        if let Some(r) = ring.poll(&mut token) {
+        if let Some(r) = ring.take(&mut token) {
             break r;
         }
         assert!(
@@ -850,7 +850,7 @@ fn fixed_timerfd_and_pidfd() {
 
     let mut exit = ring.push(Fixed::<PidFd>::new(1).exit_op()).unwrap();
     settle_some(&mut ring);
-    assert!(ring.poll(&mut exit).is_none(), "the child still runs");
+    assert!(ring.take(&mut exit).is_none(), "the child still runs");
     p.send_signal(Signal::KILL).unwrap();
     assert_eq!(ring.wait(exit), Ok(()));
     assert_eq!(reap(&p).signal(), Some(9));

@@ -131,7 +131,7 @@ fn a_read_that_rebuilds_its_sqe_is_rearmed_from_its_slot() -> iofd::Result<()> {
     let efd = Arc::new(EventFd::new(0)?);
     let mut t = ring.push(NowaitRebuilt::<false>(NowaitRead(efd.clone())))?;
     ring.submit_and_wait(1)?;
-    assert!(ring.poll(&mut t).is_none(), "EAGAIN must not be delivered");
+    assert!(ring.take(&mut t).is_none(), "EAGAIN must not be delivered");
     efd.signal(4)?;
     assert_eq!(ring.wait(t)?, 4);
     assert_eq!((ring.in_flight(), ring.stale_completions()), (0, 0));
@@ -164,7 +164,7 @@ fn an_eagain_read_is_rearmed_and_completes_when_signalled() -> iofd::Result<()> 
     let efd = Arc::new(EventFd::new(0)?);
     let mut t = ring.push(NowaitRead(efd.clone()))?;
     ring.submit_and_wait(1)?; // the -EAGAIN comes back and is re-armed
-    assert!(ring.poll(&mut t).is_none(), "EAGAIN must not be delivered");
+    assert!(ring.take(&mut t).is_none(), "EAGAIN must not be delivered");
     assert_eq!(ring.in_flight(), 1);
     efd.signal(9)?;
     assert_eq!(ring.wait(t)?, 9);
@@ -249,7 +249,7 @@ fn a_token_from_another_ring_is_refused() -> iofd::Result<()> {
     a.submit_and_wait(1)?;
     let _other = b.push(efd.read_op_shared())?;
     assert_eq!(
-        b.poll(&mut t),
+        b.take(&mut t),
         Some(Err(Error::InvalidParam(
             "the token belongs to another ring"
         )))
@@ -279,7 +279,7 @@ fn a_rearm_pair_reaches_the_kernel_in_one_submission() -> iofd::Result<()> {
     ring.wait(nop)?;
     efd.signal(4)?;
     loop {
-        if let Some(v) = ring.poll(&mut t) {
+        if let Some(v) = ring.take(&mut t) {
             assert_eq!(v?, 4);
             break;
         }

@@ -110,7 +110,7 @@ fn submit_past_a_failing_sqe(submit_all: bool) -> (usize, usize) {
     let submitted = ring.submit().unwrap();
     let reaped = ring.reap().unwrap();
     let cqe = ring
-        .poll(&mut bad)
+        .take(&mut bad)
         .expect("the failing SQE completed")
         .unwrap();
     assert_eq!(cqe.result(), Err(Error::InvalidParam(Error::KERNEL_EINVAL)));

@@ -164,7 +164,7 @@ impl Ring {
 
     /// Moves the ring out of `self`, which keeps an empty table and must
     /// not touch its `uring` again.
-    pub(super) fn take(&mut self) -> Ring {
+    pub(super) fn move_out(&mut self) -> Ring {
         Ring {
             id: self.id,
             // SAFETY: `self` is being dropped and returns right after this
@@ -213,7 +213,7 @@ impl Drop for Ring {
             // flight, and the table must outlive it: the ring goes back to
             // that thread (see the `orphans` module). The ring with its
             // table moves out; what is left here is empty.
-            let ring = self.take();
+            let ring = self.move_out();
             orphans::hand_back(issuer, tid, ring);
             orphans::sweep_rings();
             return;

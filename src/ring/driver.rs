@@ -44,7 +44,7 @@ pub(super) const FOREIGN_TOKEN: &str = "the token belongs to another ring";
 ///
 /// - [`push`](Ring::push): driver-owned. The result lands in the
 ///   operation's slot in the table and lives there until taken with
-///   [`poll`](Ring::poll) or [`wait`](Ring::wait). Nothing is borrowed, so
+///   [`take`](Ring::take) or [`wait`](Ring::wait). Nothing is borrowed, so
 ///   it suits long-lived server operations; no heap allocation per
 ///   operation.
 /// - [`scope`](Ring::scope): caller-owned. Inside the scope, operations

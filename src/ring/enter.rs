@@ -93,7 +93,7 @@ impl Ring {
     ///
     /// It does not wait while a result is already in the table to be
     /// taken — one reaped earlier, by a [`wait`](Ring::wait) for another
-    /// operation, say — so a loop that waits and then polls its tokens
+    /// operation, say — so a loop that waits and then takes from its tokens
     /// cannot sleep on a result it has not taken. (A token dropped untaken
     /// lets its result go, so that result does not count.)
     ///

@@ -135,7 +135,7 @@ impl Ring {
                 "the mailbox belongs to another ring",
             )));
         }
-        self.poll(&mut mailbox.token)
+        self.take(&mut mailbox.token)
     }
 
     /// [`receive`](Ring::receive) for a mailbox of values only

@@ -411,12 +411,18 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
     }
 }
 
-/// A driver-owned operation's claim ticket: what [`Ring::push`] returns.
+/// A driver-owned operation's claim token: what [`Ring::push`] returns.
+///
+/// A [`ScopedToken`] is the same idea for an operation of a
+/// [`Scope`](super::Scope), taken the same way ([`Scope::take`] and
+/// [`Scope::wait`] beside [`Ring::take`] and [`Ring::wait`]); the two are
+/// distinct types because a scoped one borrows the scope and this one
+/// borrows nothing.
 ///
 /// The operation's storage lives in the ring's completion table until its
 /// final CQE, so a `Token` borrows nothing: it can be kept across calls,
 /// stored in a connection's state, or dropped. Take the result with
-/// [`Ring::poll`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
+/// [`Ring::take`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
 /// [`Ring::detach`]). A token dropped before its final result was taken
 /// detaches its operation: it runs on, and its slot is freed, its result
 /// dropped, when it ends. A multishot operation that never ends by itself
@@ -428,7 +434,9 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 /// taken out.
 ///
 /// [`Ring::push`]: super::Ring::push
-/// [`Ring::poll`]: super::Ring::poll
+/// [`Scope::take`]: super::Scope::take
+/// [`Scope::wait`]: super::Scope::wait
+/// [`Ring::take`]: super::Ring::take
 /// [`Ring::wait`]: super::Ring::wait
 /// [`Ring::cancel`]: super::Ring::cancel
 /// [`Ring::detach`]: super::Ring::detach
@@ -499,10 +507,18 @@ impl<O: Op> fmt::Debug for Token<O> {
     }
 }
 
-/// A scoped operation's claim ticket: what a [`Scope`](super::Scope)'s
-/// `push` and `push_into` return. It is valid only inside its scope.
+/// A scoped operation's claim token: what a [`Scope`](super::Scope)'s
+/// `push` and `push_into` return, taken with [`Scope::take`] or
+/// [`Scope::wait`] as a driver-owned [`Token`] is with
+/// [`Ring::take`](super::Ring::take). Unlike a `Token`, it is valid only
+/// inside its scope (its operation may write storage the scope borrows),
+/// and dropping it leaves its operation to the scope, whose end cancels
+/// and reaps whatever is still in flight.
 ///
-/// A ticket cannot be handed to another scope, even one of another ring
+/// [`Scope::take`]: super::Scope::take
+/// [`Scope::wait`]: super::Scope::wait
+///
+/// A token cannot be handed to another scope, even one of another ring
 /// nested inside its own (which would read the first scope's storage while
 /// the kernel may still write it):
 ///
@@ -521,21 +537,21 @@ impl<O: Op> fmt::Debug for Token<O> {
 ///     });
 /// });
 /// ```
-#[must_use = "a ticket is the only way to take the result"]
-pub struct Ticket<'scope, O: Op> {
+#[must_use = "a token is the only way to take the result"]
+pub struct ScopedToken<'scope, O: Op> {
     pub(crate) ud: UserData,
     pub(crate) storage: *mut O::Storage,
     pub(crate) done: bool,
     _scope: PhantomData<&'scope mut O::Storage>,
-    // Invariant in `'scope`: were it covariant, a ticket of an outer scope
+    // Invariant in `'scope`: were it covariant, a token of an outer scope
     // could shrink to a nested scope's lifetime and be taken there, by
     // another ring that knows nothing of its operation.
     _invariant: PhantomData<fn(&'scope ()) -> &'scope ()>,
 }
 
-impl<'scope, O: Op> Ticket<'scope, O> {
-    pub(crate) fn new(ud: UserData, storage: *mut O::Storage) -> Ticket<'scope, O> {
-        Ticket {
+impl<'scope, O: Op> ScopedToken<'scope, O> {
+    pub(crate) fn new(ud: UserData, storage: *mut O::Storage) -> ScopedToken<'scope, O> {
+        ScopedToken {
             ud,
             storage,
             done: false,
@@ -557,9 +573,9 @@ impl<'scope, O: Op> Ticket<'scope, O> {
     }
 }
 
-impl<O: Op> fmt::Debug for Ticket<'_, O> {
+impl<O: Op> fmt::Debug for ScopedToken<'_, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ticket")
+        f.debug_struct("ScopedToken")
             .field("op", &O::NAME)
             .field("user_data", &self.ud)
             .field("done", &self.done)

@@ -510,7 +510,7 @@ impl Ring {
 
     /// Queues a driver-owned operation: its result lands in its slot of the
     /// completion table and waits there to be taken with
-    /// [`poll`](Ring::poll) or [`wait`](Ring::wait). Nothing is submitted
+    /// [`take`](Ring::take) or [`wait`](Ring::wait). Nothing is submitted
     /// until [`submit`](Ring::submit) (or a call that submits).
     ///
     /// # Errors

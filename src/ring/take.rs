@@ -24,7 +24,7 @@ impl Ring {
     /// or use [`wait`](Ring::wait)). A multishot operation yields each shot
     /// in turn; the token is done after the final one.
     #[inline(always)]
-    pub fn poll<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
+    pub fn take<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
     where
         O::Storage: Sized,
     {
@@ -71,7 +71,7 @@ impl Ring {
     /// is returned instead. A result that comes while the cancel is on its
     /// way is dropped: code that must see every result (a child's exit
     /// status, which the kernel gives once) and may be interrupted waits
-    /// with [`poll`](Ring::poll) and [`submit_and_wait`](Ring::submit_and_wait),
+    /// with [`take`](Ring::take) and [`submit_and_wait`](Ring::submit_and_wait),
     /// which cancel nothing.
     #[inline(always)]
     pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
@@ -79,7 +79,7 @@ impl Ring {
         O::Storage: Sized,
     {
         loop {
-            if let Some(r) = self.poll(&mut token) {
+            if let Some(r) = self.take(&mut token) {
                 if !token.done {
                     // The rest of a multishot operation is given up. A
                     // cancel that cannot go out leaves it abandoned, for
@@ -139,7 +139,7 @@ impl Ring {
         O::Storage: Sized,
     {
         if self.reap_passes(false, true).is_ok() {
-            if let Some(r) = self.poll(&mut token) {
+            if let Some(r) = self.take(&mut token) {
                 if !token.done {
                     // As in `wait`.
                     let _ = self.cancel(token);

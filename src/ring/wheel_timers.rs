@@ -239,7 +239,7 @@ impl<T> WheelTimers<T> {
                     "the wheel's ring timeout is armed on another ring",
                 ));
             }
-            while ring.poll(token).is_some() {}
+            while ring.take(token).is_some() {}
             if token.is_done() {
                 self.armed = None;
             }

@@ -36,7 +36,7 @@ pub struct Cancel {
 }
 
 impl Cancel {
-    /// Cancels the operation whose token or ticket has this `user_data`.
+    /// Cancels the operation whose token or token has this `user_data`.
     pub fn new(target: UserData) -> Cancel {
         Cancel { target }
     }

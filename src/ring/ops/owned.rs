@@ -137,7 +137,7 @@ impl<B> std::fmt::Debug for BufStorage<B> {
 
 /// What an owned-buffer operation gives back: the byte count or the error,
 /// and the buffer in every case (tokio-uring's `BufResult`). The
-/// operation's own error is the inner one; [`Ring::poll`](crate::ring::Ring::poll)
+/// operation's own error is the inner one; [`Ring::take`](crate::ring::Ring::take)
 /// and [`Ring::wait`](crate::ring::Ring::wait) wrap the pair in the ring's
 /// `Result`, which for these operations is never `Err` once the operation
 /// was pushed (the buffer always comes back): `Ok((Err(e), buf))` is a

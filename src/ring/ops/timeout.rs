@@ -118,7 +118,7 @@ pub enum TimeoutResult {
 /// let mut token = ring.push(Timeout::every(Duration::from_millis(1)).shots(3))?;
 /// let mut shots = 0;
 /// loop {
-///     while let Some(r) = ring.poll(&mut token) {
+///     while let Some(r) = ring.take(&mut token) {
 ///         assert_eq!(r?, TimeoutResult::Fired);
 ///         shots += 1;
 ///     }
