@@ -152,7 +152,8 @@ impl Ring {
     }
 
     /// Options for a ring with `entries` submission slots.
-    pub fn builder(entries: u32) -> RingBuilder {
+    #[must_use]
+    pub const fn builder(entries: u32) -> RingBuilder {
         RingBuilder {
             entries,
             cq_entries: None,

@@ -396,7 +396,8 @@ macro_rules! op_setters {
             /// Names the file by its index in the ring's fixed-file table
             /// (see [`Ring::register_files`](crate::ring::Ring::register_files))
             /// instead of by descriptor.
-            pub fn fixed(mut self, index: u32) -> Self {
+            #[must_use]
+            pub const fn fixed(mut self, index: u32) -> Self {
                 self.opts.fixed = Some(index);
                 self
             }

@@ -204,7 +204,8 @@ impl<H> ReadAt<H> {
     /// assert!(buf.iter().all(|&b| b == 7));
     /// # Ok::<(), iofd::Error>(())
     /// ```
-    pub fn with_buf<B: IoBufMut>(self, buf: B) -> ReadBuf<H, B> {
+    #[must_use]
+    pub const fn with_buf<B: IoBufMut>(self, buf: B) -> ReadBuf<H, B> {
         ReadBuf {
             read: self,
             buf: Cell::new(Some(buf)),
@@ -216,7 +217,8 @@ impl<H> ReadAt<H> {
 impl<H> WriteAt<H> {
     /// This write, of `buf`'s bytes, which it owns until its result is
     /// taken (or dropped, if nobody takes it) and hands back with it.
-    pub fn with_buf<B: IoBuf>(self, buf: B) -> WriteBuf<H, B> {
+    #[must_use]
+    pub const fn with_buf<B: IoBuf>(self, buf: B) -> WriteBuf<H, B> {
         WriteBuf {
             write: self,
             buf: Cell::new(Some(buf)),

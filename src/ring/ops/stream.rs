@@ -182,7 +182,8 @@ impl<H, B> SendBuf<H, B> {
     /// Sends the buffer's bytes from `n` on: the rest of a send that came
     /// back short, from the same buffer, without copying. Past the end,
     /// nothing is sent (the result is 0).
-    pub fn skip(mut self, n: usize) -> Self {
+    #[must_use]
+    pub const fn skip(mut self, n: usize) -> Self {
         self.skip = n;
         self
     }

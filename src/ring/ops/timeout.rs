@@ -194,7 +194,8 @@ impl Timeout {
 
     /// For a periodic timeout: stop after `n` shots (`0`: never). No effect
     /// on a one-shot timeout.
-    pub fn shots(mut self, n: u32) -> Timeout {
+    #[must_use]
+    pub const fn shots(mut self, n: u32) -> Timeout {
         self.shots = n;
         self
     }
@@ -206,7 +207,8 @@ impl Timeout {
     /// every CQE except those of timeouts that fired (the driver's own
     /// cancel requests and removed timeouts count; other timers firing do
     /// not). No effect on a periodic timeout.
-    pub fn completions(mut self, n: u32) -> Timeout {
+    #[must_use]
+    pub const fn completions(mut self, n: u32) -> Timeout {
         self.completions = n;
         self
     }
