@@ -299,6 +299,7 @@ impl Ring {
     /// assert_eq!(&got, b"hi");
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_SEND_FD"))]
     pub fn send_file<F>(&mut self, to: &Sender<F>, file: Direct<F>) -> Result<Token<SendFile>> {
         self.send_file_inner(to, file, None)
     }
@@ -309,6 +310,7 @@ impl Ring {
     /// # Errors
     ///
     /// As [`send_file`](Ring::send_file).
+    #[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_SEND_FD"))]
     pub fn send_file_tagged<F>(
         &mut self,
         to: &Sender<F>,

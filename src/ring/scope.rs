@@ -198,6 +198,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::push_with_timeout`]. Nothing is queued on error.
+    #[doc(alias = "IORING_OP_LINK_TIMEOUT")]
     pub fn push_into_with_timeout<O: Op + 'env>(
         &mut self,
         op: O,
@@ -220,6 +221,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::remove_timeout`].
+    #[doc(alias = "IORING_OP_TIMEOUT_REMOVE")]
     pub fn remove_timeout(
         &mut self,
         timeout: &ScopedToken<'scope, Timeout>,
@@ -242,6 +244,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::update_timeout`].
+    #[doc(alias("IORING_OP_TIMEOUT_REMOVE", "IORING_TIMEOUT_UPDATE"))]
     pub fn update_timeout(
         &mut self,
         timeout: &ScopedToken<'scope, Timeout>,
@@ -352,6 +355,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// Errors of the submission a full queue forces.
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel<O: Op>(&mut self, token: &ScopedToken<'scope, O>) -> Result<()> {
         self.ring.request_cancel(token.ud)
     }

@@ -166,6 +166,7 @@ impl Ring {
     ///
     /// [`Error::InvalidParam`] for another ring's token; errors of the
     /// submission a full queue forces.
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel<O: Op>(&mut self, mut token: Token<O>) -> Result<()> {
         let ud = self.ud_of(&token)?;
         token.done = true;
@@ -201,6 +202,7 @@ impl Ring {
     /// assert_eq!(ring.wait(read), Err(Error::Os(Errno::ECANCELED)));
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel_keep<O: Op>(&mut self, token: &Token<O>) -> Result<()> {
         if token.done {
             return Err(Error::InvalidParam("the token's result was already taken"));

@@ -53,6 +53,7 @@ unsafe fn accepted<S: From<OwnedFd>>(cqe: Cqe) -> Result<S> {
 /// stream (non-blocking, close-on-exec) as a handle of type `S`
 /// ([`TcpStream`] from a [`TcpListener`], [`UnixStream`] from a
 /// [`UnixListener`]); one nobody takes is closed.
+#[doc(alias = "IORING_OP_ACCEPT")]
 pub struct Accept<H, S> {
     handle: H,
     opts: Opts,
@@ -69,6 +70,7 @@ pub struct Accept<H, S> {
 /// result — it does when the completion queue is full — so a server that
 /// wants more pushes it again once its token
 /// [`is_done`](crate::ring::Token::is_done).
+#[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
 pub struct AcceptMulti<H, S> {
     handle: H,
     opts: Opts,
@@ -77,6 +79,7 @@ pub struct AcceptMulti<H, S> {
 
 /// Accepts one TCP connection with its peer's address: `IORING_OP_ACCEPT`
 /// with an address buffer. The result is `(TcpStream, SocketAddr)`.
+#[doc(alias = "IORING_OP_ACCEPT")]
 pub struct AcceptFrom<H> {
     handle: H,
     opts: Opts,
@@ -262,24 +265,28 @@ macro_rules! listener_ops {
         impl $listener {
             /// An operation that accepts one connection (see [`Accept`]),
             /// borrowing the listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_op(&self) -> Accept<&$listener, $stream> {
                 Accept::new(self)
             }
 
             /// [`accept_op`](Self::accept_op), keeping the listener open
             /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_op_shared(self: &Arc<Self>) -> Accept<Arc<$listener>, $stream> {
                 Accept::new(Arc::clone(self))
             }
 
             /// An operation that accepts connections as they come (see
             /// [`AcceptMulti`]), borrowing the listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_multi_op(&self) -> AcceptMulti<&$listener, $stream> {
                 AcceptMulti::new(self)
             }
 
             /// [`accept_multi_op`](Self::accept_multi_op), keeping the
             /// listener open itself.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_multi_op_shared(
                 self: &Arc<Self>,
             ) -> AcceptMulti<Arc<$listener>, $stream> {
@@ -289,12 +296,14 @@ macro_rules! listener_ops {
 
         impl Fixed<$listener> {
             /// [`accept_op`]($listener::accept_op) on the registered listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_op(self) -> Accept<Fixed<$listener>, $stream> {
                 Accept::new(self)
             }
 
             /// [`accept_multi_op`]($listener::accept_multi_op) on the
             /// registered listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_multi_op(self) -> AcceptMulti<Fixed<$listener>, $stream> {
                 AcceptMulti::new(self)
             }
@@ -308,6 +317,7 @@ listener_ops!(UnixListener, UnixStream);
 impl TcpListener {
     /// An operation that accepts one connection with its peer's address
     /// (see [`AcceptFrom`]), borrowing the listener.
+    #[doc(alias = "IORING_OP_ACCEPT")]
     pub fn accept_from_op(&self) -> AcceptFrom<&TcpListener> {
         AcceptFrom {
             handle: self,
@@ -317,6 +327,7 @@ impl TcpListener {
 
     /// [`accept_from_op`](TcpListener::accept_from_op), keeping the
     /// listener open itself.
+    #[doc(alias = "IORING_OP_ACCEPT")]
     pub fn accept_from_op_shared(self: &Arc<Self>) -> AcceptFrom<Arc<TcpListener>> {
         AcceptFrom {
             handle: Arc::clone(self),

@@ -76,6 +76,7 @@ impl<B> fmt::Debug for MsgStorage<B> {
 
 /// Sends one datagram to an address from a buffer the operation owns:
 /// `IORING_OP_SENDMSG`. The result is the byte count with the buffer.
+#[doc(alias = "IORING_OP_SENDMSG")]
 pub struct SendTo<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -87,6 +88,7 @@ pub struct SendTo<H, B> {
 /// operation owns: `IORING_OP_RECVMSG`. The result is the byte count and
 /// the sender, with the buffer (its length set to the datagram's, cut to
 /// fit).
+#[doc(alias = "IORING_OP_RECVMSG")]
 pub struct RecvFrom<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -262,12 +264,14 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvFrom<H, B> {
 impl UdpSocket {
     /// An operation that sends `buf`'s bytes to `addr` as one datagram
     /// (see [`SendTo`]), borrowing the socket.
+    #[doc(alias = "IORING_OP_SENDMSG")]
     pub fn send_to_op<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> SendTo<&UdpSocket, B> {
         SendTo::new(self, buf, addr)
     }
 
     /// [`send_to_op`](UdpSocket::send_to_op), keeping the socket open
     /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+    #[doc(alias = "IORING_OP_SENDMSG")]
     pub fn send_to_op_shared<B: IoBuf>(
         self: &Arc<Self>,
         buf: B,
@@ -278,12 +282,14 @@ impl UdpSocket {
 
     /// An operation that receives one datagram and its sender into `buf`
     /// (see [`RecvFrom`]), borrowing the socket.
+    #[doc(alias = "IORING_OP_RECVMSG")]
     pub fn recv_from_op<B: IoBufMut>(&self, buf: B) -> RecvFrom<&UdpSocket, B> {
         RecvFrom::new(self, buf)
     }
 
     /// [`recv_from_op`](UdpSocket::recv_from_op), keeping the socket open
     /// itself.
+    #[doc(alias = "IORING_OP_RECVMSG")]
     pub fn recv_from_op_shared<B: IoBufMut>(
         self: &Arc<Self>,
         buf: B,
@@ -294,11 +300,13 @@ impl UdpSocket {
 
 impl Fixed<UdpSocket> {
     /// [`send_to_op`](UdpSocket::send_to_op) on the registered socket.
+    #[doc(alias = "IORING_OP_SENDMSG")]
     pub fn send_to_op<B: IoBuf>(self, buf: B, addr: SocketAddr) -> SendTo<Fixed<UdpSocket>, B> {
         SendTo::new(self, buf, addr)
     }
 
     /// [`recv_from_op`](UdpSocket::recv_from_op) on the registered socket.
+    #[doc(alias = "IORING_OP_RECVMSG")]
     pub fn recv_from_op<B: IoBufMut>(self, buf: B) -> RecvFrom<Fixed<UdpSocket>, B> {
         RecvFrom::new(self, buf)
     }

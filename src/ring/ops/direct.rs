@@ -15,14 +15,13 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::types::DestinationSlot;
 use io_uring::{opcode, squeue};
 
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, POLLIN, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpListener, TcpStream, UnixListener, UnixStream};
 use crate::ring::Opcode;
@@ -40,6 +39,7 @@ const DIRECT_ACCEPT_FLAGS: i32 = 0;
 /// descriptors: `IORING_OP_ACCEPT` with `IORING_FILE_INDEX_ALLOC` (Linux
 /// 5.19). The result is a [`Direct`] owning the slot, holding a stream of
 /// type `S`; a table with no free slot fails it with `Os(ENFILE)`.
+#[doc(alias = "IORING_OP_ACCEPT")]
 pub struct AcceptDirect<H, S> {
     handle: H,
     opts: Opts,
@@ -52,6 +52,7 @@ pub struct AcceptDirect<H, S> {
 /// Each connection is one result, a [`Direct`]; the stream runs until
 /// cancelled or it fails (`Os(ENFILE)` once the table is full — push it
 /// again when slots are free).
+#[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
 pub struct AcceptDirectMulti<H, S> {
     handle: H,
     opts: Opts,
@@ -130,10 +131,7 @@ unsafe fn accepted_direct<S>(cqe: Cqe, storage: *const DirectStorage) -> Result<
 /// checks, the table's name written to the storage, and the decoding.
 macro_rules! direct_accept_op_common {
     () => {
-        #[inline]
-        fn check(&self) -> Result<()> {
-            check_target(&self.handle, self.opts.fixed)
-        }
+        super::handle_methods!(check; keep);
 
         #[inline]
         fn ring_bound(&self) -> Option<u32> {
@@ -149,11 +147,6 @@ macro_rules! direct_accept_op_common {
         unsafe fn prepare(&self, storage: *mut DirectStorage) {
             // SAFETY: the driver's promise: `storage` is writable.
             unsafe { storage.write(DirectStorage { files: self.files }) };
-        }
-
-        #[inline]
-        fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-            kept(self.handle, self.opts.fixed)
         }
 
         #[inline]
@@ -217,6 +210,7 @@ macro_rules! direct_listener_ops {
         impl $listener {
             /// An operation that accepts one connection into a free slot of
             /// table `files` (see [`AcceptDirect`]), borrowing the listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_direct_op(
                 &self,
                 files: DirectFiles,
@@ -227,6 +221,7 @@ macro_rules! direct_listener_ops {
             /// [`accept_direct_op`](Self::accept_direct_op), keeping the
             /// listener open itself: for the driver-owned
             /// [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_direct_op_shared(
                 self: &Arc<Self>,
                 files: DirectFiles,
@@ -237,6 +232,7 @@ macro_rules! direct_listener_ops {
             /// An operation that accepts connections as they come into
             /// free slots of table `files` (see [`AcceptDirectMulti`]),
             /// borrowing the listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_direct_multi_op(
                 &self,
                 files: DirectFiles,
@@ -246,6 +242,7 @@ macro_rules! direct_listener_ops {
 
             /// [`accept_direct_multi_op`](Self::accept_direct_multi_op),
             /// keeping the listener open itself.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_direct_multi_op_shared(
                 self: &Arc<Self>,
                 files: DirectFiles,
@@ -257,6 +254,7 @@ macro_rules! direct_listener_ops {
         impl Fixed<$listener> {
             /// [`accept_direct_op`]($listener::accept_direct_op) on the
             /// registered listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_direct_op(
                 self,
                 files: DirectFiles,
@@ -266,6 +264,7 @@ macro_rules! direct_listener_ops {
 
             /// [`accept_direct_multi_op`]($listener::accept_direct_multi_op)
             /// on the registered listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_direct_multi_op(
                 self,
                 files: DirectFiles,

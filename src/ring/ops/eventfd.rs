@@ -28,6 +28,7 @@ use crate::sys::poll::PollFlags;
 /// mode taking one) or a timerfd's expiration count ([`ReadExpirations`](super::ReadExpirations)):
 /// `IORING_OP_READ` of 8 bytes. Waits while the counter is zero.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadCounter<H> {
     handle: H,
     opts: Opts,
@@ -35,6 +36,7 @@ pub struct ReadCounter<H> {
 
 /// Adds a value to an eventfd's counter: `IORING_OP_WRITE` of 8 bytes.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WRITE")]
 pub struct WriteCounter<H> {
     handle: H,
     value: u64,
@@ -72,6 +74,7 @@ impl EventFd {
     /// assert_eq!(counter, 7);
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(&self) -> ReadCounter<&EventFd> {
         ReadCounter {
             handle: self,
@@ -80,6 +83,7 @@ impl EventFd {
     }
 
     /// An operation that adds `value` to the counter.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn signal_op(&self, value: u64) -> WriteCounter<&EventFd> {
         WriteCounter {
             handle: self,
@@ -90,6 +94,7 @@ impl EventFd {
 
     /// [`read_op`](EventFd::read_op) for a shared handle, which the
     /// operation keeps open until it completes (for [`Ring::push`](crate::ring::Ring::push)).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op_shared(self: &Arc<Self>) -> ReadCounter<Arc<EventFd>> {
         ReadCounter {
             handle: Arc::clone(self),
@@ -98,6 +103,7 @@ impl EventFd {
     }
 
     /// [`signal_op`](EventFd::signal_op) for a shared handle.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn signal_op_shared(self: &Arc<Self>, value: u64) -> WriteCounter<Arc<EventFd>> {
         WriteCounter {
             handle: Arc::clone(self),
@@ -109,11 +115,13 @@ impl EventFd {
 
 impl Fixed<EventFd> {
     /// [`EventFd::read_op`] on the registered eventfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(self) -> ReadCounter<Fixed<EventFd>> {
         ReadCounter::new(self)
     }
 
     /// [`EventFd::signal_op`] on the registered eventfd.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn signal_op(self, value: u64) -> WriteCounter<Fixed<EventFd>> {
         WriteCounter {
             handle: self,

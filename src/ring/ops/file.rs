@@ -23,6 +23,7 @@ use crate::ring::op::{Op, cqe_count};
 /// non-blocking stream with nothing to read, the driver re-arms it on a
 /// poll. The result is the byte count (0 at end of file).
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadAt<H> {
     pub(super) handle: H,
     pub(super) offset: u64,
@@ -32,6 +33,7 @@ pub struct ReadAt<H> {
 /// Writes a caller's byte buffer at an offset: `IORING_OP_WRITE`. The
 /// result is the byte count.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WRITE")]
 pub struct WriteAt<H> {
     pub(super) handle: H,
     pub(super) offset: u64,
@@ -44,6 +46,7 @@ op_setters!(WriteAt);
 impl Fd {
     /// An operation that reads into the buffer it is given at `offset`
     /// (ignored by streams such as pipes and sockets).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op(&self, offset: u64) -> ReadAt<&Fd> {
         ReadAt {
             handle: self,
@@ -53,6 +56,7 @@ impl Fd {
     }
 
     /// An operation that writes the buffer it is given at `offset`.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op(&self, offset: u64) -> WriteAt<&Fd> {
         WriteAt {
             handle: self,
@@ -65,6 +69,7 @@ impl Fd {
     /// operation keeps open until it completes: for the driver-owned
     /// [`Ring::push`](crate::ring::Ring::push), with a buffer it owns
     /// ([`ReadAt::with_buf`]).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op_shared(self: &Arc<Self>, offset: u64) -> ReadAt<Arc<Fd>> {
         ReadAt {
             handle: Arc::clone(self),
@@ -76,6 +81,7 @@ impl Fd {
     /// [`write_at_op`](Fd::write_at_op) for a shared handle (see
     /// [`read_at_op_shared`](Fd::read_at_op_shared) and
     /// [`WriteAt::with_buf`]).
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op_shared(self: &Arc<Self>, offset: u64) -> WriteAt<Arc<Fd>> {
         WriteAt {
             handle: Arc::clone(self),
@@ -105,6 +111,7 @@ impl MemFd {
     /// assert_eq!(&buf[..n], b"ring");
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op(&self, offset: u64) -> ReadAt<&MemFd> {
         ReadAt {
             handle: self,
@@ -114,6 +121,7 @@ impl MemFd {
     }
 
     /// An operation that writes the buffer it is given at `offset`.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op(&self, offset: u64) -> WriteAt<&MemFd> {
         WriteAt {
             handle: self,
@@ -126,6 +134,7 @@ impl MemFd {
     /// operation keeps open until it completes: for the driver-owned
     /// [`Ring::push`](crate::ring::Ring::push), with a buffer it owns
     /// ([`ReadAt::with_buf`]).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op_shared(self: &Arc<Self>, offset: u64) -> ReadAt<Arc<MemFd>> {
         ReadAt {
             handle: Arc::clone(self),
@@ -137,6 +146,7 @@ impl MemFd {
     /// [`write_at_op`](MemFd::write_at_op) for a shared handle (see
     /// [`read_at_op_shared`](MemFd::read_at_op_shared) and
     /// [`WriteAt::with_buf`]).
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op_shared(self: &Arc<Self>, offset: u64) -> WriteAt<Arc<MemFd>> {
         WriteAt {
             handle: Arc::clone(self),
@@ -151,6 +161,7 @@ macro_rules! fixed_file_ops {
     ($handle:ident) => {
         impl Fixed<$handle> {
             #[doc = concat!("[`", stringify!($handle), "::read_at_op`] on the registered file.")]
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_at_op(self, offset: u64) -> ReadAt<Fixed<$handle>> {
                 ReadAt {
                     handle: self,
@@ -160,6 +171,7 @@ macro_rules! fixed_file_ops {
             }
 
             #[doc = concat!("[`", stringify!($handle), "::write_at_op`] on the registered file.")]
+            #[doc(alias = "IORING_OP_WRITE")]
             pub fn write_at_op(self, offset: u64) -> WriteAt<Fixed<$handle>> {
                 WriteAt {
                     handle: self,

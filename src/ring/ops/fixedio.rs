@@ -47,6 +47,7 @@ impl fmt::Debug for FixedStorage {
 
 /// Reads into a registered buffer, up to its capacity:
 /// `IORING_OP_READ_FIXED`.
+#[doc(alias = "IORING_OP_READ_FIXED")]
 pub struct ReadFixed<H> {
     handle: H,
     buf: Cell<Option<FixedBuf>>,
@@ -59,6 +60,7 @@ pub struct ReadFixed<H> {
 }
 
 /// Writes a registered buffer's filled bytes: `IORING_OP_WRITE_FIXED`.
+#[doc(alias = "IORING_OP_WRITE_FIXED")]
 pub struct WriteFixed<H> {
     handle: H,
     buf: Cell<Option<FixedBuf>>,
@@ -238,6 +240,7 @@ macro_rules! file_fixed_ops {
         impl $ty {
             /// An operation that reads at `offset` into the registered
             /// buffer `buf` (see [`ReadFixed`]), borrowing the handle.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op(&self, offset: u64, buf: FixedBuf) -> ReadFixed<&$ty> {
                 ReadFixed::new(self, offset, buf)
             }
@@ -245,6 +248,7 @@ macro_rules! file_fixed_ops {
             /// [`read_fixed_op`](Self::read_fixed_op), keeping the handle
             /// open itself: for the driver-owned
             /// [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op_shared(
                 self: &Arc<Self>,
                 offset: u64,
@@ -255,12 +259,14 @@ macro_rules! file_fixed_ops {
 
             /// An operation that writes the registered buffer `buf`'s
             /// filled bytes at `offset` (see [`WriteFixed`]).
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op(&self, offset: u64, buf: FixedBuf) -> WriteFixed<&$ty> {
                 WriteFixed::new(self, offset, buf)
             }
 
             /// [`write_fixed_op`](Self::write_fixed_op), keeping the
             /// handle open itself.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op_shared(
                 self: &Arc<Self>,
                 offset: u64,
@@ -272,12 +278,14 @@ macro_rules! file_fixed_ops {
 
         impl Fixed<$ty> {
             /// [`read_fixed_op`]($ty::read_fixed_op) on the registered file.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op(self, offset: u64, buf: FixedBuf) -> ReadFixed<Fixed<$ty>> {
                 ReadFixed::new(self, offset, buf)
             }
 
             /// [`write_fixed_op`]($ty::write_fixed_op) on the registered
             /// file.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op(self, offset: u64, buf: FixedBuf) -> WriteFixed<Fixed<$ty>> {
                 WriteFixed::new(self, offset, buf)
             }
@@ -291,24 +299,28 @@ macro_rules! stream_fixed_ops {
         impl $ty {
             /// An operation that receives into the registered buffer `buf`
             /// (see [`ReadFixed`]), borrowing the stream.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op(&self, buf: FixedBuf) -> ReadFixed<&$ty> {
                 ReadFixed::new(self, CURRENT_POSITION, buf)
             }
 
             /// [`read_fixed_op`](Self::read_fixed_op), keeping the stream
             /// open itself.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op_shared(self: &Arc<Self>, buf: FixedBuf) -> ReadFixed<Arc<$ty>> {
                 ReadFixed::new(Arc::clone(self), CURRENT_POSITION, buf)
             }
 
             /// An operation that sends the registered buffer `buf`'s filled
             /// bytes (see [`WriteFixed`]), borrowing the stream.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op(&self, buf: FixedBuf) -> WriteFixed<&$ty> {
                 WriteFixed::new(self, CURRENT_POSITION, buf)
             }
 
             /// [`write_fixed_op`](Self::write_fixed_op), keeping the stream
             /// open itself.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op_shared(self: &Arc<Self>, buf: FixedBuf) -> WriteFixed<Arc<$ty>> {
                 WriteFixed::new(Arc::clone(self), CURRENT_POSITION, buf)
             }

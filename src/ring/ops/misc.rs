@@ -15,12 +15,14 @@ use crate::ring::{Cqe, UserData};
 /// Does nothing and completes: `IORING_OP_NOP`. Useful to measure the
 /// ring's own cost, or to wake a waiter.
 #[derive(Clone, Copy, Debug, Default)]
+#[doc(alias = "IORING_OP_NOP")]
 pub struct Nop {
     _priv: (),
 }
 
 impl Nop {
     /// A no-op.
+    #[doc(alias = "IORING_OP_NOP")]
     pub fn new() -> Nop {
         Nop { _priv: () }
     }
@@ -31,12 +33,14 @@ impl Nop {
 /// cancelled, `Os(ENOENT)` when no such operation is in flight, and
 /// `Os(EALREADY)` when it is running and will complete on its own.
 #[derive(Clone, Copy, Debug)]
+#[doc(alias = "IORING_OP_ASYNC_CANCEL")]
 pub struct Cancel {
     target: UserData,
 }
 
 impl Cancel {
     /// Cancels the operation whose token or token has this `user_data`.
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn new(target: UserData) -> Cancel {
         Cancel { target }
     }

@@ -37,6 +37,7 @@ use crate::sys::Errno;
 /// queue overflowed and the kernel could not hold the message,
 /// `Os(EOWNERDEAD)` when the target is a `DEFER_TASKRUN` ring whose
 /// thread has exited, `Os(ENOMEM)`.
+#[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_DATA"))]
 pub struct SendMessage {
     pub(crate) to: Arc<Address>,
     pub(crate) payload: u32,
@@ -88,6 +89,7 @@ unsafe impl Op for SendMessage {
 /// `IORING_MSG_SEND_FD`), pushed by [`Ring::send_file`](crate::ring::Ring::send_file),
 /// which links the close of the source slot behind it. Its result says
 /// whether the file reached the target's table.
+#[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_SEND_FD"))]
 pub struct SendFile {
     pub(crate) to: Arc<Address>,
     pub(crate) index: u32,

@@ -46,6 +46,7 @@ const AT_FDCWD: i32 = -100;
 /// assert!(fd.read(&mut buf)? > 0);
 /// # Ok::<(), iofd::Error>(())
 /// ```
+#[doc(alias = "IORING_OP_OPENAT")]
 pub struct OpenAt {
     path: Cell<Option<Box<CStr>>>,
     ptr: Cell<*const std::ffi::c_char>,
@@ -55,11 +56,13 @@ pub struct OpenAt {
 
 impl OpenAt {
     /// Opens `path` with `flags` (and `O_CLOEXEC`).
+    #[doc(alias = "IORING_OP_OPENAT")]
     pub fn new(path: &CStr, flags: OpenFlags) -> OpenAt {
         OpenAt::with_mode(path, flags, 0)
     }
 
     /// Opens (or, with [`OpenFlags::CREAT`], creates with `mode`) `path`.
+    #[doc(alias = "IORING_OP_OPENAT")]
     pub fn with_mode(path: &CStr, flags: OpenFlags, mode: u32) -> OpenAt {
         OpenAt {
             path: Cell::new(Some(CString::from(path).into_boxed_c_str())),

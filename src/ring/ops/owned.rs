@@ -148,6 +148,7 @@ pub type BufResult<B> = (Result<usize>, B);
 /// ([`ReadAt::with_buf`]): `IORING_OP_READ` of up to the buffer's
 /// [`bytes_total`](IoBuf::bytes_total) bytes (at most `u32::MAX`). A
 /// `Vec`'s length becomes the bytes read if that is more.
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadBuf<H, B> {
     read: ReadAt<H>,
     buf: Cell<Option<B>>,
@@ -159,6 +160,7 @@ pub struct ReadBuf<H, B> {
 /// Writes a buffer the operation owns at an offset ([`WriteAt::with_buf`]):
 /// `IORING_OP_WRITE` of its [`bytes_init`](IoBuf::bytes_init) bytes (at
 /// most `u32::MAX`).
+#[doc(alias = "IORING_OP_WRITE")]
 pub struct WriteBuf<H, B> {
     write: WriteAt<H>,
     buf: Cell<Option<B>>,
@@ -205,6 +207,7 @@ impl<H> ReadAt<H> {
     /// # Ok::<(), iofd::Error>(())
     /// ```
     #[must_use]
+    #[doc(alias = "IORING_OP_READ")]
     pub const fn with_buf<B: IoBufMut>(self, buf: B) -> ReadBuf<H, B> {
         ReadBuf {
             read: self,
@@ -218,6 +221,7 @@ impl<H> WriteAt<H> {
     /// This write, of `buf`'s bytes, which it owns until its result is
     /// taken (or dropped, if nobody takes it) and hands back with it.
     #[must_use]
+    #[doc(alias = "IORING_OP_WRITE")]
     pub const fn with_buf<B: IoBuf>(self, buf: B) -> WriteBuf<H, B> {
         WriteBuf {
             write: self,

@@ -31,6 +31,7 @@ const P_PIDFD: u32 = 3;
 /// Completes once the process has exited: `IORING_OP_POLL_ADD` of `POLLIN`
 /// on the pidfd. Works for any process, child or not; reaps nothing.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_POLL_ADD")]
 pub struct PollExit<H> {
     handle: H,
 }
@@ -40,6 +41,7 @@ pub struct PollExit<H> {
 /// poll of the pidfd so that it runs once the child has exited. Only the
 /// process's own children can be waited for (`Os(ECHILD)` otherwise).
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WAITID")]
 pub struct WaitExit<H> {
     /// The same wait, for exits.
     wait: WaitChild<H>,
@@ -49,6 +51,7 @@ pub struct WaitExit<H> {
 /// it typed: `IORING_OP_WAITID` with `P_PIDFD` and the options asked for
 /// (see [`PidFd::wait_child_op`]).
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WAITID")]
 pub struct WaitChild<H> {
     handle: H,
     options: WaitOptions,
@@ -59,6 +62,7 @@ pub struct WaitChild<H> {
 
 impl PidFd {
     /// An operation that completes once the process has exited.
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn exit_op(&self) -> PollExit<&PidFd> {
         PollExit { handle: self }
     }
@@ -98,6 +102,7 @@ impl PidFd {
     /// assert_eq!(status.code(), Some(3));
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_op(&self) -> WaitExit<&PidFd> {
         WaitExit {
             wait: self.wait_child_op(WaitOptions::EXITED),
@@ -126,6 +131,7 @@ impl PidFd {
     /// `Os(ECHILD)` when the process is not (or no longer) a child to wait
     /// for, and [`Error::WouldBlock`] if the pidfd was made non-blocking
     /// after the push and nothing had happened yet.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_child_op(&self, options: WaitOptions) -> WaitChild<&PidFd> {
         WaitChild {
             handle: self,
@@ -136,6 +142,7 @@ impl PidFd {
 
     /// [`wait_child_op`](PidFd::wait_child_op) for a shared handle, which
     /// the operation keeps open until it completes.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_child_op_shared(self: &Arc<Self>, options: WaitOptions) -> WaitChild<Arc<PidFd>> {
         WaitChild {
             handle: Arc::clone(self),
@@ -146,6 +153,7 @@ impl PidFd {
 
     /// [`exit_op`](PidFd::exit_op) for a shared handle, which the operation
     /// keeps open until it completes.
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn exit_op_shared(self: &Arc<Self>) -> PollExit<Arc<PidFd>> {
         PollExit {
             handle: Arc::clone(self),
@@ -153,6 +161,7 @@ impl PidFd {
     }
 
     /// [`wait_op`](PidFd::wait_op) for a shared handle.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_op_shared(self: &Arc<Self>) -> WaitExit<Arc<PidFd>> {
         WaitExit {
             wait: self.wait_child_op_shared(WaitOptions::EXITED),
@@ -164,6 +173,7 @@ impl Fixed<PidFd> {
     /// [`PidFd::exit_op`] on the registered pidfd. (A registered pidfd has
     /// no [`wait_op`](PidFd::wait_op): io_uring's waitid takes a pidfd by
     /// descriptor only.)
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn exit_op(self) -> PollExit<Fixed<PidFd>> {
         PollExit { handle: self }
     }

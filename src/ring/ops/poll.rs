@@ -102,6 +102,7 @@ impl PollSource for PollTarget {
 /// # Ok::<(), iofd::Error>(())
 /// ```
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_POLL_ADD")]
 pub struct Poll<H> {
     handle: H,
     flags: PollFlags,
@@ -114,6 +115,7 @@ pub struct Poll<H> {
 /// (as `Os(ECANCELED)`) when it was cancelled, or another error when the
 /// kernel ended it (it then posts no `IORING_CQE_F_MORE`).
 #[derive(Debug)]
+#[doc(alias("IORING_OP_POLL_ADD", "IORING_POLL_ADD_MULTI"))]
 pub struct PollMultishot<H> {
     handle: H,
     flags: PollFlags,
@@ -121,6 +123,7 @@ pub struct PollMultishot<H> {
 
 impl<H: PollSource> Poll<H> {
     /// A poll of `handle` for `flags`.
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn new(handle: H, flags: PollFlags) -> Poll<H> {
         Poll { handle, flags }
     }
@@ -128,6 +131,7 @@ impl<H: PollSource> Poll<H> {
 
 impl<H: PollSource> PollMultishot<H> {
     /// A multishot poll of `handle` for `flags`.
+    #[doc(alias("IORING_OP_POLL_ADD", "IORING_POLL_ADD_MULTI"))]
     pub fn new(handle: H, flags: PollFlags) -> PollMultishot<H> {
         PollMultishot { handle, flags }
     }

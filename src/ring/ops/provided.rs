@@ -44,6 +44,7 @@ use crate::sys::Errno;
 /// the driver re-arms after is not a CQE of the operation. `output`
 /// releases the storage's reference on that last CQE; a result nobody
 /// takes is dropped, which gives its buffer back.
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadProvided<H> {
     handle: H,
     bufs: BufRing,
@@ -60,6 +61,7 @@ pub struct ReadProvided<H> {
 ///
 /// It relies on the driver as [`ReadProvided`] does, for every one of its
 /// CQEs.
+#[doc(alias = "IORING_OP_READ_MULTISHOT")]
 pub struct ReadMultishot<H> {
     handle: H,
     bufs: BufRing,
@@ -117,12 +119,14 @@ macro_rules! provided_methods {
         impl $handle {
             /// An operation that reads once into a buffer the kernel
             /// picks from `bufs` ([`ReadProvided`]).
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_provided_op(&self, bufs: &BufRing) -> ReadProvided<&$handle> {
                 ReadProvided::new(self, bufs, $min)
             }
 
             /// [`read_provided_op`](Self::read_provided_op) for a shared
             /// handle, which the operation keeps open until it completes.
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_provided_op_shared(
                 self: &Arc<Self>,
                 bufs: &BufRing,
@@ -133,12 +137,14 @@ macro_rules! provided_methods {
             /// An operation that reads every time there is data, each time
             /// into a buffer the kernel picks from `bufs`
             /// ([`ReadMultishot`]).
+            #[doc(alias = "IORING_OP_READ_MULTISHOT")]
             pub fn read_multishot_op(&self, bufs: &BufRing) -> ReadMultishot<&$handle> {
                 ReadMultishot::new(self, bufs, $min)
             }
 
             /// [`read_multishot_op`](Self::read_multishot_op) for a shared
             /// handle, which the operation keeps open until its final CQE.
+            #[doc(alias = "IORING_OP_READ_MULTISHOT")]
             pub fn read_multishot_op_shared(
                 self: &Arc<Self>,
                 bufs: &BufRing,
@@ -149,11 +155,13 @@ macro_rules! provided_methods {
 
         impl Fixed<$handle> {
             /// The handle's `read_provided_op` on the registered file.
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_provided_op(self, bufs: &BufRing) -> ReadProvided<Fixed<$handle>> {
                 ReadProvided::new(self, bufs, $min)
             }
 
             /// The handle's `read_multishot_op` on the registered file.
+            #[doc(alias = "IORING_OP_READ_MULTISHOT")]
             pub fn read_multishot_op(self, bufs: &BufRing) -> ReadMultishot<Fixed<$handle>> {
                 ReadMultishot::new(self, bufs, $min)
             }

@@ -23,6 +23,7 @@ use crate::sys::Errno;
 /// bytes. Waits — the driver re-arms it on a poll — until a signal in the
 /// mask is pending.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadSignal<H> {
     handle: H,
     opts: Opts,
@@ -32,6 +33,7 @@ pub struct ReadSignal<H> {
 /// `[SignalInfo]`: one `IORING_OP_READ`; the result is how many records
 /// arrived.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadSignals<H> {
     handle: H,
     opts: Opts,
@@ -42,6 +44,7 @@ op_setters!(ReadSignals);
 
 impl SignalFd {
     /// An operation that reads one pending signal.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(&self) -> ReadSignal<&SignalFd> {
         ReadSignal {
             handle: self,
@@ -51,6 +54,7 @@ impl SignalFd {
 
     /// An operation that reads up to as many signals as the storage it is
     /// given holds (push it with a scope's `push_into`).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_many_op(&self) -> ReadSignals<&SignalFd> {
         ReadSignals {
             handle: self,
@@ -60,6 +64,7 @@ impl SignalFd {
 
     /// [`read_op`](SignalFd::read_op) for a shared handle, which the
     /// operation keeps open until it completes.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op_shared(self: &Arc<Self>) -> ReadSignal<Arc<SignalFd>> {
         ReadSignal {
             handle: Arc::clone(self),
@@ -70,6 +75,7 @@ impl SignalFd {
 
 impl Fixed<SignalFd> {
     /// [`SignalFd::read_op`] on the registered signalfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(self) -> ReadSignal<Fixed<SignalFd>> {
         ReadSignal {
             handle: self,
@@ -78,6 +84,7 @@ impl Fixed<SignalFd> {
     }
 
     /// [`SignalFd::read_many_op`] on the registered signalfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_many_op(self) -> ReadSignals<Fixed<SignalFd>> {
         ReadSignals {
             handle: self,

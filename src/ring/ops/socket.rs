@@ -48,6 +48,7 @@ pub(super) use on_target;
 /// Connects a socket: `IORING_OP_CONNECT`. The result is `()` once the
 /// connection is made (for TCP, the handshake done), or the error:
 /// `Os(ECONNREFUSED)` when nothing listens there.
+#[doc(alias = "IORING_OP_CONNECT")]
 pub struct Connect<H> {
     handle: H,
     addr: SockAddr,
@@ -70,6 +71,7 @@ impl<H> Connect<H> {
     /// Connects `handle` (a [`TcpStream`] from
     /// [`TcpStream::unconnected`], a [`UdpSocket`], by reference, `Arc` or
     /// [`Fixed`](super::Fixed) index) to `addr`.
+    #[doc(alias = "IORING_OP_CONNECT")]
     pub fn new(handle: H, addr: SocketAddr) -> Connect<H> {
         Connect {
             handle,
@@ -144,6 +146,7 @@ unsafe impl<H: OpHandle> Op for Connect<H> {
 
 /// Shuts down reading, writing or both of a connection:
 /// `IORING_OP_SHUTDOWN`.
+#[doc(alias = "IORING_OP_SHUTDOWN")]
 pub struct ShutdownOp<H> {
     handle: H,
     how: Shutdown,
@@ -163,6 +166,7 @@ impl<H: fmt::Debug> fmt::Debug for ShutdownOp<H> {
 
 impl<H> ShutdownOp<H> {
     /// Shuts `handle`'s connection down as `how` says.
+    #[doc(alias = "IORING_OP_SHUTDOWN")]
     pub fn new(handle: H, how: Shutdown) -> ShutdownOp<H> {
         ShutdownOp {
             handle,
@@ -205,6 +209,7 @@ unsafe impl<H: OpHandle> Op for ShutdownOp<H> {
 /// ([`Close::fixed`]). If the kernel cannot close the handle's descriptor
 /// (it never went out, say), the result's drop closes it, so it is never
 /// leaked.
+#[doc(alias = "IORING_OP_CLOSE")]
 pub struct Close {
     fd: std::cell::Cell<Option<OwnedFd>>,
     /// The descriptor's number, once `prepare` has moved it to the storage.
@@ -239,6 +244,7 @@ impl fmt::Debug for Close {
 impl Close {
     /// Closes `handle` (any handle, or an `OwnedFd`), which the operation
     /// owns from now on.
+    #[doc(alias = "IORING_OP_CLOSE")]
     pub fn new(handle: impl Into<OwnedFd>) -> Close {
         Close {
             fd: std::cell::Cell::new(Some(handle.into())),
@@ -250,6 +256,7 @@ impl Close {
     }
 
     /// Closes fixed-file slot `index` of the ring this is pushed on.
+    #[doc(alias = "IORING_OP_CLOSE")]
     pub fn fixed(index: u32) -> Close {
         Close {
             fd: std::cell::Cell::new(None),
@@ -389,24 +396,28 @@ macro_rules! socket_ops {
         impl $ty {
             /// An operation that connects the socket to `addr` (see
             /// [`Connect`]), borrowing it.
+            #[doc(alias = "IORING_OP_CONNECT")]
             pub fn connect_op(&self, addr: SocketAddr) -> Connect<&$ty> {
                 Connect::new(self, addr)
             }
 
             /// [`connect_op`](Self::connect_op), keeping the socket open
             /// itself.
+            #[doc(alias = "IORING_OP_CONNECT")]
             pub fn connect_op_shared(self: &Arc<Self>, addr: SocketAddr) -> Connect<Arc<$ty>> {
                 Connect::new(Arc::clone(self), addr)
             }
 
             /// An operation that shuts the connection down as `how` says
             /// (see [`ShutdownOp`]), borrowing the socket.
+            #[doc(alias = "IORING_OP_SHUTDOWN")]
             pub fn shutdown_op(&self, how: Shutdown) -> ShutdownOp<&$ty> {
                 ShutdownOp::new(self, how)
             }
 
             /// [`shutdown_op`](Self::shutdown_op), keeping the socket open
             /// itself.
+            #[doc(alias = "IORING_OP_SHUTDOWN")]
             pub fn shutdown_op_shared(self: &Arc<Self>, how: Shutdown) -> ShutdownOp<Arc<$ty>> {
                 ShutdownOp::new(Arc::clone(self), how)
             }
@@ -420,12 +431,14 @@ socket_ops!(UdpSocket);
 impl UnixStream {
     /// An operation that shuts the connection down as `how` says (see
     /// [`ShutdownOp`]), borrowing the stream.
+    #[doc(alias = "IORING_OP_SHUTDOWN")]
     pub fn shutdown_op(&self, how: Shutdown) -> ShutdownOp<&UnixStream> {
         ShutdownOp::new(self, how)
     }
 
     /// [`shutdown_op`](UnixStream::shutdown_op), keeping the stream open
     /// itself.
+    #[doc(alias = "IORING_OP_SHUTDOWN")]
     pub fn shutdown_op_shared(self: &Arc<Self>, how: Shutdown) -> ShutdownOp<Arc<UnixStream>> {
         ShutdownOp::new(Arc::clone(self), how)
     }

@@ -36,6 +36,7 @@ const MSG_NOSIGNAL: i32 = 0x4000;
 /// buffer's capacity. The result is the byte count (0 once the peer has
 /// shut its side down) with the buffer, its length set to what arrived
 /// ([`BufResult`]).
+#[doc(alias = "IORING_OP_RECV")]
 pub struct RecvBuf<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -46,6 +47,7 @@ pub struct RecvBuf<H, B> {
 /// Sends from a buffer the operation owns: `IORING_OP_SEND` with
 /// `MSG_NOSIGNAL`, its initialised bytes. The result is the byte count
 /// (which may be short: send the rest again) with the buffer.
+#[doc(alias = "IORING_OP_SEND")]
 pub struct SendBuf<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -59,6 +61,7 @@ pub struct SendBuf<H, B> {
 /// ([`Scope::push_into`](crate::ring::Scope::push_into)):
 /// `IORING_OP_RECV`. The result is the byte count (0 once the peer has
 /// shut its side down).
+#[doc(alias = "IORING_OP_RECV")]
 pub struct RecvSlice<H> {
     handle: H,
     opts: Opts,
@@ -66,6 +69,7 @@ pub struct RecvSlice<H> {
 
 /// Sends the bytes of a slice a [`Scope`](crate::ring::Scope) lends:
 /// `IORING_OP_SEND` with `MSG_NOSIGNAL`. The result is the byte count.
+#[doc(alias = "IORING_OP_SEND")]
 pub struct SendSlice<H> {
     handle: H,
     opts: Opts,
@@ -149,6 +153,7 @@ unsafe impl<H: OpHandle> Op for SendSlice<H> {
 /// ends when the group runs out of buffers (`Os(ENOBUFS)`: give buffers
 /// back and push it again; nothing is lost, the data waits in the socket),
 /// or on an error or a cancel (`Os(ECANCELED)`).
+#[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
 pub struct RecvMulti<H> {
     handle: H,
     bufs: BufRing,
@@ -389,29 +394,34 @@ macro_rules! stream_ops {
         impl $ty {
             /// An operation that receives into `buf` (see [`RecvBuf`]),
             /// borrowing the stream.
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_op<B: IoBufMut>(&self, buf: B) -> RecvBuf<&$ty, B> {
                 RecvBuf::new(self, buf)
             }
 
             /// [`recv_op`](Self::recv_op), keeping the stream open itself:
             /// for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_op_shared<B: IoBufMut>(self: &Arc<Self>, buf: B) -> RecvBuf<Arc<$ty>, B> {
                 RecvBuf::new(Arc::clone(self), buf)
             }
 
             /// An operation that sends `buf`'s bytes (see [`SendBuf`]),
             /// borrowing the stream.
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_op<B: IoBuf>(&self, buf: B) -> SendBuf<&$ty, B> {
                 SendBuf::new(self, buf)
             }
 
             /// [`send_op`](Self::send_op), keeping the stream open itself.
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_op_shared<B: IoBuf>(self: &Arc<Self>, buf: B) -> SendBuf<Arc<$ty>, B> {
                 SendBuf::new(Arc::clone(self), buf)
             }
 
             /// An operation that receives into the slice a scope lends it
             /// (see [`RecvSlice`]).
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_slice_op(&self) -> RecvSlice<&$ty> {
                 RecvSlice {
                     handle: self,
@@ -421,6 +431,7 @@ macro_rules! stream_ops {
 
             /// An operation that sends the slice a scope lends it (see
             /// [`SendSlice`]).
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_slice_op(&self) -> SendSlice<&$ty> {
                 SendSlice {
                     handle: self,
@@ -430,6 +441,7 @@ macro_rules! stream_ops {
 
             /// An operation that receives as data comes, into `bufs` (see
             /// [`RecvMulti`]), borrowing the stream.
+            #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
             pub fn recv_multi_op(&self, bufs: &BufRing) -> RecvMulti<&$ty> {
                 RecvMulti {
                     handle: self,
@@ -440,6 +452,7 @@ macro_rules! stream_ops {
 
             /// [`recv_multi_op`](Self::recv_multi_op), keeping the stream
             /// open itself.
+            #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
             pub fn recv_multi_op_shared(self: &Arc<Self>, bufs: &BufRing) -> RecvMulti<Arc<$ty>> {
                 RecvMulti {
                     handle: Arc::clone(self),
@@ -451,17 +464,20 @@ macro_rules! stream_ops {
 
         impl Fixed<$ty> {
             /// [`recv_op`]($ty::recv_op) on the registered stream.
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_op<B: IoBufMut>(self, buf: B) -> RecvBuf<Fixed<$ty>, B> {
                 RecvBuf::new(self, buf)
             }
 
             /// [`send_op`]($ty::send_op) on the registered stream.
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_op<B: IoBuf>(self, buf: B) -> SendBuf<Fixed<$ty>, B> {
                 SendBuf::new(self, buf)
             }
 
             /// [`recv_multi_op`]($ty::recv_multi_op) on the registered
             /// stream.
+            #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
             pub fn recv_multi_op(self, bufs: &BufRing) -> RecvMulti<Fixed<$ty>> {
                 RecvMulti {
                     handle: self,

@@ -131,6 +131,7 @@ pub enum TimeoutResult {
 /// # Ok::<(), iofd::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IORING_OP_TIMEOUT")]
 pub struct Timeout {
     ts: Timespec,
     flags: u32,
@@ -157,6 +158,7 @@ pub struct TimeoutStorage {
 impl Timeout {
     /// Fires once, `after` from its submission (`CLOCK_MONOTONIC`). A zero
     /// duration fires at once.
+    #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn after(after: Duration) -> Timeout {
         Timeout {
             ts: timespec(after),
@@ -169,6 +171,7 @@ impl Timeout {
     /// Fires once when `clock` reads `deadline` (a duration since the
     /// clock's epoch, as [`Clock::now`] returns it). A deadline already
     /// past fires at once.
+    #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn at(clock: Clock, deadline: Duration) -> Timeout {
         Timeout {
             ts: timespec(deadline),
@@ -183,6 +186,7 @@ impl Timeout {
     /// shot is one [`TimeoutResult::Fired`]; the last one ends the
     /// operation. A zero period is refused by the kernel
     /// ([`Error::InvalidParam`]).
+    #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn every(period: Duration) -> Timeout {
         Timeout {
             ts: timespec(period),
@@ -325,6 +329,7 @@ pub enum LinkTimeoutResult {
 /// [`Ring::push_with_timeout`](crate::ring::Ring::push_with_timeout) from
 /// a one-shot [`Timeout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IORING_OP_LINK_TIMEOUT")]
 pub struct LinkTimeout {
     ts: Timespec,
     flags: u32,
@@ -375,6 +380,7 @@ unsafe impl Op for LinkTimeout {
 /// such timeout is pending (it has fired, or was never submitted);
 /// `Os(EALREADY)` when it is firing right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IORING_OP_TIMEOUT_REMOVE")]
 pub struct TimeoutRemove {
     target: UserData,
 }
@@ -412,6 +418,7 @@ unsafe impl Op for TimeoutRemove {
 /// `Os(ENOENT)` when no such timeout is pending; `Os(EALREADY)` when it is
 /// firing right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias("IORING_OP_TIMEOUT_REMOVE", "IORING_TIMEOUT_UPDATE"))]
 pub struct TimeoutUpdate {
     target: UserData,
     ts: Timespec,

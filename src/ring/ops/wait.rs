@@ -50,6 +50,7 @@ const P_PGID: u32 = 2;
 /// # Ok::<(), iofd::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
+#[doc(alias = "IORING_OP_WAITID")]
 pub struct WaitAny {
     idtype: u32,
     id: u32,
@@ -58,6 +59,7 @@ pub struct WaitAny {
 
 impl WaitAny {
     /// Any child of this process (`P_ALL`).
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn any_child(options: WaitOptions) -> WaitAny {
         WaitAny {
             idtype: P_ALL,
@@ -68,6 +70,7 @@ impl WaitAny {
 
     /// Any child in process group `pgid` (`P_PGID`); 0 names the caller's
     /// own group.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn group(pgid: u32, options: WaitOptions) -> WaitAny {
         WaitAny {
             idtype: P_PGID,

@@ -38,6 +38,7 @@ const MSG_NOSIGNAL: i32 = 0x4000;
 /// the buffer ([`BufResult`]), which comes with the notification — so the
 /// buffer handed back may be reused or freed at once. Worth it for large
 /// sends; for small ones the notification costs more than the copy.
+#[doc(alias = "IORING_OP_SEND_ZC")]
 pub struct SendZc<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -110,12 +111,14 @@ macro_rules! zc_ops {
         impl $ty {
             /// An operation that sends `buf`'s bytes without copying them
             /// (see [`SendZc`]), borrowing the stream.
+            #[doc(alias = "IORING_OP_SEND_ZC")]
             pub fn send_zc_op<B: IoBuf>(&self, buf: B) -> SendZc<&$ty, B> {
                 SendZc::new(self, buf)
             }
 
             /// [`send_zc_op`](Self::send_zc_op), keeping the stream open
             /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_SEND_ZC")]
             pub fn send_zc_op_shared<B: IoBuf>(self: &Arc<Self>, buf: B) -> SendZc<Arc<$ty>, B> {
                 SendZc::new(Arc::clone(self), buf)
             }
@@ -123,6 +126,7 @@ macro_rules! zc_ops {
 
         impl Fixed<$ty> {
             /// [`send_zc_op`]($ty::send_zc_op) on the registered stream.
+            #[doc(alias = "IORING_OP_SEND_ZC")]
             pub fn send_zc_op<B: IoBuf>(self, buf: B) -> SendZc<Fixed<$ty>, B> {
                 SendZc::new(self, buf)
             }
