@@ -86,6 +86,19 @@ macro_rules! fixed_op_common {
             }
         }
 
+        impl<H: OpHandle> $ty<H> {
+            /// [`Op::check`]: the offset (unless "the current position"),
+            /// the buffer (still there, not pushed already) and the file.
+            #[inline]
+            fn check_io(&self) -> Result<()> {
+                if self.offset != CURRENT_POSITION {
+                    check_offset(self.offset)?;
+                }
+                check_buf(&self.buf)?;
+                check_target(&self.handle, self.opts.fixed)
+            }
+        }
+
         impl<H: fmt::Debug> fmt::Debug for $ty<H> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($ty))
@@ -138,11 +151,7 @@ unsafe impl<H: OpHandle> Op for ReadFixed<H> {
 
     #[inline]
     fn check(&self) -> Result<()> {
-        if self.offset != CURRENT_POSITION {
-            check_offset(self.offset)?;
-        }
-        check_buf(&self.buf)?;
-        check_target(&self.handle, self.opts.fixed)
+        self.check_io()
     }
 
     #[inline]
@@ -194,11 +203,7 @@ unsafe impl<H: OpHandle> Op for WriteFixed<H> {
 
     #[inline]
     fn check(&self) -> Result<()> {
-        if self.offset != CURRENT_POSITION {
-            check_offset(self.offset)?;
-        }
-        check_buf(&self.buf)?;
-        check_target(&self.handle, self.opts.fixed)
+        self.check_io()
     }
 
     #[inline]

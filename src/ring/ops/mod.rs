@@ -56,10 +56,10 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use super::Target;
 use crate::error::{Error, Result};
@@ -344,37 +344,23 @@ fn check_offset(offset: u64) -> Result<()> {
 /// `IORING_OP_POLL_ADD` of `events` on `target`.
 #[inline]
 pub(crate) fn poll_add(target: Target, events: PollFlags) -> squeue::Entry {
-    let events = events.bits();
-    match target {
-        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), events).build(),
-        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), events).build(),
-    }
+    socket::on_target!(target, |f| opcode::PollAdd::new(f, events.bits()).build())
 }
 
 /// `IORING_OP_READ` of `len` bytes into `buf` at `offset`.
 #[inline]
 fn read_entry(target: Target, buf: *mut u8, len: u32, offset: u64) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::Read::new(types::Fd(fd.as_raw_fd()), buf, len)
-            .offset(offset)
-            .build(),
-        Target::Fixed(i) => opcode::Read::new(types::Fixed(i), buf, len)
-            .offset(offset)
-            .build(),
-    }
+    socket::on_target!(target, |f| opcode::Read::new(f, buf, len)
+        .offset(offset)
+        .build())
 }
 
 /// `IORING_OP_WRITE` of `len` bytes from `buf` at `offset`.
 #[inline]
 fn write_entry(target: Target, buf: *const u8, len: u32, offset: u64) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::Write::new(types::Fd(fd.as_raw_fd()), buf, len)
-            .offset(offset)
-            .build(),
-        Target::Fixed(i) => opcode::Write::new(types::Fixed(i), buf, len)
-            .offset(offset)
-            .build(),
-    }
+    socket::on_target!(target, |f| opcode::Write::new(f, buf, len)
+        .offset(offset)
+        .build())
 }
 
 /// Options every descriptor operation takes.

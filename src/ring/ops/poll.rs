@@ -7,10 +7,10 @@
 //! open (`Arc<T>`) by the operation, or named by a fixed-file index.
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use crate::error::Result;
 use crate::ring::Opcode;
@@ -139,14 +139,9 @@ impl<H: PollSource> PollMultishot<H> {
 
 /// The `POLL_ADD` SQE for `target`.
 fn poll_entry(target: Target, flags: PollFlags, multi: bool) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd.as_raw_fd()), flags.bits())
-            .multi(multi)
-            .build(),
-        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), flags.bits())
-            .multi(multi)
-            .build(),
-    }
+    super::socket::on_target!(target, |f| opcode::PollAdd::new(f, flags.bits())
+        .multi(multi)
+        .build())
 }
 
 /// The events a poll's CQE reports, or its error.

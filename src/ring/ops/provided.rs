@@ -14,18 +14,18 @@
 #![allow(unsafe_code)]
 
 use std::fmt;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
+use super::socket::on_target;
 use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{EventFd, SignalFd, SignalInfo, TimerFd};
 use crate::ring::Opcode;
 use crate::ring::bufring::{Inner, take_raw};
 use crate::ring::op::Op;
-use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
+use crate::ring::{BufRing, Cqe, ProvidedBuf};
 use crate::sys::Errno;
 
 /// One read into a buffer the kernel picks from a [`BufRing`]:
@@ -320,16 +320,12 @@ unsafe impl<H: OpHandle> Op for ReadProvided<H> {
     fn entry(&self, _storage: *mut ProvidedStorage) -> squeue::Entry {
         let (len, group) = (self.bufs.buf_len(), self.bufs.group());
         let null = std::ptr::null_mut();
-        let entry = match target(&self.handle, self.opts.fixed) {
-            Target::Fd(fd) => opcode::Read::new(types::Fd(fd.as_raw_fd()), null, len)
+        let entry = on_target!(target(&self.handle, self.opts.fixed), |f| {
+            opcode::Read::new(f, null, len)
                 .offset(CURRENT_POSITION)
                 .buf_group(group)
-                .build(),
-            Target::Fixed(i) => opcode::Read::new(types::Fixed(i), null, len)
-                .offset(CURRENT_POSITION)
-                .buf_group(group)
-                .build(),
-        };
+                .build()
+        });
         entry.flags(squeue::Flags::BUFFER_SELECT)
     }
 
@@ -367,14 +363,11 @@ unsafe impl<H: OpHandle> Op for ReadMultishot<H> {
     fn entry(&self, _storage: *mut ProvidedStorage) -> squeue::Entry {
         // A length of 0: each shot may fill its whole buffer.
         let group = self.bufs.group();
-        match target(&self.handle, self.opts.fixed) {
-            Target::Fd(fd) => opcode::ReadMulti::new(types::Fd(fd.as_raw_fd()), 0, group)
+        on_target!(target(&self.handle, self.opts.fixed), |f| {
+            opcode::ReadMulti::new(f, 0, group)
                 .offset(CURRENT_POSITION)
-                .build(),
-            Target::Fixed(i) => opcode::ReadMulti::new(types::Fixed(i), 0, group)
-                .offset(CURRENT_POSITION)
-                .build(),
-        }
+                .build()
+        })
     }
 
     super::handle_methods!(keep);
