@@ -20,7 +20,7 @@ use io_uring::IoUring;
 
 use super::UserData;
 use super::builder::{RingBuilder, probed};
-use super::op::Opcode;
+use super::opcode::Opcode;
 use super::register::Notify;
 use super::table::{Life, Table};
 use crate::error::Result;
