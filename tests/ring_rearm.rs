@@ -209,7 +209,7 @@ fn a_scoped_cancel_before_the_eagain_is_reaped_ends_the_read() -> iofd::Result<(
         let t = s.push_into(NowaitRead(Arc::clone(&efd)), &mut v)?;
         // The -EAGAIN is now in the completion queue, not yet reaped.
         s.submit()?;
-        s.cancel(&t)?;
+        s.cancel_keep(&t)?;
         s.wait(t)
     });
     assert_eq!(r, Err(Error::Os(Errno::ECANCELED)));

@@ -140,7 +140,7 @@ fn scope_cancel_delivers_ecanceled_to_the_token() {
     let r = ring.scope(|s| {
         let t = s.push_into(efd.read_op(), &mut v)?;
         s.submit()?;
-        s.cancel(&t)?;
+        s.cancel_keep(&t)?;
         s.wait(t)
     });
     assert_eq!(r, Err(Error::Os(Errno::ECANCELED)));
@@ -152,10 +152,24 @@ fn scope_cancel_delivers_ecanceled_to_the_token() {
     let r = ring.scope(|s| {
         let t = s.push(ready.read_op())?;
         s.submit_and_wait(1)?;
-        s.cancel(&t)?;
+        s.cancel_keep(&t)?;
         s.wait(t)
     });
     assert_eq!(r, Ok(2));
+
+    // One whose final result was taken is refused, as by the ring's
+    // `cancel_keep`.
+    let taken = EventFd::new(5).unwrap();
+    let r = ring.scope(|s| {
+        let mut t = s.push(taken.read_op())?;
+        s.submit_and_wait(1)?;
+        assert_eq!(s.take(&mut t), Some(Ok(5)));
+        s.cancel_keep(&t)
+    });
+    assert_eq!(
+        r,
+        Err(Error::InvalidParam("the token's result was already taken"))
+    );
 }
 
 #[test]

@@ -349,14 +349,22 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
     }
 
-    /// Asks the kernel to cancel `token`'s operation. Its result (usually
-    /// `Os(ECANCELED)`, or the real one if it won the race) still arrives.
+    /// Asks the kernel to cancel `token`'s operation but keeps the token:
+    /// its results (usually a final `Os(ECANCELED)`, or the real one if it
+    /// won the race) still arrive, to be taken. The scope's twin of
+    /// [`Ring::cancel_keep`]; a scope has no twin of [`Ring::cancel`],
+    /// which gives the token up, since the scope's end cancels and reaps
+    /// whatever its tokens leave.
     ///
     /// # Errors
     ///
-    /// Errors of the submission a full queue forces.
+    /// [`Error::InvalidParam`] for a token whose final result was taken;
+    /// errors of the submission a full queue forces.
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
-    pub fn cancel<O: Op>(&mut self, token: &ScopedToken<'scope, O>) -> Result<()> {
+    pub fn cancel_keep<O: Op>(&mut self, token: &ScopedToken<'scope, O>) -> Result<()> {
+        if token.done {
+            return Err(Error::InvalidParam("the token's result was already taken"));
+        }
         self.ring.request_cancel(token.ud)
     }
 
