@@ -142,7 +142,7 @@ impl Side for MsgSide {
                 }
             }
             let ring = &mut self.ring;
-            self.sends.retain_mut(|t| match ring.poll(t) {
+            self.sends.retain_mut(|t| match ring.take(t) {
                 Some(r) => {
                     r.unwrap();
                     false
@@ -202,7 +202,7 @@ impl Side for EfdSide {
             let mut woken = false;
             while self.ring.next_completion().is_some() {
                 let token = self.read.as_mut().unwrap();
-                if let Some(r) = self.ring.poll(token) {
+                if let Some(r) = self.ring.take(token) {
                     r.unwrap();
                     woken = true;
                     self.read = Some(

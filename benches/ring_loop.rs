@@ -112,7 +112,7 @@ fn multishot(c: &mut Criterion) {
                     // batch, as a server would.
                     ring.submit_and_wait(32.min((RESULTS - got) as usize))
                         .expect("wait");
-                    while let Some(r) = ring.poll(&mut t) {
+                    while let Some(r) = ring.take(&mut t) {
                         black_box(r.expect("shot").counter());
                         got += 1;
                     }

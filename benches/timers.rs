@@ -105,7 +105,7 @@ fn ring_arm_fire(ring: &mut Ring, tokens: &mut Vec<iofd::ring::Token<Timeout>>, 
         ring.submit_and_wait(1).expect("wait");
     }
     for mut t in tokens.drain(..) {
-        let r = ring.poll(&mut t).expect("fired");
+        let r = ring.take(&mut t).expect("fired");
         assert_eq!(r, Ok(TimeoutResult::Fired));
     }
 }

@@ -247,7 +247,7 @@ impl Worker {
         match std::mem::replace(&mut self.accept, Accepting::Off) {
             Accepting::On(mut token) => {
                 let mut failed = false;
-                while let Some(r) = self.ring.poll(&mut token) {
+                while let Some(r) = self.ring.take(&mut token) {
                     match r {
                         Ok(stream) => self.open(stream)?,
                         Err(Error::Os(Errno::ECANCELED)) if self.stopping => {}
@@ -272,7 +272,7 @@ impl Worker {
                 };
             }
             Accepting::Backoff(mut token) => {
-                let fired = self.ring.poll(&mut token).is_some();
+                let fired = self.ring.take(&mut token).is_some();
                 self.accept = if !fired || !token.is_done() {
                     Accepting::Backoff(token)
                 } else if self.stopping {
@@ -315,7 +315,7 @@ impl Worker {
     fn on_stop(&mut self, tag: u64) -> Result<(), Error> {
         if tag == TAG_SIGNAL {
             if let Some(mut t) = self.signal.take() {
-                match self.ring.poll(&mut t) {
+                match self.ring.take(&mut t) {
                     Some(Ok(_info)) => {}
                     Some(Err(e)) => eprintln!("echo_server: reading signals: {e}"),
                     None => {
@@ -325,7 +325,7 @@ impl Worker {
                 }
             }
         } else if let Some(mut t) = self.stop.take() {
-            if self.ring.poll(&mut t).is_none() {
+            if self.ring.take(&mut t).is_none() {
                 self.stop = Some(t);
                 return Ok(());
             }
@@ -364,7 +364,7 @@ impl Worker {
         };
         let mut active = false;
         if let Some(mut t) = conn.recv.take_if(|t| t.user_data() == ud) {
-            while let Some(r) = self.ring.poll(&mut t) {
+            while let Some(r) = self.ring.take(&mut t) {
                 match r {
                     Ok(Some(buf)) => {
                         conn.pending.extend_from_slice(&buf);
@@ -388,7 +388,7 @@ impl Worker {
                 conn.recv = Some(t);
             }
         } else if let Some(mut t) = conn.send.take_if(|t| t.user_data() == ud) {
-            match self.ring.poll(&mut t) {
+            match self.ring.take(&mut t) {
                 None => conn.send = Some(t),
                 Some(Ok((Ok(n), mut buf))) => {
                     // A short send leaves the rest in front of what came

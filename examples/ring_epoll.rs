@@ -89,7 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let _ = notify.wait(); // reset the notification counter
                     ring.reap()?;
                     for (i, token) in tokens.iter_mut().enumerate() {
-                        if let Some(value) = ring.poll(token) {
+                        if let Some(value) = ring.take(token) {
                             println!("source {i}: read {} through the ring", value?);
                             received += 1;
                             *token = ring.push(sources[i].read_op_shared())?;

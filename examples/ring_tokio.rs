@@ -42,11 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = guard.get_inner().wait(); // reset the notification counter
         guard.clear_ready();
         ring.reap()?;
-        if let Some(v) = ring.poll(&mut t_counter) {
+        if let Some(v) = ring.take(&mut t_counter) {
             println!("counter read through the ring: {}", v?);
             done += 1;
         }
-        if let Some(v) = ring.poll(&mut t_timer) {
+        if let Some(v) = ring.take(&mut t_timer) {
             println!("timer expired {} time(s), read through the ring", v?);
             done += 1;
         }

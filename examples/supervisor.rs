@@ -130,7 +130,7 @@ fn run(children: Vec<Child>) -> iofd::Result<()> {
             let i = (c.tag & !KIND) as usize;
             match c.tag & KIND {
                 SIGNAL => {
-                    if let Some(info) = sup.ring.poll(&mut signal_read) {
+                    if let Some(info) = sup.ring.take(&mut signal_read) {
                         if let Some(sig) = info?.signal() {
                             sup.stop(sig)?;
                         }
@@ -142,7 +142,7 @@ fn run(children: Vec<Child>) -> iofd::Result<()> {
                     let Some(mut timer) = sup.children[i].restart.take() else {
                         continue;
                     };
-                    if sup.ring.poll(&mut timer).is_some() && !sup.stopping {
+                    if sup.ring.take(&mut timer).is_some() && !sup.stopping {
                         sup.start(i)?;
                     }
                 }
@@ -190,7 +190,7 @@ impl Supervisor {
         let Some(mut run) = child.running.take() else {
             return Ok(());
         };
-        let Some(result) = self.ring.poll(&mut run.wait) else {
+        let Some(result) = self.ring.take(&mut run.wait) else {
             child.running = Some(run);
             return Ok(());
         };

@@ -173,7 +173,7 @@ fn accept(
                 TAG_ACCEPT => match &mut accepting {
                     Accepting::On(token) => {
                         let mut failed = false;
-                        while let Some(r) = ring.poll(token) {
+                        while let Some(r) = ring.take(token) {
                             match r {
                                 Ok(conn) => {
                                     let to = &workers[next % workers.len()];
@@ -196,13 +196,13 @@ fn accept(
                         }
                     }
                     Accepting::Backoff(token) => {
-                        if ring.poll(token).is_some() {
+                        if ring.take(token).is_some() {
                             accepting = Accepting::On(ring.push_tagged(multi(), TAG_ACCEPT)?);
                         }
                     }
                 },
                 TAG_SIGNAL => {
-                    if let Some(info) = ring.poll(&mut signal) {
+                    if let Some(info) = ring.take(&mut signal) {
                         info?;
                         stop = true;
                     }
@@ -212,7 +212,7 @@ fn accept(
         }
         // Sends end in order: a failed one lost its connection (closed).
         while let Some(front) = sends.front_mut() {
-            match ring.poll(front) {
+            match ring.take(front) {
                 Some(r) => {
                     if let Err(e) = r {
                         eprintln!("thread_per_core: handing a connection over: {e}");
@@ -359,7 +359,7 @@ fn on_conn(ring: &mut Ring, conns: &mut Slab<Conn>, idx: usize, ud: UserData) ->
     };
     let tag = TAG_CONN + idx as u64;
     if let Some(mut t) = conn.recv.take_if(|t| t.user_data() == ud) {
-        match ring.poll(&mut t) {
+        match ring.take(&mut t) {
             None => conn.recv = Some(t),
             Some(Ok((Ok(n), buf))) if n > 0 => {
                 let op = conn.stream.fixed().send_op(buf);
@@ -369,7 +369,7 @@ fn on_conn(ring: &mut Ring, conns: &mut Slab<Conn>, idx: usize, ud: UserData) ->
             Some(_) => close(ring, conns, idx)?,
         }
     } else if let Some(mut t) = conn.send.take_if(|t| t.user_data() == ud) {
-        match ring.poll(&mut t) {
+        match ring.take(&mut t) {
             None => conn.send = Some(t),
             Some(Ok((Ok(n), mut buf))) => {
                 buf.drain(..n);

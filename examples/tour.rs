@@ -362,7 +362,7 @@ fn ring_timers() -> Result<()> {
     // does not sleep while any result waits in the table to be taken.
     let mut shots = 0;
     loop {
-        while let Some(r) = ring.poll(&mut every) {
+        while let Some(r) = ring.take(&mut every) {
             assert_eq!(r?, TimeoutResult::Fired);
             shots += 1;
         }
@@ -407,7 +407,7 @@ fn ring_timers() -> Result<()> {
         ring.submit_and_wait(1)?;
     }
     for token in &mut tokens {
-        assert_eq!(ring.poll(token).transpose()?, Some(TimeoutResult::Fired));
+        assert_eq!(ring.take(token).transpose()?, Some(TimeoutResult::Fired));
     }
     let kernel = t.elapsed();
     let mut wheel = WheelTimers::with_capacity(10_000);
@@ -483,7 +483,7 @@ fn ring_event_loop() -> Result<()> {
         while let Some(c) = ring.next_completion() {
             match c.tag {
                 0 => {
-                    if let Some(Ok(TimeoutResult::Fired)) = ring.poll(&mut ticker) {
+                    if let Some(Ok(TimeoutResult::Fired)) = ring.take(&mut ticker) {
                         ticks += 1;
                         if ticks == 5 {
                             bell.signal(1)?;
@@ -491,14 +491,14 @@ fn ring_event_loop() -> Result<()> {
                     }
                 }
                 1 => {
-                    if let Some(events) = ring.poll(&mut doorbell) {
+                    if let Some(events) = ring.take(&mut doorbell) {
                         println!("tick {ticks}: the doorbell rang ({:?})", events?);
                         rung = true;
                     }
                 }
                 _ => {
                     if let Some(t) = write.as_mut() {
-                        if let Some(r) = ring.poll(t) {
+                        if let Some(r) = ring.take(t) {
                             let (n, buf) = r?;
                             println!(
                                 "wrote {} bytes; the {}-byte buffer came back",

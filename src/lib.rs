@@ -22,7 +22,7 @@
 //! while got.len() < 2 {
 //!     ring.submit_and_wait(1)?;
 //!     while let Some(c) = ring.next_completion() {
-//!         let value = ring.poll(&mut reads[c.tag as usize]).expect("announced")?;
+//!         let value = ring.take(&mut reads[c.tag as usize]).expect("announced")?;
 //!         got.push((c.tag, value));
 //!     }
 //! }

@@ -138,7 +138,7 @@ fn main() {
         while let Some(c) = ring.next_completion() {
             let owner = &mut owners[c.tag as usize];
             if let Some(mut t) = owner.take() {
-                ring.poll(&mut t).expect("announced").expect("nop");
+                ring.take(&mut t).expect("announced").expect("nop");
             }
             *owner = Some(ring.push_tagged(Nop::new(), c.tag).expect("push"));
         }

@@ -57,7 +57,7 @@ fn main() {
             let mut last = None;
             while !tick.is_done() {
                 ring.submit_and_wait(1)?;
-                while let Some(r) = ring.poll(&mut tick) {
+                while let Some(r) = ring.take(&mut tick) {
                     last = Some(r);
                 }
             }

@@ -268,7 +268,7 @@ struct AsyncRead(Arc<EventFd>);
 unsafe impl iofd::ring::Op for AsyncRead {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = iofd::ring::io_uring::opcode::Read::CODE;
+    const CODE: iofd::ring::Opcode = iofd::ring::Opcode::READ;
     const NAME: &'static str = "eventfd read on a worker";
 
     fn entry(&self, storage: *mut u64) -> iofd::ring::io_uring::squeue::Entry {

@@ -170,7 +170,7 @@ where
         while let Some(c) = self.ring.next_completion() {
             let owner = &mut self.owners[c.tag as usize];
             if let Some(mut t) = owner.take() {
-                black_box(self.ring.poll(&mut t).expect("a result").expect("op"));
+                black_box(self.ring.take(&mut t).expect("a result").expect("op"));
             }
             *owner = Some(self.ring.push_tagged((self.make)(), c.tag).expect("push"));
             done += 1;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use iofd::ring::ops::{Nop, ReadCounter, Timeout, WriteCounter};
-use iofd::ring::{Notify, Ring, Scope, Ticket, Token};
+use iofd::ring::{Notify, Ring, Scope, ScopedToken, Token};
 use iofd::sys::poll::{Events, PollFd, ppoll};
 use iofd::{Clock, Error, EventFd, MemFd, TimerFd};
 
@@ -197,12 +197,12 @@ pub fn build_ring(cfg: &Config) -> iofd::Result<Ring> {
 
 /// A scoped operation in flight.
 enum Scoped<'s, 'e> {
-    Nop(Ticket<'s, Nop>),
-    Signal(Ticket<'s, WriteCounter<&'e EventFd>>),
-    Read(Ticket<'s, ReadCounter<&'e EventFd>>),
-    Timer(Ticket<'s, Timeout>),
-    MemWrite(Ticket<'s, iofd::ring::ops::WriteAt<&'e MemFd>>),
-    MemRead(Ticket<'s, iofd::ring::ops::ReadAt<&'e MemFd>>),
+    Nop(ScopedToken<'s, Nop>),
+    Signal(ScopedToken<'s, WriteCounter<&'e EventFd>>),
+    Read(ScopedToken<'s, ReadCounter<&'e EventFd>>),
+    Timer(ScopedToken<'s, Timeout>),
+    MemWrite(ScopedToken<'s, iofd::ring::ops::WriteAt<&'e MemFd>>),
+    MemRead(ScopedToken<'s, iofd::ring::ops::ReadAt<&'e MemFd>>),
 }
 
 impl<'s, 'e> Scoped<'s, 'e> {
@@ -317,10 +317,10 @@ enum Owned {
 impl Owned {
     fn take(&mut self, ring: &mut Ring) -> Option<bool> {
         Some(match self {
-            Owned::Nop(t) => ring.poll(t)?.is_ok(),
-            Owned::Signal(t) => ring.poll(t)?.is_ok(),
-            Owned::Read(t) => ring.poll(t)?.is_ok(),
-            Owned::Timer(t) => ring.poll(t)?.is_ok(),
+            Owned::Nop(t) => ring.take(t)?.is_ok(),
+            Owned::Signal(t) => ring.take(t)?.is_ok(),
+            Owned::Read(t) => ring.take(t)?.is_ok(),
+            Owned::Timer(t) => ring.take(t)?.is_ok(),
         })
     }
 }
@@ -462,7 +462,7 @@ fn reap_loop(
             None => true,
         });
         if let Some(t) = release {
-            if ring.poll(t).is_some() {
+            if ring.take(t).is_some() {
                 *release = None;
             }
         }

@@ -395,7 +395,7 @@ impl Client {
             return Ok(());
         };
         let mut done = None;
-        while let Some(r) = self.ring.poll(token) {
+        while let Some(r) = self.ring.take(token) {
             match r {
                 Ok(Some(chunk)) => {
                     if !conn.busy || conn.got + chunk.len() > size {
@@ -447,7 +447,7 @@ impl Client {
         let Some(token) = conn.send.as_mut() else {
             return Ok(());
         };
-        let Some(result) = self.ring.poll(token) else {
+        let Some(result) = self.ring.take(token) else {
             return Ok(());
         };
         conn.send = None;
@@ -482,7 +482,7 @@ impl Client {
         let Some(mut tick) = self.tick.take() else {
             return Ok(());
         };
-        match self.ring.poll(&mut tick) {
+        match self.ring.take(&mut tick) {
             None => {
                 self.tick = Some(tick);
                 return Ok(());
@@ -511,7 +511,7 @@ impl Client {
     fn on_pace(&mut self) -> Result<(), Failure> {
         if let Some(s) = &mut self.schedule {
             if let Some(t) = &mut s.timer {
-                if let Some(fired) = self.ring.poll(t) {
+                if let Some(fired) = self.ring.take(t) {
                     s.timer = None;
                     fired?;
                 }

@@ -187,7 +187,7 @@ pub(super) fn connect(
             let Some(token) = connects.get_mut(c.tag as usize) else {
                 continue;
             };
-            match ring.poll(token) {
+            match ring.take(token) {
                 None => {}
                 Some(Ok(())) => connected += 1,
                 Some(Err(Error::Os(Errno::ECONNREFUSED))) => {

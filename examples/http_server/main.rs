@@ -174,7 +174,7 @@ impl Worker {
         let ended = match &mut self.accept {
             Accepting::On(t) => {
                 let mut failed = false;
-                while let Some(r) = self.ring.poll(t) {
+                while let Some(r) = self.ring.take(t) {
                     match r {
                         Ok(stream) if !self.stopping => {
                             let _ = stream.set_nodelay(true);
@@ -190,7 +190,7 @@ impl Worker {
                 }
                 t.is_done().then_some(failed)
             }
-            Accepting::Backoff(t) => (self.ring.poll(t).is_some() && t.is_done()).then_some(false),
+            Accepting::Backoff(t) => (self.ring.take(t).is_some() && t.is_done()).then_some(false),
             Accepting::Off => None,
         };
         // The kernel ends a multishot accept on an error, or when the
@@ -214,8 +214,8 @@ impl Worker {
     /// connection, and leave once they are closed.
     fn on_stop(&mut self, tag: u64) -> Result<(), Error> {
         let fired = match (tag, &mut self.signal, &mut self.stop) {
-            (TAG_SIGNAL, Some(t), _) => self.ring.poll(t).map(|r| r.map(drop)),
-            (TAG_STOP, _, Some(t)) => self.ring.poll(t).map(|r| r.map(drop)),
+            (TAG_SIGNAL, Some(t), _) => self.ring.take(t).map(|r| r.map(drop)),
+            (TAG_STOP, _, Some(t)) => self.ring.take(t).map(|r| r.map(drop)),
             _ => None,
         };
         match fired {
@@ -255,7 +255,7 @@ impl Worker {
         };
         enqueue(&mut self.queue, conn, idx);
         if let Some(mut t) = conn.recv.take_if(|t| t.user_data() == ud) {
-            while let Some(r) = self.ring.poll(&mut t) {
+            while let Some(r) = self.ring.take(&mut t) {
                 match r {
                     // `buf` drops here: back in the group at once.
                     Ok(Some(buf)) => conn.on_data(&buf, self.date.get()),
@@ -273,7 +273,7 @@ impl Worker {
                 conn.recv = Some(t);
             }
         } else if let Some(mut t) = conn.send.take_if(|t| t.user_data() == ud) {
-            match self.ring.poll(&mut t) {
+            match self.ring.take(&mut t) {
                 None => conn.send = Some(t),
                 Some(Ok((Ok(n), mut buf))) if n > 0 => {
                     conn.sent += n;

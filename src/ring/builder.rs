@@ -80,7 +80,7 @@ fn require(have: Features) -> Result<()> {
 /// it does not.
 #[inline]
 pub(super) fn check<O: Op>(supported: &[u64; 4]) -> Result<()> {
-    if probed(supported, O::CODE) {
+    if probed(supported, O::CODE.code()) {
         Ok(())
     } else {
         Err(Error::Unsupported(O::NAME))
@@ -128,7 +128,8 @@ impl RingBuilder {
     /// The kernel has 16 such slots per thread. A ring built while all of
     /// them are taken (by rings still alive) is not registered and enters
     /// through its descriptor: [`Ring::ring_fd_registered`] says which.
-    pub fn register_ring_fd(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn register_ring_fd(mut self, on: bool) -> RingBuilder {
         self.register_ring_fd = on;
         self
     }
@@ -136,7 +137,8 @@ impl RingBuilder {
     /// The completion-queue size (`IORING_SETUP_CQSIZE`); by default twice
     /// the submission queue. Completions beyond it wait in the kernel's
     /// overflow list and are flushed by the driver: none is lost.
-    pub fn cq_entries(mut self, n: u32) -> RingBuilder {
+    #[must_use]
+    pub const fn cq_entries(mut self, n: u32) -> RingBuilder {
         self.cq_entries = Some(n);
         self
     }
@@ -146,7 +148,8 @@ impl RingBuilder {
     /// grows on demand past it, a chunk of 128 slots at a time, up to
     /// [`max_capacity`](RingBuilder::max_capacity); chunks are never moved
     /// or given back while the ring lives.
-    pub fn capacity(mut self, n: usize) -> RingBuilder {
+    #[must_use]
+    pub const fn capacity(mut self, n: usize) -> RingBuilder {
         self.capacity = Some(n);
         self
     }
@@ -155,7 +158,8 @@ impl RingBuilder {
     /// taken) at once; a push beyond it fails with
     /// [`Error::TableFull`]. By default
     /// [`DEFAULT_MAX_CAPACITY`](RingBuilder::DEFAULT_MAX_CAPACITY).
-    pub fn max_capacity(mut self, n: usize) -> RingBuilder {
+    #[must_use]
+    pub const fn max_capacity(mut self, n: usize) -> RingBuilder {
         self.max_capacity = n;
         self
     }
@@ -182,7 +186,8 @@ impl RingBuilder {
     /// With [`sqpoll`](RingBuilder::sqpoll) the poller is the ring's only
     /// submitter and the kernel takes the enters that wake it or wait
     /// from any thread: such a ring is drained wherever it is dropped.
-    pub fn single_issuer(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn single_issuer(mut self, on: bool) -> RingBuilder {
         self.single_issuer = on;
         self
     }
@@ -192,7 +197,8 @@ impl RingBuilder {
     /// to wait, in the submitter's own context. The driver keeps entering
     /// while the kernel flags deferred work (`IORING_SQ_TASKRUN`), since one
     /// entry runs only a bounded batch of it.
-    pub fn defer_taskrun(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn defer_taskrun(mut self, on: bool) -> RingBuilder {
         self.defer_taskrun = on;
         if on {
             self.single_issuer = true;
@@ -205,7 +211,8 @@ impl RingBuilder {
     /// kernel interrupts the submitting thread to run that work, so a
     /// blocking call the thread is in — `epoll_wait` in an event loop that
     /// waits on the ring's registered eventfd — returns `EINTR`.
-    pub fn coop_taskrun(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn coop_taskrun(mut self, on: bool) -> RingBuilder {
         self.coop_taskrun = on;
         self
     }

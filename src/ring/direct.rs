@@ -148,6 +148,7 @@ impl<S> Direct<S> {
     /// An operation that closes the slot (`IORING_OP_CLOSE`), to push on
     /// the `Direct`'s ring. If it is dropped without being pushed, or its
     /// push fails, the slot is closed as if the `Direct` had been dropped.
+    #[doc(alias = "IORING_OP_CLOSE")]
     pub fn close_op(self) -> Close {
         let (ring, epoch) = (self.ring, self.epoch);
         Close::direct(ring, epoch, self.into_index())

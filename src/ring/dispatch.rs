@@ -7,7 +7,7 @@
 //! pushed with [`Ring::push_tagged`] carries the caller's `u64` tag; each
 //! of its results, as it is reaped, puts the operation on a queue that
 //! [`Ring::next_completion`] pops. The owner then takes the typed result
-//! from its [`Token`] ([`Ring::poll`], O(1)) and, usually,
+//! from its [`Token`] ([`Ring::take`], O(1)) and, usually,
 //! pushes its next operation — in the same loop body.
 //!
 //! # Why this shape
@@ -108,7 +108,7 @@ impl Ring {
     ///     while let Some(c) = ring.next_completion() {
     ///         let owner = &mut owners[c.tag as usize];
     ///         let token = owner.read.as_mut().expect("a read in flight");
-    ///         if let Some(value) = ring.poll(token) {
+    ///         if let Some(value) = ring.take(token) {
     ///             owner.total += value?;
     ///             owner.read = None; // or push the owner's next read
     ///             done += 1;

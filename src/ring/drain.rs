@@ -9,6 +9,7 @@
 #![expect(unsafe_code, reason = "drops the io_uring instance by hand, once")]
 
 use std::mem::ManuallyDrop;
+use std::os::fd::AsFd;
 
 use super::driver::Ring;
 use super::orphans::{self, thread_key, unregister_ring_index};
@@ -163,7 +164,7 @@ impl Ring {
 
     /// Moves the ring out of `self`, which keeps an empty table and must
     /// not touch its `uring` again.
-    pub(super) fn take(&mut self) -> Ring {
+    pub(super) fn move_out(&mut self) -> Ring {
         Ring {
             id: self.id,
             // SAFETY: `self` is being dropped and returns right after this
@@ -212,7 +213,7 @@ impl Drop for Ring {
             // flight, and the table must outlive it: the ring goes back to
             // that thread (see the `orphans` module). The ring with its
             // table moves out; what is left here is empty.
-            let ring = self.take();
+            let ring = self.move_out();
             orphans::hand_back(issuer, tid, ring);
             orphans::sweep_rings();
             return;

@@ -17,12 +17,13 @@
 
 use std::fmt;
 use std::mem::ManuallyDrop;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use io_uring::IoUring;
 
 use super::UserData;
 use super::builder::{RingBuilder, probed};
+use super::opcode::Opcode;
 use super::register::Notify;
 use super::table::{Life, Table};
 use crate::error::Result;
@@ -46,7 +47,7 @@ pub(super) const FOREIGN_TOKEN: &str = "the token belongs to another ring";
 ///
 /// - [`push`](Ring::push): driver-owned. The result lands in the
 ///   operation's slot in the table and lives there until taken with
-///   [`poll`](Ring::poll) or [`wait`](Ring::wait). Nothing is borrowed, so
+///   [`take`](Ring::take) or [`wait`](Ring::wait). Nothing is borrowed, so
 ///   it suits long-lived server operations; no heap allocation per
 ///   operation.
 /// - [`scope`](Ring::scope): caller-owned. Inside the scope, operations
@@ -154,7 +155,8 @@ impl Ring {
     }
 
     /// Options for a ring with `entries` submission slots.
-    pub fn builder(entries: u32) -> RingBuilder {
+    #[must_use]
+    pub const fn builder(entries: u32) -> RingBuilder {
         RingBuilder {
             entries,
             cq_entries: None,
@@ -236,19 +238,12 @@ impl Ring {
         self.features
     }
 
-    /// Whether the kernel supports opcode `code` (`IORING_OP_*`).
+    /// Whether the kernel supports `code`, as it answered the probe
+    /// (`IORING_REGISTER_PROBE`) when the ring was built.
+    #[doc(alias = "IORING_REGISTER_PROBE")]
     #[inline]
-    pub fn is_supported(&self, code: u8) -> bool {
-        probed(&self.supported, code)
-    }
-
-    /// The ring's descriptor, for `epoll` or `IORING_REGISTER_*` calls of
-    /// one's own.
-    #[inline]
-    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        // SAFETY: the io-uring crate owns the ring descriptor for as long
-        // as `self.uring` lives, which outlives the borrow.
-        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.uring.as_raw_fd()) }
+    pub fn is_supported(&self, code: Opcode) -> bool {
+        probed(&self.supported, code.code())
     }
 
     /// This ring's identity, stamped on its tokens: unique in the process
@@ -276,6 +271,17 @@ impl Ring {
 
     pub(crate) fn table_scoped_in_flight(&self) -> usize {
         self.table.scoped_in_flight()
+    }
+}
+
+/// The ring's descriptor, for `epoll` or `IORING_REGISTER_*` calls of
+/// one's own.
+impl AsFd for Ring {
+    #[inline]
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the io-uring crate owns the ring descriptor for as long
+        // as `self.uring` lives, which outlives the borrow.
+        unsafe { BorrowedFd::borrow_raw(self.uring.as_raw_fd()) }
     }
 }
 

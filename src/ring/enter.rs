@@ -14,6 +14,7 @@ use super::driver::Ring;
 use super::orphans::{self, Posted, thread_key};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
+use std::os::fd::AsFd;
 
 /// How often a loop that waits tries submitting without waiting again.
 const PROBE_EVERY: u32 = 64;
@@ -95,7 +96,7 @@ impl Ring {
     ///
     /// It does not wait while a result is already in the table to be
     /// taken — one reaped earlier, by a [`wait`](Ring::wait) for another
-    /// operation, say — so a loop that waits and then polls its tokens
+    /// operation, say — so a loop that waits and then takes from its tokens
     /// cannot sleep on a result it has not taken. (A token dropped untaken
     /// lets its result go, so that result does not count.)
     ///

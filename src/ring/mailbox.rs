@@ -11,6 +11,7 @@
     reason = "a mailbox keeps its state in a slot the kernel never writes"
 )]
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -137,7 +138,7 @@ impl Ring {
                 "the mailbox belongs to another ring",
             )));
         }
-        self.poll(&mut mailbox.token)
+        self.take(&mut mailbox.token)
     }
 
     /// [`receive`](Ring::receive) for a mailbox of values only
@@ -301,6 +302,7 @@ impl Ring {
     /// assert_eq!(&got, b"hi");
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_SEND_FD"))]
     pub fn send_file<F>(&mut self, to: &Sender<F>, file: Direct<F>) -> Result<Token<SendFile>> {
         self.send_file_inner(to, file, None)
     }
@@ -311,6 +313,7 @@ impl Ring {
     /// # Errors
     ///
     /// As [`send_file`](Ring::send_file).
+    #[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_SEND_FD"))]
     pub fn send_file_tagged<F>(
         &mut self,
         to: &Sender<F>,

@@ -29,7 +29,7 @@
 //!   [`Ring::next_completion`] — O(1), no scan, no allocation — and taken
 //!   from its [`Token`]. The [`dispatch`] module says why this shape.
 //! - **Multishot operations are streams**: every CQE is one result, taken
-//!   in order ([`Ring::poll`] again and again), however late; the last has
+//!   in order ([`Ring::take`] again and again), however late; the last has
 //!   no `IORING_CQE_F_MORE`, and ends the token. A stream cancelled with
 //!   [`Ring::cancel_keep`] ends with the operation's cancelled result
 //!   (`Os(ECANCELED)` for a poll or a read,
@@ -152,7 +152,7 @@
 //!     while let Some(c) = ring.next_completion() {
 //!         match &mut owners[c.tag as usize] {
 //!             Owner::Ticker(token, ticks) => {
-//!                 if let Some(Ok(TimeoutResult::Fired)) = ring.poll(token) {
+//!                 if let Some(Ok(TimeoutResult::Fired)) = ring.take(token) {
 //!                     *ticks += 1;
 //!                     if *ticks == 3 {
 //!                         bell.signal(1)?; // ring the doorbell on the third tick
@@ -160,7 +160,7 @@
 //!                 }
 //!             }
 //!             Owner::Doorbell(token, efd) => {
-//!                 if let Some(events) = ring.poll(token) {
+//!                 if let Some(events) = ring.take(token) {
 //!                     assert!(events?.contains(PollFlags::IN));
 //!                     efd.wait()?;
 //!                     rung = true;
@@ -182,8 +182,8 @@
 //! }
 //! for owner in &mut owners {
 //!     match owner {
-//!         Owner::Ticker(t, _) => while ring.poll(t).is_some() {},
-//!         Owner::Doorbell(t, _) => while ring.poll(t).is_some() {},
+//!         Owner::Ticker(t, _) => while ring.take(t).is_some() {},
+//!         Owner::Doorbell(t, _) => while ring.take(t).is_some() {},
 //!     }
 //! }
 //! # Ok::<(), iofd::Error>(())
@@ -202,7 +202,7 @@
 //! use std::sync::Arc;
 //! use iofd::MemFd;
 //! use iofd::ring::io_uring::{opcode, squeue, types};
-//! use iofd::ring::{Cqe, Op, Ring};
+//! use iofd::ring::{Cqe, Op, Opcode, Ring};
 //!
 //! struct Fsync(Arc<MemFd>);
 //!
@@ -211,7 +211,7 @@
 //! unsafe impl Op for Fsync {
 //!     type Storage = ();
 //!     type Output = ();
-//!     const CODE: u8 = opcode::Fsync::CODE;
+//!     const CODE: Opcode = Opcode::new(opcode::Fsync::CODE);
 //!     const NAME: &'static str = "fsync (IORING_OP_FSYNC)";
 //!
 //!     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -273,6 +273,7 @@ mod fixedbuf;
 mod mailbox;
 pub mod msg;
 mod op;
+mod opcode;
 pub mod ops;
 mod orphans;
 mod queues;
@@ -302,7 +303,8 @@ pub use dispatch::Completion;
 pub use driver::Ring;
 pub use fixedbuf::{FixedBuf, FixedBufs};
 pub use msg::{Mailbox, Message, RingHandle, Sender};
-pub use op::{Op, Target, Ticket, Token};
+pub use op::{FdNumber, Op, ScopedToken, Target, Token};
+pub use opcode::Opcode;
 pub use ops::Fixed;
 pub use register::Notify;
 pub use scope::Scope;

@@ -359,6 +359,7 @@ impl<F> Sender<F> {
     /// assert!(matches!(b.receive(&mut jobs), Some(Ok(Message::Data(17)))));
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_DATA"))]
     pub fn message_op(&self, value: u32) -> SendMessage {
         SendMessage {
             to: Arc::clone(&self.to),

@@ -14,14 +14,16 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
 use io_uring::squeue;
 
+use super::opcode::Opcode;
 use super::{Cqe, UserData};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 
 /// An io_uring operation: builds one SQE and decodes its CQE.
 ///
@@ -59,7 +61,7 @@ pub unsafe trait Op {
     /// The typed result.
     type Output;
     /// The io_uring opcode (`IORING_OP_*`), probed before submission.
-    const CODE: u8;
+    const CODE: Opcode;
     /// A short name for errors (`"eventfd read"`).
     const NAME: &'static str;
 
@@ -96,23 +98,24 @@ pub unsafe trait Op {
     /// the `user_data`.
     fn entry(&self, storage: *mut Self::Storage) -> squeue::Entry;
 
-    /// For a read on a pollable descriptor: the file and `poll` events to
-    /// wait for when the read completes with `-EAGAIN` (a non-blocking
-    /// handle with nothing ready), after which the driver submits it again.
+    /// For a read on a pollable descriptor: the file and the events
+    /// ([`PollFlags`]) to wait for when the read completes with `-EAGAIN`
+    /// (a non-blocking handle with nothing ready), after which the driver
+    /// submits it again.
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         None
     }
 
     /// For an operation that must not run before its file is ready (a
     /// wait by a non-blocking pidfd, which the kernel runs as `WNOHANG`):
-    /// the file and `poll` events to wait for first. The driver then
-    /// pushes a `POLL_ADD` linked in front of the operation's SQE, silent
-    /// unless it fails (its error, such as a cancel's, is then the
-    /// operation's result). Such an operation cannot be chained, flagged or
-    /// given a link timeout. `None` (the default): pushed alone.
+    /// the file and the events ([`PollFlags`]) to wait for first. The
+    /// driver then pushes a `POLL_ADD` linked in front of the operation's
+    /// SQE, silent unless it fails (its error, such as a cancel's, is then
+    /// the operation's result). Such an operation cannot be chained,
+    /// flagged or given a link timeout. `None` (the default): pushed alone.
     #[inline]
-    fn poll_first(&self) -> Option<(Target, u32)> {
+    fn poll_first(&self) -> Option<(Target, PollFlags)> {
         None
     }
 
@@ -151,11 +154,12 @@ pub unsafe trait Op {
     /// For a re-armable read whose [`REBUILDS`](Op::REBUILDS) is set: the
     /// SQE built again, without the operation, from the target
     /// [`rearm`](Op::rearm) named and the operation's storage, with the
-    /// `poll` events to wait for first. Called only after a `-EAGAIN`, so
-    /// the driver need not keep a copy of every SQE it pushes in case one
-    /// comes. `None` (the default) ends the operation with `Os(EIO)`.
+    /// events ([`PollFlags`]) to wait for first. Called only after a
+    /// `-EAGAIN`, so the driver need not keep a copy of every SQE it pushes
+    /// in case one comes. `None` (the default) ends the operation with
+    /// `Os(EIO)`.
     #[inline]
-    fn rebuild(target: Target, storage: *mut Self::Storage) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut Self::Storage) -> Option<(PollFlags, squeue::Entry)> {
         let _ = (target, storage);
         None
     }
@@ -199,12 +203,74 @@ pub unsafe trait Op {
 
 /// Which file an SQE names: a descriptor, or an index into the ring's
 /// fixed-file table ([`Ring::register_files`](super::Ring::register_files)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
-    /// A descriptor number, borrowed by the operation.
-    Fd(RawFd),
+    /// A descriptor the operation borrows or keeps open, by its number.
+    Fd(FdNumber),
     /// A fixed-file index (`IOSQE_FIXED_FILE`).
     Fixed(u32),
+}
+
+impl Target {
+    /// The descriptor `fd`, which the operation naming it must borrow or
+    /// keep open (the [`Op`] contract).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// use iofd::EventFd;
+    /// use iofd::ring::Target;
+    ///
+    /// let efd = EventFd::new(0)?;
+    /// let Target::Fd(number) = Target::fd(&efd) else { unreachable!() };
+    /// assert_eq!(number.as_raw_fd(), efd.as_fd().as_raw_fd());
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    #[inline]
+    pub fn fd<F: AsFd + ?Sized>(fd: &F) -> Target {
+        Target::Fd(FdNumber::of(fd.as_fd()))
+    }
+}
+
+/// The number of a descriptor that an operation names, taken from a
+/// borrowed descriptor ([`FdNumber::of`]) and never from an integer.
+///
+/// It is not a [`BorrowedFd`]: an operation's target outlives any borrow
+/// the type system could name. The driver stores it in the operation's
+/// slot to build the SQE again for a re-arm ([`Op::rebuild`]), long after
+/// the call that pushed it returned, and the SQE carries it to the kernel
+/// as a bare number in any case. What keeps the number meaning the same
+/// file is the [`Op`] contract — the operation borrows its handle for its
+/// whole lifetime, or keeps it open ([`Op::into_keep`]) until its final
+/// CQE — not a lifetime here; a `BorrowedFd<'static>` would claim a
+/// borrow nobody holds. So an `FdNumber` is only made from a descriptor
+/// that is open when it is made, and gives back only its number
+/// ([`AsRawFd`]), for building an SQE.
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FdNumber(RawFd);
+
+impl FdNumber {
+    /// The number of `fd`.
+    #[inline]
+    pub fn of(fd: BorrowedFd<'_>) -> FdNumber {
+        FdNumber(fd.as_raw_fd())
+    }
+
+    /// The number the table recorded for a live operation, taken from an
+    /// `FdNumber` when it was pushed.
+    #[inline]
+    pub(crate) const fn recorded(raw: RawFd) -> FdNumber {
+        FdNumber(raw)
+    }
+}
+
+impl AsRawFd for FdNumber {
+    #[inline]
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
 }
 
 /// The error of a CQE with a negative result.
@@ -266,12 +332,18 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
     }
 }
 
-/// A driver-owned operation's claim ticket: what [`Ring::push`] returns.
+/// A driver-owned operation's claim token: what [`Ring::push`] returns.
+///
+/// A [`ScopedToken`] is the same idea for an operation of a
+/// [`Scope`](super::Scope), taken the same way ([`Scope::take`] and
+/// [`Scope::wait`] beside [`Ring::take`] and [`Ring::wait`]); the two are
+/// distinct types because a scoped one borrows the scope and this one
+/// borrows nothing.
 ///
 /// The operation's storage lives in the ring's completion table until its
 /// final CQE, so a `Token` borrows nothing: it can be kept across calls,
 /// stored in a connection's state, or dropped. Take the result with
-/// [`Ring::poll`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
+/// [`Ring::take`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
 /// [`Ring::detach`]). A token dropped before its final result was taken
 /// detaches its operation: it runs on, and its slot is freed, its result
 /// dropped, when it ends. A multishot operation that never ends by itself
@@ -283,7 +355,9 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 /// taken out.
 ///
 /// [`Ring::push`]: super::Ring::push
-/// [`Ring::poll`]: super::Ring::poll
+/// [`Scope::take`]: super::Scope::take
+/// [`Scope::wait`]: super::Scope::wait
+/// [`Ring::take`]: super::Ring::take
 /// [`Ring::wait`]: super::Ring::wait
 /// [`Ring::cancel`]: super::Ring::cancel
 /// [`Ring::detach`]: super::Ring::detach
@@ -354,10 +428,18 @@ impl<O: Op> fmt::Debug for Token<O> {
     }
 }
 
-/// A scoped operation's claim ticket: what a [`Scope`](super::Scope)'s
-/// `push` and `push_into` return. It is valid only inside its scope.
+/// A scoped operation's claim token: what a [`Scope`](super::Scope)'s
+/// `push` and `push_into` return, taken with [`Scope::take`] or
+/// [`Scope::wait`] as a driver-owned [`Token`] is with
+/// [`Ring::take`](super::Ring::take). Unlike a `Token`, it is valid only
+/// inside its scope (its operation may write storage the scope borrows),
+/// and dropping it leaves its operation to the scope, whose end cancels
+/// and reaps whatever is still in flight.
 ///
-/// A ticket cannot be handed to another scope, even one of another ring
+/// [`Scope::take`]: super::Scope::take
+/// [`Scope::wait`]: super::Scope::wait
+///
+/// A token cannot be handed to another scope, even one of another ring
 /// nested inside its own (which would read the first scope's storage while
 /// the kernel may still write it):
 ///
@@ -376,21 +458,21 @@ impl<O: Op> fmt::Debug for Token<O> {
 ///     });
 /// });
 /// ```
-#[must_use = "a ticket is the only way to take the result"]
-pub struct Ticket<'scope, O: Op> {
+#[must_use = "a token is the only way to take the result"]
+pub struct ScopedToken<'scope, O: Op> {
     pub(crate) ud: UserData,
     pub(crate) storage: *mut O::Storage,
     pub(crate) done: bool,
     _scope: PhantomData<&'scope mut O::Storage>,
-    // Invariant in `'scope`: were it covariant, a ticket of an outer scope
+    // Invariant in `'scope`: were it covariant, a token of an outer scope
     // could shrink to a nested scope's lifetime and be taken there, by
     // another ring that knows nothing of its operation.
     _invariant: PhantomData<fn(&'scope ()) -> &'scope ()>,
 }
 
-impl<'scope, O: Op> Ticket<'scope, O> {
-    pub(crate) fn new(ud: UserData, storage: *mut O::Storage) -> Ticket<'scope, O> {
-        Ticket {
+impl<'scope, O: Op> ScopedToken<'scope, O> {
+    pub(crate) fn new(ud: UserData, storage: *mut O::Storage) -> ScopedToken<'scope, O> {
+        ScopedToken {
             ud,
             storage,
             done: false,
@@ -412,9 +494,9 @@ impl<'scope, O: Op> Ticket<'scope, O> {
     }
 }
 
-impl<O: Op> fmt::Debug for Ticket<'_, O> {
+impl<O: Op> fmt::Debug for ScopedToken<'_, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ticket")
+        f.debug_struct("ScopedToken")
             .field("op", &O::NAME)
             .field("user_data", &self.ud)
             .field("done", &self.done)

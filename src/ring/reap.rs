@@ -18,12 +18,13 @@ use super::op::Target;
 use super::table::Delivery;
 use crate::error::{Error, Result};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 
 /// The `POLL_ADD` half of a poll-then-read pair for operation `ud`: linked
 /// to the SQE that follows it, and silent unless it fails. A failing poll's
 /// CQE carries `ud` with the auxiliary flag and ends the operation: the
 /// kernel then skips the CQE of the read linked behind it as well.
-pub(super) fn poll_entry(target: Target, events: u32, ud: UserData) -> squeue::Entry {
+pub(super) fn poll_entry(target: Target, events: PollFlags, ud: UserData) -> squeue::Entry {
     super::ops::poll_add(target, events)
         .flags(squeue::Flags::IO_LINK | squeue::Flags::SKIP_SUCCESS)
         .user_data(ud.aux().raw())

@@ -23,7 +23,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::Ring;
-use super::op::{Op, Ticket};
+use super::op::{Op, ScopedToken};
 use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, check_update, mark_removed};
 use super::submit::{discard_of, remake_of};
 use super::table::Life;
@@ -60,7 +60,7 @@ impl Ring {
     ///
     /// Storage lent to the scope is borrowed for the whole call, so it can
     /// be neither read nor dropped while an operation may still write it.
-    /// Results come back through each operation's [`Ticket`]; the storage
+    /// Results come back through each operation's [`ScopedToken`]; the storage
     /// holds what the kernel wrote once the scope has returned.
     ///
     /// # Examples
@@ -161,14 +161,14 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         &mut self,
         op: O,
         storage: &'env mut O::Storage,
-    ) -> Result<Ticket<'scope, O>> {
+    ) -> Result<ScopedToken<'scope, O>> {
         let ptr: *mut O::Storage = storage;
         let ud = self.ring.alloc(true, None)?;
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr` from here on; the scope's
         // cleanup reaps the operation before returning.
         unsafe { self.ring.launch(op, ud, ptr, None, None) }?;
-        Ok(Ticket::new(ud, ptr))
+        Ok(ScopedToken::new(ud, ptr))
     }
 
     /// Queues `op` with its result in the driver's own slot storage (for
@@ -178,7 +178,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// As [`push_into`](Scope::push_into).
     #[inline(always)]
-    pub fn push<O: Op + 'env>(&mut self, op: O) -> Result<Ticket<'scope, O>>
+    pub fn push<O: Op + 'env>(&mut self, op: O) -> Result<ScopedToken<'scope, O>>
     where
         O::Storage: Sized,
     {
@@ -191,7 +191,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
             self.ring
                 .launch(op, ud, ptr, discard_of::<O>(), remake_of::<O>())
         }?;
-        Ok(Ticket::new(ud, ptr))
+        Ok(ScopedToken::new(ud, ptr))
     }
 
     /// [`push_into`](Scope::push_into) with a deadline: as
@@ -201,12 +201,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::push_with_timeout`]. Nothing is queued on error.
+    #[doc(alias = "IORING_OP_LINK_TIMEOUT")]
     pub fn push_into_with_timeout<O: Op + 'env>(
         &mut self,
         op: O,
         storage: &'env mut O::Storage,
         deadline: Timeout,
-    ) -> Result<(Ticket<'scope, O>, Ticket<'scope, LinkTimeout>)> {
+    ) -> Result<(ScopedToken<'scope, O>, ScopedToken<'scope, LinkTimeout>)> {
         let link = deadline.link()?;
         let ptr: *mut O::Storage = storage;
         let ud = self.ring.alloc(true, None)?;
@@ -215,7 +216,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // the operation and its timeout before returning.
         let lt_ud = unsafe { self.ring.launch_linked(op, ud, ptr, link, true, None) }?;
         let lt_ptr = self.ring.table_storage(lt_ud, false).cast();
-        Ok((Ticket::new(ud, ptr), Ticket::new(lt_ud, lt_ptr)))
+        Ok((ScopedToken::new(ud, ptr), ScopedToken::new(lt_ud, lt_ptr)))
     }
 
     /// Removes a pending timeout of this scope: as [`Ring::remove_timeout`].
@@ -223,17 +224,18 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::remove_timeout`].
+    #[doc(alias = "IORING_OP_TIMEOUT_REMOVE")]
     pub fn remove_timeout(
         &mut self,
-        timeout: &Ticket<'scope, Timeout>,
-    ) -> Result<Ticket<'scope, TimeoutRemove>> {
+        timeout: &ScopedToken<'scope, Timeout>,
+    ) -> Result<ScopedToken<'scope, TimeoutRemove>> {
         if timeout.done {
-            return Err(Error::InvalidParam("the ticket's result was already taken"));
+            return Err(Error::InvalidParam("the token's result was already taken"));
         }
         let remove = self.push(TimeoutRemove::new(timeout.ud))?;
         if self.ring.table_state(timeout.ud) == Some(Life::InFlight) {
             // SAFETY: the operation is in flight and its storage is the
-            // ticket's, initialised when it was pushed.
+            // token's, initialised when it was pushed.
             unsafe { mark_removed(timeout.storage) };
         }
         Ok(remove)
@@ -245,17 +247,18 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// # Errors
     ///
     /// As [`Ring::update_timeout`].
+    #[doc(alias("IORING_OP_TIMEOUT_REMOVE", "IORING_TIMEOUT_UPDATE"))]
     pub fn update_timeout(
         &mut self,
-        timeout: &Ticket<'scope, Timeout>,
+        timeout: &ScopedToken<'scope, Timeout>,
         after: Duration,
-    ) -> Result<Ticket<'scope, TimeoutUpdate>> {
+    ) -> Result<ScopedToken<'scope, TimeoutUpdate>> {
         if timeout.done {
-            return Err(Error::InvalidParam("the ticket's result was already taken"));
+            return Err(Error::InvalidParam("the token's result was already taken"));
         }
         if self.ring.table_state(timeout.ud) == Some(Life::InFlight) {
             // SAFETY: the operation is in flight and its storage is the
-            // ticket's, initialised when it was pushed.
+            // token's, initialised when it was pushed.
             unsafe { check_update(timeout.storage, after, false) }?;
         }
         self.push(TimeoutUpdate::new(timeout.ud, after, false, false))
@@ -285,7 +288,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     /// Submits and waits until every operation of this scope has its final
     /// result. Each operation's own result, error or not, waits in its
-    /// ticket for [`take`](Scope::take) (results not taken are dropped
+    /// token for [`take`](Scope::take) (results not taken are dropped
     /// when the scope ends); it is not returned here.
     ///
     /// # Errors
@@ -310,52 +313,62 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         }
     }
 
-    /// Takes one result of `ticket`'s operation: `None` while nothing has
-    /// completed. A multishot operation yields each shot in turn.
-    pub fn take<O: Op>(&mut self, ticket: &mut Ticket<'scope, O>) -> Option<Result<O::Output>> {
-        if ticket.done {
+    /// Takes one result of `token`'s operation: `None` while nothing has
+    /// completed. A multishot operation yields each shot in turn. The
+    /// scope's twin of [`Ring::take`].
+    pub fn take<O: Op>(&mut self, token: &mut ScopedToken<'scope, O>) -> Option<Result<O::Output>> {
+        if token.done {
             return None;
         }
-        let (cqe, last) = self.ring.table_take(ticket.ud)?;
-        ticket.done = last;
+        let (cqe, last) = self.ring.table_take(token.ud)?;
+        token.done = last;
         // SAFETY: the CQE was reaped, so the kernel is done with the storage
         // (caller storage borrowed for 'env, or the slot's inline buffer,
         // which stays allocated with the table).
-        Some(unsafe { O::output(cqe, ticket.storage) })
+        Some(unsafe { O::output(cqe, token.storage) })
     }
 
-    /// Submits and waits until `ticket`'s operation has its final result,
+    /// Submits and waits until `token`'s operation has its final result,
     /// and takes it.
     ///
     /// # Errors
     ///
     /// The operation's error, or the ring's ([`Error::Interrupted`] when a
-    /// signal interrupted the wait; the ticket is then spent, and its
+    /// signal interrupted the wait; the token is then spent, and its
     /// operation is cancelled when the scope ends).
     #[inline(always)]
-    pub fn wait<O: Op>(&mut self, mut ticket: Ticket<'scope, O>) -> Result<O::Output> {
+    pub fn wait<O: Op>(&mut self, mut token: ScopedToken<'scope, O>) -> Result<O::Output> {
         loop {
-            if let Some(r) = self.take(&mut ticket) {
-                if ticket.done {
+            if let Some(r) = self.take(&mut token) {
+                if token.done {
                     return r;
                 }
                 continue;
             }
-            if ticket.done {
-                return Err(Error::InvalidParam("the ticket's result was already taken"));
+            if token.done {
+                return Err(Error::InvalidParam("the token's result was already taken"));
             }
             self.ring.submit_and_wait_for(1)?;
         }
     }
 
-    /// Asks the kernel to cancel `ticket`'s operation. Its result (usually
-    /// `Os(ECANCELED)`, or the real one if it won the race) still arrives.
+    /// Asks the kernel to cancel `token`'s operation but keeps the token:
+    /// its results (usually a final `Os(ECANCELED)`, or the real one if it
+    /// won the race) still arrive, to be taken. The scope's twin of
+    /// [`Ring::cancel_keep`]; a scope has no twin of [`Ring::cancel`],
+    /// which gives the token up, since the scope's end cancels and reaps
+    /// whatever its tokens leave.
     ///
     /// # Errors
     ///
-    /// Errors of the submission a full queue forces.
-    pub fn cancel<O: Op>(&mut self, ticket: &Ticket<'scope, O>) -> Result<()> {
-        self.ring.request_cancel(ticket.ud)
+    /// [`Error::InvalidParam`] for a token whose final result was taken;
+    /// errors of the submission a full queue forces.
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
+    pub fn cancel_keep<O: Op>(&mut self, token: &ScopedToken<'scope, O>) -> Result<()> {
+        if token.done {
+            return Err(Error::InvalidParam("the token's result was already taken"));
+        }
+        self.ring.request_cancel(token.ud)
     }
 
     /// Drains the completion queue into the table (see [`Ring::reap`]).

@@ -184,7 +184,8 @@ impl RingBuilder {
     /// # Ok::<(), iofd::Error>(())
     /// ```
     #[doc(alias = "IORING_SETUP_SQPOLL")]
-    pub fn sqpoll(mut self, idle: Duration) -> RingBuilder {
+    #[must_use]
+    pub const fn sqpoll(mut self, idle: Duration) -> RingBuilder {
         self.sqpoll = Some(idle);
         self
     }
@@ -193,7 +194,8 @@ impl RingBuilder {
     /// thread to `cpu`, which must be online and one the building thread
     /// may run on.
     #[doc(alias = "IORING_SETUP_SQ_AFF")]
-    pub fn sqpoll_cpu(mut self, cpu: u32) -> RingBuilder {
+    #[must_use]
+    pub const fn sqpoll_cpu(mut self, cpu: u32) -> RingBuilder {
         self.sqpoll_cpu = Some(cpu);
         self
     }
@@ -208,7 +210,8 @@ impl RingBuilder {
     /// thread that enables the ring its issuer: `enable` must be called
     /// on the thread that built it.
     #[doc(alias = "IORING_SETUP_R_DISABLED")]
-    pub fn r_disabled(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn r_disabled(mut self, on: bool) -> RingBuilder {
         self.r_disabled = on;
         self
     }
@@ -220,7 +223,8 @@ impl RingBuilder {
     /// only the SQEs up to it; the rest stay queued for the next enter.
     /// Either way the failing SQE's operation ends with its error.
     #[doc(alias = "IORING_SETUP_SUBMIT_ALL")]
-    pub fn submit_all(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn submit_all(mut self, on: bool) -> RingBuilder {
         self.submit_all = on;
         self
     }
@@ -230,7 +234,8 @@ impl RingBuilder {
     /// instead of refused; [`Ring::sq_entries`] and [`Ring::cq_entries`]
     /// report what was set up.
     #[doc(alias = "IORING_SETUP_CLAMP")]
-    pub fn clamp(mut self, on: bool) -> RingBuilder {
+    #[must_use]
+    pub const fn clamp(mut self, on: bool) -> RingBuilder {
         self.clamp = on;
         self
     }

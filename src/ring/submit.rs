@@ -27,6 +27,7 @@ use super::orphans::{self, thread_key};
 use super::table::{BIG_BYTES, Cqe, Discard, INLINE_BYTES, Remake, Table};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 use crate::sys::time::Timespec;
 
 /// How a read pushed by [`build`] may be re-armed after a `-EAGAIN`.
@@ -161,7 +162,7 @@ where
 /// # Safety
 ///
 /// - `storage` is `O`'s storage for a live operation of `O`.
-unsafe fn remake<O: Op>(target: Target, storage: *mut u8) -> Option<(u32, squeue::Entry)>
+unsafe fn remake<O: Op>(target: Target, storage: *mut u8) -> Option<(PollFlags, squeue::Entry)>
 where
     O::Storage: Sized,
 {
@@ -380,7 +381,7 @@ impl Ring {
         ud: UserData,
         entry: squeue::Entry,
         target: Target,
-        events: u32,
+        events: PollFlags,
     ) -> Result<()> {
         let pair = [super::reap::poll_entry(target, events, ud), entry];
         // A cancel must then name the poll too.
@@ -512,7 +513,7 @@ impl Ring {
 
     /// Queues a driver-owned operation: its result lands in its slot of the
     /// completion table and waits there to be taken with
-    /// [`poll`](Ring::poll) or [`wait`](Ring::wait). Nothing is submitted
+    /// [`take`](Ring::take) or [`wait`](Ring::wait). Nothing is submitted
     /// until [`submit`](Ring::submit) (or a call that submits).
     ///
     /// # Errors

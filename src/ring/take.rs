@@ -27,7 +27,7 @@ impl Ring {
     /// or use [`wait`](Ring::wait)). A multishot operation yields each shot
     /// in turn; the token is done after the final one.
     #[inline(always)]
-    pub fn poll<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
+    pub fn take<O: Op>(&mut self, token: &mut Token<O>) -> Option<Result<O::Output>>
     where
         O::Storage: Sized,
     {
@@ -74,7 +74,7 @@ impl Ring {
     /// is returned instead. A result that comes while the cancel is on its
     /// way is dropped: code that must see every result (a child's exit
     /// status, which the kernel gives once) and may be interrupted waits
-    /// with [`poll`](Ring::poll) and [`submit_and_wait`](Ring::submit_and_wait),
+    /// with [`take`](Ring::take) and [`submit_and_wait`](Ring::submit_and_wait),
     /// which cancel nothing.
     #[inline(always)]
     pub fn wait<O: Op>(&mut self, mut token: Token<O>) -> Result<O::Output>
@@ -82,7 +82,7 @@ impl Ring {
         O::Storage: Sized,
     {
         loop {
-            if let Some(r) = self.poll(&mut token) {
+            if let Some(r) = self.take(&mut token) {
                 if !token.done {
                     // The rest of a multishot operation is given up. A
                     // cancel that cannot go out leaves it abandoned, for
@@ -142,7 +142,7 @@ impl Ring {
         O::Storage: Sized,
     {
         if self.reap_passes(false, true).is_ok() {
-            if let Some(r) = self.poll(&mut token) {
+            if let Some(r) = self.take(&mut token) {
                 if !token.done {
                     // As in `wait`.
                     let _ = self.cancel(token);
@@ -169,6 +169,7 @@ impl Ring {
     ///
     /// [`Error::InvalidParam`] for another ring's token; errors of the
     /// submission a full queue forces.
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel<O: Op>(&mut self, mut token: Token<O>) -> Result<()> {
         let ud = self.ud_of(&token)?;
         token.done = true;
@@ -204,6 +205,7 @@ impl Ring {
     /// assert_eq!(ring.wait(read), Err(Error::Os(Errno::ECANCELED)));
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel_keep<O: Op>(&mut self, token: &Token<O>) -> Result<()> {
         if token.done {
             return Err(Error::InvalidParam("the token's result was already taken"));

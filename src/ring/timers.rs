@@ -41,6 +41,7 @@ impl Ring {
     /// [`Error::InvalidParam`] for another ring's token or one whose final
     /// result was taken; [`Error::TableFull`] when the completion table is at its maximum;
     /// errors of the submission a full queue forces.
+    #[doc(alias = "IORING_OP_TIMEOUT_REMOVE")]
     pub fn remove_timeout(&mut self, timeout: &Token<Timeout>) -> Result<Token<TimeoutRemove>> {
         let target = self.own(timeout)?;
         let remove = self.push(TimeoutRemove::new(target))?;
@@ -77,6 +78,7 @@ impl Ring {
     /// count (the kernel re-arms an updated timeout without its count) and
     /// for a zero period; otherwise as
     /// [`remove_timeout`](Ring::remove_timeout).
+    #[doc(alias("IORING_OP_TIMEOUT_REMOVE", "IORING_TIMEOUT_UPDATE"))]
     pub fn update_timeout(
         &mut self,
         timeout: &Token<Timeout>,
@@ -97,6 +99,7 @@ impl Ring {
     /// [`Error::InvalidParam`] for a periodic timeout (the kernel would
     /// take the deadline as its period) or one with a completion count;
     /// otherwise as [`remove_timeout`](Ring::remove_timeout).
+    #[doc(alias("IORING_OP_TIMEOUT_REMOVE", "IORING_TIMEOUT_UPDATE"))]
     pub fn update_timeout_at(
         &mut self,
         timeout: &Token<Timeout>,
@@ -159,6 +162,7 @@ impl Ring {
     /// assert!(matches!(ring.wait(read), Err(Error::Os(e)) if e.raw() == 125)); // ECANCELED
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_LINK_TIMEOUT")]
     pub fn push_with_timeout<O: Op + 'static>(
         &mut self,
         op: O,

@@ -91,7 +91,8 @@ impl<T> WheelTimers<T> {
     /// wake-ups under `tag`, and calls [`expire`](WheelTimers::expire) for
     /// them. (A loop that never calls `expire` after the wheel's timeout
     /// fired would find a result always waiting, and never sleep.)
-    pub fn with_tag(mut self, tag: u64) -> WheelTimers<T> {
+    #[must_use]
+    pub const fn with_tag(mut self, tag: u64) -> WheelTimers<T> {
         self.tag = Some(tag);
         self
     }
@@ -239,7 +240,7 @@ impl<T> WheelTimers<T> {
                     "the wheel's ring timeout is armed on another ring",
                 ));
             }
-            while ring.poll(token).is_some() {}
+            while ring.take(token).is_some() {}
             if token.is_done() {
                 self.armed = None;
             }

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iofd::ring::io_uring::opcode;
 use iofd::ring::{BufRing, ProvidedBuf, Ring};
 use iofd::sys::Errno;
 use iofd::sys::process::{getpid, gettid, tgkill};
@@ -322,7 +321,7 @@ fn a_provided_read_of_a_closed_handle_is_refused() -> TestResult {
 #[test]
 fn a_multishot_read_is_accepted_and_gives_its_first_shot() -> TestResult {
     let mut ring = Ring::new(4)?;
-    if !ring.is_supported(opcode::ReadMulti::CODE) {
+    if !ring.is_supported(iofd::ring::Opcode::READ_MULTISHOT) {
         println!("skipped: the kernel lacks IORING_OP_READ_MULTISHOT (6.7)");
         return Ok(());
     }
@@ -331,7 +330,7 @@ fn a_multishot_read_is_accepted_and_gives_its_first_shot() -> TestResult {
     efd.signal(4)?;
     let mut token = ring.push(efd.read_multishot_op_shared(&bufs))?;
     ring.submit_and_wait(1)?;
-    let buf = ring.poll(&mut token).expect("a first shot")?;
+    let buf = ring.take(&mut token).expect("a first shot")?;
     assert_eq!(buf.counter(), Some(4));
     assert!(!token.is_done(), "a multishot read goes on");
     drop(buf);

@@ -49,7 +49,7 @@ fn kill_and_reap(p: &PidFd) {
 
 fn ring() -> Option<Ring> {
     let ring = Ring::new(16).expect("ring");
-    if !ring.is_supported(io_uring::opcode::WaitId::CODE) {
+    if !ring.is_supported(iofd::ring::Opcode::WAITID) {
         eprintln!("skipped: the kernel has no IORING_OP_WAITID");
         return None;
     }

@@ -179,7 +179,7 @@ fn a_multishot_direct_accept_fills_the_table_then_reports_enfile() -> TestResult
             conns.len()
         );
         ring.submit_and_wait(1)?;
-        while let Some(r) = ring.poll(&mut t) {
+        while let Some(r) = ring.take(&mut t) {
             match r {
                 Ok(conn) => conns.push(conn),
                 Err(e) => end = Some(e),

@@ -42,7 +42,7 @@ fn kill_and_reap(p: &PidFd) {
 #[test]
 fn a_deadline_that_cancels_a_waitid_expires() {
     let mut ring = Ring::new(8).expect("ring");
-    if !ring.is_supported(io_uring::opcode::WaitId::CODE) {
+    if !ring.is_supported(iofd::ring::Opcode::WAITID) {
         eprintln!("skipped: the kernel has no IORING_OP_WAITID");
         return;
     }
@@ -182,7 +182,7 @@ fn a_wait_never_sleeps_on_a_result_already_in_the_table() -> iofd::Result<()> {
     // The documented form: wait, then take what came.
     while !t.is_done() {
         ring.submit_and_wait(1)?;
-        while let Some(r) = ring.poll(&mut t) {
+        while let Some(r) = ring.take(&mut t) {
             last = Some(r?);
         }
     }
@@ -271,7 +271,7 @@ fn a_dropped_token_lets_its_result_go() -> iofd::Result<()> {
     let mut t = ring.push(Timeout::after(30 * MS))?;
     let enters = ring.enters();
     ring.submit_and_wait(1)?;
-    assert_eq!(ring.poll(&mut t), Some(Ok(TimeoutResult::Fired)));
+    assert_eq!(ring.take(&mut t), Some(Ok(TimeoutResult::Fired)));
     assert!(
         ring.enters() - enters <= 3,
         "{} enters",
@@ -298,7 +298,7 @@ fn a_dropped_multishot_token_leaves_no_shot_to_spin_on() -> iofd::Result<()> {
     // shots are nobody's: they do not keep the waits from sleeping.
     let mut t = ring.push(Timeout::after(30 * MS))?;
     let enters = ring.enters();
-    while ring.poll(&mut t).is_none() {
+    while ring.take(&mut t).is_none() {
         ring.submit_and_wait(1)?;
     }
     // A wake per 1 ms shot at most, not a spin.
@@ -317,7 +317,7 @@ fn cancelling_a_spent_token_touches_no_other_operation() {
     let mut first = ring.push(efd.read_op_shared()).unwrap();
     efd.signal(1).unwrap();
     ring.submit_and_wait(1).unwrap();
-    assert_eq!(ring.poll(&mut first), Some(Ok(1)));
+    assert_eq!(ring.take(&mut first), Some(Ok(1)));
     // The next read takes the freed slot; the spent token names its old
     // generation.
     let second = ring.push(efd.read_op_shared()).unwrap();

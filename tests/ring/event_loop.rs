@@ -44,10 +44,10 @@ fn tags_come_in_completion_order_across_mixed_ops() {
     let tags: Vec<u64> = rest.iter().map(|c| c.tag).collect();
     assert_eq!(tags, [3, 2, 1], "the early timeout, the read, the late one");
     // Each announced result is there to take, O(1), by its token.
-    assert_eq!(ring.poll(&mut nop), Some(Ok(())));
-    assert_eq!(ring.poll(&mut early), Some(Ok(TimeoutResult::Fired)));
-    assert_eq!(ring.poll(&mut read), Some(Ok(9)));
-    assert_eq!(ring.poll(&mut late), Some(Ok(TimeoutResult::Fired)));
+    assert_eq!(ring.take(&mut nop), Some(Ok(())));
+    assert_eq!(ring.take(&mut early), Some(Ok(TimeoutResult::Fired)));
+    assert_eq!(ring.take(&mut read), Some(Ok(9)));
+    assert_eq!(ring.take(&mut late), Some(Ok(TimeoutResult::Fired)));
     assert_eq!(ring.wait(plain), Ok(()));
     assert_eq!(ring.next_completion(), None);
 }
@@ -78,10 +78,10 @@ fn every_multishot_result_is_announced_and_taken_in_order() {
     while let Some(c) = ring.next_completion() {
         assert_eq!(c.tag, 5);
         announced += 1;
-        assert_eq!(ring.poll(&mut every), Some(Ok(TimeoutResult::Fired)));
+        assert_eq!(ring.take(&mut every), Some(Ok(TimeoutResult::Fired)));
     }
     assert!(announced >= 10, "{announced} shots");
-    assert_eq!(ring.poll(&mut every), None, "each taken once");
+    assert_eq!(ring.take(&mut every), None, "each taken once");
     ring.cancel(every).unwrap();
 }
 
@@ -98,9 +98,9 @@ fn a_raw_sqe_result_comes_with_its_tag() {
     let mut failed = unsafe { ring.push_raw_tagged(&bad, 3) }.unwrap();
     let tags: Vec<u64> = completions(&mut ring, 3).iter().map(|c| c.tag).collect();
     assert_eq!(tags, [1, 2, 3]);
-    let cqe = ring.poll(&mut raw).unwrap().unwrap();
+    let cqe = ring.take(&mut raw).unwrap().unwrap();
     assert_eq!((cqe.res, cqe.more()), (0, false));
-    let cqe = ring.poll(&mut failed).unwrap().unwrap();
+    let cqe = ring.take(&mut failed).unwrap().unwrap();
     assert_eq!(cqe.result(), Err(Error::Os(iofd::sys::Errno::EBADF)));
     assert_eq!(ring.wait(typed), Ok(()));
     assert_eq!(ring.stale_completions(), 0, "no raw CQE thrown away");
@@ -298,7 +298,7 @@ fn cancel_keep_lets_the_owner_take_the_end_of_every_kind_of_stream() {
     assert_eq!(ring.wait(read), Err(Error::Os(iofd::sys::Errno::ECANCELED)));
     let mut every = every;
     let mut last = None;
-    while let Some(r) = ring.poll(&mut every) {
+    while let Some(r) = ring.take(&mut every) {
         last = Some(r);
     }
     assert_eq!(last, Some(Ok(TimeoutResult::Cancelled)));

@@ -221,7 +221,7 @@ fn another_loop_sleeps_on_the_eventfd_wakes_and_reaps() {
                 wakeups += 1;
                 // ...then reap and look.
                 ring.reap().unwrap();
-                if let Some(r) = ring.poll(&mut token) {
+                if let Some(r) = ring.take(&mut token) {
                     return (r, wakeups);
                 }
                 assert!(wakeups < 100, "woken without a result");
@@ -289,7 +289,7 @@ fn an_epoll_loop_on_a_coop_taskrun_ring_wakes_for_each_batch() {
             let _ = notify.wait();
             ring.reap().unwrap();
             for (t, slot) in tokens.iter_mut().zip(results.iter_mut()) {
-                if let Some(r) = ring.poll(t) {
+                if let Some(r) = ring.take(t) {
                     *slot = Some(r.unwrap());
                 }
             }

@@ -17,7 +17,7 @@ fn take_all<O: iofd::ring::Op>(
 ) where
     O::Storage: Sized,
 {
-    while let Some(r) = ring.poll(token) {
+    while let Some(r) = ring.take(token) {
         out.push(r);
     }
 }
@@ -109,7 +109,7 @@ fn a_stream_that_ends_by_itself_is_told_from_a_cancelled_one() {
         assert!(Instant::now() < deadline);
         efd.signal(1).unwrap();
         ring.submit_and_wait(1).unwrap();
-        while let Some(r) = ring.poll(&mut stream) {
+        while let Some(r) = ring.take(&mut stream) {
             match r {
                 Ok(buf) => held.push(buf),
                 Err(e) => end = Some(e),

@@ -82,7 +82,7 @@ fn a_multishot_accept_takes_a_thousand_connections_with_none_lost() -> TestResul
         ring.submit_and_wait(1)?;
         while let Some(c) = ring.next_completion() {
             assert_eq!(c.tag, 7);
-            let stream = ring.poll(&mut t).expect("announced")?;
+            let stream = ring.take(&mut t).expect("announced")?;
             peers.push(stream.peer_addr()?);
         }
         if t.is_done() {
@@ -129,7 +129,7 @@ fn a_mebibyte_goes_through_owned_buffers() -> TestResult {
     while got.len() < LEN {
         ring.submit_and_wait(1)?;
         if let Some(t) = send.as_mut() {
-            if let Some(r) = ring.poll(t) {
+            if let Some(r) = ring.take(t) {
                 // A short send: the rest goes from the same buffer.
                 let (n, buf) = r?;
                 sent += n?;
@@ -139,7 +139,7 @@ fn a_mebibyte_goes_through_owned_buffers() -> TestResult {
             }
         }
         if let Some(t) = recv.as_mut() {
-            if let Some(r) = ring.poll(t) {
+            if let Some(r) = ring.take(t) {
                 let (n, buf) = r?;
                 assert!(n? > 0);
                 got.extend_from_slice(&buf);
@@ -172,7 +172,7 @@ fn a_multishot_recv_runs_out_of_buffers_and_starts_again() -> TestResult {
         a.write(b"0123456789")?;
         std::thread::sleep(Duration::from_millis(5));
         ring.submit_and_wait(0)?;
-        match ring.poll(&mut t) {
+        match ring.take(&mut t) {
             Some(Ok(buf)) => held.push(buf.expect("data, not the end")),
             Some(Err(e)) => break e,
             None => {}
@@ -185,14 +185,14 @@ fn a_multishot_recv_runs_out_of_buffers_and_starts_again() -> TestResult {
     held.clear();
     let mut t = ring.push(b.recv_multi_op_shared(&bufs))?;
     ring.submit_and_wait(1)?;
-    let buf = ring.poll(&mut t).expect("the waiting message")?;
+    let buf = ring.take(&mut t).expect("the waiting message")?;
     assert_eq!(buf.as_deref(), Some(&b"0123456789"[..]));
     drop(buf);
     // The peer goes: the stream's final result is `None`.
     drop(a);
     ring.submit_and_wait(1)?;
     assert_eq!(
-        ring.poll(&mut t).map(|r| r.map(|b| b.is_none())),
+        ring.take(&mut t).map(|r| r.map(|b| b.is_none())),
         Some(Ok(true))
     );
     assert!(t.is_done());
@@ -232,7 +232,7 @@ fn a_dropped_multishot_recv_gives_every_buffer_back() -> TestResult {
         a.write(b"y")?;
         std::thread::sleep(Duration::from_millis(2));
         ring.submit_and_wait(0)?;
-        while let Some(r) = ring.poll(&mut t) {
+        while let Some(r) = ring.take(&mut t) {
             held.push(r?.expect("data"));
         }
     }
@@ -377,7 +377,7 @@ fn a_zero_copy_send_comes_back_once_with_its_buffer() -> TestResult {
         while ring.next_completion().is_some() {
             announced += 1;
         }
-        if let Some(r) = ring.poll(&mut t) {
+        if let Some(r) = ring.take(&mut t) {
             let (n, buf) = r?;
             assert_eq!(n?, data.len());
             assert_eq!(buf, data, "the buffer comes back whole");

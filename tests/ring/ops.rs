@@ -12,15 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iofd::ring::ops::{Cancel, Nop, Timeout};
-use iofd::ring::{Cqe, Fixed, Op, Ring, UserData};
+use iofd::ring::{Cqe, Fixed, Op, Opcode, Ring, UserData};
 use iofd::sys::Errno;
 use iofd::sys::pipe::{PipeFlags, pipe2};
 use iofd::sys::process::getppid;
 use iofd::sys::uring::Features;
 use iofd::{Error, EventFd, Fd, MemFd, PidFd, Signal, TimerFd};
-
-/// `IORING_OP_WAITID`.
-const OP_WAITID: u8 = io_uring::opcode::WaitId::CODE;
 
 /// A non-blocking, close-on-exec pipe as `(read end, write end)`.
 fn pipe() -> (Fd, Fd) {
@@ -156,7 +153,7 @@ fn eventfd_driver_owned_read_rearmed_and_taken_from_its_slot() {
     ring.submit().unwrap();
     ring.reap().unwrap();
     ring.submit().unwrap();
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     assert_eq!(Arc::strong_count(&efd), 2, "the slot keeps the handle");
     efd.signal(3).unwrap();
     assert_eq!(ring.wait(token), Ok(3));
@@ -282,7 +279,7 @@ fn pidfd_exit_op_completes_when_the_child_is_killed() {
 #[test]
 fn pidfd_wait_op_returns_the_exit_status() {
     let mut ring = Ring::new(8).unwrap();
-    if !ring.is_supported(OP_WAITID) {
+    if !ring.is_supported(Opcode::WAITID) {
         eprintln!("skipped: the kernel lacks IORING_OP_WAITID");
         return;
     }
@@ -305,7 +302,7 @@ fn pidfd_wait_op_returns_the_exit_status() {
     let mut token = ring.push(p.wait_op_shared()).unwrap();
     ring.submit().unwrap();
     ring.reap().unwrap();
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     p.send_signal(Signal::KILL).unwrap();
     let status = ring.wait(token).unwrap();
     assert_eq!((status.code(), status.signal()), (None, Some(9)));
@@ -315,7 +312,7 @@ fn pidfd_wait_op_returns_the_exit_status() {
 #[test]
 fn pidfd_wait_op_of_a_non_child_is_echild() {
     let mut ring = Ring::new(8).unwrap();
-    if !ring.is_supported(OP_WAITID) {
+    if !ring.is_supported(Opcode::WAITID) {
         eprintln!("skipped: the kernel lacks IORING_OP_WAITID");
         return;
     }
@@ -591,9 +588,10 @@ fn ring_cancel_of_an_armed_pidfd_poll() {
 #[test]
 fn opcode_probe() {
     let ring = Ring::new(8).unwrap();
-    assert!(ring.is_supported(io_uring::opcode::Nop::CODE));
-    assert!(ring.is_supported(io_uring::opcode::Read::CODE));
-    assert!(!ring.is_supported(255));
+    assert!(ring.is_supported(Opcode::NOP));
+    assert!(ring.is_supported(Opcode::READ));
+    assert!(ring.is_supported(Opcode::new(io_uring::opcode::Read::CODE)));
+    assert!(!ring.is_supported(Opcode::new(255)));
 }
 
 /// An operation whose opcode no kernel has (255), to be refused by the
@@ -605,7 +603,7 @@ struct Unknown;
 unsafe impl Op for Unknown {
     type Storage = u64;
     type Output = ();
-    const CODE: u8 = 255;
+    const CODE: Opcode = Opcode::new(255);
     const NAME: &'static str = "unknown (opcode 255)";
 
     fn entry(&self, _storage: *mut u64) -> io_uring::squeue::Entry {
@@ -677,13 +675,13 @@ fn defer_taskrun_reap_runs_the_deferred_completion_of_an_armed_read() {
     let mut token = ring.push(efd.read_op_shared()).unwrap();
     ring.submit().unwrap();
     ring.reap().unwrap();
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     efd.signal(5).unwrap();
     // The completion is deferred work now: `reap` alone must run it.
     let deadline = Instant::now() + Duration::from_secs(5);
     let got = loop {
         ring.reap().unwrap();
-        if let Some(r) = ring.poll(&mut token) {
+        if let Some(r) = ring.take(&mut token) {
             break r;
         }
         assert!(
@@ -852,7 +850,7 @@ fn fixed_timerfd_and_pidfd() {
 
     let mut exit = ring.push(Fixed::<PidFd>::new(1).exit_op()).unwrap();
     settle_some(&mut ring);
-    assert!(ring.poll(&mut exit).is_none(), "the child still runs");
+    assert!(ring.take(&mut exit).is_none(), "the child still runs");
     p.send_signal(Signal::KILL).unwrap();
     assert_eq!(ring.wait(exit), Ok(()));
     assert_eq!(reap(&p).signal(), Some(9));

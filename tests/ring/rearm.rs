@@ -4,10 +4,12 @@
 //! operation that asks for `RWF_NOWAIT`, which makes the kernel answer
 //! `-EAGAIN` while the counter is zero.
 
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use iofd::ring::io_uring::{opcode, squeue, types};
-use iofd::ring::{Cqe, Op, Ring, Target};
+use iofd::ring::ops::PollFlags;
+use iofd::ring::{Cqe, Op, Opcode, Ring, Target};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
 
@@ -22,7 +24,7 @@ struct NowaitRead(Arc<EventFd>);
 unsafe impl Op for NowaitRead {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "nowait eventfd read";
 
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
@@ -33,9 +35,8 @@ unsafe impl Op for NowaitRead {
             .build()
     }
 
-    fn rearm(&self) -> Option<(Target, u32)> {
-        use std::os::fd::AsRawFd;
-        Some((Target::Fd(self.0.as_raw_fd()), 0x1))
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
+        Some((Target::fd(&*self.0), PollFlags::IN))
     }
 
     fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
@@ -58,7 +59,7 @@ struct NowaitNoRearm(NowaitRead);
 unsafe impl Op for NowaitNoRearm {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "nowait eventfd read, no re-arm";
 
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
@@ -85,7 +86,7 @@ fn nowait_entry(target: Target, storage: *mut u64) -> Option<squeue::Entry> {
     let Target::Fd(fd) = target else {
         return None;
     };
-    let read = opcode::Read::new(types::Fd(fd), storage.cast(), 8)
+    let read = opcode::Read::new(types::Fd(fd.as_raw_fd()), storage.cast(), 8)
         .offset(u64::MAX)
         .rw_flags(RWF_NOWAIT);
     Some(read.build())
@@ -95,7 +96,7 @@ fn nowait_entry(target: Target, storage: *mut u64) -> Option<squeue::Entry> {
 unsafe impl<const REFUSE: bool> Op for NowaitRebuilt<REFUSE> {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "nowait eventfd read, rebuilt";
     const REBUILDS: bool = true;
 
@@ -103,15 +104,15 @@ unsafe impl<const REFUSE: bool> Op for NowaitRebuilt<REFUSE> {
         self.0.entry(storage)
     }
 
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         self.0.rearm()
     }
 
-    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(PollFlags, squeue::Entry)> {
         if REFUSE {
             return None;
         }
-        Some((0x1, nowait_entry(target, storage)?))
+        Some((PollFlags::IN, nowait_entry(target, storage)?))
     }
 
     fn into_keep(self) -> Option<Arc<dyn std::os::fd::AsFd + Send + Sync>> {
@@ -130,7 +131,7 @@ fn a_read_that_rebuilds_its_sqe_is_rearmed_from_its_slot() -> iofd::Result<()> {
     let efd = Arc::new(EventFd::new(0)?);
     let mut t = ring.push(NowaitRebuilt::<false>(NowaitRead(efd.clone())))?;
     ring.submit_and_wait(1)?;
-    assert!(ring.poll(&mut t).is_none(), "EAGAIN must not be delivered");
+    assert!(ring.take(&mut t).is_none(), "EAGAIN must not be delivered");
     efd.signal(4)?;
     assert_eq!(ring.wait(t)?, 4);
     assert_eq!((ring.in_flight(), ring.stale_completions()), (0, 0));
@@ -163,7 +164,7 @@ fn an_eagain_read_is_rearmed_and_completes_when_signalled() -> iofd::Result<()> 
     let efd = Arc::new(EventFd::new(0)?);
     let mut t = ring.push(NowaitRead(efd.clone()))?;
     ring.submit_and_wait(1)?; // the -EAGAIN comes back and is re-armed
-    assert!(ring.poll(&mut t).is_none(), "EAGAIN must not be delivered");
+    assert!(ring.take(&mut t).is_none(), "EAGAIN must not be delivered");
     assert_eq!(ring.in_flight(), 1);
     efd.signal(9)?;
     assert_eq!(ring.wait(t)?, 9);
@@ -208,7 +209,7 @@ fn a_scoped_cancel_before_the_eagain_is_reaped_ends_the_read() -> iofd::Result<(
         let t = s.push_into(NowaitRead(Arc::clone(&efd)), &mut v)?;
         // The -EAGAIN is now in the completion queue, not yet reaped.
         s.submit()?;
-        s.cancel(&t)?;
+        s.cancel_keep(&t)?;
         s.wait(t)
     });
     assert_eq!(r, Err(Error::Os(Errno::ECANCELED)));
@@ -248,7 +249,7 @@ fn a_token_from_another_ring_is_refused() -> iofd::Result<()> {
     a.submit_and_wait(1)?;
     let _other = b.push(efd.read_op_shared())?;
     assert_eq!(
-        b.poll(&mut t),
+        b.take(&mut t),
         Some(Err(Error::InvalidParam(
             "the token belongs to another ring"
         )))
@@ -278,7 +279,7 @@ fn a_rearm_pair_reaches_the_kernel_in_one_submission() -> iofd::Result<()> {
     ring.wait(nop)?;
     efd.signal(4)?;
     loop {
-        if let Some(v) = ring.poll(&mut t) {
+        if let Some(v) = ring.take(&mut t) {
             assert_eq!(v?, 4);
             break;
         }
@@ -301,7 +302,7 @@ struct Panics;
 unsafe impl Op for Panics {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "panicking op";
 
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -348,7 +349,7 @@ struct KeepsGrenade(Arc<Grenade>);
 unsafe impl Op for KeepsGrenade {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "nop keeping a grenade";
 
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {

@@ -1,4 +1,4 @@
-//! Scopes: caller-owned storage, tickets, and cleanup on every way out
+//! Scopes: caller-owned storage, tokens, and cleanup on every way out
 //! (normal return, `?`, panic).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -104,7 +104,7 @@ fn a_scope_returning_normally_cancels_what_it_left_in_flight() {
 }
 
 #[test]
-fn tickets_take_once_and_wait_consumes() {
+fn scoped_tokens_take_once_and_wait_consumes() {
     let mut ring = Ring::new(8).unwrap();
     let efd = EventFd::new(0).unwrap();
     let ready = EventFd::new(4).unwrap();
@@ -121,7 +121,7 @@ fn tickets_take_once_and_wait_consumes() {
         assert_eq!(s.take(&mut r), None, "a result is taken once");
         assert_eq!(
             s.wait(r),
-            Err(Error::InvalidParam("the ticket's result was already taken"))
+            Err(Error::InvalidParam("the token's result was already taken"))
         );
         assert!(s.take(&mut t).is_none());
         efd.signal(8)?;
@@ -133,29 +133,43 @@ fn tickets_take_once_and_wait_consumes() {
 }
 
 #[test]
-fn scope_cancel_delivers_ecanceled_to_the_ticket() {
+fn scope_cancel_delivers_ecanceled_to_the_token() {
     let mut ring = Ring::new(8).unwrap();
     let efd = EventFd::new(0).unwrap();
     let mut v = 1u64;
     let r = ring.scope(|s| {
         let t = s.push_into(efd.read_op(), &mut v)?;
         s.submit()?;
-        s.cancel(&t)?;
+        s.cancel_keep(&t)?;
         s.wait(t)
     });
     assert_eq!(r, Err(Error::Os(Errno::ECANCELED)));
     assert_eq!(v, 1);
     assert_eq!(ring.in_flight(), 0);
 
-    // Cancelling a ticket whose result has come changes nothing.
+    // Cancelling a token whose result has come changes nothing.
     let ready = EventFd::new(2).unwrap();
     let r = ring.scope(|s| {
         let t = s.push(ready.read_op())?;
         s.submit_and_wait(1)?;
-        s.cancel(&t)?;
+        s.cancel_keep(&t)?;
         s.wait(t)
     });
     assert_eq!(r, Ok(2));
+
+    // One whose final result was taken is refused, as by the ring's
+    // `cancel_keep`.
+    let taken = EventFd::new(5).unwrap();
+    let r = ring.scope(|s| {
+        let mut t = s.push(taken.read_op())?;
+        s.submit_and_wait(1)?;
+        assert_eq!(s.take(&mut t), Some(Ok(5)));
+        s.cancel_keep(&t)
+    });
+    assert_eq!(
+        r,
+        Err(Error::InvalidParam("the token's result was already taken"))
+    );
 }
 
 #[test]
@@ -205,7 +219,7 @@ fn storage_holds_the_results_after_the_scope() {
 }
 
 #[test]
-fn submit_and_wait_all_returns_with_errors_left_in_tickets() {
+fn submit_and_wait_all_returns_with_errors_left_in_tokens() {
     let mut ring = Ring::new(8).unwrap();
     let ok = EventFd::new(1).unwrap();
     // A memfd opened read-only through /proc: writing it is EBADF.

@@ -16,6 +16,22 @@ fn build_error(b: RingBuilder) -> Error {
     b.build().expect_err("the builder must refuse")
 }
 
+/// A ring's options, fixed at compile time: the setters are `const`.
+const SMALL: RingBuilder = Ring::builder(4)
+    .cq_entries(16)
+    .capacity(256)
+    .max_capacity(1024)
+    .clamp(true);
+
+#[test]
+fn a_builder_made_in_a_const_builds_the_ring_it_names() {
+    let ring = SMALL.build().unwrap();
+    assert_eq!(ring.sq_entries(), 4);
+    assert_eq!(ring.cq_entries(), 16);
+    assert_eq!(ring.capacity(), 256);
+    assert_eq!(ring.max_capacity(), 1024);
+}
+
 #[test]
 fn a_disabled_ring_refuses_pushes_submits_and_waits_until_enabled() {
     let mut ring = Ring::builder(8).r_disabled(true).build().unwrap();
@@ -110,7 +126,7 @@ fn submit_past_a_failing_sqe(submit_all: bool) -> (usize, usize) {
     let submitted = ring.submit().unwrap();
     let reaped = ring.reap().unwrap();
     let cqe = ring
-        .poll(&mut bad)
+        .take(&mut bad)
         .expect("the failing SQE completed")
         .unwrap();
     assert_eq!(cqe.result(), Err(Error::InvalidParam(Error::KERNEL_EINVAL)));

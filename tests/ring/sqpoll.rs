@@ -77,7 +77,7 @@ fn a_multishot_stream_delivers_in_order_and_ends_on_cancel() {
         let mut fired = 0;
         while fired < 5 {
             ring.submit_and_wait(1).unwrap();
-            while let Some(r) = ring.poll(&mut every) {
+            while let Some(r) = ring.take(&mut every) {
                 assert_eq!(r, Ok(TimeoutResult::Fired));
                 fired += 1;
             }
@@ -85,7 +85,7 @@ fn a_multishot_stream_delivers_in_order_and_ends_on_cancel() {
         ring.cancel_keep(&every).unwrap();
         ring.wait_idle().unwrap();
         let mut last = None;
-        while let Some(r) = ring.poll(&mut every) {
+        while let Some(r) = ring.take(&mut every) {
             last = Some(r);
         }
         assert_eq!(last, Some(Ok(TimeoutResult::Cancelled)));
@@ -98,12 +98,12 @@ fn a_multishot_stream_delivers_in_order_and_ends_on_cancel() {
         ring.submit().unwrap();
         bell.signal(1).unwrap();
         ring.submit_and_wait(1).unwrap();
-        let events = ring.poll(&mut polls).expect("a readiness").unwrap();
+        let events = ring.take(&mut polls).expect("a readiness").unwrap();
         assert!(events.contains(PollFlags::IN));
         ring.cancel_keep(&polls).unwrap();
         ring.wait_idle().unwrap();
         let mut last = None;
-        while let Some(r) = ring.poll(&mut polls) {
+        while let Some(r) = ring.take(&mut polls) {
             last = Some(r);
         }
         assert_eq!(last, Some(Err(Error::Os(Errno::ECANCELED))));

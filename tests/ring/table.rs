@@ -39,7 +39,7 @@ fn a_late_cqe_of_a_freed_slot_is_stale_and_reaches_nobody() {
     raw_nop(&mut ring, old.raw());
     assert_eq!(ring.stale_completions(), 1);
     assert!(
-        ring.poll(&mut second).is_none(),
+        ring.take(&mut second).is_none(),
         "not delivered to the new owner"
     );
     assert_eq!(ring.in_flight(), 1);
@@ -54,7 +54,7 @@ fn a_late_cqe_of_a_freed_slot_is_stale_and_reaches_nobody() {
     raw_nop(&mut ring, tag(5, 1));
     raw_nop(&mut ring, tag(u64::from(u32::MAX), 0));
     assert_eq!(ring.stale_completions(), 4);
-    assert!(ring.poll(&mut second).is_none());
+    assert!(ring.take(&mut second).is_none());
 
     // The real owner still gets its own result.
     efd.signal(11).unwrap();
@@ -72,7 +72,7 @@ fn reserved_tags_are_consumed_and_aux_tags_of_freed_slots_are_stale() {
     raw_nop(&mut ring, UserData::WAKE.raw());
     raw_nop(&mut ring, UserData::CANCEL.raw());
     assert_eq!(ring.stale_completions(), 0);
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     let tag = token.user_data();
     efd.signal(1).unwrap();
     assert_eq!(ring.wait(token), Ok(1));
@@ -118,9 +118,9 @@ fn a_table_at_its_max_is_full_and_taking_frees_a_slot() {
     assert_eq!(ring.capacity(), 4, "never past its max");
 
     let mut t = tokens.pop().unwrap();
-    assert_eq!(ring.poll(&mut t), Some(Ok(())));
+    assert_eq!(ring.take(&mut t), Some(Ok(())));
     assert!(t.is_done());
-    assert_eq!(ring.poll(&mut t), None, "taken once");
+    assert_eq!(ring.take(&mut t), None, "taken once");
     let again = ring.push(Nop::new()).unwrap();
     assert_eq!(ring.wait(again), Ok(()));
     for t in tokens {
@@ -140,7 +140,7 @@ fn a_table_at_its_max_is_full_and_taking_frees_a_slot() {
     let mut sum = 0;
     for mut t in reads {
         // Only one read can take the counter; cancel the rest.
-        match ring.poll(&mut t) {
+        match ring.take(&mut t) {
             Some(r) => sum += r.unwrap(),
             None => ring.cancel(t).unwrap(),
         }
@@ -233,11 +233,11 @@ fn a_batch_is_submitted_and_waited_for_in_one_enter() {
     assert_eq!(ring.enters(), 1, "one io_uring_enter submitted and waited");
     // Every result is there to take, with no further syscall.
     for t in &mut nops {
-        assert_eq!(ring.poll(t), Some(Ok(())));
+        assert_eq!(ring.take(t), Some(Ok(())));
     }
     let values: Vec<u64> = reads
         .iter_mut()
-        .map(|t| ring.poll(t).unwrap().unwrap())
+        .map(|t| ring.take(t).unwrap().unwrap())
         .collect();
     assert_eq!(values, (1..=16).collect::<Vec<u64>>());
     assert_eq!(ring.enters(), 1);
@@ -280,9 +280,9 @@ fn cq_overflow_loses_nothing() {
     let mut values = vec![0u64; N];
     let results = ring
         .scope(|s| {
-            let mut tickets = Vec::with_capacity(N);
+            let mut tokens = Vec::with_capacity(N);
             for v in values.iter_mut() {
-                tickets.push(s.push_into(efd.read_op(), v)?);
+                tokens.push(s.push_into(efd.read_op(), v)?);
             }
             s.submit()?;
             s.reap()?;
@@ -292,7 +292,7 @@ fn cq_overflow_loses_nothing() {
             efd.signal(N as u64)?;
             s.submit_and_wait_all()?;
             let mut results = Vec::with_capacity(N);
-            for t in tickets.iter_mut() {
+            for t in tokens.iter_mut() {
                 results.push(s.take(t).expect("every read completed")?);
                 assert!(t.is_done());
                 assert!(s.take(t).is_none(), "exactly once");
@@ -321,7 +321,7 @@ fn cq_overflow_of_driver_owned_nops() {
     ring.reap().unwrap();
     let mut got = 0;
     for t in tokens.iter_mut() {
-        if let Some(r) = ring.poll(t) {
+        if let Some(r) = ring.take(t) {
             r.unwrap();
             got += 1;
         }
@@ -350,9 +350,9 @@ fn cq_overflow_loses_nothing_with_defer_taskrun() {
     let mut values = vec![0u64; N];
     let count = ring
         .scope(|s| {
-            let mut tickets = Vec::with_capacity(N);
+            let mut tokens = Vec::with_capacity(N);
             for v in values.iter_mut() {
-                tickets.push(s.push_into(efd.read_op(), v)?);
+                tokens.push(s.push_into(efd.read_op(), v)?);
             }
             s.submit()?;
             efd.signal(N as u64)?;
@@ -368,7 +368,7 @@ fn cq_overflow_loses_nothing_with_defer_taskrun() {
                 s.reap()?;
             }
             let mut count = 0;
-            for t in tickets.iter_mut() {
+            for t in tokens.iter_mut() {
                 assert_eq!(s.take(t), Some(Ok(1)));
                 assert!(s.take(t).is_none(), "exactly once");
                 count += 1;

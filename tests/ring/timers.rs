@@ -78,7 +78,7 @@ fn a_periodic_timer_delivers_exactly_its_shots() {
     let mut shots = 0u32;
     while !token.is_done() {
         ring.submit_and_wait(1).expect("wait");
-        while let Some(r) = ring.poll(&mut token) {
+        while let Some(r) = ring.take(&mut token) {
             assert_eq!(r.expect("shot"), TimeoutResult::Fired);
             shots += 1;
             // Shot n comes no earlier than n periods after the push.
@@ -86,7 +86,7 @@ fn a_periodic_timer_delivers_exactly_its_shots() {
         }
     }
     assert_eq!(shots, 5);
-    assert!(ring.poll(&mut token).is_none());
+    assert!(ring.take(&mut token).is_none());
     assert_eq!(ring.in_flight(), 0);
 }
 
@@ -97,7 +97,7 @@ fn an_unbounded_periodic_timer_runs_until_removed() {
     let mut shots = 0;
     while shots < 4 {
         ring.submit_and_wait(1).expect("wait");
-        while let Some(r) = ring.poll(&mut token) {
+        while let Some(r) = ring.take(&mut token) {
             assert_eq!(r.expect("shot"), TimeoutResult::Fired);
             shots += 1;
         }
@@ -109,7 +109,7 @@ fn an_unbounded_periodic_timer_runs_until_removed() {
     // removal ends it.
     let mut last = None;
     while !token.is_done() {
-        match ring.poll(&mut token) {
+        match ring.take(&mut token) {
             Some(r) => last = Some(r.expect("result")),
             None => {
                 ring.submit_and_wait(1).expect("wait");
@@ -131,7 +131,7 @@ fn shots_not_yet_taken_survive_a_removal() {
     assert_eq!(ring.wait(remove), Ok(()));
     let mut results = Vec::new();
     while !token.is_done() {
-        match ring.poll(&mut token) {
+        match ring.take(&mut token) {
             Some(r) => results.push(r.expect("result")),
             None => {
                 ring.submit_and_wait(1).expect("wait");
@@ -225,7 +225,7 @@ fn removing_or_updating_a_fired_timeout_finds_nothing() {
         Err(Some(Errno::ENOENT.raw()))
     );
     assert_eq!(
-        ring.poll(&mut token).expect("result").expect("fired"),
+        ring.take(&mut token).expect("result").expect("fired"),
         TimeoutResult::Fired
     );
     // Taken: the token has nothing left to remove or update.
@@ -449,7 +449,7 @@ fn a_cancelled_timeout_reports_cancelled() {
             .push(Timeout::after(Duration::from_secs(60)))
             .expect("push");
         s.submit().expect("submit");
-        s.cancel(&t).expect("cancel");
+        s.cancel_keep(&t).expect("cancel");
         assert_eq!(s.wait(t).expect("result"), TimeoutResult::Cancelled);
     });
 }
@@ -496,7 +496,7 @@ fn one_hundred_thousand_timers_on_one_ring_each_fire_once() {
         ring.submit_and_wait(1).expect("wait");
         for slot in pending.iter_mut() {
             if let Some((token, d)) = slot {
-                if let Some(r) = ring.poll(token) {
+                if let Some(r) = ring.take(token) {
                     assert_eq!(r.expect("timer"), TimeoutResult::Fired);
                     assert!(start.elapsed() >= *d, "early");
                     assert!(token.is_done());
@@ -688,7 +688,7 @@ fn one_reap_runs_all_deferred_timer_completions() {
     std::thread::sleep(30 * MS);
     ring.reap().expect("reap");
     for token in &mut tokens {
-        let r = ring.poll(token).expect("delivered by one reap");
+        let r = ring.take(token).expect("delivered by one reap");
         assert_eq!(r.expect("timer"), TimeoutResult::Fired);
     }
     assert_eq!(ring.in_flight(), 0);
@@ -753,7 +753,7 @@ fn updates_the_kernel_would_get_wrong_are_refused() {
     let start = Instant::now();
     loop {
         ring.submit_and_wait(1).expect("wait");
-        if let Some(r) = ring.poll(&mut periodic) {
+        if let Some(r) = ring.take(&mut periodic) {
             assert_eq!(r.expect("shot"), TimeoutResult::Fired);
             break;
         }
@@ -796,7 +796,7 @@ struct Explodes;
 unsafe impl iofd::ring::Op for Explodes {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = io_uring::opcode::Nop::CODE;
+    const CODE: iofd::ring::Opcode = iofd::ring::Opcode::NOP;
     const NAME: &'static str = "explodes";
 
     fn entry(&self, _storage: *mut ()) -> io_uring::squeue::Entry {

@@ -47,18 +47,21 @@ impl ListenOptions {
 
     /// `SO_REUSEPORT`: several listeners (one per thread, say) bind the
     /// same address, and the kernel spreads new connections among them.
+    #[must_use]
     pub const fn reuse_port(mut self, on: bool) -> ListenOptions {
         self.reuse_port = on;
         self
     }
 
     /// `IPV6_V6ONLY` for an IPv6 address: whether it refuses IPv4 traffic.
+    #[must_use]
     pub const fn v6_only(mut self, on: bool) -> ListenOptions {
         self.v6_only = Some(on);
         self
     }
 
     /// The `listen` backlog (the kernel caps it at `net.core.somaxconn`).
+    #[must_use]
     pub const fn backlog(mut self, backlog: i32) -> ListenOptions {
         self.backlog = backlog;
         self
@@ -70,6 +73,7 @@ impl ListenOptions {
     #[doc = ring_link!("(", "`accept_direct_op`", "TcpListener::accept_direct_op", "),")]
     /// which have no descriptor to set it on, and one `setsockopt` saved
     /// per connection for the others.
+    #[must_use]
     pub const fn nodelay(mut self, on: bool) -> ListenOptions {
         self.nodelay = on;
         self

@@ -18,18 +18,20 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, POLLIN, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Target};
 use crate::sys::net::SockAddr;
+use crate::sys::poll::PollFlags;
 
 /// `SOCK_NONBLOCK | SOCK_CLOEXEC`, as accept flags: every accepted stream
 /// is a handle like any other.
@@ -54,6 +56,7 @@ unsafe fn accepted<S: From<OwnedFd>>(cqe: Cqe) -> Result<S> {
 /// stream (non-blocking, close-on-exec) as a handle of type `S`
 /// ([`TcpStream`] from a [`TcpListener`], [`UnixStream`] from a
 /// [`UnixListener`]); one nobody takes is closed.
+#[doc(alias = "IORING_OP_ACCEPT")]
 pub struct Accept<H, S> {
     handle: H,
     opts: Opts,
@@ -70,6 +73,7 @@ pub struct Accept<H, S> {
 /// result — it does when the completion queue is full — so a server that
 /// wants more pushes it again once its token
 /// [`is_done`](crate::ring::Token::is_done).
+#[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
 pub struct AcceptMulti<H, S> {
     handle: H,
     opts: Opts,
@@ -78,6 +82,7 @@ pub struct AcceptMulti<H, S> {
 
 /// Accepts one TCP connection with its peer's address: `IORING_OP_ACCEPT`
 /// with an address buffer. The result is `(TcpStream, SocketAddr)`.
+#[doc(alias = "IORING_OP_ACCEPT")]
 pub struct AcceptFrom<H> {
     handle: H,
     opts: Opts,
@@ -145,14 +150,11 @@ fn accept_entry(target: Target, addr: *mut u8, len: *mut u32) -> squeue::Entry {
 unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
     type Storage = ();
     type Output = S;
-    const CODE: u8 = opcode::Accept::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "accept (IORING_OP_ACCEPT)";
     const REBUILDS: bool = true;
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -161,19 +163,9 @@ unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn rebuild(target: Target, _storage: *mut ()) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, _storage: *mut ()) -> Option<(PollFlags, squeue::Entry)> {
         let null = std::ptr::null_mut();
         Some((POLLIN, accept_entry(target, null, null.cast())))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -188,24 +180,16 @@ unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for Accept<H, S> {
 unsafe impl<H: OpHandle, S: From<OwnedFd>> Op for AcceptMulti<H, S> {
     type Storage = ();
     type Output = S;
-    const CODE: u8 = opcode::AcceptMulti::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "multishot accept (IORING_OP_ACCEPT, IORING_ACCEPT_MULTISHOT)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
         on_target!(target(&self.handle, self.opts.fixed), |f| {
             opcode::AcceptMulti::new(f).flags(ACCEPT_FLAGS).build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -235,13 +219,10 @@ impl fmt::Debug for PeerStorage {
 unsafe impl<H: OpHandle> Op for AcceptFrom<H> {
     type Storage = PeerStorage;
     type Output = (TcpStream, SocketAddr);
-    const CODE: u8 = opcode::Accept::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "accept with address (IORING_OP_ACCEPT)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut PeerStorage) {
@@ -262,16 +243,6 @@ unsafe impl<H: OpHandle> Op for AcceptFrom<H> {
             .wrapping_add(std::mem::offset_of!(PeerStorage, len))
             .cast::<u32>();
         accept_entry(target(&self.handle, self.opts.fixed), addr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -297,24 +268,28 @@ macro_rules! listener_ops {
         impl $listener {
             /// An operation that accepts one connection (see [`Accept`]),
             /// borrowing the listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_op(&self) -> Accept<&$listener, $stream> {
                 Accept::new(self)
             }
 
             /// [`accept_op`](Self::accept_op), keeping the listener open
             /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_op_shared(self: &Arc<Self>) -> Accept<Arc<$listener>, $stream> {
                 Accept::new(Arc::clone(self))
             }
 
             /// An operation that accepts connections as they come (see
             /// [`AcceptMulti`]), borrowing the listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_multi_op(&self) -> AcceptMulti<&$listener, $stream> {
                 AcceptMulti::new(self)
             }
 
             /// [`accept_multi_op`](Self::accept_multi_op), keeping the
             /// listener open itself.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_multi_op_shared(
                 self: &Arc<Self>,
             ) -> AcceptMulti<Arc<$listener>, $stream> {
@@ -324,12 +299,14 @@ macro_rules! listener_ops {
 
         impl Fixed<$listener> {
             /// [`accept_op`]($listener::accept_op) on the registered listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_op(self) -> Accept<Fixed<$listener>, $stream> {
                 Accept::new(self)
             }
 
             /// [`accept_multi_op`]($listener::accept_multi_op) on the
             /// registered listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_multi_op(self) -> AcceptMulti<Fixed<$listener>, $stream> {
                 AcceptMulti::new(self)
             }
@@ -343,6 +320,7 @@ listener_ops!(UnixListener, UnixStream);
 impl TcpListener {
     /// An operation that accepts one connection with its peer's address
     /// (see [`AcceptFrom`]), borrowing the listener.
+    #[doc(alias = "IORING_OP_ACCEPT")]
     pub fn accept_from_op(&self) -> AcceptFrom<&TcpListener> {
         AcceptFrom {
             handle: self,
@@ -352,6 +330,7 @@ impl TcpListener {
 
     /// [`accept_from_op`](TcpListener::accept_from_op), keeping the
     /// listener open itself.
+    #[doc(alias = "IORING_OP_ACCEPT")]
     pub fn accept_from_op_shared(self: &Arc<Self>) -> AcceptFrom<Arc<TcpListener>> {
         AcceptFrom {
             handle: Arc::clone(self),

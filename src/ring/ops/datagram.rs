@@ -21,17 +21,17 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
 use std::net::SocketAddr;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
 
 use super::owned::{BufResult, IoBuf, IoBufMut};
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::UdpSocket;
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
 use crate::sys::net::SockAddr;
 
@@ -79,6 +79,7 @@ impl<B> fmt::Debug for MsgStorage<B> {
 
 /// Sends one datagram to an address from a buffer the operation owns:
 /// `IORING_OP_SENDMSG`. The result is the byte count with the buffer.
+#[doc(alias = "IORING_OP_SENDMSG")]
 pub struct SendTo<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -90,6 +91,7 @@ pub struct SendTo<H, B> {
 /// operation owns: `IORING_OP_RECVMSG`. The result is the byte count and
 /// the sender, with the buffer (its length set to the datagram's, cut to
 /// fit).
+#[doc(alias = "IORING_OP_RECVMSG")]
 pub struct RecvFrom<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -169,7 +171,7 @@ unsafe fn fill<B>(
 unsafe impl<H: OpHandle, B: IoBuf> Op for SendTo<H, B> {
     type Storage = MsgStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::SendMsg::CODE;
+    const CODE: Opcode = Opcode::SENDMSG;
     const NAME: &'static str = "datagram send (IORING_OP_SENDMSG)";
 
     #[inline]
@@ -200,10 +202,7 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendTo<H, B> {
         })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const MsgStorage<B>) -> Result<BufResult<B>> {
@@ -220,13 +219,10 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendTo<H, B> {
 unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvFrom<H, B> {
     type Storage = MsgStorage<B>;
     type Output = (Result<(usize, SocketAddr)>, B);
-    const CODE: u8 = opcode::RecvMsg::CODE;
+    const CODE: Opcode = Opcode::RECVMSG;
     const NAME: &'static str = "datagram receive (IORING_OP_RECVMSG)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut MsgStorage<B>) {
@@ -243,11 +239,6 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvFrom<H, B> {
         on_target!(target(&self.handle, self.opts.fixed), |f| {
             opcode::RecvMsg::new(f, hdr.cast()).build()
         })
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -276,12 +267,14 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvFrom<H, B> {
 impl UdpSocket {
     /// An operation that sends `buf`'s bytes to `addr` as one datagram
     /// (see [`SendTo`]), borrowing the socket.
+    #[doc(alias = "IORING_OP_SENDMSG")]
     pub fn send_to_op<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> SendTo<&UdpSocket, B> {
         SendTo::new(self, buf, addr)
     }
 
     /// [`send_to_op`](UdpSocket::send_to_op), keeping the socket open
     /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+    #[doc(alias = "IORING_OP_SENDMSG")]
     pub fn send_to_op_shared<B: IoBuf>(
         self: &Arc<Self>,
         buf: B,
@@ -292,12 +285,14 @@ impl UdpSocket {
 
     /// An operation that receives one datagram and its sender into `buf`
     /// (see [`RecvFrom`]), borrowing the socket.
+    #[doc(alias = "IORING_OP_RECVMSG")]
     pub fn recv_from_op<B: IoBufMut>(&self, buf: B) -> RecvFrom<&UdpSocket, B> {
         RecvFrom::new(self, buf)
     }
 
     /// [`recv_from_op`](UdpSocket::recv_from_op), keeping the socket open
     /// itself.
+    #[doc(alias = "IORING_OP_RECVMSG")]
     pub fn recv_from_op_shared<B: IoBufMut>(
         self: &Arc<Self>,
         buf: B,
@@ -308,11 +303,13 @@ impl UdpSocket {
 
 impl Fixed<UdpSocket> {
     /// [`send_to_op`](UdpSocket::send_to_op) on the registered socket.
+    #[doc(alias = "IORING_OP_SENDMSG")]
     pub fn send_to_op<B: IoBuf>(self, buf: B, addr: SocketAddr) -> SendTo<Fixed<UdpSocket>, B> {
         SendTo::new(self, buf, addr)
     }
 
     /// [`recv_from_op`](UdpSocket::recv_from_op) on the registered socket.
+    #[doc(alias = "IORING_OP_RECVMSG")]
     pub fn recv_from_op<B: IoBufMut>(self, buf: B) -> RecvFrom<Fixed<UdpSocket>, B> {
         RecvFrom::new(self, buf)
     }

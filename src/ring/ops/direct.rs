@@ -18,18 +18,19 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::types::DestinationSlot;
 use io_uring::{opcode, squeue};
 
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, POLLIN, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpListener, TcpStream, UnixListener, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Direct, DirectFiles, Target};
+use crate::sys::poll::PollFlags;
 
 /// No accept flags: the kernel refuses `SOCK_CLOEXEC` with a direct slot
 /// (`EINVAL`; a slot is never inherited by `exec` anyway), and the ring's
@@ -41,6 +42,7 @@ const DIRECT_ACCEPT_FLAGS: i32 = 0;
 /// descriptors: `IORING_OP_ACCEPT` with `IORING_FILE_INDEX_ALLOC` (Linux
 /// 5.19). The result is a [`Direct`] owning the slot, holding a stream of
 /// type `S`; a table with no free slot fails it with `Os(ENFILE)`.
+#[doc(alias = "IORING_OP_ACCEPT")]
 pub struct AcceptDirect<H, S> {
     handle: H,
     opts: Opts,
@@ -53,6 +55,7 @@ pub struct AcceptDirect<H, S> {
 /// Each connection is one result, a [`Direct`]; the stream runs until
 /// cancelled or it fails (`Os(ENFILE)` once the table is full — push it
 /// again when slots are free).
+#[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
 pub struct AcceptDirectMulti<H, S> {
     handle: H,
     opts: Opts,
@@ -131,10 +134,7 @@ unsafe fn accepted_direct<S>(cqe: Cqe, storage: *const DirectStorage) -> Result<
 /// checks, the table's name written to the storage, and the decoding.
 macro_rules! direct_accept_op_common {
     () => {
-        #[inline]
-        fn check(&self) -> Result<()> {
-            check_target(&self.handle, self.opts.fixed)
-        }
+        super::handle_methods!(check; keep);
 
         #[inline]
         fn ring_bound(&self) -> Option<u32> {
@@ -153,11 +153,6 @@ macro_rules! direct_accept_op_common {
         }
 
         #[inline]
-        fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-            kept(self.handle, self.opts.fixed)
-        }
-
-        #[inline]
         unsafe fn output(cqe: Cqe, storage: *const DirectStorage) -> Result<Direct<S>> {
             // SAFETY: `prepare` wrote the storage; the kernel never does.
             unsafe { accepted_direct(cqe, storage) }
@@ -171,7 +166,7 @@ macro_rules! direct_accept_op_common {
 unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
     type Storage = DirectStorage;
     type Output = Direct<S>;
-    const CODE: u8 = opcode::Accept::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "direct accept (IORING_OP_ACCEPT, IORING_FILE_INDEX_ALLOC)";
     const REBUILDS: bool = true;
 
@@ -182,13 +177,10 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
         accept_direct_entry(target(&self.handle, self.opts.fixed))
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
+    super::handle_methods!(rearm(IN));
 
     #[inline]
-    fn rebuild(target: Target, _storage: *mut DirectStorage) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, _storage: *mut DirectStorage) -> Option<(PollFlags, squeue::Entry)> {
         Some((POLLIN, accept_direct_entry(target)))
     }
 }
@@ -198,7 +190,7 @@ unsafe impl<H: OpHandle, S> Op for AcceptDirect<H, S> {
 unsafe impl<H: OpHandle, S> Op for AcceptDirectMulti<H, S> {
     type Storage = DirectStorage;
     type Output = Direct<S>;
-    const CODE: u8 = opcode::AcceptMulti::CODE;
+    const CODE: Opcode = Opcode::ACCEPT;
     const NAME: &'static str = "multishot direct accept (IORING_OP_ACCEPT, IORING_ACCEPT_MULTISHOT, IORING_FILE_INDEX_ALLOC)";
 
     direct_accept_op_common!();
@@ -221,6 +213,7 @@ macro_rules! direct_listener_ops {
         impl $listener {
             /// An operation that accepts one connection into a free slot of
             /// table `files` (see [`AcceptDirect`]), borrowing the listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_direct_op(
                 &self,
                 files: DirectFiles,
@@ -231,6 +224,7 @@ macro_rules! direct_listener_ops {
             /// [`accept_direct_op`](Self::accept_direct_op), keeping the
             /// listener open itself: for the driver-owned
             /// [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_direct_op_shared(
                 self: &Arc<Self>,
                 files: DirectFiles,
@@ -241,6 +235,7 @@ macro_rules! direct_listener_ops {
             /// An operation that accepts connections as they come into
             /// free slots of table `files` (see [`AcceptDirectMulti`]),
             /// borrowing the listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_direct_multi_op(
                 &self,
                 files: DirectFiles,
@@ -250,6 +245,7 @@ macro_rules! direct_listener_ops {
 
             /// [`accept_direct_multi_op`](Self::accept_direct_multi_op),
             /// keeping the listener open itself.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_direct_multi_op_shared(
                 self: &Arc<Self>,
                 files: DirectFiles,
@@ -261,6 +257,7 @@ macro_rules! direct_listener_ops {
         impl Fixed<$listener> {
             /// [`accept_direct_op`]($listener::accept_direct_op) on the
             /// registered listener.
+            #[doc(alias = "IORING_OP_ACCEPT")]
             pub fn accept_direct_op(
                 self,
                 files: DirectFiles,
@@ -270,6 +267,7 @@ macro_rules! direct_listener_ops {
 
             /// [`accept_direct_multi_op`]($listener::accept_direct_multi_op)
             /// on the registered listener.
+            #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
             pub fn accept_direct_multi_op(
                 self,
                 files: DirectFiles,

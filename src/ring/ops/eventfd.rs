@@ -10,26 +10,28 @@
     reason = "the SQEs read and write the operation's u64 storage"
 )]
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue};
+use io_uring::squeue;
 
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, kept, op_setters,
-    read_entry, target, write_entry,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, op_setters, read_entry,
+    target, write_entry,
 };
 use crate::error::{Error, Result};
 use crate::fd::{EventFd, SIGNAL_MAX};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::Target;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 
 /// Reads an 8-byte counter: an eventfd's (resetting it, or in semaphore
 /// mode taking one) or a timerfd's expiration count ([`ReadExpirations`](super::ReadExpirations)):
 /// `IORING_OP_READ` of 8 bytes. Waits while the counter is zero.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadCounter<H> {
     handle: H,
     opts: Opts,
@@ -37,6 +39,7 @@ pub struct ReadCounter<H> {
 
 /// Adds a value to an eventfd's counter: `IORING_OP_WRITE` of 8 bytes.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WRITE")]
 pub struct WriteCounter<H> {
     handle: H,
     value: u64,
@@ -74,6 +77,7 @@ impl EventFd {
     /// assert_eq!(counter, 7);
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(&self) -> ReadCounter<&EventFd> {
         ReadCounter {
             handle: self,
@@ -82,6 +86,7 @@ impl EventFd {
     }
 
     /// An operation that adds `value` to the counter.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn signal_op(&self, value: u64) -> WriteCounter<&EventFd> {
         WriteCounter {
             handle: self,
@@ -92,6 +97,7 @@ impl EventFd {
 
     /// [`read_op`](EventFd::read_op) for a shared handle, which the
     /// operation keeps open until it completes (for [`Ring::push`](crate::ring::Ring::push)).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op_shared(self: &Arc<Self>) -> ReadCounter<Arc<EventFd>> {
         ReadCounter {
             handle: Arc::clone(self),
@@ -100,6 +106,7 @@ impl EventFd {
     }
 
     /// [`signal_op`](EventFd::signal_op) for a shared handle.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn signal_op_shared(self: &Arc<Self>, value: u64) -> WriteCounter<Arc<EventFd>> {
         WriteCounter {
             handle: Arc::clone(self),
@@ -111,11 +118,13 @@ impl EventFd {
 
 impl Fixed<EventFd> {
     /// [`EventFd::read_op`] on the registered eventfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(self) -> ReadCounter<Fixed<EventFd>> {
         ReadCounter::new(self)
     }
 
     /// [`EventFd::signal_op`] on the registered eventfd.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn signal_op(self, value: u64) -> WriteCounter<Fixed<EventFd>> {
         WriteCounter {
             handle: self,
@@ -143,13 +152,10 @@ pub(super) fn counter_result(cqe: Cqe) -> Result<()> {
 unsafe impl<H: OpHandle> Op for ReadCounter<H> {
     type Storage = u64;
     type Output = u64;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "8-byte counter read (IORING_OP_READ)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut u64) -> squeue::Entry {
@@ -161,24 +167,14 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
     const REBUILDS: bool = true;
 
     #[inline]
-    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(PollFlags, squeue::Entry)> {
         Some((
             POLLIN,
             read_entry(target, storage.cast(), 8, CURRENT_POSITION),
         ))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -194,7 +190,7 @@ unsafe impl<H: OpHandle> Op for ReadCounter<H> {
 unsafe impl<H: OpHandle> Op for WriteCounter<H> {
     type Storage = u64;
     type Output = ();
-    const CODE: u8 = opcode::Write::CODE;
+    const CODE: Opcode = Opcode::WRITE;
     const NAME: &'static str = "eventfd write (IORING_OP_WRITE)";
 
     #[inline]
@@ -222,22 +218,14 @@ unsafe impl<H: OpHandle> Op for WriteCounter<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
+    super::handle_methods!(rearm(OUT); keep);
 
     const REBUILDS: bool = true;
 
     #[inline]
-    fn rebuild(target: Target, storage: *mut u64) -> Option<(u32, squeue::Entry)> {
+    fn rebuild(target: Target, storage: *mut u64) -> Option<(PollFlags, squeue::Entry)> {
         let buf = storage.cast_const().cast();
         Some((POLLOUT, write_entry(target, buf, 8, CURRENT_POSITION)))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

@@ -9,24 +9,24 @@
     reason = "the SQEs read into and write from caller buffers"
 )]
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue};
+use io_uring::squeue;
 
 use super::{
-    Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_offset, check_target, kept, op_setters,
-    read_entry, target, write_entry,
+    Fixed, OpHandle, Opts, check_offset, check_target, op_setters, read_entry, target, write_entry,
 };
 use crate::error::Result;
 use crate::fd::{Fd, MemFd};
+use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
-use crate::ring::{Cqe, Target};
 
 /// Reads into a caller's byte buffer at an offset: `IORING_OP_READ`. On a
 /// non-blocking stream with nothing to read, the driver re-arms it on a
 /// poll. The result is the byte count (0 at end of file).
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadAt<H> {
     pub(super) handle: H,
     pub(super) offset: u64,
@@ -36,6 +36,7 @@ pub struct ReadAt<H> {
 /// Writes a caller's byte buffer at an offset: `IORING_OP_WRITE`. The
 /// result is the byte count.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WRITE")]
 pub struct WriteAt<H> {
     pub(super) handle: H,
     pub(super) offset: u64,
@@ -48,6 +49,7 @@ op_setters!(WriteAt);
 impl Fd {
     /// An operation that reads into the buffer it is given at `offset`
     /// (ignored by streams such as pipes and sockets).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op(&self, offset: u64) -> ReadAt<&Fd> {
         ReadAt {
             handle: self,
@@ -57,6 +59,7 @@ impl Fd {
     }
 
     /// An operation that writes the buffer it is given at `offset`.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op(&self, offset: u64) -> WriteAt<&Fd> {
         WriteAt {
             handle: self,
@@ -69,6 +72,7 @@ impl Fd {
     /// operation keeps open until it completes: for the driver-owned
     /// [`Ring::push`](crate::ring::Ring::push), with a buffer it owns
     /// ([`ReadAt::with_buf`]).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op_shared(self: &Arc<Self>, offset: u64) -> ReadAt<Arc<Fd>> {
         ReadAt {
             handle: Arc::clone(self),
@@ -80,6 +84,7 @@ impl Fd {
     /// [`write_at_op`](Fd::write_at_op) for a shared handle (see
     /// [`read_at_op_shared`](Fd::read_at_op_shared) and
     /// [`WriteAt::with_buf`]).
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op_shared(self: &Arc<Self>, offset: u64) -> WriteAt<Arc<Fd>> {
         WriteAt {
             handle: Arc::clone(self),
@@ -109,6 +114,7 @@ impl MemFd {
     /// assert_eq!(&buf[..n], b"ring");
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op(&self, offset: u64) -> ReadAt<&MemFd> {
         ReadAt {
             handle: self,
@@ -118,6 +124,7 @@ impl MemFd {
     }
 
     /// An operation that writes the buffer it is given at `offset`.
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op(&self, offset: u64) -> WriteAt<&MemFd> {
         WriteAt {
             handle: self,
@@ -130,6 +137,7 @@ impl MemFd {
     /// operation keeps open until it completes: for the driver-owned
     /// [`Ring::push`](crate::ring::Ring::push), with a buffer it owns
     /// ([`ReadAt::with_buf`]).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_at_op_shared(self: &Arc<Self>, offset: u64) -> ReadAt<Arc<MemFd>> {
         ReadAt {
             handle: Arc::clone(self),
@@ -141,6 +149,7 @@ impl MemFd {
     /// [`write_at_op`](MemFd::write_at_op) for a shared handle (see
     /// [`read_at_op_shared`](MemFd::read_at_op_shared) and
     /// [`WriteAt::with_buf`]).
+    #[doc(alias = "IORING_OP_WRITE")]
     pub fn write_at_op_shared(self: &Arc<Self>, offset: u64) -> WriteAt<Arc<MemFd>> {
         WriteAt {
             handle: Arc::clone(self),
@@ -155,6 +164,7 @@ macro_rules! fixed_file_ops {
     ($handle:ident) => {
         impl Fixed<$handle> {
             #[doc = concat!("[`", stringify!($handle), "::read_at_op`] on the registered file.")]
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_at_op(self, offset: u64) -> ReadAt<Fixed<$handle>> {
                 ReadAt {
                     handle: self,
@@ -164,6 +174,7 @@ macro_rules! fixed_file_ops {
             }
 
             #[doc = concat!("[`", stringify!($handle), "::write_at_op`] on the registered file.")]
+            #[doc(alias = "IORING_OP_WRITE")]
             pub fn write_at_op(self, offset: u64) -> WriteAt<Fixed<$handle>> {
                 WriteAt {
                     handle: self,
@@ -188,7 +199,7 @@ pub(super) fn len32(len: usize) -> u32 {
 unsafe impl<H: OpHandle> Op for ReadAt<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "read (IORING_OP_READ)";
 
     #[inline]
@@ -207,15 +218,7 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(IN); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {
@@ -228,7 +231,7 @@ unsafe impl<H: OpHandle> Op for ReadAt<H> {
 unsafe impl<H: OpHandle> Op for WriteAt<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Write::CODE;
+    const CODE: Opcode = Opcode::WRITE;
     const NAME: &'static str = "write (IORING_OP_WRITE)";
 
     #[inline]
@@ -247,15 +250,7 @@ unsafe impl<H: OpHandle> Op for WriteAt<H> {
         )
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(OUT); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const [u8]) -> Result<usize> {

@@ -18,7 +18,6 @@
 use std::cell::Cell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
@@ -26,13 +25,13 @@ use io_uring::{opcode, squeue};
 use super::file::len32;
 use super::socket::on_target;
 use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_offset, check_target, kept,
-    op_setters, target,
+    CURRENT_POSITION, Fixed, OpHandle, Opts, check_offset, check_target, op_setters, target,
 };
 use crate::error::{Error, Result};
 use crate::fd::{Fd, MemFd, TcpStream, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
-use crate::ring::{Cqe, FixedBuf, Target};
+use crate::ring::{Cqe, FixedBuf};
 
 /// The result of a fixed read or write: the byte count (or error) and the
 /// buffer, its length set to what was read (a write leaves it as it was).
@@ -51,6 +50,7 @@ impl fmt::Debug for FixedStorage {
 
 /// Reads into a registered buffer, up to its capacity:
 /// `IORING_OP_READ_FIXED`.
+#[doc(alias = "IORING_OP_READ_FIXED")]
 pub struct ReadFixed<H> {
     handle: H,
     buf: Cell<Option<FixedBuf>>,
@@ -63,6 +63,7 @@ pub struct ReadFixed<H> {
 }
 
 /// Writes a registered buffer's filled bytes: `IORING_OP_WRITE_FIXED`.
+#[doc(alias = "IORING_OP_WRITE_FIXED")]
 pub struct WriteFixed<H> {
     handle: H,
     buf: Cell<Option<FixedBuf>>,
@@ -85,6 +86,19 @@ macro_rules! fixed_op_common {
                     offset,
                     opts: Opts::DEFAULT,
                 }
+            }
+        }
+
+        impl<H: OpHandle> $ty<H> {
+            /// [`Op::check`]: the offset (unless "the current position"),
+            /// the buffer (still there, not pushed already) and the file.
+            #[inline]
+            fn check_io(&self) -> Result<()> {
+                if self.offset != CURRENT_POSITION {
+                    check_offset(self.offset)?;
+                }
+                check_buf(&self.buf)?;
+                check_target(&self.handle, self.opts.fixed)
             }
         }
 
@@ -135,16 +149,12 @@ fn check_buf(buf: &Cell<Option<FixedBuf>>) -> Result<()> {
 unsafe impl<H: OpHandle> Op for ReadFixed<H> {
     type Storage = FixedStorage;
     type Output = FixedResult;
-    const CODE: u8 = opcode::ReadFixed::CODE;
+    const CODE: Opcode = Opcode::READ_FIXED;
     const NAME: &'static str = "registered-buffer read (IORING_OP_READ_FIXED)";
 
     #[inline]
     fn check(&self) -> Result<()> {
-        if self.offset != CURRENT_POSITION {
-            check_offset(self.offset)?;
-        }
-        check_buf(&self.buf)?;
-        check_target(&self.handle, self.opts.fixed)
+        self.check_io()
     }
 
     #[inline]
@@ -170,15 +180,7 @@ unsafe impl<H: OpHandle> Op for ReadFixed<H> {
         })
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(IN); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const FixedStorage) -> Result<FixedResult> {
@@ -199,16 +201,12 @@ unsafe impl<H: OpHandle> Op for ReadFixed<H> {
 unsafe impl<H: OpHandle> Op for WriteFixed<H> {
     type Storage = FixedStorage;
     type Output = FixedResult;
-    const CODE: u8 = opcode::WriteFixed::CODE;
+    const CODE: Opcode = Opcode::WRITE_FIXED;
     const NAME: &'static str = "registered-buffer write (IORING_OP_WRITE_FIXED)";
 
     #[inline]
     fn check(&self) -> Result<()> {
-        if self.offset != CURRENT_POSITION {
-            check_offset(self.offset)?;
-        }
-        check_buf(&self.buf)?;
-        check_target(&self.handle, self.opts.fixed)
+        self.check_io()
     }
 
     #[inline]
@@ -234,15 +232,7 @@ unsafe impl<H: OpHandle> Op for WriteFixed<H> {
         })
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(OUT); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const FixedStorage) -> Result<FixedResult> {
@@ -258,6 +248,7 @@ macro_rules! file_fixed_ops {
         impl $ty {
             /// An operation that reads at `offset` into the registered
             /// buffer `buf` (see [`ReadFixed`]), borrowing the handle.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op(&self, offset: u64, buf: FixedBuf) -> ReadFixed<&$ty> {
                 ReadFixed::new(self, offset, buf)
             }
@@ -265,6 +256,7 @@ macro_rules! file_fixed_ops {
             /// [`read_fixed_op`](Self::read_fixed_op), keeping the handle
             /// open itself: for the driver-owned
             /// [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op_shared(
                 self: &Arc<Self>,
                 offset: u64,
@@ -275,12 +267,14 @@ macro_rules! file_fixed_ops {
 
             /// An operation that writes the registered buffer `buf`'s
             /// filled bytes at `offset` (see [`WriteFixed`]).
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op(&self, offset: u64, buf: FixedBuf) -> WriteFixed<&$ty> {
                 WriteFixed::new(self, offset, buf)
             }
 
             /// [`write_fixed_op`](Self::write_fixed_op), keeping the
             /// handle open itself.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op_shared(
                 self: &Arc<Self>,
                 offset: u64,
@@ -292,12 +286,14 @@ macro_rules! file_fixed_ops {
 
         impl Fixed<$ty> {
             /// [`read_fixed_op`]($ty::read_fixed_op) on the registered file.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op(self, offset: u64, buf: FixedBuf) -> ReadFixed<Fixed<$ty>> {
                 ReadFixed::new(self, offset, buf)
             }
 
             /// [`write_fixed_op`]($ty::write_fixed_op) on the registered
             /// file.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op(self, offset: u64, buf: FixedBuf) -> WriteFixed<Fixed<$ty>> {
                 WriteFixed::new(self, offset, buf)
             }
@@ -311,24 +307,28 @@ macro_rules! stream_fixed_ops {
         impl $ty {
             /// An operation that receives into the registered buffer `buf`
             /// (see [`ReadFixed`]), borrowing the stream.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op(&self, buf: FixedBuf) -> ReadFixed<&$ty> {
                 ReadFixed::new(self, CURRENT_POSITION, buf)
             }
 
             /// [`read_fixed_op`](Self::read_fixed_op), keeping the stream
             /// open itself.
+            #[doc(alias = "IORING_OP_READ_FIXED")]
             pub fn read_fixed_op_shared(self: &Arc<Self>, buf: FixedBuf) -> ReadFixed<Arc<$ty>> {
                 ReadFixed::new(Arc::clone(self), CURRENT_POSITION, buf)
             }
 
             /// An operation that sends the registered buffer `buf`'s filled
             /// bytes (see [`WriteFixed`]), borrowing the stream.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op(&self, buf: FixedBuf) -> WriteFixed<&$ty> {
                 WriteFixed::new(self, CURRENT_POSITION, buf)
             }
 
             /// [`write_fixed_op`](Self::write_fixed_op), keeping the stream
             /// open itself.
+            #[doc(alias = "IORING_OP_WRITE_FIXED")]
             pub fn write_fixed_op_shared(self: &Arc<Self>, buf: FixedBuf) -> WriteFixed<Arc<$ty>> {
                 WriteFixed::new(Arc::clone(self), CURRENT_POSITION, buf)
             }

@@ -11,18 +11,21 @@
 use io_uring::{opcode, squeue};
 
 use crate::error::Result;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_unit};
 use crate::ring::{Cqe, UserData};
 
 /// Does nothing and completes: `IORING_OP_NOP`. Useful to measure the
 /// ring's own cost, or to wake a waiter.
 #[derive(Clone, Copy, Debug, Default)]
+#[doc(alias = "IORING_OP_NOP")]
 pub struct Nop {
     _priv: (),
 }
 
 impl Nop {
     /// A no-op.
+    #[doc(alias = "IORING_OP_NOP")]
     pub fn new() -> Nop {
         Nop { _priv: () }
     }
@@ -33,12 +36,14 @@ impl Nop {
 /// cancelled, `Os(ENOENT)` when no such operation is in flight, and
 /// `Os(EALREADY)` when it is running and will complete on its own.
 #[derive(Clone, Copy, Debug)]
+#[doc(alias = "IORING_OP_ASYNC_CANCEL")]
 pub struct Cancel {
     target: UserData,
 }
 
 impl Cancel {
-    /// Cancels the operation whose token or ticket has this `user_data`.
+    /// Cancels the operation whose token or token has this `user_data`.
+    #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn new(target: UserData) -> Cancel {
         Cancel { target }
     }
@@ -48,7 +53,7 @@ impl Cancel {
 unsafe impl Op for Nop {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "nop (IORING_OP_NOP)";
 
     #[inline]
@@ -66,7 +71,7 @@ unsafe impl Op for Nop {
 unsafe impl Op for Cancel {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::AsyncCancel::CODE;
+    const CODE: Opcode = Opcode::ASYNC_CANCEL;
     const NAME: &'static str = "cancel (IORING_OP_ASYNC_CANCEL)";
 
     #[inline]
@@ -95,7 +100,7 @@ pub struct RawSqe {
 unsafe impl Op for RawSqe {
     type Storage = ();
     type Output = Cqe;
-    const CODE: u8 = opcode::Nop::CODE;
+    const CODE: Opcode = Opcode::NOP;
     const NAME: &'static str = "raw SQE";
 
     #[inline]

@@ -56,15 +56,14 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use super::Target;
 use crate::error::{Error, Result};
 use crate::fd::Handle;
-use crate::sys::poll::Events;
 
 mod accept;
 mod datagram;
@@ -156,7 +155,7 @@ impl<T: Handle + ?Sized> OpHandle for &T {
 
     #[inline]
     fn target(&self) -> Target {
-        Target::Fd(self.as_fd().as_raw_fd())
+        Target::fd(*self)
     }
 
     #[inline]
@@ -173,7 +172,7 @@ impl<T: Handle + Send + Sync + 'static> OpHandle for Arc<T> {
 
     #[inline]
     fn target(&self) -> Target {
-        Target::Fd(self.as_fd().as_raw_fd())
+        Target::fd(&**self)
     }
 
     #[inline]
@@ -291,10 +290,10 @@ impl<H> fmt::Debug for Fixed<H> {
     }
 }
 
-/// `POLLIN`, as a poll SQE takes it.
-const POLLIN: u32 = Events::IN.bits();
-/// `POLLOUT`, as a poll SQE takes it.
-const POLLOUT: u32 = Events::OUT.bits();
+/// `POLLIN`, what a read waits for before it is tried again.
+const POLLIN: PollFlags = PollFlags::IN;
+/// `POLLOUT`, what a write waits for before it is tried again.
+const POLLOUT: PollFlags = PollFlags::OUT;
 
 /// `-1` as an io_uring read/write offset: "the file's current position",
 /// which is also what a stream (eventfd, pipe) wants.
@@ -344,37 +343,24 @@ fn check_offset(offset: u64) -> Result<()> {
 
 /// `IORING_OP_POLL_ADD` of `events` on `target`.
 #[inline]
-pub(crate) fn poll_add(target: Target, events: u32) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), events).build(),
-        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), events).build(),
-    }
+pub(crate) fn poll_add(target: Target, events: PollFlags) -> squeue::Entry {
+    socket::on_target!(target, |f| opcode::PollAdd::new(f, events.bits()).build())
 }
 
 /// `IORING_OP_READ` of `len` bytes into `buf` at `offset`.
 #[inline]
 fn read_entry(target: Target, buf: *mut u8, len: u32, offset: u64) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::Read::new(types::Fd(fd), buf, len)
-            .offset(offset)
-            .build(),
-        Target::Fixed(i) => opcode::Read::new(types::Fixed(i), buf, len)
-            .offset(offset)
-            .build(),
-    }
+    socket::on_target!(target, |f| opcode::Read::new(f, buf, len)
+        .offset(offset)
+        .build())
 }
 
 /// `IORING_OP_WRITE` of `len` bytes from `buf` at `offset`.
 #[inline]
 fn write_entry(target: Target, buf: *const u8, len: u32, offset: u64) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::Write::new(types::Fd(fd), buf, len)
-            .offset(offset)
-            .build(),
-        Target::Fixed(i) => opcode::Write::new(types::Fixed(i), buf, len)
-            .offset(offset)
-            .build(),
-    }
+    socket::on_target!(target, |f| opcode::Write::new(f, buf, len)
+        .offset(offset)
+        .build())
 }
 
 /// Options every descriptor operation takes.
@@ -396,7 +382,8 @@ macro_rules! op_setters {
             /// Names the file by its index in the ring's fixed-file table
             /// (see [`Ring::register_files`](crate::ring::Ring::register_files))
             /// instead of by descriptor.
-            pub fn fixed(mut self, index: u32) -> Self {
+            #[must_use]
+            pub const fn fixed(mut self, index: u32) -> Self {
                 self.opts.fixed = Some(index);
                 self
             }
@@ -404,3 +391,43 @@ macro_rules! op_setters {
     };
 }
 use op_setters;
+
+/// The [`Op`](super::Op) methods that every operation on a handle shares,
+/// for an operation struct with a `handle: H` (`H:` [`OpHandle`]) and an
+/// `opts: Opts` field, written once here rather than in every `impl`:
+///
+/// - `check`: [`OpHandle::check_open`], unless the operation names a fixed
+///   file;
+/// - `rearm(IN)` / `rearm(OUT)`: re-armed after `-EAGAIN` once the file
+///   polls readable / writable;
+/// - `keep`: `into_keep` hands over the `Arc` of a shared handle, or
+///   nothing for a borrowed handle or a fixed file.
+macro_rules! handle_methods {
+    ($($name:ident $(($events:ident))?);+) => {
+        $($crate::ring::ops::handle_methods!(@ $name $($events)?);)+
+    };
+    (@check) => {
+        #[inline]
+        fn check(&self) -> $crate::Result<()> {
+            $crate::ring::ops::check_target(&self.handle, self.opts.fixed)
+        }
+    };
+    (@rearm $events:ident) => {
+        #[inline]
+        fn rearm(&self) -> Option<($crate::ring::Target, $crate::ring::ops::PollFlags)> {
+            Some((
+                $crate::ring::ops::target(&self.handle, self.opts.fixed),
+                $crate::ring::ops::PollFlags::$events,
+            ))
+        }
+    };
+    (@keep) => {
+        #[inline]
+        fn into_keep(
+            self,
+        ) -> Option<::std::sync::Arc<dyn ::std::os::fd::AsFd + Send + Sync>> {
+            $crate::ring::ops::kept(self.handle, self.opts.fixed)
+        }
+    };
+}
+use handle_methods;

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use io_uring::{opcode, squeue, types};
 
 use crate::error::{Error, Result};
+use crate::ring::Opcode;
 use crate::ring::msg::{Address, Message};
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::table::{MAIL_FILE, MAIL_LOST};
@@ -39,6 +40,7 @@ use crate::sys::Errno;
 /// queue overflowed and the kernel could not hold the message,
 /// `Os(EOWNERDEAD)` when the target is a `DEFER_TASKRUN` ring whose
 /// thread has exited, `Os(ENOMEM)`.
+#[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_DATA"))]
 pub struct SendMessage {
     pub(crate) to: Arc<Address>,
     pub(crate) payload: u32,
@@ -59,7 +61,7 @@ impl fmt::Debug for SendMessage {
 unsafe impl Op for SendMessage {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::MsgRingData::CODE;
+    const CODE: Opcode = Opcode::MSG_RING;
     const NAME: &'static str = "ring message (IORING_OP_MSG_RING)";
 
     fn check(&self) -> Result<()> {
@@ -90,6 +92,7 @@ unsafe impl Op for SendMessage {
 /// `IORING_MSG_SEND_FD`), pushed by [`Ring::send_file`](crate::ring::Ring::send_file),
 /// which links the close of the source slot behind it. Its result says
 /// whether the file reached the target's table.
+#[doc(alias("IORING_OP_MSG_RING", "IORING_MSG_SEND_FD"))]
 pub struct SendFile {
     pub(crate) to: Arc<Address>,
     pub(crate) index: u32,
@@ -111,7 +114,7 @@ impl fmt::Debug for SendFile {
 unsafe impl Op for SendFile {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::MsgRingSendFd::CODE;
+    const CODE: Opcode = Opcode::MSG_RING;
     const NAME: &'static str = "file message (IORING_OP_MSG_RING, IORING_MSG_SEND_FD)";
 
     fn check(&self) -> Result<()> {
@@ -170,7 +173,7 @@ pub(crate) struct Receive<F> {
 unsafe impl<F> Op for Receive<F> {
     type Storage = MailState;
     type Output = Message<F>;
-    const CODE: u8 = opcode::MsgRingData::CODE;
+    const CODE: Opcode = Opcode::MSG_RING;
     const NAME: &'static str = "ring messages (IORING_OP_MSG_RING)";
 
     fn entry(&self, _storage: *mut MailState) -> squeue::Entry {

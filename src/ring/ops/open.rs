@@ -23,6 +23,7 @@ use io_uring::{opcode, squeue, types};
 use crate::error::{Error, Result};
 use crate::fd::Fd;
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::sys::file::OpenFlags;
 
@@ -48,6 +49,7 @@ const AT_FDCWD: i32 = -100;
 /// assert!(fd.read(&mut buf)? > 0);
 /// # Ok::<(), iofd::Error>(())
 /// ```
+#[doc(alias = "IORING_OP_OPENAT")]
 pub struct OpenAt {
     path: Cell<Option<Box<CStr>>>,
     ptr: Cell<*const std::ffi::c_char>,
@@ -57,11 +59,13 @@ pub struct OpenAt {
 
 impl OpenAt {
     /// Opens `path` with `flags` (and `O_CLOEXEC`).
+    #[doc(alias = "IORING_OP_OPENAT")]
     pub fn new(path: &CStr, flags: OpenFlags) -> OpenAt {
         OpenAt::with_mode(path, flags, 0)
     }
 
     /// Opens (or, with [`OpenFlags::CREAT`], creates with `mode`) `path`.
+    #[doc(alias = "IORING_OP_OPENAT")]
     pub fn with_mode(path: &CStr, flags: OpenFlags, mode: u32) -> OpenAt {
         OpenAt {
             path: Cell::new(Some(CString::from(path).into_boxed_c_str())),
@@ -99,7 +103,7 @@ impl std::fmt::Debug for OpenStorage {
 unsafe impl Op for OpenAt {
     type Storage = OpenStorage;
     type Output = Fd;
-    const CODE: u8 = opcode::OpenAt::CODE;
+    const CODE: Opcode = Opcode::OPENAT;
     const NAME: &'static str = "open (IORING_OP_OPENAT)";
 
     #[inline]

@@ -25,8 +25,10 @@ use io_uring::squeue;
 use super::file::{ReadAt, WriteAt, len32};
 use super::{OpHandle, read_entry, target, write_entry};
 use crate::error::Result;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
 use crate::ring::{Cqe, Target};
+use crate::sys::poll::PollFlags;
 
 /// A byte buffer an operation can own: its bytes stay at one address
 /// while the value moves.
@@ -138,7 +140,7 @@ impl<B> std::fmt::Debug for BufStorage<B> {
 
 /// What an owned-buffer operation gives back: the byte count or the error,
 /// and the buffer in every case (tokio-uring's `BufResult`). The
-/// operation's own error is the inner one; [`Ring::poll`](crate::ring::Ring::poll)
+/// operation's own error is the inner one; [`Ring::take`](crate::ring::Ring::take)
 /// and [`Ring::wait`](crate::ring::Ring::wait) wrap the pair in the ring's
 /// `Result`, which for these operations is never `Err` once the operation
 /// was pushed (the buffer always comes back): `Ok((Err(e), buf))` is a
@@ -149,6 +151,7 @@ pub type BufResult<B> = (Result<usize>, B);
 /// ([`ReadAt::with_buf`]): `IORING_OP_READ` of up to the buffer's
 /// [`bytes_total`](IoBuf::bytes_total) bytes (at most `u32::MAX`). A
 /// `Vec`'s length becomes the bytes read if that is more.
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadBuf<H, B> {
     read: ReadAt<H>,
     buf: Cell<Option<B>>,
@@ -160,6 +163,7 @@ pub struct ReadBuf<H, B> {
 /// Writes a buffer the operation owns at an offset ([`WriteAt::with_buf`]):
 /// `IORING_OP_WRITE` of its [`bytes_init`](IoBuf::bytes_init) bytes (at
 /// most `u32::MAX`).
+#[doc(alias = "IORING_OP_WRITE")]
 pub struct WriteBuf<H, B> {
     write: WriteAt<H>,
     buf: Cell<Option<B>>,
@@ -205,7 +209,9 @@ impl<H> ReadAt<H> {
     /// assert!(buf.iter().all(|&b| b == 7));
     /// # Ok::<(), iofd::Error>(())
     /// ```
-    pub fn with_buf<B: IoBufMut>(self, buf: B) -> ReadBuf<H, B> {
+    #[must_use]
+    #[doc(alias = "IORING_OP_READ")]
+    pub const fn with_buf<B: IoBufMut>(self, buf: B) -> ReadBuf<H, B> {
         ReadBuf {
             read: self,
             buf: Cell::new(Some(buf)),
@@ -217,7 +223,9 @@ impl<H> ReadAt<H> {
 impl<H> WriteAt<H> {
     /// This write, of `buf`'s bytes, which it owns until its result is
     /// taken (or dropped, if nobody takes it) and hands back with it.
-    pub fn with_buf<B: IoBuf>(self, buf: B) -> WriteBuf<H, B> {
+    #[must_use]
+    #[doc(alias = "IORING_OP_WRITE")]
+    pub const fn with_buf<B: IoBuf>(self, buf: B) -> WriteBuf<H, B> {
         WriteBuf {
             write: self,
             buf: Cell::new(Some(buf)),
@@ -232,7 +240,7 @@ impl<H> WriteAt<H> {
 unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = <ReadAt<H> as Op>::CODE;
+    const CODE: Opcode = <ReadAt<H> as Op>::CODE;
     const NAME: &'static str = "read into an owned buffer (IORING_OP_READ)";
 
     #[inline]
@@ -263,7 +271,7 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         self.read.rearm()
     }
 
@@ -292,7 +300,7 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for ReadBuf<H, B> {
 unsafe impl<H: OpHandle, B: IoBuf> Op for WriteBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = <WriteAt<H> as Op>::CODE;
+    const CODE: Opcode = <WriteAt<H> as Op>::CODE;
     const NAME: &'static str = "write from an owned buffer (IORING_OP_WRITE)";
 
     #[inline]
@@ -322,7 +330,7 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for WriteBuf<H, B> {
     }
 
     #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
+    fn rearm(&self) -> Option<(Target, PollFlags)> {
         self.write.rearm()
     }
 

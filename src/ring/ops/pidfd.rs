@@ -12,7 +12,7 @@
 )]
 
 use std::ops::Deref;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
@@ -22,8 +22,10 @@ use super::{Fixed, OpHandle, POLLIN, poll_add};
 use crate::error::{Error, Result};
 use crate::fd::{ChildEvent, PidFd};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, Target, cqe_error, cqe_unit};
 use crate::sys::Errno;
+use crate::sys::poll::PollFlags;
 use crate::sys::process::{SigInfoChld, WaitOptions};
 
 /// `P_PIDFD`: wait for the child this pidfd names.
@@ -32,6 +34,7 @@ const P_PIDFD: u32 = 3;
 /// Completes once the process has exited: `IORING_OP_POLL_ADD` of `POLLIN`
 /// on the pidfd. Works for any process, child or not; reaps nothing.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_POLL_ADD")]
 pub struct PollExit<H> {
     handle: H,
 }
@@ -41,6 +44,7 @@ pub struct PollExit<H> {
 /// poll of the pidfd so that it runs once the child has exited. Only the
 /// process's own children can be waited for (`Os(ECHILD)` otherwise).
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WAITID")]
 pub struct WaitExit<H> {
     /// The same wait, for exits.
     wait: WaitChild<H>,
@@ -50,6 +54,7 @@ pub struct WaitExit<H> {
 /// it typed: `IORING_OP_WAITID` with `P_PIDFD` and the options asked for
 /// (see [`PidFd::wait_child_op`]).
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_WAITID")]
 pub struct WaitChild<H> {
     handle: H,
     options: WaitOptions,
@@ -60,6 +65,7 @@ pub struct WaitChild<H> {
 
 impl PidFd {
     /// An operation that completes once the process has exited.
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn exit_op(&self) -> PollExit<&PidFd> {
         PollExit { handle: self }
     }
@@ -99,6 +105,7 @@ impl PidFd {
     /// assert_eq!(status.code(), Some(3));
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_op(&self) -> WaitExit<&PidFd> {
         WaitExit {
             wait: self.wait_child_op(WaitOptions::EXITED),
@@ -127,6 +134,7 @@ impl PidFd {
     /// `Os(ECHILD)` when the process is not (or no longer) a child to wait
     /// for, and [`Error::WouldBlock`] if the pidfd was made non-blocking
     /// after the push and nothing had happened yet.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_child_op(&self, options: WaitOptions) -> WaitChild<&PidFd> {
         WaitChild {
             handle: self,
@@ -137,6 +145,7 @@ impl PidFd {
 
     /// [`wait_child_op`](PidFd::wait_child_op) for a shared handle, which
     /// the operation keeps open until it completes.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_child_op_shared(self: &Arc<Self>, options: WaitOptions) -> WaitChild<Arc<PidFd>> {
         WaitChild {
             handle: Arc::clone(self),
@@ -147,6 +156,7 @@ impl PidFd {
 
     /// [`exit_op`](PidFd::exit_op) for a shared handle, which the operation
     /// keeps open until it completes.
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn exit_op_shared(self: &Arc<Self>) -> PollExit<Arc<PidFd>> {
         PollExit {
             handle: Arc::clone(self),
@@ -154,6 +164,7 @@ impl PidFd {
     }
 
     /// [`wait_op`](PidFd::wait_op) for a shared handle.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn wait_op_shared(self: &Arc<Self>) -> WaitExit<Arc<PidFd>> {
         WaitExit {
             wait: self.wait_child_op_shared(WaitOptions::EXITED),
@@ -165,6 +176,7 @@ impl Fixed<PidFd> {
     /// [`PidFd::exit_op`] on the registered pidfd. (A registered pidfd has
     /// no [`wait_op`](PidFd::wait_op): io_uring's waitid takes a pidfd by
     /// descriptor only.)
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn exit_op(self) -> PollExit<Fixed<PidFd>> {
         PollExit { handle: self }
     }
@@ -175,7 +187,7 @@ impl Fixed<PidFd> {
 unsafe impl<H: OpHandle> Op for PollExit<H> {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::PollAdd::CODE;
+    const CODE: Opcode = Opcode::POLL_ADD;
     const NAME: &'static str = "pidfd poll (IORING_OP_POLL_ADD)";
 
     #[inline]
@@ -223,7 +235,7 @@ fn check_waitable(pidfd: &PidFd, polled: bool) -> Result<()> {
 /// registered file).
 fn pidfd_number(target: Target) -> u32 {
     match target {
-        Target::Fd(fd) => fd as u32,
+        Target::Fd(fd) => fd.as_raw_fd() as u32,
         // `WaitExit` and `WaitChild` are built only on `&PidFd` and
         // `Arc<PidFd>`, whose target is a descriptor.
         Target::Fixed(i) => i,
@@ -234,7 +246,7 @@ fn pidfd_number(target: Target) -> u32 {
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
     type Storage = SigInfoChld;
     type Output = ExitStatus;
-    const CODE: u8 = opcode::WaitId::CODE;
+    const CODE: Opcode = Opcode::WAITID;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     #[inline]
@@ -254,7 +266,7 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
     }
 
     #[inline]
-    fn poll_first(&self) -> Option<(Target, u32)> {
+    fn poll_first(&self) -> Option<(Target, PollFlags)> {
         self.wait.poll_first()
     }
 
@@ -313,7 +325,7 @@ pub(super) fn check_options(options: WaitOptions) -> Result<()> {
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
     type Storage = SigInfoChld;
     type Output = ChildEvent;
-    const CODE: u8 = opcode::WaitId::CODE;
+    const CODE: Opcode = Opcode::WAITID;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     fn check(&self) -> Result<()> {
@@ -344,7 +356,7 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
     }
 
     #[inline]
-    fn poll_first(&self) -> Option<(Target, u32)> {
+    fn poll_first(&self) -> Option<(Target, PollFlags)> {
         self.polled.then(|| (self.handle.target(), POLLIN))
     }
 

@@ -7,12 +7,13 @@
 //! open (`Arc<T>`) by the operation, or named by a fixed-file index.
 #![expect(unsafe_code, reason = "implements the unsafe Op trait for polls")]
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
 use crate::error::Result;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Target};
 pub use crate::sys::poll::PollFlags;
@@ -39,7 +40,7 @@ mod sealed {
 impl<T: AsFd + ?Sized> PollSource for &T {
     #[inline]
     fn target(&self) -> Target {
-        Target::Fd(self.as_fd().as_raw_fd())
+        Target::fd(*self)
     }
     #[inline]
     fn keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -50,7 +51,7 @@ impl<T: AsFd + ?Sized> PollSource for &T {
 impl<T: AsFd + Send + Sync + 'static> PollSource for Arc<T> {
     #[inline]
     fn target(&self) -> Target {
-        Target::Fd(self.as_fd().as_raw_fd())
+        Target::fd(&**self)
     }
     #[inline]
     fn keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
@@ -101,6 +102,7 @@ impl PollSource for PollTarget {
 /// # Ok::<(), iofd::Error>(())
 /// ```
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_POLL_ADD")]
 pub struct Poll<H> {
     handle: H,
     flags: PollFlags,
@@ -113,6 +115,7 @@ pub struct Poll<H> {
 /// (as `Os(ECANCELED)`) when it was cancelled, or another error when the
 /// kernel ended it (it then posts no `IORING_CQE_F_MORE`).
 #[derive(Debug)]
+#[doc(alias("IORING_OP_POLL_ADD", "IORING_POLL_ADD_MULTI"))]
 pub struct PollMultishot<H> {
     handle: H,
     flags: PollFlags,
@@ -120,6 +123,7 @@ pub struct PollMultishot<H> {
 
 impl<H: PollSource> Poll<H> {
     /// A poll of `handle` for `flags`.
+    #[doc(alias = "IORING_OP_POLL_ADD")]
     pub fn new(handle: H, flags: PollFlags) -> Poll<H> {
         Poll { handle, flags }
     }
@@ -127,6 +131,7 @@ impl<H: PollSource> Poll<H> {
 
 impl<H: PollSource> PollMultishot<H> {
     /// A multishot poll of `handle` for `flags`.
+    #[doc(alias("IORING_OP_POLL_ADD", "IORING_POLL_ADD_MULTI"))]
     pub fn new(handle: H, flags: PollFlags) -> PollMultishot<H> {
         PollMultishot { handle, flags }
     }
@@ -134,14 +139,9 @@ impl<H: PollSource> PollMultishot<H> {
 
 /// The `POLL_ADD` SQE for `target`.
 fn poll_entry(target: Target, flags: PollFlags, multi: bool) -> squeue::Entry {
-    match target {
-        Target::Fd(fd) => opcode::PollAdd::new(types::Fd(fd), flags.bits())
-            .multi(multi)
-            .build(),
-        Target::Fixed(i) => opcode::PollAdd::new(types::Fixed(i), flags.bits())
-            .multi(multi)
-            .build(),
-    }
+    super::socket::on_target!(target, |f| opcode::PollAdd::new(f, flags.bits())
+        .multi(multi)
+        .build())
 }
 
 /// The events a poll's CQE reports, or its error.
@@ -162,7 +162,7 @@ macro_rules! poll_op {
         unsafe impl<H: PollSource> Op for $ty<H> {
             type Storage = ();
             type Output = PollFlags;
-            const CODE: u8 = opcode::PollAdd::CODE;
+            const CODE: Opcode = Opcode::POLL_ADD;
             const NAME: &'static str = $name;
 
             #[inline]

@@ -17,19 +17,18 @@
 )]
 
 use std::fmt;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue, types};
+use io_uring::{opcode, squeue};
 
-use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, target,
-};
+use super::socket::on_target;
+use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{EventFd, SignalFd, SignalInfo, TimerFd};
+use crate::ring::Opcode;
 use crate::ring::bufring::{Inner, take_raw};
 use crate::ring::op::Op;
-use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
+use crate::ring::{BufRing, Cqe, ProvidedBuf};
 use crate::sys::Errno;
 
 /// One read into a buffer the kernel picks from a [`BufRing`]:
@@ -48,6 +47,7 @@ use crate::sys::Errno;
 /// the driver re-arms after is not a CQE of the operation. `output`
 /// releases the storage's reference on that last CQE; a result nobody
 /// takes is dropped, which gives its buffer back.
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadProvided<H> {
     handle: H,
     bufs: BufRing,
@@ -64,6 +64,7 @@ pub struct ReadProvided<H> {
 ///
 /// It relies on the driver as [`ReadProvided`] does, for every one of its
 /// CQEs.
+#[doc(alias = "IORING_OP_READ_MULTISHOT")]
 pub struct ReadMultishot<H> {
     handle: H,
     bufs: BufRing,
@@ -121,12 +122,14 @@ macro_rules! provided_methods {
         impl $handle {
             /// An operation that reads once into a buffer the kernel
             /// picks from `bufs` ([`ReadProvided`]).
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_provided_op(&self, bufs: &BufRing) -> ReadProvided<&$handle> {
                 ReadProvided::new(self, bufs, $min)
             }
 
             /// [`read_provided_op`](Self::read_provided_op) for a shared
             /// handle, which the operation keeps open until it completes.
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_provided_op_shared(
                 self: &Arc<Self>,
                 bufs: &BufRing,
@@ -137,12 +140,14 @@ macro_rules! provided_methods {
             /// An operation that reads every time there is data, each time
             /// into a buffer the kernel picks from `bufs`
             /// ([`ReadMultishot`]).
+            #[doc(alias = "IORING_OP_READ_MULTISHOT")]
             pub fn read_multishot_op(&self, bufs: &BufRing) -> ReadMultishot<&$handle> {
                 ReadMultishot::new(self, bufs, $min)
             }
 
             /// [`read_multishot_op`](Self::read_multishot_op) for a shared
             /// handle, which the operation keeps open until its final CQE.
+            #[doc(alias = "IORING_OP_READ_MULTISHOT")]
             pub fn read_multishot_op_shared(
                 self: &Arc<Self>,
                 bufs: &BufRing,
@@ -153,11 +158,13 @@ macro_rules! provided_methods {
 
         impl Fixed<$handle> {
             /// The handle's `read_provided_op` on the registered file.
+            #[doc(alias = "IORING_OP_READ")]
             pub fn read_provided_op(self, bufs: &BufRing) -> ReadProvided<Fixed<$handle>> {
                 ReadProvided::new(self, bufs, $min)
             }
 
             /// The handle's `read_multishot_op` on the registered file.
+            #[doc(alias = "IORING_OP_READ_MULTISHOT")]
             pub fn read_multishot_op(self, bufs: &BufRing) -> ReadMultishot<Fixed<$handle>> {
                 ReadMultishot::new(self, bufs, $min)
             }
@@ -297,7 +304,7 @@ pub(super) unsafe fn provided_end(cqe: Cqe, storage: *const ProvidedStorage) -> 
 unsafe impl<H: OpHandle> Op for ReadProvided<H> {
     type Storage = ProvidedStorage;
     type Output = ProvidedBuf;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "provided-buffer read (IORING_OP_READ)";
 
     #[inline]
@@ -316,28 +323,16 @@ unsafe impl<H: OpHandle> Op for ReadProvided<H> {
     fn entry(&self, _storage: *mut ProvidedStorage) -> squeue::Entry {
         let (len, group) = (self.bufs.buf_len(), self.bufs.group());
         let null = std::ptr::null_mut();
-        let entry = match target(&self.handle, self.opts.fixed) {
-            Target::Fd(fd) => opcode::Read::new(types::Fd(fd), null, len)
+        let entry = on_target!(target(&self.handle, self.opts.fixed), |f| {
+            opcode::Read::new(f, null, len)
                 .offset(CURRENT_POSITION)
                 .buf_group(group)
-                .build(),
-            Target::Fixed(i) => opcode::Read::new(types::Fixed(i), null, len)
-                .offset(CURRENT_POSITION)
-                .buf_group(group)
-                .build(),
-        };
+                .build()
+        });
         entry.flags(squeue::Flags::BUFFER_SELECT)
     }
 
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(rearm(IN); keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<ProvidedBuf> {
@@ -352,7 +347,7 @@ unsafe impl<H: OpHandle> Op for ReadProvided<H> {
 unsafe impl<H: OpHandle> Op for ReadMultishot<H> {
     type Storage = ProvidedStorage;
     type Output = ProvidedBuf;
-    const CODE: u8 = opcode::ReadMulti::CODE;
+    const CODE: Opcode = Opcode::READ_MULTISHOT;
     const NAME: &'static str = "multishot read (IORING_OP_READ_MULTISHOT)";
 
     #[inline]
@@ -371,20 +366,14 @@ unsafe impl<H: OpHandle> Op for ReadMultishot<H> {
     fn entry(&self, _storage: *mut ProvidedStorage) -> squeue::Entry {
         // A length of 0: each shot may fill its whole buffer.
         let group = self.bufs.group();
-        match target(&self.handle, self.opts.fixed) {
-            Target::Fd(fd) => opcode::ReadMulti::new(types::Fd(fd), 0, group)
+        on_target!(target(&self.handle, self.opts.fixed), |f| {
+            opcode::ReadMulti::new(f, 0, group)
                 .offset(CURRENT_POSITION)
-                .build(),
-            Target::Fixed(i) => opcode::ReadMulti::new(types::Fixed(i), 0, group)
-                .offset(CURRENT_POSITION)
-                .build(),
-        }
+                .build()
+        })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<ProvidedBuf> {

@@ -10,25 +10,23 @@
     reason = "the SQEs have the kernel fill SignalInfo storage"
 )]
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use io_uring::{opcode, squeue};
+use io_uring::squeue;
 
-use super::{
-    CURRENT_POSITION, Fixed, OpHandle, Opts, POLLIN, check_target, kept, op_setters, read_entry,
-    target,
-};
+use super::{CURRENT_POSITION, Fixed, OpHandle, Opts, op_setters, read_entry, target};
 use crate::error::{Error, Result};
 use crate::fd::{SignalFd, SignalInfo};
+use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
-use crate::ring::{Cqe, Target};
 use crate::sys::Errno;
 
 /// Reads one pending signal as a [`SignalInfo`]: `IORING_OP_READ` of 128
 /// bytes. Waits — the driver re-arms it on a poll — until a signal in the
 /// mask is pending.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadSignal<H> {
     handle: H,
     opts: Opts,
@@ -38,6 +36,7 @@ pub struct ReadSignal<H> {
 /// `[SignalInfo]`: one `IORING_OP_READ`; the result is how many records
 /// arrived.
 #[derive(Debug)]
+#[doc(alias = "IORING_OP_READ")]
 pub struct ReadSignals<H> {
     handle: H,
     opts: Opts,
@@ -48,6 +47,7 @@ op_setters!(ReadSignals);
 
 impl SignalFd {
     /// An operation that reads one pending signal.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(&self) -> ReadSignal<&SignalFd> {
         ReadSignal {
             handle: self,
@@ -57,6 +57,7 @@ impl SignalFd {
 
     /// An operation that reads up to as many signals as the storage it is
     /// given holds (push it with a scope's `push_into`).
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_many_op(&self) -> ReadSignals<&SignalFd> {
         ReadSignals {
             handle: self,
@@ -66,6 +67,7 @@ impl SignalFd {
 
     /// [`read_op`](SignalFd::read_op) for a shared handle, which the
     /// operation keeps open until it completes.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op_shared(self: &Arc<Self>) -> ReadSignal<Arc<SignalFd>> {
         ReadSignal {
             handle: Arc::clone(self),
@@ -76,6 +78,7 @@ impl SignalFd {
 
 impl Fixed<SignalFd> {
     /// [`SignalFd::read_op`] on the registered signalfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_op(self) -> ReadSignal<Fixed<SignalFd>> {
         ReadSignal {
             handle: self,
@@ -84,6 +87,7 @@ impl Fixed<SignalFd> {
     }
 
     /// [`SignalFd::read_many_op`] on the registered signalfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn read_many_op(self) -> ReadSignals<Fixed<SignalFd>> {
         ReadSignals {
             handle: self,
@@ -110,13 +114,10 @@ fn records(cqe: Cqe) -> Result<usize> {
 unsafe impl<H: OpHandle> Op for ReadSignal<H> {
     type Storage = SignalInfo;
     type Output = SignalInfo;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "signalfd read (IORING_OP_READ)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut SignalInfo) -> squeue::Entry {
@@ -126,16 +127,6 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
             SignalInfo::SIZE as u32,
             CURRENT_POSITION,
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -152,13 +143,10 @@ unsafe impl<H: OpHandle> Op for ReadSignal<H> {
 unsafe impl<H: OpHandle> Op for ReadSignals<H> {
     type Storage = [SignalInfo];
     type Output = usize;
-    const CODE: u8 = opcode::Read::CODE;
+    const CODE: Opcode = Opcode::READ;
     const NAME: &'static str = "signalfd batch read (IORING_OP_READ)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut [SignalInfo]) -> squeue::Entry {
@@ -169,16 +157,6 @@ unsafe impl<H: OpHandle> Op for ReadSignals<H> {
             len as u32,
             CURRENT_POSITION,
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]

@@ -16,15 +16,16 @@
 
 use std::fmt;
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue, types};
 
-use super::{OpHandle, Opts, check_target, kept, op_setters, target};
+use super::{OpHandle, Opts, check_target, op_setters, target};
 use crate::error::{Error, Result};
 use crate::fd::{TcpStream, UdpSocket, UnixStream};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::direct::release;
 use crate::ring::op::Op;
 use crate::sys::net::SockAddr;
@@ -35,7 +36,7 @@ macro_rules! on_target {
     ($target:expr, |$f:ident| $body:expr) => {
         match $target {
             $crate::ring::Target::Fd(fd) => {
-                let $f = ::io_uring::types::Fd(fd);
+                let $f = ::io_uring::types::Fd(::std::os::fd::AsRawFd::as_raw_fd(&fd));
                 $body
             }
             $crate::ring::Target::Fixed(index) => {
@@ -50,6 +51,7 @@ pub(super) use on_target;
 /// Connects a socket: `IORING_OP_CONNECT`. The result is `()` once the
 /// connection is made (for TCP, the handshake done), or the error:
 /// `Os(ECONNREFUSED)` when nothing listens there.
+#[doc(alias = "IORING_OP_CONNECT")]
 pub struct Connect<H> {
     handle: H,
     addr: SockAddr,
@@ -72,6 +74,7 @@ impl<H> Connect<H> {
     /// Connects `handle` (a [`TcpStream`] from
     /// [`TcpStream::unconnected`], a [`UdpSocket`], by reference, `Arc` or
     /// [`Fixed`](super::Fixed) index) to `addr`.
+    #[doc(alias = "IORING_OP_CONNECT")]
     pub fn new(handle: H, addr: SocketAddr) -> Connect<H> {
         Connect {
             handle,
@@ -100,7 +103,7 @@ impl fmt::Debug for ConnectStorage {
 unsafe impl<H: OpHandle> Op for Connect<H> {
     type Storage = ConnectStorage;
     type Output = ();
-    const CODE: u8 = opcode::Connect::CODE;
+    const CODE: Opcode = Opcode::CONNECT;
     const NAME: &'static str = "connect (IORING_OP_CONNECT)";
 
     #[inline]
@@ -136,10 +139,7 @@ unsafe impl<H: OpHandle> Op for Connect<H> {
         })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ConnectStorage) -> Result<()> {
@@ -149,6 +149,7 @@ unsafe impl<H: OpHandle> Op for Connect<H> {
 
 /// Shuts down reading, writing or both of a connection:
 /// `IORING_OP_SHUTDOWN`.
+#[doc(alias = "IORING_OP_SHUTDOWN")]
 pub struct ShutdownOp<H> {
     handle: H,
     how: Shutdown,
@@ -168,6 +169,7 @@ impl<H: fmt::Debug> fmt::Debug for ShutdownOp<H> {
 
 impl<H> ShutdownOp<H> {
     /// Shuts `handle`'s connection down as `how` says.
+    #[doc(alias = "IORING_OP_SHUTDOWN")]
     pub fn new(handle: H, how: Shutdown) -> ShutdownOp<H> {
         ShutdownOp {
             handle,
@@ -182,13 +184,10 @@ impl<H> ShutdownOp<H> {
 unsafe impl<H: OpHandle> Op for ShutdownOp<H> {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::Shutdown::CODE;
+    const CODE: Opcode = Opcode::SHUTDOWN;
     const NAME: &'static str = "shutdown (IORING_OP_SHUTDOWN)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     fn entry(&self, _storage: *mut ()) -> squeue::Entry {
@@ -203,11 +202,6 @@ unsafe impl<H: OpHandle> Op for ShutdownOp<H> {
     }
 
     #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
     unsafe fn output(cqe: Cqe, _storage: *const ()) -> Result<()> {
         cqe.result().map(drop)
     }
@@ -218,6 +212,7 @@ unsafe impl<H: OpHandle> Op for ShutdownOp<H> {
 /// ([`Close::fixed`]). If the kernel cannot close the handle's descriptor
 /// (it never went out, say), the result's drop closes it, so it is never
 /// leaked.
+#[doc(alias = "IORING_OP_CLOSE")]
 pub struct Close {
     fd: std::cell::Cell<Option<OwnedFd>>,
     /// The descriptor's number, once `prepare` has moved it to the storage.
@@ -252,6 +247,7 @@ impl fmt::Debug for Close {
 impl Close {
     /// Closes `handle` (any handle, or an `OwnedFd`), which the operation
     /// owns from now on.
+    #[doc(alias = "IORING_OP_CLOSE")]
     pub fn new(handle: impl Into<OwnedFd>) -> Close {
         Close {
             fd: std::cell::Cell::new(Some(handle.into())),
@@ -263,6 +259,7 @@ impl Close {
     }
 
     /// Closes fixed-file slot `index` of the ring this is pushed on.
+    #[doc(alias = "IORING_OP_CLOSE")]
     pub fn fixed(index: u32) -> Close {
         Close {
             fd: std::cell::Cell::new(None),
@@ -317,7 +314,7 @@ impl Closed {
 unsafe impl Op for Close {
     type Storage = CloseStorage;
     type Output = Closed;
-    const CODE: u8 = opcode::Close::CODE;
+    const CODE: Opcode = Opcode::CLOSE;
     const NAME: &'static str = "close (IORING_OP_CLOSE)";
 
     #[inline]
@@ -402,24 +399,28 @@ macro_rules! socket_ops {
         impl $ty {
             /// An operation that connects the socket to `addr` (see
             /// [`Connect`]), borrowing it.
+            #[doc(alias = "IORING_OP_CONNECT")]
             pub fn connect_op(&self, addr: SocketAddr) -> Connect<&$ty> {
                 Connect::new(self, addr)
             }
 
             /// [`connect_op`](Self::connect_op), keeping the socket open
             /// itself.
+            #[doc(alias = "IORING_OP_CONNECT")]
             pub fn connect_op_shared(self: &Arc<Self>, addr: SocketAddr) -> Connect<Arc<$ty>> {
                 Connect::new(Arc::clone(self), addr)
             }
 
             /// An operation that shuts the connection down as `how` says
             /// (see [`ShutdownOp`]), borrowing the socket.
+            #[doc(alias = "IORING_OP_SHUTDOWN")]
             pub fn shutdown_op(&self, how: Shutdown) -> ShutdownOp<&$ty> {
                 ShutdownOp::new(self, how)
             }
 
             /// [`shutdown_op`](Self::shutdown_op), keeping the socket open
             /// itself.
+            #[doc(alias = "IORING_OP_SHUTDOWN")]
             pub fn shutdown_op_shared(self: &Arc<Self>, how: Shutdown) -> ShutdownOp<Arc<$ty>> {
                 ShutdownOp::new(Arc::clone(self), how)
             }
@@ -433,12 +434,14 @@ socket_ops!(UdpSocket);
 impl UnixStream {
     /// An operation that shuts the connection down as `how` says (see
     /// [`ShutdownOp`]), borrowing the stream.
+    #[doc(alias = "IORING_OP_SHUTDOWN")]
     pub fn shutdown_op(&self, how: Shutdown) -> ShutdownOp<&UnixStream> {
         ShutdownOp::new(self, how)
     }
 
     /// [`shutdown_op`](UnixStream::shutdown_op), keeping the stream open
     /// itself.
+    #[doc(alias = "IORING_OP_SHUTDOWN")]
     pub fn shutdown_op_shared(self: &Arc<Self>, how: Shutdown) -> ShutdownOp<Arc<UnixStream>> {
         ShutdownOp::new(Arc::clone(self), how)
     }

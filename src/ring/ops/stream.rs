@@ -17,7 +17,6 @@
 use std::cell::Cell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
@@ -26,9 +25,10 @@ use super::file::len32;
 use super::owned::{BufResult, BufStorage, IoBuf, IoBufMut};
 use super::provided::{ProvidedStorage, check_len, provided_end, provided_output, store};
 use super::socket::on_target;
-use super::{Fixed, OpHandle, Opts, POLLIN, POLLOUT, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, check_target, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpStream, UnixStream};
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_count};
 use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
 
@@ -39,6 +39,7 @@ const MSG_NOSIGNAL: i32 = 0x4000;
 /// buffer's capacity. The result is the byte count (0 once the peer has
 /// shut its side down) with the buffer, its length set to what arrived
 /// ([`BufResult`]).
+#[doc(alias = "IORING_OP_RECV")]
 pub struct RecvBuf<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -49,6 +50,7 @@ pub struct RecvBuf<H, B> {
 /// Sends from a buffer the operation owns: `IORING_OP_SEND` with
 /// `MSG_NOSIGNAL`, its initialised bytes. The result is the byte count
 /// (which may be short: send the rest again) with the buffer.
+#[doc(alias = "IORING_OP_SEND")]
 pub struct SendBuf<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -62,6 +64,7 @@ pub struct SendBuf<H, B> {
 /// ([`Scope::push_into`](crate::ring::Scope::push_into)):
 /// `IORING_OP_RECV`. The result is the byte count (0 once the peer has
 /// shut its side down).
+#[doc(alias = "IORING_OP_RECV")]
 pub struct RecvSlice<H> {
     handle: H,
     opts: Opts,
@@ -69,6 +72,7 @@ pub struct RecvSlice<H> {
 
 /// Sends the bytes of a slice a [`Scope`](crate::ring::Scope) lends:
 /// `IORING_OP_SEND` with `MSG_NOSIGNAL`. The result is the byte count.
+#[doc(alias = "IORING_OP_SEND")]
 pub struct SendSlice<H> {
     handle: H,
     opts: Opts,
@@ -100,13 +104,10 @@ impl<H: fmt::Debug> fmt::Debug for SendSlice<H> {
 unsafe impl<H: OpHandle> Op for RecvSlice<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Recv::CODE;
+    const CODE: Opcode = Opcode::RECV;
     const NAME: &'static str = "recv (IORING_OP_RECV)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
@@ -115,16 +116,6 @@ unsafe impl<H: OpHandle> Op for RecvSlice<H> {
             storage.cast(),
             storage.len(),
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -138,13 +129,10 @@ unsafe impl<H: OpHandle> Op for RecvSlice<H> {
 unsafe impl<H: OpHandle> Op for SendSlice<H> {
     type Storage = [u8];
     type Output = usize;
-    const CODE: u8 = opcode::Send::CODE;
+    const CODE: Opcode = Opcode::SEND;
     const NAME: &'static str = "send (IORING_OP_SEND)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(OUT); keep);
 
     #[inline]
     fn entry(&self, storage: *mut [u8]) -> squeue::Entry {
@@ -153,16 +141,6 @@ unsafe impl<H: OpHandle> Op for SendSlice<H> {
             storage.cast_const().cast(),
             storage.len(),
         )
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -178,6 +156,7 @@ unsafe impl<H: OpHandle> Op for SendSlice<H> {
 /// ends when the group runs out of buffers (`Os(ENOBUFS)`: give buffers
 /// back and push it again; nothing is lost, the data waits in the socket),
 /// or on an error or a cancel (`Os(ECANCELED)`).
+#[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
 pub struct RecvMulti<H> {
     handle: H,
     bufs: BufRing,
@@ -211,7 +190,8 @@ impl<H, B> SendBuf<H, B> {
     /// Sends the buffer's bytes from `n` on: the rest of a send that came
     /// back short, from the same buffer, without copying. Past the end,
     /// nothing is sent (the result is 0).
-    pub fn skip(mut self, n: usize) -> Self {
+    #[must_use]
+    pub const fn skip(mut self, n: usize) -> Self {
         self.skip = n;
         self
     }
@@ -265,13 +245,10 @@ fn send_entry(target: Target, ptr: *const u8, len: usize) -> squeue::Entry {
 unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::Recv::CODE;
+    const CODE: Opcode = Opcode::RECV;
     const NAME: &'static str = "recv into an owned buffer (IORING_OP_RECV)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(IN); keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
@@ -287,16 +264,6 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
         // Recorded by `prepare`, which the driver calls first.
         let (ptr, len) = self.bytes.get();
         recv_entry(target(&self.handle, self.opts.fixed), ptr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLIN))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -319,13 +286,10 @@ unsafe impl<H: OpHandle, B: IoBufMut> Op for RecvBuf<H, B> {
 unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::Send::CODE;
+    const CODE: Opcode = Opcode::SEND;
     const NAME: &'static str = "send from an owned buffer (IORING_OP_SEND)";
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; rearm(OUT); keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
@@ -340,16 +304,6 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendBuf<H, B> {
     fn entry(&self, _storage: *mut BufStorage<B>) -> squeue::Entry {
         let (ptr, len) = self.bytes.get();
         send_entry(target(&self.handle, self.opts.fixed), ptr, len)
-    }
-
-    #[inline]
-    fn rearm(&self) -> Option<(Target, u32)> {
-        Some((target(&self.handle, self.opts.fixed), POLLOUT))
-    }
-
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
     }
 
     #[inline]
@@ -399,7 +353,7 @@ pub(super) unsafe fn take_sent<B: IoBuf>(cqe: Cqe, storage: *const BufStorage<B>
 unsafe impl<H: OpHandle> Op for RecvMulti<H> {
     type Storage = ProvidedStorage;
     type Output = Option<ProvidedBuf>;
-    const CODE: u8 = opcode::RecvMulti::CODE;
+    const CODE: Opcode = Opcode::RECV;
     const NAME: &'static str = "multishot recv (IORING_OP_RECV, IORING_RECV_MULTISHOT)";
 
     #[inline]
@@ -422,10 +376,7 @@ unsafe impl<H: OpHandle> Op for RecvMulti<H> {
         })
     }
 
-    #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(keep);
 
     #[inline]
     unsafe fn output(cqe: Cqe, storage: *const ProvidedStorage) -> Result<Option<ProvidedBuf>> {
@@ -446,29 +397,34 @@ macro_rules! stream_ops {
         impl $ty {
             /// An operation that receives into `buf` (see [`RecvBuf`]),
             /// borrowing the stream.
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_op<B: IoBufMut>(&self, buf: B) -> RecvBuf<&$ty, B> {
                 RecvBuf::new(self, buf)
             }
 
             /// [`recv_op`](Self::recv_op), keeping the stream open itself:
             /// for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_op_shared<B: IoBufMut>(self: &Arc<Self>, buf: B) -> RecvBuf<Arc<$ty>, B> {
                 RecvBuf::new(Arc::clone(self), buf)
             }
 
             /// An operation that sends `buf`'s bytes (see [`SendBuf`]),
             /// borrowing the stream.
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_op<B: IoBuf>(&self, buf: B) -> SendBuf<&$ty, B> {
                 SendBuf::new(self, buf)
             }
 
             /// [`send_op`](Self::send_op), keeping the stream open itself.
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_op_shared<B: IoBuf>(self: &Arc<Self>, buf: B) -> SendBuf<Arc<$ty>, B> {
                 SendBuf::new(Arc::clone(self), buf)
             }
 
             /// An operation that receives into the slice a scope lends it
             /// (see [`RecvSlice`]).
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_slice_op(&self) -> RecvSlice<&$ty> {
                 RecvSlice {
                     handle: self,
@@ -478,6 +434,7 @@ macro_rules! stream_ops {
 
             /// An operation that sends the slice a scope lends it (see
             /// [`SendSlice`]).
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_slice_op(&self) -> SendSlice<&$ty> {
                 SendSlice {
                     handle: self,
@@ -487,6 +444,7 @@ macro_rules! stream_ops {
 
             /// An operation that receives as data comes, into `bufs` (see
             /// [`RecvMulti`]), borrowing the stream.
+            #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
             pub fn recv_multi_op(&self, bufs: &BufRing) -> RecvMulti<&$ty> {
                 RecvMulti {
                     handle: self,
@@ -497,6 +455,7 @@ macro_rules! stream_ops {
 
             /// [`recv_multi_op`](Self::recv_multi_op), keeping the stream
             /// open itself.
+            #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
             pub fn recv_multi_op_shared(self: &Arc<Self>, bufs: &BufRing) -> RecvMulti<Arc<$ty>> {
                 RecvMulti {
                     handle: Arc::clone(self),
@@ -508,17 +467,20 @@ macro_rules! stream_ops {
 
         impl Fixed<$ty> {
             /// [`recv_op`]($ty::recv_op) on the registered stream.
+            #[doc(alias = "IORING_OP_RECV")]
             pub fn recv_op<B: IoBufMut>(self, buf: B) -> RecvBuf<Fixed<$ty>, B> {
                 RecvBuf::new(self, buf)
             }
 
             /// [`send_op`]($ty::send_op) on the registered stream.
+            #[doc(alias = "IORING_OP_SEND")]
             pub fn send_op<B: IoBuf>(self, buf: B) -> SendBuf<Fixed<$ty>, B> {
                 SendBuf::new(self, buf)
             }
 
             /// [`recv_multi_op`]($ty::recv_multi_op) on the registered
             /// stream.
+            #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
             pub fn recv_multi_op(self, bufs: &BufRing) -> RecvMulti<Fixed<$ty>> {
                 RecvMulti {
                     handle: self,

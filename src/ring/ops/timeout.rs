@@ -18,6 +18,7 @@ use io_uring::{opcode, squeue, types};
 
 use crate::error::{Error, Result};
 use crate::fd::Clock;
+use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error, cqe_unit};
 use crate::ring::{Cqe, UserData};
 use crate::sys::Errno;
@@ -120,7 +121,7 @@ pub enum TimeoutResult {
 /// let mut token = ring.push(Timeout::every(Duration::from_millis(1)).shots(3))?;
 /// let mut shots = 0;
 /// loop {
-///     while let Some(r) = ring.poll(&mut token) {
+///     while let Some(r) = ring.take(&mut token) {
 ///         assert_eq!(r?, TimeoutResult::Fired);
 ///         shots += 1;
 ///     }
@@ -133,6 +134,7 @@ pub enum TimeoutResult {
 /// # Ok::<(), iofd::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IORING_OP_TIMEOUT")]
 pub struct Timeout {
     ts: Timespec,
     flags: u32,
@@ -159,6 +161,7 @@ pub struct TimeoutStorage {
 impl Timeout {
     /// Fires once, `after` from its submission (`CLOCK_MONOTONIC`). A zero
     /// duration fires at once.
+    #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn after(after: Duration) -> Timeout {
         Timeout {
             ts: timespec(after),
@@ -171,6 +174,7 @@ impl Timeout {
     /// Fires once when `clock` reads `deadline` (a duration since the
     /// clock's epoch, as [`Clock::now`] returns it). A deadline already
     /// past fires at once.
+    #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn at(clock: Clock, deadline: Duration) -> Timeout {
         Timeout {
             ts: timespec(deadline),
@@ -185,6 +189,7 @@ impl Timeout {
     /// shot is one [`TimeoutResult::Fired`]; the last one ends the
     /// operation. A zero period is refused by the kernel
     /// ([`Error::InvalidParam`]).
+    #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn every(period: Duration) -> Timeout {
         Timeout {
             ts: timespec(period),
@@ -196,7 +201,8 @@ impl Timeout {
 
     /// For a periodic timeout: stop after `n` shots (`0`: never). No effect
     /// on a one-shot timeout.
-    pub fn shots(mut self, n: u32) -> Timeout {
+    #[must_use]
+    pub const fn shots(mut self, n: u32) -> Timeout {
         self.shots = n;
         self
     }
@@ -208,7 +214,8 @@ impl Timeout {
     /// every CQE except those of timeouts that fired (the driver's own
     /// cancel requests and removed timeouts count; other timers firing do
     /// not). No effect on a periodic timeout.
-    pub fn completions(mut self, n: u32) -> Timeout {
+    #[must_use]
+    pub const fn completions(mut self, n: u32) -> Timeout {
         self.completions = n;
         self
     }
@@ -243,7 +250,7 @@ impl Timeout {
 unsafe impl Op for Timeout {
     type Storage = TimeoutStorage;
     type Output = TimeoutResult;
-    const CODE: u8 = opcode::Timeout::CODE;
+    const CODE: Opcode = Opcode::TIMEOUT;
     const NAME: &'static str = "timeout (IORING_OP_TIMEOUT)";
 
     #[inline]
@@ -325,6 +332,7 @@ pub enum LinkTimeoutResult {
 /// [`Ring::push_with_timeout`](crate::ring::Ring::push_with_timeout) from
 /// a one-shot [`Timeout`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IORING_OP_LINK_TIMEOUT")]
 pub struct LinkTimeout {
     ts: Timespec,
     flags: u32,
@@ -335,7 +343,7 @@ pub struct LinkTimeout {
 unsafe impl Op for LinkTimeout {
     type Storage = Timespec;
     type Output = LinkTimeoutResult;
-    const CODE: u8 = opcode::LinkTimeout::CODE;
+    const CODE: Opcode = Opcode::LINK_TIMEOUT;
     const NAME: &'static str = "link timeout (IORING_OP_LINK_TIMEOUT)";
 
     #[inline]
@@ -375,6 +383,7 @@ unsafe impl Op for LinkTimeout {
 /// such timeout is pending (it has fired, or was never submitted);
 /// `Os(EALREADY)` when it is firing right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IORING_OP_TIMEOUT_REMOVE")]
 pub struct TimeoutRemove {
     target: UserData,
 }
@@ -390,7 +399,7 @@ impl TimeoutRemove {
 unsafe impl Op for TimeoutRemove {
     type Storage = ();
     type Output = ();
-    const CODE: u8 = opcode::TimeoutRemove::CODE;
+    const CODE: Opcode = Opcode::TIMEOUT_REMOVE;
     const NAME: &'static str = "timeout remove (IORING_OP_TIMEOUT_REMOVE)";
 
     #[inline]
@@ -412,6 +421,7 @@ unsafe impl Op for TimeoutRemove {
 /// `Os(ENOENT)` when no such timeout is pending; `Os(EALREADY)` when it is
 /// firing right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias("IORING_OP_TIMEOUT_REMOVE", "IORING_TIMEOUT_UPDATE"))]
 pub struct TimeoutUpdate {
     target: UserData,
     ts: Timespec,
@@ -439,7 +449,7 @@ impl TimeoutUpdate {
 unsafe impl Op for TimeoutUpdate {
     type Storage = Timespec;
     type Output = ();
-    const CODE: u8 = opcode::TimeoutUpdate::CODE;
+    const CODE: Opcode = Opcode::TIMEOUT_REMOVE;
     const NAME: &'static str = "timeout update (IORING_OP_TIMEOUT_REMOVE)";
 
     #[inline]

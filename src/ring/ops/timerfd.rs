@@ -9,6 +9,7 @@ use crate::fd::TimerFd;
 /// Reads a timerfd's expiration count (and resets it): the same 8-byte
 /// `IORING_OP_READ` as an eventfd counter read, so the same operation type.
 /// Waits until the timer has expired.
+#[doc(alias = "IORING_OP_READ")]
 pub type ReadExpirations<H> = ReadCounter<H>;
 
 impl TimerFd {
@@ -29,12 +30,14 @@ impl TimerFd {
     /// assert_eq!(ring.wait(token)?, 1);
     /// # Ok::<(), iofd::Error>(())
     /// ```
+    #[doc(alias = "IORING_OP_READ")]
     pub fn expirations_op(&self) -> ReadExpirations<&TimerFd> {
         ReadCounter::new(self)
     }
 
     /// [`expirations_op`](TimerFd::expirations_op) for a shared handle,
     /// which the operation keeps open until it completes.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn expirations_op_shared(self: &Arc<Self>) -> ReadExpirations<Arc<TimerFd>> {
         ReadCounter::new(Arc::clone(self))
     }
@@ -42,6 +45,7 @@ impl TimerFd {
 
 impl Fixed<TimerFd> {
     /// [`TimerFd::expirations_op`] on the registered timerfd.
+    #[doc(alias = "IORING_OP_READ")]
     pub fn expirations_op(self) -> ReadExpirations<Fixed<TimerFd>> {
         ReadCounter::new(self)
     }

@@ -16,6 +16,7 @@ use super::pidfd::{check_options, child_event};
 use crate::error::{Error, Result};
 use crate::fd::ChildEvent;
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::Op;
 use crate::sys::process::{SigInfoChld, WaitOptions};
 
@@ -52,6 +53,7 @@ const P_PGID: u32 = 2;
 /// # Ok::<(), iofd::Error>(())
 /// ```
 #[derive(Clone, Copy, Debug)]
+#[doc(alias = "IORING_OP_WAITID")]
 pub struct WaitAny {
     idtype: u32,
     id: u32,
@@ -60,6 +62,7 @@ pub struct WaitAny {
 
 impl WaitAny {
     /// Any child of this process (`P_ALL`).
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn any_child(options: WaitOptions) -> WaitAny {
         WaitAny {
             idtype: P_ALL,
@@ -70,6 +73,7 @@ impl WaitAny {
 
     /// Any child in process group `pgid` (`P_PGID`); 0 names the caller's
     /// own group.
+    #[doc(alias = "IORING_OP_WAITID")]
     pub fn group(pgid: u32, options: WaitOptions) -> WaitAny {
         WaitAny {
             idtype: P_PGID,
@@ -84,7 +88,7 @@ impl WaitAny {
 unsafe impl Op for WaitAny {
     type Storage = SigInfoChld;
     type Output = ChildEvent;
-    const CODE: u8 = opcode::WaitId::CODE;
+    const CODE: Opcode = Opcode::WAITID;
     const NAME: &'static str = "waitid (IORING_OP_WAITID)";
 
     /// [`Error::InvalidParam`] for options without an event, with

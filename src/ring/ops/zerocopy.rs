@@ -16,7 +16,6 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use io_uring::{opcode, squeue};
@@ -25,10 +24,11 @@ use super::file::len32;
 use super::owned::{BufResult, BufStorage, IoBuf};
 use super::socket::on_target;
 use super::stream::{stash_send, take_sent};
-use super::{Fixed, OpHandle, Opts, check_target, kept, op_setters, target};
+use super::{Fixed, OpHandle, Opts, op_setters, target};
 use crate::error::Result;
 use crate::fd::{TcpStream, UnixStream};
 use crate::ring::Cqe;
+use crate::ring::Opcode;
 use crate::ring::op::Op;
 
 /// `MSG_NOSIGNAL`.
@@ -41,6 +41,7 @@ const MSG_NOSIGNAL: i32 = 0x4000;
 /// the buffer ([`BufResult`]), which comes with the notification — so the
 /// buffer handed back may be reused or freed at once. Worth it for large
 /// sends; for small ones the notification costs more than the copy.
+#[doc(alias = "IORING_OP_SEND_ZC")]
 pub struct SendZc<H, B> {
     handle: H,
     buf: Cell<Option<B>>,
@@ -75,14 +76,11 @@ impl<H: fmt::Debug, B> fmt::Debug for SendZc<H, B> {
 unsafe impl<H: OpHandle, B: IoBuf> Op for SendZc<H, B> {
     type Storage = BufStorage<B>;
     type Output = BufResult<B>;
-    const CODE: u8 = opcode::SendZc::CODE;
+    const CODE: Opcode = Opcode::SEND_ZC;
     const NAME: &'static str = "zero-copy send (IORING_OP_SEND_ZC)";
     const FOLDS: bool = true;
 
-    #[inline]
-    fn check(&self) -> Result<()> {
-        check_target(&self.handle, self.opts.fixed)
-    }
+    super::handle_methods!(check; keep);
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut BufStorage<B>) {
@@ -103,11 +101,6 @@ unsafe impl<H: OpHandle, B: IoBuf> Op for SendZc<H, B> {
     }
 
     #[inline]
-    fn into_keep(self) -> Option<Arc<dyn AsFd + Send + Sync>> {
-        kept(self.handle, self.opts.fixed)
-    }
-
-    #[inline]
     unsafe fn output(cqe: Cqe, storage: *const BufStorage<B>) -> Result<BufResult<B>> {
         // SAFETY: called once, after the final CQE (the notification, or
         // a first CQE that had none to follow).
@@ -121,12 +114,14 @@ macro_rules! zc_ops {
         impl $ty {
             /// An operation that sends `buf`'s bytes without copying them
             /// (see [`SendZc`]), borrowing the stream.
+            #[doc(alias = "IORING_OP_SEND_ZC")]
             pub fn send_zc_op<B: IoBuf>(&self, buf: B) -> SendZc<&$ty, B> {
                 SendZc::new(self, buf)
             }
 
             /// [`send_zc_op`](Self::send_zc_op), keeping the stream open
             /// itself: for the driver-owned [`Ring::push`](crate::ring::Ring::push).
+            #[doc(alias = "IORING_OP_SEND_ZC")]
             pub fn send_zc_op_shared<B: IoBuf>(self: &Arc<Self>, buf: B) -> SendZc<Arc<$ty>, B> {
                 SendZc::new(Arc::clone(self), buf)
             }
@@ -134,6 +129,7 @@ macro_rules! zc_ops {
 
         impl Fixed<$ty> {
             /// [`send_zc_op`]($ty::send_zc_op) on the registered stream.
+            #[doc(alias = "IORING_OP_SEND_ZC")]
             pub fn send_zc_op<B: IoBuf>(self, buf: B) -> SendZc<Fixed<$ty>, B> {
                 SendZc::new(self, buf)
             }

@@ -52,7 +52,7 @@ impl Table {
         &mut self,
         ud: UserData,
         target: crate::ring::Target,
-        events: u32,
+        events: crate::sys::poll::PollFlags,
         entry: impl FnOnce() -> squeue::Entry,
     ) -> bool {
         // `ud` was just claimed by the caller: live, so no generation check.
@@ -89,7 +89,7 @@ impl Table {
             return false;
         };
         let (number, fixed) = match target {
-            crate::ring::Target::Fd(fd) => (fd as u32, 0),
+            crate::ring::Target::Fd(fd) => (std::os::fd::AsRawFd::as_raw_fd(&fd) as u32, 0),
             crate::ring::Target::Fixed(index) => (index, REMAKE_FIXED),
         };
         slot.next = number;

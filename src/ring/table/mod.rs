@@ -67,7 +67,7 @@ impl Cqe {
 #[derive(Clone)]
 pub(crate) struct Rearm {
     pub(crate) target: super::Target,
-    pub(crate) events: u32,
+    pub(crate) events: crate::sys::poll::PollFlags,
     pub(crate) entry: squeue::Entry,
 }
 
@@ -566,7 +566,7 @@ impl Table {
         let target = if slot.flags & REMAKE_FIXED != 0 {
             super::Target::Fixed(slot.next)
         } else {
-            super::Target::Fd(slot.next as i32)
+            super::Target::Fd(super::FdNumber::recorded(slot.next as i32))
         };
         let remake = *self.remakes.get(usize::from(slot.remake).checked_sub(1)?)?;
         // SAFETY: `remake` is the slot's operation's own `rebuild`, for the

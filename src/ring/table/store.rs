@@ -105,7 +105,8 @@ impl Slot {
 
 /// An operation's [`Op::rebuild`](crate::ring::Op::rebuild), for its
 /// storage's address.
-pub(crate) type Remake = unsafe fn(crate::ring::Target, *mut u8) -> Option<(u32, squeue::Entry)>;
+pub(crate) type Remake =
+    unsafe fn(crate::ring::Target, *mut u8) -> Option<(crate::sys::poll::PollFlags, squeue::Entry)>;
 
 /// What a discarded result is handed to: the operation's `output`, whose
 /// value is dropped (a buffer freed, a descriptor closed).

@@ -1,5 +1,7 @@
 //! The table's unit tests: lifecycle, generations, shots, dispatch.
 
+use crate::ring::FdNumber;
+use crate::sys::poll::PollFlags;
 use io_uring::squeue;
 
 use super::*;
@@ -75,9 +77,12 @@ fn intermediate_shots_come_before_a_different_final_result() {
 fn a_recipe_matters_only_when_the_read_found_nothing() {
     let mut t = Table::with_max(1);
     let ud = t.insert(false, None).expect("free");
-    t.set_rearm(ud, crate::ring::Target::Fd(0), 1, || {
-        io_uring::opcode::Nop::new().build()
-    });
+    t.set_rearm(
+        ud,
+        crate::ring::Target::Fd(FdNumber::recorded(0)),
+        PollFlags::IN,
+        || io_uring::opcode::Nop::new().build(),
+    );
     assert_eq!(t.complete(ud, -EAGAIN, 0), Delivery::Rearm(ud.key()));
     assert!(matches!(t.recipe(ud.key()), Some(Ok(_))));
     assert_eq!(t.complete(ud, 8, 0), Delivery::Stored);
@@ -93,18 +98,18 @@ fn a_recipe_in_the_slot_rebuilds_the_sqe_for_its_target() {
     unsafe fn remake(
         target: crate::ring::Target,
         storage: *mut u8,
-    ) -> Option<(u32, squeue::Entry)> {
+    ) -> Option<(PollFlags, squeue::Entry)> {
         let crate::ring::Target::Fixed(index) = target else {
             return None;
         };
         let read = io_uring::opcode::Read::new(io_uring::types::Fixed(index), storage, 8);
-        Some((7, read.build()))
+        Some((PollFlags::IN | PollFlags::OUT, read.build()))
     }
     let mut t = Table::with_max(2);
     let a = t.insert(false, None).expect("free");
     assert!(t.set_remake(a, crate::ring::Target::Fixed(3), remake));
     let b = t.insert(false, None).expect("free");
-    assert!(t.set_remake(b, crate::ring::Target::Fd(5), remake));
+    assert!(t.set_remake(b, crate::ring::Target::Fd(FdNumber::recorded(5)), remake));
     assert_eq!(t.remakes.len(), 1, "one kind of operation, listed once");
     assert_eq!(t.complete(a, -EAGAIN, 0), Delivery::Rearm(a.key()));
     let Some(Ok((ud, r))) = t.recipe(a.key()) else {
@@ -112,7 +117,11 @@ fn a_recipe_in_the_slot_rebuilds_the_sqe_for_its_target() {
     };
     assert_eq!(
         (ud, r.target, r.events),
-        (a, crate::ring::Target::Fixed(3), 7)
+        (
+            a,
+            crate::ring::Target::Fixed(3),
+            PollFlags::IN | PollFlags::OUT
+        )
     );
     assert_eq!(r.entry.get_user_data(), a.raw());
     assert_eq!(t.complete(b, -EAGAIN, 0), Delivery::Rearm(b.key()));
