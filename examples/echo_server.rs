@@ -324,11 +324,11 @@ impl Worker {
                     }
                 }
             }
-        } else if let Some(mut t) = self.stop.take() {
-            if self.ring.take(&mut t).is_none() {
-                self.stop = Some(t);
-                return Ok(());
-            }
+        } else if let Some(mut t) = self.stop.take()
+            && self.ring.take(&mut t).is_none()
+        {
+            self.stop = Some(t);
+            return Ok(());
         }
         if self.stopping {
             return Ok(());
@@ -406,10 +406,8 @@ impl Worker {
                 conn.send_cancelled = false;
             }
         }
-        if active {
-            if let Some(key) = conn.timer {
-                self.idle.reset_at(key, Instant::now() + self.idle_after);
-            }
+        if active && let Some(key) = conn.timer {
+            self.idle.reset_at(key, Instant::now() + self.idle_after);
         }
         self.advance(idx)
     }
@@ -420,11 +418,11 @@ impl Worker {
         let tag = TAG_CONN + idx as u64;
         let conn = &mut self.conns[idx];
         if conn.closing {
-            if let Some(t) = &conn.send {
-                if !conn.send_cancelled {
-                    conn.send_cancelled = true;
-                    self.ring.cancel_keep(t)?;
-                }
+            if let Some(t) = &conn.send
+                && !conn.send_cancelled
+            {
+                conn.send_cancelled = true;
+                self.ring.cancel_keep(t)?;
             }
         } else if conn.send.is_none() && !conn.pending.is_empty() {
             let buf = std::mem::take(&mut conn.pending);

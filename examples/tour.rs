@@ -497,16 +497,16 @@ fn ring_event_loop() -> Result<()> {
                     }
                 }
                 _ => {
-                    if let Some(t) = write.as_mut() {
-                        if let Some(r) = ring.take(t) {
-                            let (n, buf) = r?;
-                            println!(
-                                "wrote {} bytes; the {}-byte buffer came back",
-                                n?,
-                                buf.len()
-                            );
-                            write = None;
-                        }
+                    if let Some(t) = write.as_mut()
+                        && let Some(r) = ring.take(t)
+                    {
+                        let (n, buf) = r?;
+                        println!(
+                            "wrote {} bytes; the {}-byte buffer came back",
+                            n?,
+                            buf.len()
+                        );
+                        write = None;
                     }
                 }
             }

@@ -461,10 +461,10 @@ fn reap_loop(
             }
             None => true,
         });
-        if let Some(t) = release {
-            if ring.take(t).is_some() {
-                *release = None;
-            }
+        if let Some(t) = release
+            && ring.take(t).is_some()
+        {
+            *release = None;
         }
         done.store(rec.ops, Ordering::Relaxed);
         cv.notify_all();

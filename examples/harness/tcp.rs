@@ -509,13 +509,12 @@ impl Client {
 
     /// The open loop's timeout fired: the next pass releases what is due.
     fn on_pace(&mut self) -> Result<(), Failure> {
-        if let Some(s) = &mut self.schedule {
-            if let Some(t) = &mut s.timer {
-                if let Some(fired) = self.ring.take(t) {
-                    s.timer = None;
-                    fired?;
-                }
-            }
+        if let Some(s) = &mut self.schedule
+            && let Some(t) = &mut s.timer
+            && let Some(fired) = self.ring.take(t)
+        {
+            s.timer = None;
+            fired?;
         }
         Ok(())
     }

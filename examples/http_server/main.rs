@@ -302,11 +302,11 @@ impl Worker {
         let tag = TAG_CONN + idx as u64;
         let conn = &mut self.conns[idx];
         if conn.closing {
-            if let Some(t) = &conn.send {
-                if !conn.send_cancelled {
-                    conn.send_cancelled = true;
-                    self.ring.cancel_keep(t)?;
-                }
+            if let Some(t) = &conn.send
+                && !conn.send_cancelled
+            {
+                conn.send_cancelled = true;
+                self.ring.cancel_keep(t)?;
             }
         } else if conn.send.is_none() && !conn.out.is_empty() {
             let buf = std::mem::replace(&mut conn.out, std::mem::take(&mut conn.spare));

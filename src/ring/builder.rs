@@ -262,12 +262,12 @@ impl RingBuilder {
         let entries = self.entries.max(2);
         self.check_setup()?;
         let mut b = IoUring::builder();
-        if let Some(cq) = self.cq_entries {
-            if cq == 0 {
-                return Err(Error::InvalidParam(
-                    "completion queue entries must be at least 1",
-                ));
-            }
+        if let Some(cq) = self.cq_entries
+            && cq == 0
+        {
+            return Err(Error::InvalidParam(
+                "completion queue entries must be at least 1",
+            ));
         }
         self.apply(&mut b, &self.flags());
         let uring = match b.build(entries) {

@@ -131,11 +131,11 @@ impl Ring {
             if live == 0 {
                 break;
             }
-            if let Some((_, _, scoped)) = self.table.at(key) {
-                if scoped || !scoped_only {
-                    top = key;
-                    live -= 1;
-                }
+            if let Some((_, _, scoped)) = self.table.at(key)
+                && (scoped || !scoped_only)
+            {
+                top = key;
+                live -= 1;
             }
         }
         top

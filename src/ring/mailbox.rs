@@ -105,11 +105,11 @@ impl Ring {
                 epoch: self.files_epoch,
             });
         }
-        if let Some(discard) = discard_of::<Receive<F>>() {
-            if !self.table.set_discard(ud, discard, storage.cast::<u8>()) {
-                self.table.remove(ud);
-                return Err(Error::NoMemory);
-            }
+        if let Some(discard) = discard_of::<Receive<F>>()
+            && !self.table.set_discard(ud, discard, storage.cast::<u8>())
+        {
+            self.table.remove(ud);
+            return Err(Error::NoMemory);
         }
         let address = Arc::new(Address {
             ring: target,

@@ -177,10 +177,10 @@ impl Ring {
     #[cold]
     #[inline(never)]
     pub(super) fn resume_unwound_slow(&mut self) {
-        if let Some(payload) = self.table.take_unwound() {
-            if !std::thread::panicking() {
-                std::panic::resume_unwind(payload);
-            }
+        if let Some(payload) = self.table.take_unwound()
+            && !std::thread::panicking()
+        {
+            std::panic::resume_unwind(payload);
         }
     }
 
@@ -198,11 +198,11 @@ impl Ring {
     /// [`rearm`](Ring::rearm), or when that fails, ends the read with the
     /// error instead, so that nothing is left half-submitted.
     pub(super) fn rearm_or_end(&mut self, key: u32) {
-        if let Err(e) = self.rearm(key) {
-            if let Some(ud) = self.table.live_at(key) {
-                let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
-                self.table.complete(ud.aux(), -errno, 0);
-            }
+        if let Err(e) = self.rearm(key)
+            && let Some(ud) = self.table.live_at(key)
+        {
+            let errno = e.errno().map_or(Errno::EIO.raw(), Errno::raw);
+            self.table.complete(ud.aux(), -errno, 0);
         }
     }
 

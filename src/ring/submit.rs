@@ -94,33 +94,33 @@ pub(super) unsafe fn build<O: Op>(
     // and dropped when nobody takes it — also if the operation never goes
     // out (the table then hands it a `-ECANCELED`): recorded once
     // `prepare` has put what it owns in the storage.
-    if let Some(discard) = discard {
-        if !guard.table.set_discard(ud, discard, storage.cast::<u8>()) {
-            let cancelled = Cqe {
-                res: -Errno::ECANCELED.raw(),
-                flags: 0,
-            };
-            // SAFETY: `prepare` filled the storage and the kernel never saw
-            // it: the output is decoded once, here.
-            unsafe { discard(cancelled, storage.cast::<u8>()) };
-            return Err(Error::NoMemory);
-        }
+    if let Some(discard) = discard
+        && !guard.table.set_discard(ud, discard, storage.cast::<u8>())
+    {
+        let cancelled = Cqe {
+            res: -Errno::ECANCELED.raw(),
+            flags: 0,
+        };
+        // SAFETY: `prepare` filled the storage and the kernel never saw
+        // it: the output is decoded once, here.
+        unsafe { discard(cancelled, storage.cast::<u8>()) };
+        return Err(Error::NoMemory);
     }
     // An operation that can build its SQE again (`Op::rebuild`) leaves
     // only its target in the slot. Otherwise the recipe gets an SQE of its
     // own, built in its place in the table rather than cloned from the
     // pushed one: a clone would put that SQE in memory, and the push would
     // copy it through the stack.
-    if let Rearming::Allowed(remake) = rearm {
-        if let Some((target, events)) = op.rearm() {
-            let remade = remake.is_some_and(|r| guard.table.set_remake(ud, target, r));
-            if !remade
-                && !guard
-                    .table
-                    .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()))
-            {
-                return Err(Error::NoMemory);
-            }
+    if let Rearming::Allowed(remake) = rearm
+        && let Some((target, events)) = op.rearm()
+    {
+        let remade = remake.is_some_and(|r| guard.table.set_remake(ud, target, r));
+        if !remade
+            && !guard
+                .table
+                .set_rearm(ud, target, events, || op.entry(storage).user_data(ud.raw()))
+        {
+            return Err(Error::NoMemory);
         }
     }
     let entry = op.entry(storage).user_data(ud.raw());
@@ -133,12 +133,12 @@ pub(super) unsafe fn build<O: Op>(
 /// names the handle.
 #[inline(always)]
 pub(super) fn keep<O: Op>(table: &mut Table, ud: UserData, op: O) {
-    if let Some(keep) = op.into_keep() {
-        if let Err(keep) = table.set_keep(ud, keep) {
-            // No memory for the record: the handle must outlive the
-            // operation all the same, so it is leaked, never closed early.
-            std::mem::forget(keep);
-        }
+    if let Some(keep) = op.into_keep()
+        && let Err(keep) = table.set_keep(ud, keep)
+    {
+        // No memory for the record: the handle must outlive the
+        // operation all the same, so it is leaked, never closed early.
+        std::mem::forget(keep);
     }
 }
 
@@ -341,11 +341,11 @@ impl Ring {
         // the SQE again: it is then written straight into the ring, where a
         // copy through the stack would stall on store forwarding
         // (BENCHMARKS.md, "Why the code is shaped so").
-        if self.queues.sq_is_full() {
-            if let Err(e) = self.make_room() {
-                self.table.remove(ud);
-                return Err(e);
-            }
+        if self.queues.sq_is_full()
+            && let Err(e) = self.make_room()
+        {
+            self.table.remove(ud);
+            return Err(e);
         }
         // SAFETY: forwarded to the caller.
         let entry = unsafe {

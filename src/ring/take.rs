@@ -141,14 +141,14 @@ impl Ring {
     where
         O::Storage: Sized,
     {
-        if self.reap_passes(false, true).is_ok() {
-            if let Some(r) = self.take(&mut token) {
-                if !token.done {
-                    // As in `wait`.
-                    let _ = self.cancel(token);
-                }
-                return r;
+        if self.reap_passes(false, true).is_ok()
+            && let Some(r) = self.take(&mut token)
+        {
+            if !token.done {
+                // As in `wait`.
+                let _ = self.cancel(token);
             }
+            return r;
         }
         // The wait's own error is the one to report; a cancel that cannot
         // go out leaves the operation abandoned, for the drain.

@@ -271,12 +271,12 @@ impl<T> Drop for WheelTimers<T> {
     /// ring sends the cancel at its next submission (or when it runs out
     /// of slots) and frees the slot when the timeout ends.
     fn drop(&mut self) {
-        if let Some((mut token, _, ring)) = self.armed.take() {
-            if !token.is_done() {
-                super::orphans::post(ring, token.user_data(), super::orphans::Posted::Cancel);
-                // Spent here: its own drop would detach it instead.
-                token.done = true;
-            }
+        if let Some((mut token, _, ring)) = self.armed.take()
+            && !token.is_done()
+        {
+            super::orphans::post(ring, token.user_data(), super::orphans::Posted::Cancel);
+            // Spent here: its own drop would detach it instead.
+            token.done = true;
         }
     }
 }

@@ -128,23 +128,23 @@ fn a_mebibyte_goes_through_owned_buffers() -> TestResult {
     let mut recv = Some(ring.push(b.recv_op_shared(Vec::with_capacity(64 << 10)))?);
     while got.len() < LEN {
         ring.submit_and_wait(1)?;
-        if let Some(t) = send.as_mut() {
-            if let Some(r) = ring.take(t) {
-                // A short send: the rest goes from the same buffer.
-                let (n, buf) = r?;
-                sent += n?;
-                send = (sent < buf.len())
-                    .then(|| ring.push(a.send_op_shared(buf).skip(sent)))
-                    .transpose()?;
-            }
+        if let Some(t) = send.as_mut()
+            && let Some(r) = ring.take(t)
+        {
+            // A short send: the rest goes from the same buffer.
+            let (n, buf) = r?;
+            sent += n?;
+            send = (sent < buf.len())
+                .then(|| ring.push(a.send_op_shared(buf).skip(sent)))
+                .transpose()?;
         }
-        if let Some(t) = recv.as_mut() {
-            if let Some(r) = ring.take(t) {
-                let (n, buf) = r?;
-                assert!(n? > 0);
-                got.extend_from_slice(&buf);
-                recv = Some(ring.push(b.recv_op_shared(buf_reuse(buf)))?);
-            }
+        if let Some(t) = recv.as_mut()
+            && let Some(r) = ring.take(t)
+        {
+            let (n, buf) = r?;
+            assert!(n? > 0);
+            got.extend_from_slice(&buf);
+            recv = Some(ring.push(b.recv_op_shared(buf_reuse(buf)))?);
         }
     }
     assert_eq!(got, data);

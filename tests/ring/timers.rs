@@ -495,14 +495,14 @@ fn one_hundred_thousand_timers_on_one_ring_each_fire_once() {
     while fired < N {
         ring.submit_and_wait(1).expect("wait");
         for slot in pending.iter_mut() {
-            if let Some((token, d)) = slot {
-                if let Some(r) = ring.take(token) {
-                    assert_eq!(r.expect("timer"), TimeoutResult::Fired);
-                    assert!(start.elapsed() >= *d, "early");
-                    assert!(token.is_done());
-                    *slot = None;
-                    fired += 1;
-                }
+            if let Some((token, d)) = slot
+                && let Some(r) = ring.take(token)
+            {
+                assert_eq!(r.expect("timer"), TimeoutResult::Fired);
+                assert!(start.elapsed() >= *d, "early");
+                assert!(token.is_done());
+                *slot = None;
+                fired += 1;
             }
         }
     }

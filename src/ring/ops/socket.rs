@@ -370,10 +370,10 @@ unsafe impl Op for Close {
         let CloseStorage { fd, slot } = unsafe { storage.read() };
         // A slot whose close never ran (the push failed, or a link before
         // it did) is closed as its `Direct`'s drop would.
-        if let Some((ring, epoch, index)) = slot {
-            if cqe.res == -crate::sys::Errno::ECANCELED.raw() {
-                release(ring, epoch, index);
-            }
+        if let Some((ring, epoch, index)) = slot
+            && cqe.res == -crate::sys::Errno::ECANCELED.raw()
+        {
+            release(ring, epoch, index);
         }
         // A descriptor the kernel did not close (an error, or the request
         // never went out) is still ours: taken back, to close on drop.

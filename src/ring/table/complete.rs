@@ -174,10 +174,10 @@ impl Table {
         if let Some(d) = self.mail(ud, res) {
             return d;
         }
-        if let Some(key) = ud.cancelled_key() {
-            if res == -ENOENT {
-                return Delivery::Recancel(key);
-            }
+        if let Some(key) = ud.cancelled_key()
+            && res == -ENOENT
+        {
+            return Delivery::Recancel(key);
         }
         if ud.is_reserved() {
             Delivery::Ignored
@@ -192,10 +192,10 @@ impl Table {
     /// read instead of re-arming it, and a cancel that misses is sent
     /// again.
     pub(crate) fn mark_cancelled(&mut self, ud: UserData) {
-        if let Some(slot) = self.live_mut(ud) {
-            if matches!(slot.life, Life::InFlight | Life::Detached) {
-                slot.flags |= ASKED;
-            }
+        if let Some(slot) = self.live_mut(ud)
+            && matches!(slot.life, Life::InFlight | Life::Detached)
+        {
+            slot.flags |= ASKED;
         }
     }
 

@@ -409,10 +409,10 @@ impl Table {
     /// Records that the owner of in-flight slot `ud` asked for it to be
     /// cancelled and will still take its result.
     pub(crate) fn ask_cancel(&mut self, ud: UserData) {
-        if let Some(slot) = self.live_mut(ud) {
-            if slot.life == Life::InFlight {
-                slot.flags |= ASKED;
-            }
+        if let Some(slot) = self.live_mut(ud)
+            && slot.life == Life::InFlight
+        {
+            slot.flags |= ASKED;
         }
     }
 
@@ -486,10 +486,10 @@ impl Table {
         if life == Life::Vacant {
             return None;
         }
-        if idx != NONE {
-            if let Some(shot) = self.pop_shot(idx) {
-                return Some((shot, false));
-            }
+        if idx != NONE
+            && let Some(shot) = self.pop_shot(idx)
+        {
+            return Some((shot, false));
         }
         if life != Life::Completed {
             return None;
