@@ -107,6 +107,8 @@ fn ops_on_a_closed_handle_report_closed() -> iofd::Result<()> {
     mem.close()?;
     fd.close()?;
     sfd.close()?;
+    // Reaped first: a closed pidfd could no longer end the child.
+    kill_and_reap(&child);
     child.close()?;
     // The handles' own syscall methods say Closed.
     assert_eq!(efd.wait(), Err(Error::Closed));
