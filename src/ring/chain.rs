@@ -87,7 +87,7 @@ impl Ring {
         O::Storage: Sized,
     {
         self.check_bound(op)?;
-        super::submit::refuse_polled(op)?;
+        super::linked::refuse_polled(op)?;
         let ud = self.alloc(false, tag)?;
         let storage = self.slot_storage::<O::Storage>(ud)?;
         // SAFETY: the slot's storage fits `O::Storage`, is reached only

@@ -270,6 +270,7 @@ mod drain;
 mod driver;
 mod enter;
 mod fixedbuf;
+mod linked;
 mod mailbox;
 pub mod msg;
 mod op;

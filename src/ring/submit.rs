@@ -1,5 +1,5 @@
 //! Submission: a slot for each operation, its SQE built straight into the
-//! submission queue, linked pairs, raw SQEs.
+//! submission queue, raw SQEs. Linked submissions are in `linked.rs`.
 //!
 //! # Safety
 //!
@@ -22,13 +22,11 @@ use super::builder::check;
 use super::driver::Ring;
 use super::op::Target;
 use super::op::{Op, Token};
-use super::ops::LinkTimeout;
 use super::orphans::{self, thread_key};
 use super::table::{BIG_BYTES, Cqe, Discard, INLINE_BYTES, Remake, Table};
 use crate::error::{Error, Result};
 use crate::sys::Errno;
 use crate::sys::poll::PollFlags;
-use crate::sys::time::Timespec;
 
 /// How a read pushed by [`build`] may be re-armed after a `-EAGAIN`.
 #[derive(Clone, Copy)]
@@ -370,34 +368,6 @@ impl Ring {
         Ok(())
     }
 
-    /// The rest of [`launch`](Ring::launch) for an operation with a poll
-    /// first ([`Op::poll_first`]): the poll and the operation's SQE
-    /// (`entry`, built for slot `ud`) go into the queue together, linked.
-    #[cold]
-    #[inline(never)]
-    fn launch_polled<O: Op>(
-        &mut self,
-        op: O,
-        ud: UserData,
-        entry: squeue::Entry,
-        target: Target,
-        events: PollFlags,
-    ) -> Result<()> {
-        let pair = [super::reap::poll_entry(target, events, ud), entry];
-        // A cancel must then name the poll too.
-        self.table.mark_rearmed(ud);
-        // SAFETY: the poll touches no memory, and its file is the
-        // operation's own, kept open as for the operation; the operation's
-        // SQE is vouched for by `O: Op` with storage that outlives it. Both
-        // go in together, so the link is never split.
-        if let Err(e) = unsafe { self.push_linked(&pair) } {
-            self.table.remove(ud);
-            return Err(e);
-        }
-        keep(&mut self.table, ud, op);
-        Ok(())
-    }
-
     /// Submits until the submission queue has room for one more SQE.
     #[cold]
     #[inline(never)]
@@ -428,87 +398,6 @@ impl Ring {
             return self.sqpoll_wait_room();
         }
         self.enter(0).map(drop)
-    }
-
-    /// Pushes `op` (slot `ud`) linked to a link timeout, both in one
-    /// submission, and returns the timeout's slot; on error both slots are
-    /// freed. The timeout's slot is claimed only once `op`'s SQE is built,
-    /// so a panic while building it leaves nothing behind. The operation is
-    /// never re-armed: a re-armed read would no longer be linked to its
-    /// deadline.
-    ///
-    /// # Safety
-    ///
-    /// - As [`launch`](Ring::launch), for `storage`.
-    pub(crate) unsafe fn launch_linked<O: Op>(
-        &mut self,
-        op: O,
-        ud: UserData,
-        storage: *mut O::Storage,
-        timeout: LinkTimeout,
-        scoped: bool,
-        discard: Option<Discard>,
-    ) -> Result<UserData> {
-        let checked = self
-            .check::<LinkTimeout>()
-            .and(self.check_bound(&op))
-            .and(refuse_polled(&op));
-        if let Err(e) = checked {
-            self.table.remove(ud);
-            return Err(e);
-        }
-        // SAFETY: forwarded to the caller.
-        let first = unsafe {
-            build(
-                &mut self.table,
-                &self.supported,
-                &op,
-                ud,
-                storage,
-                Rearming::Never,
-                discard,
-            )
-        }?;
-        let first = first.flags(squeue::Flags::IO_LINK);
-        let lt_ud = match self.alloc(scoped, None) {
-            Ok(lt_ud) => lt_ud,
-            Err(e) => {
-                self.table.remove(ud);
-                return Err(e);
-            }
-        };
-        let lt_storage = self.table.storage_ptr(lt_ud, false).cast::<Timespec>();
-        // SAFETY: the slot's inline buffer holds a 16-byte timespec, is
-        // reached only through this pointer, and lives until the slot's
-        // final CQE. `LinkTimeout`'s `prepare` and `entry` cannot panic.
-        let second = match unsafe {
-            build(
-                &mut self.table,
-                &self.supported,
-                &timeout,
-                lt_ud,
-                lt_storage,
-                Rearming::Never,
-                None,
-            )
-        } {
-            Ok(entry) => entry,
-            Err(e) => {
-                self.table.remove(ud);
-                return Err(e);
-            }
-        };
-        // SAFETY: both SQEs are vouched for by their `Op`s, their storage
-        // outlives them (the caller's promise, and the slot's buffer); they
-        // go into the queue together, so the link is never split.
-        if let Err(e) = unsafe { self.push_linked(&[first, second]) } {
-            self.table.remove(ud);
-            self.table.remove(lt_ud);
-            return Err(e);
-        }
-        keep(&mut self.table, ud, op);
-        keep(&mut self.table, lt_ud, timeout);
-        Ok(lt_ud)
     }
 
     /// Queues a driver-owned operation: its result lands in its slot of the
@@ -565,29 +454,6 @@ impl Ring {
         Ok(Token::new(ud, self.id))
     }
 
-    /// Pushes SQEs that must reach the kernel in one submission (a link),
-    /// submitting first until the queue has room for all of them.
-    ///
-    /// # Safety
-    ///
-    /// - As [`push_entry`](Ring::push_entry), for every entry.
-    pub(super) unsafe fn push_linked(&mut self, entries: &[squeue::Entry]) -> Result<()> {
-        if entries.len() > self.queues.sq_entries() as usize {
-            return Err(Error::InvalidParam(
-                "a link longer than the submission queue",
-            ));
-        }
-        loop {
-            // SAFETY: forwarded to the caller; `push_all` pushes all of
-            // them or none.
-            if unsafe { self.queues.push_all(entries) } {
-                return Ok(());
-            }
-            // Not `submit`: see `make_room`.
-            self.free_sq()?;
-        }
-    }
-
     /// Pushes an SQE as it is, `user_data` included, with no table slot:
     /// its CQE is matched against the table like any other, so a tag that
     /// names no live operation is counted in
@@ -609,19 +475,6 @@ impl Ring {
         // SAFETY: forwarded to the caller.
         unsafe { self.push_entry(entry) }
     }
-}
-
-/// Refuses an operation with a poll first ([`Op::poll_first`]) where its
-/// SQE would not be pushed as the driver's linked pair: in a chain, with
-/// flags, or with a link timeout.
-#[inline(always)]
-pub(crate) fn refuse_polled<O: Op>(op: &O) -> Result<()> {
-    if op.poll_first().is_some() {
-        return Err(Error::InvalidParam(
-            "an operation that polls first cannot be chained, flagged or given a deadline",
-        ));
-    }
-    Ok(())
 }
 
 /// Whether an `S` is stored out of line.
