@@ -34,14 +34,13 @@ pub enum Workload {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reaper {
-    /// The submitting thread itself, in waves of --depth operations written
-    /// into caller-owned buffers (a ring scope).
+    /// The submitting thread itself, keeping --depth operations in flight:
+    /// each is refilled as its result comes, a --batch at a time.
     Inline,
     /// A second thread, woken by an eventfd registered with the ring, reaps
     /// while the first keeps the ring fed: how a ring joins an existing
-    /// event loop. Not for the memfd and mix workloads (their buffers are
-    /// borrowed by a scope on one thread), nor with --single-issuer or
-    /// --defer-taskrun (two threads enter the ring).
+    /// event loop. Not with --single-issuer or --defer-taskrun (two
+    /// threads enter the ring).
     Thread,
 }
 
@@ -283,20 +282,11 @@ impl Cli {
                 depth.div_ceil(2).next_power_of_two()
             ));
         }
-        if self.reaper == Reaper::Thread {
-            if matches!(self.workload, Workload::Memfd | Workload::Mix) {
-                return Err(format!(
-                    "--reaper thread cannot run the {:?} workload: its buffers are lent to a ring scope on one thread",
-                    self.workload
-                )
-                .to_lowercase());
-            }
-            if self.single_issuer || self.defer_taskrun {
-                return Err(
-                    "--reaper thread enters the ring from two threads: it cannot be combined with --single-issuer or --defer-taskrun"
-                        .into(),
-                );
-            }
+        if self.reaper == Reaper::Thread && (self.single_issuer || self.defer_taskrun) {
+            return Err(
+                "--reaper thread enters the ring from two threads: it cannot be combined with --single-issuer or --defer-taskrun"
+                    .into(),
+            );
         }
         let stop = self.stop();
         Ok(Config {

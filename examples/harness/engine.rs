@@ -1,6 +1,6 @@
-//! The three ways a workload runs: through the ring reaped inline, through
-//! the ring reaped by a second thread woken by a registered eventfd, and
-//! one syscall per operation.
+//! The three ways a workload runs: through the ring reaped inline (in
+//! `inline.rs`), through the ring reaped by a second thread woken by a
+//! registered eventfd, and one syscall per operation.
 
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,12 +8,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use iofd::ring::ops::{Nop, ReadCounter, Timeout, WriteCounter};
-use iofd::ring::{Notify, Ring, Scope, ScopedToken, Token};
+use iofd::ring::ops::{Nop, ReadBuf, ReadCounter, Timeout, WriteBuf, WriteCounter};
+use iofd::ring::{Notify, Op, Ring, Token};
 use iofd::sys::poll::{Events, PollFd, ppoll};
 use iofd::{Clock, Error, EventFd, MemFd, TimerFd};
 
 use crate::cli::{Config, Stop, Workload};
+use crate::inline::QueueDepth;
 
 /// Bytes per memfd read or write.
 pub const IO_BYTES: usize = 4096;
@@ -53,7 +54,7 @@ fn kinds(w: Workload) -> &'static [Kind] {
 pub struct Objects {
     /// A semaphore eventfd loaded with 2^32 - 1 units: reads never wait.
     sem: Arc<EventFd>,
-    mem: MemFd,
+    mem: Arc<MemFd>,
     timerfd: TimerFd,
 }
 
@@ -63,7 +64,7 @@ impl Objects {
         mem.set_len(MEM_BYTES)?;
         Ok(Objects {
             sem: Arc::new(EventFd::new_semaphore(u32::MAX)?),
-            mem,
+            mem: Arc::new(mem),
             timerfd: TimerFd::new()?,
         })
     }
@@ -82,6 +83,8 @@ pub struct Outcome {
     /// Latency per operation, in nanoseconds.
     pub latency: Histogram<u64>,
     pub syscalls: u64,
+    /// How full the queue was, when the run sampled it.
+    pub queue: Option<QueueDepth>,
 }
 
 /// Counts and times completed operations.
@@ -122,12 +125,13 @@ impl Recorder {
             elapsed,
             latency: self.latency,
             syscalls,
+            queue: None,
         }
     }
 }
 
 /// Whether a run is over.
-fn over(stop: Stop, pushed: u64, start: Instant) -> bool {
+pub fn over(stop: Stop, pushed: u64, start: Instant) -> bool {
     match stop {
         Stop::Ops(n) => pushed >= n,
         Stop::Time(d) => start.elapsed() >= d,
@@ -135,7 +139,7 @@ fn over(stop: Stop, pushed: u64, start: Instant) -> bool {
 }
 
 /// How many operations may still be pushed.
-fn remaining(stop: Stop, pushed: u64) -> u64 {
+pub fn remaining(stop: Stop, pushed: u64) -> u64 {
     match stop {
         Stop::Ops(n) => n.saturating_sub(pushed),
         Stop::Time(_) => u64::MAX,
@@ -156,7 +160,7 @@ fn remaining(stop: Stop, pushed: u64) -> u64 {
 /// default batch of 16) at once, reported as 25,000 ops/s (issue 14).
 /// Counting operations, not batches, also keeps a short batch (the end of
 /// a run or of a wave) from being charged a full batch's time.
-struct Pacer {
+pub struct Pacer {
     start: Duration,
     rate: Option<u64>,
     released: u64,
@@ -165,7 +169,7 @@ struct Pacer {
 impl Pacer {
     /// Starts the clock: make it after the run's own start, so that the
     /// run's wall time covers every release.
-    fn new(cfg: &Config) -> iofd::Result<Pacer> {
+    pub fn new(cfg: &Config) -> iofd::Result<Pacer> {
         Ok(Pacer {
             start: Clock::Monotonic.now()?,
             rate: cfg.rate,
@@ -175,7 +179,7 @@ impl Pacer {
 
     /// When a batch of the next `ops` operations may go, or `None` when
     /// unpaced.
-    fn release(&mut self, ops: u64) -> Option<Duration> {
+    pub fn release(&mut self, ops: u64) -> Option<Duration> {
         let rate = self.rate?;
         self.released += ops;
         let ns = u128::from(self.released) * 1_000_000_000 / u128::from(rate);
@@ -195,132 +199,89 @@ pub fn build_ring(cfg: &Config) -> iofd::Result<Ring> {
     }
 }
 
-/// A scoped operation in flight.
-enum Scoped<'s, 'e> {
-    Nop(ScopedToken<'s, Nop>),
-    Signal(ScopedToken<'s, WriteCounter<&'e EventFd>>),
-    Read(ScopedToken<'s, ReadCounter<&'e EventFd>>),
-    Timer(ScopedToken<'s, Timeout>),
-    MemWrite(ScopedToken<'s, iofd::ring::ops::WriteAt<&'e MemFd>>),
-    MemRead(ScopedToken<'s, iofd::ring::ops::ReadAt<&'e MemFd>>),
+/// A buffer a memfd operation owns while it is in flight.
+pub type Buf = Box<[u8]>;
+
+/// The buffers of `n` memfd operations in flight.
+pub fn buffers(n: usize) -> Vec<Buf> {
+    (0..n)
+        .map(|_| vec![0x5au8; IO_BYTES].into_boxed_slice())
+        .collect()
 }
 
-impl<'s, 'e> Scoped<'s, 'e> {
-    /// Its result, once it has come: `Some(ok)`.
-    fn take(&mut self, s: &mut Scope<'s, 'e>) -> Option<bool> {
-        Some(match self {
-            Scoped::Nop(t) => s.take(t)?.is_ok(),
-            Scoped::Signal(t) => s.take(t)?.is_ok(),
-            Scoped::Read(t) => s.take(t)?.is_ok(),
-            Scoped::Timer(t) => s.take(t)?.is_ok(),
-            Scoped::MemWrite(t) => s.take(t)?.is_ok_and(|n| n == IO_BYTES),
-            Scoped::MemRead(t) => s.take(t)?.is_ok_and(|n| n == IO_BYTES),
-        })
-    }
-}
-
-/// Takes every scoped result that has come, timing each from its push.
-fn collect<'s, 'e>(
-    s: &mut Scope<'s, 'e>,
-    pending: &mut Vec<(Scoped<'s, 'e>, Instant)>,
-    rec: &mut Recorder,
-    done: &AtomicU64,
-) {
-    pending.retain_mut(|(op, t0)| match op.take(s) {
-        Some(ok) => {
-            rec.record(t0.elapsed(), ok);
-            false
-        }
-        None => true,
-    });
-    done.store(rec.ops, Ordering::Relaxed);
-}
-
-/// The ring, reaped by the submitting thread: waves of `depth` operations
-/// in a scope (memfd buffers are lent to the kernel for the wave).
-pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Result<Outcome> {
-    let mut ring = build_ring(cfg)?;
-    let kinds = kinds(cfg.workload);
-    let mut bufs = vec![[0x5au8; IO_BYTES]; cfg.depth];
-    let mut rec = Recorder::new();
-    let mut seq = 0u64;
-    let start = Instant::now();
-    let mut pacer = Pacer::new(cfg)?;
-    while !over(cfg.stop, seq, start) {
-        let wave = remaining(cfg.stop, seq).min(cfg.depth as u64) as usize;
-        ring.scope(|s| -> iofd::Result<()> {
-            let mut free = bufs.iter_mut();
-            let mut pending: Vec<(Scoped<'_, '_>, Instant)> = Vec::with_capacity(wave);
-            let mut pushed = 0;
-            while pushed < wave {
-                let n = cfg.batch.min(wave - pushed);
-                if let Some(at) = pacer.release(n as u64) {
-                    // Wait for the release time on a ring timer, taking the
-                    // results that come meanwhile.
-                    let mut release = s.push(Timeout::at(Clock::Monotonic, at))?;
-                    loop {
-                        match s.take(&mut release) {
-                            Some(r) => {
-                                r?;
-                                break;
-                            }
-                            None => {
-                                s.submit_and_wait(1)?;
-                                collect(s, &mut pending, &mut rec, done);
-                            }
-                        }
-                    }
-                }
-                for _ in 0..n {
-                    let kind = kinds[(seq % kinds.len() as u64) as usize];
-                    let op = match kind {
-                        Kind::Nop => Scoped::Nop(s.push(Nop::new())?),
-                        Kind::Signal => Scoped::Signal(s.push(obj.sem.signal_op(1))?),
-                        Kind::Read => Scoped::Read(s.push(obj.sem.read_op())?),
-                        Kind::Timer => Scoped::Timer(s.push(Timeout::after(cfg.timer))?),
-                        Kind::MemWrite | Kind::MemRead => {
-                            let buf = free.next().ok_or(Error::InvalidParam("out of buffers"))?;
-                            if kind == Kind::MemWrite {
-                                Scoped::MemWrite(
-                                    s.push_into(obj.mem.write_at_op(offset(seq)), buf)?,
-                                )
-                            } else {
-                                Scoped::MemRead(s.push_into(obj.mem.read_at_op(offset(seq)), buf)?)
-                            }
-                        }
-                    };
-                    pending.push((op, Instant::now()));
-                    seq += 1;
-                    pushed += 1;
-                }
-                s.submit()?;
-            }
-            while !pending.is_empty() {
-                s.submit_and_wait(1)?;
-                collect(s, &mut pending, &mut rec, done);
-            }
-            Ok(())
-        })?;
-    }
-    let elapsed = start.elapsed();
-    Ok(rec.outcome(elapsed, ring.enters()))
-}
-
-/// A driver-owned operation in flight (the thread reaper's kinds).
-enum Owned {
+/// A driver-owned operation in flight: it owns what it needs (a shared
+/// handle, a memfd buffer), so it stays in flight across any number of
+/// reaps, on either thread.
+pub enum Owned {
     Nop(Token<Nop>),
     Signal(Token<WriteCounter<Arc<EventFd>>>),
     Read(Token<ReadCounter<Arc<EventFd>>>),
     Timer(Token<Timeout>),
+    MemWrite(Token<WriteBuf<Arc<MemFd>, Buf>>),
+    MemRead(Token<ReadBuf<Arc<MemFd>, Buf>>),
+}
+
+/// Pushes `op`, tagged when `tag` is given.
+fn put<O: Op + 'static>(ring: &mut Ring, op: O, tag: Option<u64>) -> iofd::Result<Token<O>>
+where
+    O::Storage: Sized,
+{
+    match tag {
+        Some(tag) => ring.push_tagged(op, tag),
+        None => ring.push(op),
+    }
 }
 
 impl Owned {
-    fn take(&mut self, ring: &mut Ring) -> Option<bool> {
+    /// Pushes operation `seq` of the workload (a memfd one takes a buffer
+    /// from `bufs`), tagged with `tag` when given.
+    pub fn push(
+        ring: &mut Ring,
+        cfg: &Config,
+        obj: &Objects,
+        seq: u64,
+        tag: Option<u64>,
+        bufs: &mut Vec<Buf>,
+    ) -> iofd::Result<Owned> {
+        let kinds = kinds(cfg.workload);
+        Ok(match kinds[(seq % kinds.len() as u64) as usize] {
+            Kind::Nop => Owned::Nop(put(ring, Nop::new(), tag)?),
+            Kind::Signal => Owned::Signal(put(ring, obj.sem.signal_op_shared(1), tag)?),
+            Kind::Read => Owned::Read(put(ring, obj.sem.read_op_shared(), tag)?),
+            Kind::Timer => Owned::Timer(put(ring, Timeout::after(cfg.timer), tag)?),
+            kind @ (Kind::MemWrite | Kind::MemRead) => {
+                let buf = bufs.pop().ok_or(Error::InvalidParam("out of buffers"))?;
+                let at = offset(seq);
+                if kind == Kind::MemWrite {
+                    Owned::MemWrite(put(
+                        ring,
+                        obj.mem.write_at_op_shared(at).with_buf(buf),
+                        tag,
+                    )?)
+                } else {
+                    Owned::MemRead(put(ring, obj.mem.read_at_op_shared(at).with_buf(buf), tag)?)
+                }
+            }
+        })
+    }
+
+    /// Its result, once it has come: `Some(ok)`. A memfd operation's
+    /// buffer goes back to `bufs`.
+    pub fn take(&mut self, ring: &mut Ring, bufs: &mut Vec<Buf>) -> Option<bool> {
+        let mut moved = |r: iofd::Result<(iofd::Result<usize>, Buf)>| match r {
+            Ok((n, buf)) => {
+                bufs.push(buf);
+                n.is_ok_and(|n| n == IO_BYTES)
+            }
+            Err(_) => false,
+        };
         Some(match self {
             Owned::Nop(t) => ring.take(t)?.is_ok(),
             Owned::Signal(t) => ring.take(t)?.is_ok(),
             Owned::Read(t) => ring.take(t)?.is_ok(),
             Owned::Timer(t) => ring.take(t)?.is_ok(),
+            Owned::MemWrite(t) => moved(ring.take(t)?),
+            Owned::MemRead(t) => moved(ring.take(t)?),
         })
     }
 }
@@ -329,6 +290,8 @@ impl Owned {
 struct Inner {
     ring: Ring,
     pending: Vec<(Owned, Instant)>,
+    /// The memfd buffers not in flight.
+    bufs: Vec<Buf>,
     release: Option<Token<Timeout>>,
     rec: Recorder,
     stop: bool,
@@ -346,6 +309,7 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
         Mutex::new(Inner {
             ring,
             pending: Vec::with_capacity(cfg.depth),
+            bufs: buffers(cfg.depth),
             release: None,
             rec: Recorder::new(),
             stop: false,
@@ -363,7 +327,6 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
         );
         std::thread::spawn(move || reap_loop(&shared, &notify, &done, &wakeups))
     };
-    let kinds = kinds(cfg.workload);
     let (lock, cv) = &*shared;
     let mut seq = 0u64;
     let start = Instant::now();
@@ -388,16 +351,9 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             if let Some(e) = g.failed.take() {
                 return Err(e);
             }
+            let g = &mut *g;
             for _ in 0..n {
-                let op = match kinds[(seq % kinds.len() as u64) as usize] {
-                    Kind::Nop => Owned::Nop(g.ring.push(Nop::new())?),
-                    Kind::Signal => Owned::Signal(g.ring.push(obj.sem.signal_op_shared(1))?),
-                    Kind::Read => Owned::Read(g.ring.push(obj.sem.read_op_shared())?),
-                    Kind::Timer => Owned::Timer(g.ring.push(Timeout::after(cfg.timer))?),
-                    Kind::MemWrite | Kind::MemRead => {
-                        return Err(Error::InvalidParam("memfd operations need --reaper inline"));
-                    }
-                };
+                let op = Owned::push(&mut g.ring, cfg, obj, seq, None, &mut g.bufs)?;
                 g.pending.push((op, Instant::now()));
                 seq += 1;
             }
@@ -450,11 +406,12 @@ fn reap_loop(
         let Inner {
             ring,
             pending,
+            bufs,
             rec,
             release,
             ..
         } = g;
-        pending.retain_mut(|(op, t0)| match op.take(ring) {
+        pending.retain_mut(|(op, t0)| match op.take(ring, bufs) {
             Some(ok) => {
                 rec.record(t0.elapsed(), ok);
                 false

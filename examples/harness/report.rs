@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::cli::{Config, Reaper, Workload};
 use crate::engine::Outcome;
+use crate::inline::QueueDepth;
 
 /// Latency percentiles, in microseconds.
 #[derive(Clone, Debug, Serialize)]
@@ -33,6 +34,10 @@ pub struct Run {
     pub ops_per_sec: f64,
     pub latency_us: Latency,
     pub syscalls_per_op: f64,
+    /// Operations in flight at each wait of the inline reaper, once the
+    /// queue was first filled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueDepth>,
 }
 
 impl Run {
@@ -57,6 +62,7 @@ impl Run {
             } else {
                 0.0
             },
+            queue: o.queue,
         }
     }
 }
@@ -193,6 +199,18 @@ impl Report {
                 r.latency_us.p999,
                 r.syscalls_per_op
             );
+        }
+        for r in &self.runs {
+            if let Some(q) = &r.queue {
+                out += &format!(
+                    "{} queue: {:.1} in flight on average at {} waits, never fewer than {} (depth {})\n",
+                    r.path,
+                    q.mean,
+                    q.samples,
+                    q.min,
+                    self.depth.unwrap_or_default()
+                );
+            }
         }
         if let Some(ratio) = &self.ratio {
             out += &format!(

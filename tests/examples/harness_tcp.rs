@@ -83,3 +83,35 @@ fn a_target_that_refuses_the_connection_is_status_2() {
         )
     );
 }
+
+/// The memfd workload through both reapers, as a user runs it: the inline
+/// reaper reports its queue held within a batch of `--depth`, and the
+/// threaded reaper (refused for memfd and mix before their buffers were
+/// owned by their operations) runs them too.
+#[test]
+fn memfd_keeps_its_queue_full_and_runs_on_both_reapers() {
+    let run = |args: &[&str]| {
+        let out = Command::new(support::server_binary("harness"))
+            .args(args)
+            .arg("--json")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running the harness");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?}: {stderr}", out.status);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON on stdout")
+    };
+    let json = run(&["-w", "memfd", "-d", "32", "-b", "8", "-n", "20000"]);
+    let ring = &json["runs"][0];
+    assert_eq!(
+        (ring["ops"].as_u64(), ring["errors"].as_u64()),
+        (Some(20_000), Some(0))
+    );
+    let min = ring["queue"]["min"].as_u64().expect("the queue sampled");
+    assert!((25..=32).contains(&min), "{json}");
+    for w in ["memfd", "mix"] {
+        let json = run(&["-w", w, "--reaper", "thread", "-n", "5000"]);
+        assert_eq!(json["runs"][0]["ops"], 5000, "{json}");
+        assert_eq!(json["runs"][0]["errors"], 0, "{json}");
+    }
+}
