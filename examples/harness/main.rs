@@ -9,6 +9,10 @@
 
 mod cli;
 mod engine;
+#[cfg(test)]
+mod honest_tests;
+mod measure;
+mod pin;
 mod report;
 mod tcp;
 
