@@ -66,10 +66,12 @@ impl Run {
             seconds: secs,
             ops_per_sec: if secs > 0.0 { o.ops as f64 / secs } else { 0.0 },
             latency_us: Latency::of(&o.latency),
-            syscalls_per_op: if o.ops > 0 {
-                o.syscalls as f64 / o.ops as f64
-            } else {
-                0.0
+            // The syscall counters run through the warm-up too: a ratio
+            // over the whole run, so that the warm-up's syscalls are not
+            // charged to the operations after it.
+            syscalls_per_op: match o.ops + o.warmup_ops {
+                0 => 0.0,
+                all => o.syscalls as f64 / all as f64,
             },
             uncorrected_latency_us: o.uncorrected.as_ref().map(Latency::of),
             warmup_ops: o.warmup_ops,
