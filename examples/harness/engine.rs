@@ -13,8 +13,10 @@ use iofd::ring::{Notify, Op, Ring, Token};
 use iofd::sys::poll::{Events, PollFd, ppoll};
 use iofd::{Clock, Error, EventFd, MemFd, TimerFd};
 
-use crate::cli::{Config, Stop, Workload};
+use crate::cli::{Config, Workload};
 use crate::inline::QueueDepth;
+use crate::measure::{Limit, Pacer, Start, nanos, stall};
+use crate::pin::{Pinned, Role};
 
 /// Bytes per memfd read or write.
 pub const IO_BYTES: usize = 4096;
@@ -83,8 +85,18 @@ pub struct Outcome {
     /// Latency per operation, in nanoseconds.
     pub latency: Histogram<u64>,
     pub syscalls: u64,
+    /// Paced runs: latency from each operation's actual push (not
+    /// corrected for coordinated omission), beside `latency`.
+    pub uncorrected: Option<Histogram<u64>>,
+    /// Operations completed during the warm-up (in no other figure).
+    pub warmup_ops: u64,
     /// How full the queue was, when the run sampled it.
     pub queue: Option<QueueDepth>,
+}
+
+/// An empty latency histogram: 1 ns to 1 hour, 3 significant figures.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds")
 }
 
 /// Counts and times completed operations.
@@ -92,6 +104,11 @@ pub struct Recorder {
     ops: u64,
     errors: u64,
     latency: Histogram<u64>,
+    uncorrected: Option<Histogram<u64>>,
+    /// Completions before this instant are the warm-up's: counted apart.
+    warm_end: Option<Instant>,
+    warmup: Duration,
+    warmup_ops: u64,
 }
 
 impl Recorder {
@@ -99,18 +116,92 @@ impl Recorder {
         Recorder {
             ops: 0,
             errors: 0,
-            // 1 ns to 1 hour, 3 significant figures.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds"),
+            latency: histogram(),
+            uncorrected: None,
+            warm_end: None,
+            warmup: Duration::ZERO,
+            warmup_ops: 0,
         }
     }
 
-    pub fn record(&mut self, took: Duration, ok: bool) {
+    /// A recorder for a run of `cfg` started at `start`: it leaves out
+    /// what completes during the warm-up, and in a paced run keeps the
+    /// uncorrected latency beside the corrected one.
+    pub fn for_run(cfg: &Config, start: Instant) -> Recorder {
+        let mut rec = Recorder {
+            uncorrected: cfg.rate.map(|_| histogram()),
+            ..Recorder::new().warmup(cfg.warmup)
+        };
+        rec.begin(start);
+        rec
+    }
+
+    /// Leaves out what completes in the first `warmup` of the run, once it
+    /// has begun.
+    pub fn warmup(self, warmup: Duration) -> Recorder {
+        Recorder { warmup, ..self }
+    }
+
+    /// The run begins: the warm-up runs from `start`.
+    pub fn begin(&mut self, start: Instant) {
+        self.warm_end = (!self.warmup.is_zero()).then(|| start + self.warmup);
+    }
+
+    /// Whether an operation completed at `now` is the warm-up's, counting
+    /// it if so.
+    fn warming(&mut self, now: Instant) -> bool {
+        if let Some(end) = self.warm_end {
+            if now < end {
+                self.warmup_ops += 1;
+                return true;
+            }
+            self.warm_end = None;
+        }
+        false
+    }
+
+    /// Records an operation that completed now: its latency runs from its
+    /// scheduled start when it had one, else from its push.
+    pub fn complete(&mut self, start: Start, ok: bool) {
+        self.complete_at(start, Instant::now(), ok);
+    }
+
+    /// Records an operation whose result was taken at `now` (the inline
+    /// reaper shares one clock read among the results of a wait).
+    pub fn complete_at(&mut self, start: Start, now: Instant, ok: bool) {
+        if self.warming(now) {
+            return;
+        }
+        if let (Some(h), Some(_)) = (&mut self.uncorrected, start.due) {
+            h.saturating_record(nanos(start.pushed, now));
+        }
+        self.count(nanos(start.due.unwrap_or(start.pushed), now), ok);
+    }
+
+    fn count(&mut self, ns: u64, ok: bool) {
         self.ops += 1;
         if !ok {
             self.errors += 1;
         }
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
         self.latency.saturating_record(ns);
+    }
+
+    /// Records an operation that completed now and took `took` (unless
+    /// the warm-up is still on).
+    pub fn record(&mut self, took: Duration, ok: bool) {
+        // No clock read per request once the warm-up is over (or without
+        // one).
+        if self.warm_end.is_some() && self.warming(Instant::now()) {
+            return;
+        }
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.count(ns, ok);
+    }
+
+    /// Whether the warm-up is over (or there is none): the first result
+    /// after it has been recorded.
+    pub fn measuring(&self) -> bool {
+        self.warm_end.is_none()
     }
 
     /// Operations recorded so far.
@@ -118,72 +209,19 @@ impl Recorder {
         self.ops
     }
 
+    /// What was measured in a run that took `elapsed`, warm-up included
+    /// (left out of the outcome's time).
     pub fn outcome(self, elapsed: Duration, syscalls: u64) -> Outcome {
         Outcome {
             ops: self.ops,
             errors: self.errors,
-            elapsed,
+            elapsed: elapsed.saturating_sub(self.warmup),
             latency: self.latency,
             syscalls,
+            uncorrected: self.uncorrected,
+            warmup_ops: self.warmup_ops,
             queue: None,
         }
-    }
-}
-
-/// Whether a run is over.
-pub fn over(stop: Stop, pushed: u64, start: Instant) -> bool {
-    match stop {
-        Stop::Ops(n) => pushed >= n,
-        Stop::Time(d) => start.elapsed() >= d,
-    }
-}
-
-/// How many operations may still be pushed.
-pub fn remaining(stop: Stop, pushed: u64) -> u64 {
-    match stop {
-        Stop::Ops(n) => n.saturating_sub(pushed),
-        Stop::Time(_) => u64::MAX,
-    }
-}
-
-/// Release times for a paced run, counted in operations: operation `k`
-/// (from 0) is due at `start + (k + 1) / rate` on the monotonic clock, and
-/// a batch goes when its last operation is due.
-///
-/// Why `k + 1` and not `k`: a rate of `r` per second gives each operation
-/// a slot of `1 / r`, and an operation is released at the end of its slot,
-/// so `n` operations take at least `n / r` and the reported ops/s (ops over
-/// wall time since the start) is the requested rate. Releasing operation 0
-/// at the start would let `n` operations span only `(n - 1) / r` and report
-/// `r * n / (n - 1)`; counting whole batches of `--batch` from 0, as this
-/// once did, released a run shorter than a batch (`-r 1 -n 3` with the
-/// default batch of 16) at once, reported as 25,000 ops/s (issue 14).
-/// Counting operations, not batches, also keeps a short batch (the end of
-/// a run or of a wave) from being charged a full batch's time.
-pub struct Pacer {
-    start: Duration,
-    rate: Option<u64>,
-    released: u64,
-}
-
-impl Pacer {
-    /// Starts the clock: make it after the run's own start, so that the
-    /// run's wall time covers every release.
-    pub fn new(cfg: &Config) -> iofd::Result<Pacer> {
-        Ok(Pacer {
-            start: Clock::Monotonic.now()?,
-            rate: cfg.rate,
-            released: 0,
-        })
-    }
-
-    /// When a batch of the next `ops` operations may go, or `None` when
-    /// unpaced.
-    pub fn release(&mut self, ops: u64) -> Option<Duration> {
-        let rate = self.rate?;
-        self.released += ops;
-        let ns = u128::from(self.released) * 1_000_000_000 / u128::from(rate);
-        Some(self.start + Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
     }
 }
 
@@ -289,7 +327,7 @@ impl Owned {
 /// What the submitting and the reaping thread share.
 struct Inner {
     ring: Ring,
-    pending: Vec<(Owned, Instant)>,
+    pending: Vec<(Owned, Start)>,
     /// The memfd buffers not in flight.
     bufs: Vec<Buf>,
     release: Option<Token<Timeout>>,
@@ -302,6 +340,7 @@ struct Inner {
 /// an eventfd registered with the ring (`Notify::All`): the shape of a ring
 /// joined to an epoll or tokio loop.
 pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::Result<Outcome> {
+    let _pin = Pinned::this_thread(&cfg.cpus, Role::Submitter)?;
     let mut ring = build_ring(cfg)?;
     let notify = Arc::new(EventFd::new(0)?);
     ring.register_eventfd(&notify, Notify::All)?;
@@ -311,6 +350,7 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             pending: Vec::with_capacity(cfg.depth),
             bufs: buffers(cfg.depth),
             release: None,
+            // Replaced by a recorder for the run when it starts.
             rec: Recorder::new(),
             stop: false,
             failed: None,
@@ -325,15 +365,28 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             Arc::clone(done),
             Arc::clone(&wakeups),
         );
-        std::thread::spawn(move || reap_loop(&shared, &notify, &done, &wakeups))
+        let cpus = cfg.cpus.clone();
+        std::thread::spawn(move || {
+            let pin = Pinned::this_thread(&cpus, Role::Reaper);
+            match pin {
+                Ok(_pin) => reap_loop(&shared, &notify, &done, &wakeups),
+                Err(e) => {
+                    let (lock, cv) = &*shared;
+                    lock.lock().expect("lock").failed = Some(e);
+                    cv.notify_all();
+                }
+            }
+        })
     };
     let (lock, cv) = &*shared;
     let mut seq = 0u64;
     let start = Instant::now();
+    lock.lock().expect("lock").rec = Recorder::for_run(cfg, start);
+    let mut limit = Limit::new(cfg, start);
     let mut pacer = Pacer::new(cfg)?;
     let fed = (|| -> iofd::Result<()> {
-        while !over(cfg.stop, seq, start) {
-            let n = (cfg.batch as u64).min(remaining(cfg.stop, seq)) as usize;
+        while !limit.over(seq) {
+            let n = (cfg.batch as u64).min(limit.remaining(seq)) as usize;
             if let Some(at) = pacer.release(n as u64) {
                 let mut g = lock.lock().expect("lock");
                 g.release = Some(g.ring.push(Timeout::at(Clock::Monotonic, at))?);
@@ -343,6 +396,8 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
                     .expect("lock");
                 drop(g);
             }
+            // Outside the lock: the reaper goes on reaping.
+            stall(cfg, seq, n as u64);
             let mut g = cv
                 .wait_while(lock.lock().expect("lock"), |g| {
                     g.pending.len() + n > cfg.depth && g.failed.is_none()
@@ -354,7 +409,7 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             let g = &mut *g;
             for _ in 0..n {
                 let op = Owned::push(&mut g.ring, cfg, obj, seq, None, &mut g.bufs)?;
-                g.pending.push((op, Instant::now()));
+                g.pending.push((op, Start::now(pacer.due())));
                 seq += 1;
             }
             g.ring.submit()?;
@@ -413,7 +468,7 @@ fn reap_loop(
         } = g;
         pending.retain_mut(|(op, t0)| match op.take(ring, bufs) {
             Some(ok) => {
-                rec.record(t0.elapsed(), ok);
+                rec.complete(*t0, ok);
                 false
             }
             None => true,
@@ -434,22 +489,25 @@ fn reap_loop(
 /// One syscall (or three, for a timer) per operation, through the handle
 /// methods.
 pub fn baseline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Result<Outcome> {
+    let _pin = Pinned::this_thread(&cfg.cpus, Role::Submitter)?;
     let kinds = kinds(cfg.workload);
-    let mut rec = Recorder::new();
     let mut buf = [0x5au8; IO_BYTES];
     let mut syscalls = 0u64;
     let mut seq = 0u64;
     let start = Instant::now();
+    let mut rec = Recorder::for_run(cfg, start);
+    let mut limit = Limit::new(cfg, start);
     let mut pacer = Pacer::new(cfg)?;
-    while !over(cfg.stop, seq, start) {
-        let n = (cfg.batch as u64).min(remaining(cfg.stop, seq));
+    while !limit.over(seq) {
+        let n = (cfg.batch as u64).min(limit.remaining(seq));
         if let Some(at) = pacer.release(n) {
             let now = Clock::Monotonic.now()?;
             std::thread::sleep(at.saturating_sub(now));
         }
+        stall(cfg, seq, n);
         for _ in 0..n {
             let kind = kinds[(seq % kinds.len() as u64) as usize];
-            let t0 = Instant::now();
+            let t0 = Start::now(pacer.due());
             let ok = match kind {
                 Kind::Nop => {
                     std::hint::black_box(iofd::sys::process::getppid());
@@ -486,7 +544,7 @@ pub fn baseline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Result<O
                         .is_ok_and(|n| n == IO_BYTES)
                 }
             };
-            rec.record(t0.elapsed(), ok);
+            rec.complete(t0, ok);
             seq += 1;
         }
         done.store(rec.ops, Ordering::Relaxed);

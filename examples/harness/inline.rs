@@ -12,11 +12,20 @@
 //! flight, where waves of `--depth` (what this replaced) let it fall to
 //! zero once a wave.
 //!
-//! Latency runs from the moment the operation's batch started being
-//! pushed to the return of the wait that reaped its result: both
-//! timestamps are shared by the batch, and by the completions of one
-//! wait, which saves two clock reads per operation and never shortens
-//! an operation's time.
+//! A paced run arms one ring timer (tagged apart from the lanes) for the
+//! next batch's release time from the [`Pacer`] and pushes that batch
+//! once the timer has fired and a batch of lanes is free; the lanes go on
+//! being reaped meanwhile. A `--warmup` runs the same loop: [`Limit`]
+//! counts `--ops` from its end and the [`Recorder`] leaves out what
+//! completes in it; the queue is sampled only once the first result after
+//! it is in.
+//!
+//! Latency runs to the return of the wait that reaped the result, from
+//! the moment the operation's batch started being pushed, or in a paced
+//! run from the batch's scheduled release (the uncorrected figure, from
+//! the push, beside it): one clock read per batch and one per wait serve
+//! all their operations, which saves two per operation and never
+//! shortens an operation's time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -27,15 +36,16 @@ use iofd::ring::{Ring, Token};
 use serde::Serialize;
 
 use crate::cli::Config;
-use crate::engine::{
-    Buf, Objects, Outcome, Owned, Pacer, Recorder, buffers, build_ring, over, remaining,
-};
+use crate::engine::{Buf, Objects, Outcome, Owned, Recorder, buffers, build_ring};
+use crate::measure::{Limit, Pacer, Start, stall};
+use crate::pin::{Pinned, Role};
 
 /// The tag of a paced run's release timer (lanes are tagged from 0).
 const RELEASE: u64 = u64::MAX;
 
 /// Operations in flight, sampled before each wait once the queue was
-/// first filled and while operations were left to push.
+/// first filled and the warm-up was over, while operations were left to
+/// push.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct QueueDepth {
     /// Waits sampled.
@@ -69,8 +79,9 @@ impl Sampler {
     }
 }
 
-/// One lane's operation in flight, and when its batch started.
-type Lane = Option<(Owned, Instant)>;
+/// One lane's operation in flight, and when its batch started (and, paced,
+/// was due).
+type Lane = Option<(Owned, Start)>;
 
 /// The ring and its lanes.
 struct Lanes<'a> {
@@ -82,6 +93,7 @@ struct Lanes<'a> {
     free: Vec<usize>,
     /// Operations pushed.
     seq: u64,
+    limit: Limit,
     pacer: Pacer,
     /// A paced run's timer for the next batch, and whether it has fired.
     release: Option<Token<Timeout>>,
@@ -92,11 +104,12 @@ impl Lanes<'_> {
     /// Pushes a batch into the free lanes while a whole one fits (or what
     /// is left of the run), submitting each before the next; the last
     /// waits to be submitted with the wait. A paced run first arms the
-    /// batch's release timer and pushes it once that has fired.
+    /// batch's release timer and pushes it once that has fired; each
+    /// operation's latency then runs from the time the batch was due.
     fn refill(&mut self) -> iofd::Result<()> {
         let mut unsubmitted = false;
         loop {
-            let n = (self.cfg.batch as u64).min(remaining(self.cfg.stop, self.seq)) as usize;
+            let n = (self.cfg.batch as u64).min(self.limit.remaining(self.seq)) as usize;
             if n == 0 || self.free.len() < n {
                 return Ok(());
             }
@@ -113,7 +126,8 @@ impl Lanes<'_> {
             if unsubmitted {
                 self.ring.submit()?;
             }
-            let t0 = Instant::now();
+            stall(self.cfg, self.seq, n as u64);
+            let t0 = Start::now(self.pacer.due());
             for _ in 0..n {
                 let lane = self.free.pop().expect("a free lane");
                 let tag = Some(lane as u64);
@@ -152,7 +166,7 @@ impl Lanes<'_> {
             if let Some((op, t0)) = &mut self.lanes[lane]
                 && let Some(ok) = op.take(&mut self.ring, &mut self.bufs)
             {
-                rec.record(now - *t0, ok);
+                rec.complete_at(*t0, now, ok);
                 self.lanes[lane] = None;
                 self.free.push(lane);
             }
@@ -164,8 +178,10 @@ impl Lanes<'_> {
 /// The ring, reaped by the submitting thread, each lane refilled as its
 /// result comes (see the module's notes).
 pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Result<Outcome> {
+    let _pin = Pinned::this_thread(&cfg.cpus, Role::Submitter)?;
     let ring = build_ring(cfg)?;
     let start = Instant::now();
+    let mut rec = Recorder::for_run(cfg, start);
     // The pacer's clock starts after the run's, so the run covers it.
     let mut l = Lanes {
         cfg,
@@ -175,11 +191,11 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
         lanes: (0..cfg.depth).map(|_| None).collect(),
         free: (0..cfg.depth).rev().collect(),
         seq: 0,
+        limit: Limit::new(cfg, start),
         pacer: Pacer::new(cfg)?,
         release: None,
         released: false,
     };
-    let mut rec = Recorder::new();
     let mut queue = Sampler {
         samples: 0,
         min: usize::MAX,
@@ -187,16 +203,17 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
     };
     let mut filled = false;
     loop {
-        let ended = over(cfg.stop, l.seq, start);
+        let ended = l.limit.over(l.seq);
         if !ended {
             l.refill()?;
         }
-        let left = remaining(cfg.stop, l.seq) > 0 && !ended;
+        let left = !ended && l.limit.remaining(l.seq) > 0;
         if l.free.len() == cfg.depth && !left {
             break;
         }
         filled |= l.free.len() < cfg.batch;
-        if filled && left {
+        // Not in the warm-up, which counts in no figure.
+        if filled && left && rec.measuring() {
             // The ring's own count, less the release timer.
             queue.sample(l.ring.in_flight() - usize::from(l.release.is_some()));
         }

@@ -90,3 +90,73 @@ fn the_report_shows_the_queue() {
     assert_eq!(json["runs"][0]["queue"]["min"], q.min);
     assert_eq!(json["runs"][0]["queue"]["samples"], q.samples);
 }
+
+/// The queue is sampled after the warm-up only, and `--ops` counts what
+/// is pushed after it: unpaced, at most the depth more completes.
+#[test]
+fn the_warmup_is_not_sampled() {
+    let (cfg, o) = run(&[
+        "-w", "memfd", "-d", "8", "-b", "2", "-n", "200", "--warmup", "0.05",
+    ]);
+    assert!(o.warmup_ops > 200, "the warm-up ran: {}", o.warmup_ops);
+    assert!((200..=208).contains(&o.ops) && o.errors == 0, "{}", o.ops);
+    let q = o.queue.expect("sampled");
+    // Each sampled wait reaps at least one measured result.
+    assert!(q.samples <= o.ops, "{q:?}");
+    assert!(q.min > cfg.depth - cfg.batch, "{q:?}");
+    let table = Report::new(&cfg, vec![Run::new("ring", &o)]).table();
+    assert!(
+        table.contains("ring queue: ")
+            && table.contains("latency from each operation's actual start")
+            && table.contains("warm-up 0.050 s left out of every figure"),
+        "{table}"
+    );
+}
+
+/// A paced run that the ring cannot keep up with (2 ms timers, 8 deep,
+/// at 20,000/s) reports all of it: the queue, both latency bases and the
+/// warm-up. (Paced, each batch waits for its own release timer, so the
+/// queue is not held within a batch of the depth.)
+#[test]
+fn a_paced_run_reports_the_queue_beside_both_latencies() {
+    let (cfg, o) = run(&[
+        "-w",
+        "timer",
+        "--timer-us",
+        "2000",
+        "-d",
+        "8",
+        "-b",
+        "2",
+        "-n",
+        "200",
+        "-r",
+        "20000",
+        "--warmup",
+        "0.02",
+    ]);
+    assert!((200..=208).contains(&o.ops) && o.errors == 0, "{}", o.ops);
+    assert!(o.warmup_ops > 0);
+    let q = o.queue.expect("sampled");
+    assert!(q.min <= cfg.depth && q.mean > 1.0, "{q:?}");
+    let uncorrected = o.uncorrected.as_ref().expect("paced");
+    // Behind the schedule: the corrected latency grows past the push's.
+    assert!(
+        o.latency.max() > uncorrected.max(),
+        "charged from the schedule"
+    );
+    let report = Report::new(&cfg, vec![Run::new("ring", &o)]);
+    let table = report.table();
+    for line in [
+        "ring queue: ",
+        "latency from each operation's scheduled start",
+        "ring uncorrected (from each actual push): p50",
+        "warm-up 0.020 s left out of every figure (operations completed in it: ring ",
+    ] {
+        assert!(table.contains(line), "{line}: {table}");
+    }
+    let json = serde_json::to_value(&report).expect("json");
+    let r = &json["runs"][0];
+    assert_eq!(r["queue"]["samples"], q.samples);
+    assert!(r["uncorrected_latency_us"]["p99"].is_f64() && r["warmup_ops"].as_u64() > Some(0));
+}

@@ -9,9 +9,13 @@
 
 mod cli;
 mod engine;
+#[cfg(test)]
+mod honest_tests;
 mod inline;
 #[cfg(test)]
 mod inline_tests;
+mod measure;
+mod pin;
 mod report;
 mod tcp;
 
