@@ -3,7 +3,7 @@
 //! one syscall per operation.
 
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,22 +82,55 @@ pub struct Outcome {
     /// Latency per operation, in nanoseconds.
     pub latency: Histogram<u64>,
     pub syscalls: u64,
+    /// Operations completed in each 100 ms interval since the start.
+    pub intervals: Vec<u64>,
+    /// With `--hlog`: the latency histogram of each 100 ms interval.
+    pub interval_latency: Vec<Histogram<u64>>,
 }
+
+/// The length of a throughput interval.
+pub const INTERVAL: Duration = Duration::from_millis(100);
+
+/// Whether recorders keep a latency histogram per interval (`--hlog`),
+/// set once by `main` before any run.
+pub static INTERVAL_HISTOGRAMS: AtomicBool = AtomicBool::new(false);
 
 /// Counts and times completed operations.
 pub struct Recorder {
     ops: u64,
     errors: u64,
     latency: Histogram<u64>,
+    start: Instant,
+    /// Completions per interval, up to the last clock check.
+    intervals: Vec<u64>,
+    /// Completions since the last clock check.
+    unsorted: u64,
+    /// How many completions go between clock checks: reading the clock on
+    /// every one would cost as much as a NOP, so the stride grows while
+    /// checks come less than a millisecond apart and shrinks when they are
+    /// more than four apart (every completion, at low rates).
+    stride: u64,
+    last_check: Instant,
+    /// Per-interval latency (`--hlog`): the finished intervals' and the
+    /// current one's.
+    interval_latency: Option<(Vec<Histogram<u64>>, Histogram<u64>)>,
 }
 
 impl Recorder {
     pub fn new() -> Recorder {
+        let now = Instant::now();
         Recorder {
             ops: 0,
             errors: 0,
-            // 1 ns to 1 hour, 3 significant figures.
-            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds"),
+            latency: histogram(),
+            start: now,
+            intervals: Vec::new(),
+            unsorted: 0,
+            stride: 1,
+            last_check: now,
+            interval_latency: INTERVAL_HISTOGRAMS
+                .load(Ordering::Relaxed)
+                .then(|| (Vec::new(), histogram())),
         }
     }
 
@@ -108,6 +141,37 @@ impl Recorder {
         }
         let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
         self.latency.saturating_record(ns);
+        if let Some((_, current)) = &mut self.interval_latency {
+            current.saturating_record(ns);
+        }
+        self.unsorted += 1;
+        if self.unsorted >= self.stride {
+            self.sort(Instant::now());
+        }
+    }
+
+    /// Counts the completions since the last clock check in the interval
+    /// `now` falls in.
+    fn sort(&mut self, now: Instant) {
+        let gap = now.duration_since(self.last_check);
+        if gap < Duration::from_millis(1) {
+            self.stride = (self.stride * 2).min(4096);
+        } else if gap > Duration::from_millis(4) {
+            self.stride = (self.stride / 2).max(1);
+        }
+        self.last_check = now;
+        let at = (now.duration_since(self.start).as_nanos() / INTERVAL.as_nanos()) as usize;
+        if self.intervals.len() <= at {
+            self.intervals.resize(at + 1, 0);
+        }
+        self.intervals[at] += self.unsorted;
+        self.unsorted = 0;
+        if let Some((done, current)) = &mut self.interval_latency {
+            // Each finished interval gets a histogram, empty or not.
+            while done.len() < at {
+                done.push(std::mem::replace(current, histogram()));
+            }
+        }
     }
 
     /// Operations recorded so far.
@@ -115,15 +179,30 @@ impl Recorder {
         self.ops
     }
 
-    pub fn outcome(self, elapsed: Duration, syscalls: u64) -> Outcome {
+    pub fn outcome(mut self, elapsed: Duration, syscalls: u64) -> Outcome {
+        self.sort(Instant::now());
+        let interval_latency = match self.interval_latency {
+            Some((mut done, current)) => {
+                done.push(current);
+                done
+            }
+            None => Vec::new(),
+        };
         Outcome {
             ops: self.ops,
             errors: self.errors,
             elapsed,
             latency: self.latency,
             syscalls,
+            intervals: self.intervals,
+            interval_latency,
         }
     }
+}
+
+/// An empty latency histogram: 1 ns to 1 hour, 3 significant figures.
+pub fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds")
 }
 
 /// Whether a run is over.
