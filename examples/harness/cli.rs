@@ -185,8 +185,10 @@ the run holds the R x D requests due in it and gives up on any not sent by 2 x D
 --depth, --batch and --timer-us do not apply; --baseline and --reaper thread are refused.
 
 Exit status: 0 after a run; 2 for bad options, a --target nothing listens on (connection \
-refused) or too low a descriptor limit (RLIMIT_NOFILE) for --connections; 1 when a run \
-fails (an echo that never comes, a connection the server closes).";
+refused), too low a descriptor limit (RLIMIT_NOFILE) for --connections, a --plot, --hlog \
+or --save file that cannot be written, or a --compare run that is missing or of another \
+workload (all checked before the run, so nothing is written); 1 when a run fails (an echo \
+that never comes, a connection the server closes).";
 
 /// The largest --size: 1 MiB.
 pub const MAX_MESSAGE: usize = 1 << 20;

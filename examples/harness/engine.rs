@@ -150,6 +150,13 @@ impl Recorder {
         }
     }
 
+    /// Counts intervals from `at` (the run's start, when the recorder was
+    /// made before its setup); call before any record.
+    pub fn start_at(&mut self, at: Instant) {
+        self.start = at;
+        self.last_check = at;
+    }
+
     /// Counts the completions since the last clock check in the interval
     /// `now` falls in.
     fn sort(&mut self, now: Instant) {

@@ -111,6 +111,23 @@ fn throughput_is_recorded_per_interval() {
     );
 }
 
+/// The tcp-echo client counts intervals from its first request, not from
+/// its setup (connecting, starting the server).
+#[test]
+fn tcp_echo_intervals_start_with_its_run() {
+    let cfg = parse(&["-w", "tcp-echo", "-c", "4", "-t", "0.25"]).expect("options");
+    let report = run(&cfg).expect("run");
+    let r = &report.runs[0];
+    assert_eq!(r.intervals_ops_per_sec.len(), 3, "{r:?}");
+    let counted = (r.intervals_ops_per_sec[0] + r.intervals_ops_per_sec[1]) * 0.1
+        + r.intervals_ops_per_sec[2] * (r.seconds - 0.2);
+    let ops = r.ops as f64;
+    assert!(
+        (counted - ops).abs() < 0.02 * ops + 8.0,
+        "{counted} vs {ops}"
+    );
+}
+
 #[test]
 fn the_plot_is_svg_with_both_paths() {
     let (_, report) = short(&["-w", "eventfd", "--baseline"]);

@@ -246,6 +246,7 @@ impl Client {
         self.tick = Some(self.ring.push_tagged(Timeout::after(TICK), TAG_TICK)?);
         self.start = Instant::now();
         self.last = self.start;
+        self.rec.start_at(self.start);
         if let Some(s) = &mut self.schedule {
             s.mono = Clock::Monotonic.now()?;
             s.limit = match self.stop {
