@@ -95,6 +95,12 @@ fn run(cfg: &Config) -> Result<Report, Failure> {
 /// that the run to compare with exists and is of the same workload.
 fn prepare(cfg: &Config) -> Result<Option<saved::Saved>, String> {
     let f = &cfg.files;
+    // Read first: a bad --compare creates nothing, not even --save-dir.
+    let against = f
+        .compare
+        .as_deref()
+        .map(|name| saved::load(&f.save_dir, name, cfg.workload))
+        .transpose()?;
     if let Some(plot) = &f.plot {
         files::check_writable("--plot", plot)?;
     }
@@ -107,10 +113,7 @@ fn prepare(cfg: &Config) -> Result<Option<saved::Saved>, String> {
             .map_err(|e| format!("--save-dir {} cannot be created: {e}", f.save_dir.display()))?;
         files::check_writable("--save", &saved::path_of(&f.save_dir, name))?;
     }
-    f.compare
-        .as_deref()
-        .map(|name| saved::load(&f.save_dir, name, cfg.workload))
-        .transpose()
+    Ok(against)
 }
 
 /// Runs the workload `--runs` times, compares, and writes the files.

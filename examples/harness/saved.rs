@@ -253,7 +253,8 @@ pub struct Beside {
     pub new: f64,
     /// new / saved.
     pub ratio: f64,
-    /// `beyond the spread`, `within the spread` or `spread unknown`.
+    /// `beyond the spread`, `within the spread`, `spread unknown`, or
+    /// `no ratio (the saved figure is 0)`.
     pub verdict: &'static str,
     /// The run-to-run spread the verdict used, as a fraction of the
     /// median (the larger of the two runs'), when known.
@@ -318,6 +319,7 @@ pub fn compare(report: &Report, saved: &Saved) -> Comparison {
                 .flatten()
                 .reduce(f64::max);
             let verdict = match spread {
+                _ if !ratio.is_finite() => "no ratio (the saved figure is 0)",
                 None => "spread unknown",
                 Some(s) if (ratio - 1.0).abs() > s => "beyond the spread",
                 Some(_) => "within the spread",

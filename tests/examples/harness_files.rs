@@ -137,6 +137,14 @@ fn bad_files_are_refused_before_the_run_with_status_2() {
             "error: invalid value '0' for '--runs <K>': 0 is not in 1..=1000\n".into(),
         ),
     ];
+    // A --compare that fails creates no --save-dir either.
+    let fresh = format!("{d}/fresh");
+    let (code, err) = support::refused(
+        "harness",
+        &["--save", "x", "--compare", "x", "--save-dir", &fresh],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!Path::new(&fresh).exists(), "{err}");
     for (args, message) in cases {
         let mut argv = vec!["-t", "30", "--save-dir", d];
         argv.extend_from_slice(&args);
