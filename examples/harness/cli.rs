@@ -172,6 +172,18 @@ pub struct Cli {
     /// tools.
     #[arg(long, value_name = "FILE")]
     pub hlog: Option<PathBuf>,
+
+    /// Run this many seconds first without measuring (fractions allowed):
+    /// operations completed then count in no figure. --duration follows
+    /// the warm-up; --ops counts the operations pushed after it.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_warmup, allow_hyphen_values = true)]
+    pub warmup: Option<Duration>,
+
+    /// Pin the submitting thread to the first CPU of this list and the
+    /// --reaper thread's reaping thread to the second (to the first when
+    /// the list has one): numbers and ranges, like 0, 0,1 or 0-1.
+    #[arg(long, value_name = "LIST", value_parser = crate::pin::parse_cpu_list)]
+    pub cpu: Option<crate::pin::CpuList>,
 }
 
 /// What `--help` says after the options.
@@ -183,6 +195,10 @@ request's actual send time. With --rate R it is an open loop: request k is due a
 scheduled send time (corrected for coordinated omission, as wrk2 does); with --duration D \
 the run holds the R x D requests due in it and gives up on any not sent by 2 x D. \
 --depth, --batch and --timer-us do not apply; --baseline and --reaper thread are refused.
+
+Other workloads: with --rate, latency runs from each operation's scheduled start (its \
+batch's release time), corrected for coordinated omission; the report gives the \
+uncorrected figures (from each actual push) beside it.
 
 Exit status: 0 after a run; 2 for bad options, a --target nothing listens on (connection \
 refused), too low a descriptor limit (RLIMIT_NOFILE) for --connections, a --plot, --hlog \
@@ -236,6 +252,20 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
     }
     if secs > 86_400.0 {
         return Err("the duration must be at most 86400 seconds (a day)".into());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// A warm-up: from 0 to 86400 seconds.
+fn parse_warmup(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if secs.is_nan() || secs < 0.0 {
+        return Err("the warm-up must be 0 seconds or more".into());
+    }
+    if secs > 86_400.0 {
+        return Err("the warm-up must be at most 86400 seconds (a day)".into());
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -295,6 +325,15 @@ pub struct Config {
     pub tcp: Option<Tcp>,
     /// Files written and read, and repetitions.
     pub files: Files,
+    /// Time run before measuring (zero: none).
+    pub warmup: Duration,
+    /// `--cpu`: the submitting thread's CPU, then the reaping thread's
+    /// (empty: not pinned).
+    pub cpus: Vec<usize>,
+    /// A test hook, set only by tests: sleep this long in the submitting
+    /// loop once, just before pushing the operation numbered here (from
+    /// 0), to stall the ring on purpose.
+    pub stall: Option<(u64, Duration)>,
 }
 
 impl Cli {
@@ -343,6 +382,13 @@ impl Cli {
             compare: self.compare.clone(),
             runs: self.runs as usize,
         })
+    }
+
+    /// The --cpu list, checked against the CPUs the harness may run on.
+    fn cpus(&self) -> Result<Vec<usize>, String> {
+        let cpus = self.cpu.clone().map(|l| l.0).unwrap_or_default();
+        crate::pin::check_cpus(&cpus)?;
+        Ok(cpus)
     }
 
     /// Checks the options against each other.
@@ -410,6 +456,9 @@ impl Cli {
             json: self.json,
             tcp: None,
             files,
+            warmup: self.warmup.unwrap_or_default(),
+            cpus: self.cpus()?,
+            stall: None,
         })
     }
 
@@ -423,6 +472,12 @@ impl Cli {
         if self.reaper == Reaper::Thread {
             return Err(
                 "--reaper thread cannot run tcp-echo: its event loop runs on one thread".into(),
+            );
+        }
+        if self.warmup.is_some() && self.ops.is_some() {
+            return Err(
+                "--warmup with tcp-echo needs --duration: the warm-up is time, and --ops would count requests sent in it"
+                    .into(),
             );
         }
         let connections = self.connections.unwrap_or(64) as usize;
@@ -456,6 +511,9 @@ impl Cli {
             sqpoll,
             baseline: false,
             json: self.json,
+            warmup: self.warmup.unwrap_or_default(),
+            cpus: self.cpus()?,
+            stall: None,
             tcp: Some(Tcp {
                 target: self.target,
                 connections,

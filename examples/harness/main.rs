@@ -10,7 +10,12 @@
 mod cli;
 mod engine;
 mod files;
+#[cfg(test)]
+mod honest_tests;
+mod measure;
+mod pin;
 mod plot;
+mod recorder;
 mod report;
 mod saved;
 #[cfg(test)]
@@ -106,7 +111,7 @@ fn prepare(cfg: &Config) -> Result<Option<saved::Saved>, String> {
     }
     if let Some(hlog) = &f.hlog {
         files::check_writable("--hlog", hlog)?;
-        engine::INTERVAL_HISTOGRAMS.store(true, std::sync::atomic::Ordering::Relaxed);
+        recorder::INTERVAL_HISTOGRAMS.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     if let Some(name) = &f.save {
         std::fs::create_dir_all(&f.save_dir)

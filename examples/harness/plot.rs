@@ -106,7 +106,7 @@ fn draw(report: &Report, out: &mut String) -> Result<(), Box<dyn std::error::Err
         .border_style(BLACK)
         .draw()?;
 
-    let width = crate::engine::INTERVAL.as_secs_f64();
+    let width = crate::recorder::INTERVAL.as_secs_f64();
     let series: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|r| {
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(nines_label(&2.0), "99%");
         assert_eq!(nines_label(&3.0), "99.9%");
         assert_eq!(nines_label(&5.0), "99.999%");
-        let mut h = crate::engine::histogram();
+        let mut h = crate::recorder::histogram();
         for v in 1..=100_000u64 {
             h.record(v).expect("record");
         }

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::cli::{Config, Reaper, Workload};
-use crate::engine::{INTERVAL, Outcome};
+use crate::recorder::{INTERVAL, Outcome};
 use crate::saved::{Comparison, Repeats};
 
 /// Latency percentiles, in microseconds.
@@ -35,8 +35,9 @@ pub struct Run {
     pub ops_per_sec: f64,
     pub latency_us: Latency,
     pub syscalls_per_op: f64,
-    /// Operations per second in each 100 ms interval from the start (the
-    /// last one over its part of an interval).
+    /// Operations per second in each 100 ms interval from the warm-up's
+    /// end (the start, without one; the last one over its part of an
+    /// interval).
     pub intervals_ops_per_sec: Vec<f64>,
     /// The whole latency histogram, in nanoseconds (for `--plot`,
     /// `--save`).
@@ -45,11 +46,31 @@ pub struct Run {
     /// Per-interval latency histograms (with `--hlog`).
     #[serde(skip)]
     pub interval_latency: Vec<Histogram<u64>>,
+    /// Paced runs: the latency from each operation's actual push, which a
+    /// stalled ring would make look better than `latency_us` (from each
+    /// operation's scheduled start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncorrected_latency_us: Option<Latency>,
+    /// Operations completed during the warm-up: in no other figure.
+    pub warmup_ops: u64,
+}
+
+impl Latency {
+    /// The percentiles of a histogram of nanoseconds.
+    fn of(h: &hdrhistogram::Histogram<u64>) -> Latency {
+        let us = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+        Latency {
+            p50: us(0.5),
+            p90: us(0.9),
+            p99: us(0.99),
+            p999: us(0.999),
+            max: h.max() as f64 / 1000.0,
+        }
+    }
 }
 
 impl Run {
     pub fn new(path: &'static str, o: &Outcome) -> Run {
-        let us = |q: f64| o.latency.value_at_quantile(q) as f64 / 1000.0;
         let secs = o.elapsed.as_secs_f64();
         Run {
             path,
@@ -57,21 +78,19 @@ impl Run {
             errors: o.errors,
             seconds: secs,
             ops_per_sec: if secs > 0.0 { o.ops as f64 / secs } else { 0.0 },
-            latency_us: Latency {
-                p50: us(0.5),
-                p90: us(0.9),
-                p99: us(0.99),
-                p999: us(0.999),
-                max: o.latency.max() as f64 / 1000.0,
-            },
-            syscalls_per_op: if o.ops > 0 {
-                o.syscalls as f64 / o.ops as f64
-            } else {
-                0.0
+            latency_us: Latency::of(&o.latency),
+            // The syscall counters run through the warm-up too: a ratio
+            // over the whole run, so that the warm-up's syscalls are not
+            // charged to the operations after it.
+            syscalls_per_op: match o.ops + o.warmup_ops {
+                0 => 0.0,
+                all => o.syscalls as f64 / all as f64,
             },
             intervals_ops_per_sec: interval_rates(&o.intervals, secs),
             histogram: o.latency.clone(),
             interval_latency: o.interval_latency.clone(),
+            uncorrected_latency_us: o.uncorrected.as_ref().map(Latency::of),
+            warmup_ops: o.warmup_ops,
         }
     }
 }
@@ -150,6 +169,14 @@ pub struct Report {
     /// The run beside a saved one (`--compare`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<Comparison>,
+    /// What each latency runs from: `scheduled start` (paced runs,
+    /// corrected for coordinated omission) or `actual start`.
+    pub latency_from: &'static str,
+    /// The warm-up left out of every figure (0: none).
+    pub warmup_seconds: f64,
+    /// `--cpu`: the submitting thread's CPU, then the reaping thread's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpus: Vec<usize>,
 }
 
 impl Report {
@@ -188,7 +215,51 @@ impl Report {
             tcp: None,
             repeats: None,
             comparison: None,
+            latency_from: crate::measure::latency_from(cfg),
+            warmup_seconds: cfg.warmup.as_secs_f64(),
+            cpus: cfg.cpus.clone(),
         }
+    }
+
+    /// The lines that say how the figures were taken: what latency runs
+    /// from (and, paced, the uncorrected figures beside), the warm-up left
+    /// out, the pinning.
+    fn method(&self) -> String {
+        let mut out = match (self.latency_from, &self.tcp) {
+            // The tcp-echo table says it in its own words.
+            (_, Some(_)) => String::new(),
+            ("scheduled start", None) => "latency from each operation's scheduled start (corrected for coordinated omission)\n".to_string(),
+            (from, None) => format!("latency from each operation's {from}\n"),
+        };
+        for r in &self.runs {
+            if let Some(l) = &r.uncorrected_latency_us {
+                out += &format!(
+                    "{} uncorrected (from each actual push): p50 {:.2} µs, p90 {:.2} µs, p99 {:.2} µs, p99.9 {:.2} µs, max {:.2} µs\n",
+                    r.path, l.p50, l.p90, l.p99, l.p999, l.max
+                );
+            }
+        }
+        if self.warmup_seconds > 0.0 {
+            let ops: Vec<String> = self
+                .runs
+                .iter()
+                .map(|r| format!("{} {}", r.path, r.warmup_ops))
+                .collect();
+            out += &format!(
+                "warm-up {:.3} s left out of every figure (operations completed in it: {})\n",
+                self.warmup_seconds,
+                ops.join(", ")
+            );
+        }
+        if let Some(&submitter) = self.cpus.first() {
+            out += &format!("pinned: submitting thread on CPU {submitter}");
+            if self.reaper == Some(Reaper::Thread) {
+                let reaper = self.cpus.get(1).copied().unwrap_or(submitter);
+                out += &format!(", reaping thread on CPU {reaper}");
+            }
+            out += "\n";
+        }
+        out
     }
 
     /// The human-readable table, with the repetitions' spread and the
@@ -254,7 +325,7 @@ impl Report {
                 ratio.throughput, ratio.p50_latency
             );
         }
-        out
+        out + &self.method()
     }
 
     /// The table of a tcp-echo run: requests instead of operations, and
@@ -319,7 +390,7 @@ impl Report {
                 tcp.unsent
             );
         }
-        out
+        out + &self.method()
     }
 }
 

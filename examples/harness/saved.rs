@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cli::Workload;
-use crate::engine::INTERVAL;
+use crate::recorder::INTERVAL;
 use crate::report::{Report, Run};
 
 /// What a saved run's JSON declares itself to be.
@@ -389,6 +389,9 @@ pub fn hlog(report: &Report, started: SystemTime) -> Result<Vec<u8>, String> {
         .with_max_value_divisor(1e6)
         .begin_log_with(&mut out, &mut serializer)
         .map_err(|e| format!("--hlog: {e}"))?;
+    // The intervals start at the warm-up's end (the run's start, without
+    // one).
+    let warmup = Duration::from_secs_f64(report.warmup_seconds);
     for run in &report.runs {
         let tag = Tag::new(run.path);
         for (i, h) in run.interval_latency.iter().enumerate() {
@@ -396,7 +399,7 @@ pub fn hlog(report: &Report, started: SystemTime) -> Result<Vec<u8>, String> {
             let length = Duration::from_secs_f64(run.seconds)
                 .saturating_sub(from)
                 .min(INTERVAL);
-            log.write_histogram(h, from, length, tag)
+            log.write_histogram(h, warmup + from, length, tag)
                 .map_err(|e| format!("--hlog: {e:?}"))?;
         }
     }

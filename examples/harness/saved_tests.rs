@@ -111,6 +111,55 @@ fn throughput_is_recorded_per_interval() {
     );
 }
 
+/// Operations completed during the warm-up count in no interval: the
+/// intervals start at its end.
+#[test]
+fn the_intervals_start_after_the_warmup() {
+    crate::recorder::INTERVAL_HISTOGRAMS.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (_, report) = short(&[
+        "-w",
+        "timer",
+        "--timer-us",
+        "100",
+        "-t",
+        "0.25",
+        "--warmup",
+        "0.2",
+    ]);
+    let r = &report.runs[0];
+    assert!(r.warmup_ops > 0, "{r:?}");
+    // 0.25 s measured: two whole intervals and half of one, none for the
+    // warm-up's 0.2 s.
+    assert_eq!(
+        r.intervals_ops_per_sec.len(),
+        3,
+        "{:?}",
+        r.intervals_ops_per_sec
+    );
+    let counted: f64 = (r.intervals_ops_per_sec[0] + r.intervals_ops_per_sec[1]) * 0.1
+        + r.intervals_ops_per_sec[2] * (r.seconds - 0.2);
+    let ops = r.ops as f64;
+    assert!(
+        (counted - ops).abs() < 0.01 * ops + 2.0,
+        "{counted} vs {ops}"
+    );
+    let in_intervals: u64 = r.interval_latency.iter().map(|h| h.len()).sum();
+    assert_eq!(in_intervals, r.ops, "the warm-up's latencies are left out");
+    // The interval log places them after the warm-up.
+    let log = saved::hlog(&report, std::time::SystemTime::now()).expect("hlog");
+    let mut starts = Vec::new();
+    for entry in IntervalLogIterator::new(&log) {
+        if let LogEntry::Interval(h) = entry.expect("a log entry") {
+            starts.push(h.start_timestamp());
+        }
+    }
+    assert_eq!(starts.len(), 3, "{starts:?}");
+    assert!(
+        starts[0] >= std::time::Duration::from_millis(200),
+        "{starts:?}"
+    );
+}
+
 /// The tcp-echo client counts intervals from its first request, not from
 /// its setup (connecting, starting the server).
 #[test]
@@ -246,7 +295,7 @@ fn repeats_report_the_median_and_the_spread() {
 
 #[test]
 fn the_interval_log_holds_each_path() {
-    crate::engine::INTERVAL_HISTOGRAMS.store(true, std::sync::atomic::Ordering::Relaxed);
+    crate::recorder::INTERVAL_HISTOGRAMS.store(true, std::sync::atomic::Ordering::Relaxed);
     let (_, report) = short(&[
         "-w",
         "timer",
@@ -267,7 +316,7 @@ fn the_interval_log_holds_each_path() {
     for entry in IntervalLogIterator::new(&log) {
         if let LogEntry::Interval(h) = entry.expect("a log entry") {
             tags.push(h.tag().expect("tagged").as_str().to_string());
-            assert!(h.duration() <= crate::engine::INTERVAL);
+            assert!(h.duration() <= crate::recorder::INTERVAL);
             let bytes = base64_decode(h.encoded_histogram());
             let hist: hdrhistogram::Histogram<u64> =
                 hdrhistogram::serialization::Deserializer::new()

@@ -39,7 +39,9 @@ use iofd::{Clock, Error, TcpStream};
 
 use crate::Failure;
 use crate::cli::{Config, Stop, Tcp};
-use crate::engine::{Outcome, Recorder, build_ring};
+use crate::engine::build_ring;
+use crate::pin::{Pinned, Role};
+use crate::recorder::{Outcome, Recorder};
 use crate::report::TcpReport;
 
 #[path = "tcp_setup.rs"]
@@ -74,7 +76,10 @@ pub fn run(cfg: &Config, tcp: &Tcp, done: &AtomicU64) -> Result<(Outcome, TcpRep
     };
     // The client's ring and sockets are gone once it returns: the server
     // has seen every connection close when it is stopped.
-    let outcome = Client::connect(cfg, tcp, addr).and_then(|c| c.run(done));
+    // Pinned after the server has started: its thread is not.
+    let outcome = Pinned::this_thread(&cfg.cpus, Role::Submitter)
+        .map_err(Failure::from)
+        .and_then(|_pin| Client::connect(cfg, tcp, addr).and_then(|c| c.run(done)));
     // A server that failed is why the client failed, if it did.
     server.map_or(Ok(()), InProcess::stop)?;
     let (outcome, echoed_bytes, unsent, client_cqes) = outcome?;
@@ -213,7 +218,11 @@ impl Client {
             _streams: streams,
             conns,
             pattern,
-            stop: cfg.stop,
+            // The warm-up comes before --duration.
+            stop: match cfg.stop {
+                Stop::Time(d) => Stop::Time(cfg.warmup + d),
+                ops => ops,
+            },
             schedule: cfg.rate.map(|rate| Schedule {
                 rate,
                 mono: Duration::ZERO,
@@ -223,7 +232,7 @@ impl Client {
             }),
             start: now,
             end: None,
-            rec: Recorder::new(),
+            rec: Recorder::new().warmup(cfg.warmup),
             started: 0,
             in_flight: 0,
             echoed: 0,
@@ -246,7 +255,7 @@ impl Client {
         self.tick = Some(self.ring.push_tagged(Timeout::after(TICK), TAG_TICK)?);
         self.start = Instant::now();
         self.last = self.start;
-        self.rec.start_at(self.start);
+        self.rec.begin(self.start);
         if let Some(s) = &mut self.schedule {
             s.mono = Clock::Monotonic.now()?;
             s.limit = match self.stop {

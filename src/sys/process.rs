@@ -1,4 +1,5 @@
-//! Processes and threads: ids, `tgkill`, pidfds and `waitid`.
+//! Processes and threads: ids, `tgkill`, pidfds, `waitid` and CPU
+//! affinity (`sched_setaffinity`, `sched_getaffinity`).
 //!
 //! # Safety
 //!
@@ -18,6 +19,10 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use bitflags::bitflags;
+
+mod affinity;
+
+pub use affinity::{CPU_SETSIZE, CpuOutOfRange, CpuSet, sched_getaffinity, sched_setaffinity};
 
 use super::{A0, A1, ArgReg, Errno, arch, nr, owned_fd, syscall2, syscall3, syscall4, syscall5};
 

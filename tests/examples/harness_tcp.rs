@@ -83,3 +83,79 @@ fn a_target_that_refuses_the_connection_is_status_2() {
         )
     );
 }
+
+/// Bad --cpu and --warmup input, on every workload: exit status 2, one
+/// message on stderr, nothing on stdout.
+#[test]
+fn bad_cpu_and_warmup_input_is_status_2_with_nothing_written() {
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--cpu", ""],
+            "error: invalid value '' for '--cpu <LIST>': the CPU list is empty: want CPU numbers or ranges, like 0 or 0,1 or 0-1\n",
+        ),
+        (
+            &["--cpu", "a"],
+            "error: invalid value 'a' for '--cpu <LIST>': `a` is not a CPU number: want a list like 0 or 0,1 or 0-1\n",
+        ),
+        (
+            &["--cpu", "5-2"],
+            "error: invalid value '5-2' for '--cpu <LIST>': `5-2` is not a range: 5 is above 2\n",
+        ),
+        (
+            &["--cpu", "0,1023"],
+            "error: --cpu 1023: this machine has no CPU 1023 the harness may run on (it may run on ",
+        ),
+        (
+            &["--cpu", "4096"],
+            "error: invalid value '4096' for '--cpu <LIST>': CPU 4096 is out of range: a CPU set holds CPUs 0 to 1023\n",
+        ),
+        (
+            &["--warmup", "-0.5"],
+            "error: invalid value '-0.5' for '--warmup <SECONDS>': the warm-up must be 0 seconds or more\n",
+        ),
+        (
+            &["-w", "tcp-echo", "-n", "10", "--warmup", "1"],
+            "error: --warmup with tcp-echo needs --duration: the warm-up is time, and --ops would count requests sent in it\n",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = Command::new(support::server_binary("harness"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running the harness");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+        assert!(err.starts_with(message), "{args:?}: {err}");
+        assert_eq!(err.matches("error:").count(), 1, "{args:?}: {err}");
+    }
+}
+
+/// A tcp-echo run with a warm-up and a pinned client: the JSON says how
+/// long the warm-up was, what it left out, and where the client ran.
+#[test]
+fn a_warmed_up_pinned_tcp_run_says_so() {
+    let out = Command::new(support::server_binary("harness"))
+        .args(["-w", "tcp-echo", "-c", "4", "-t", "0.2", "--warmup", "0.1"])
+        .args(["--cpu", "0", "-r", "2000", "--json"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the harness");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["warmup_seconds"], 0.1);
+    assert_eq!(json["cpus"], serde_json::json!([0]));
+    assert_eq!(json["latency_from"], "scheduled start");
+    let run = &json["runs"][0];
+    let (ops, warm) = (run["ops"].as_u64(), run["warmup_ops"].as_u64());
+    // About 200 requests in the warm-up, 400 after it.
+    assert!(warm.is_some_and(|n| (100..=260).contains(&n)), "{json}");
+    assert!(ops.is_some_and(|n| (300..=460).contains(&n)), "{json}");
+    let seconds = run["seconds"].as_f64().expect("seconds");
+    assert!(
+        (0.19..0.35).contains(&seconds),
+        "the warm-up is not timed: {json}"
+    );
+}

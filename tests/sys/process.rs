@@ -1,4 +1,5 @@
-//! `sys::process`: ids, tgkill, pidfds and waitid against real children.
+//! `sys::process`: ids, tgkill, pidfds and waitid against real children;
+//! CPU affinity on spawned threads.
 //!
 //! Tests share one process, so every wait names a specific child (a pid or a
 //! pidfd); a `waitid(All)` would reap other tests' children.
@@ -14,8 +15,9 @@ use iofd::sys::file::{FdFlags, StatusFlags, fcntl_getfd, fcntl_getfl};
 use iofd::sys::io::{read, write};
 use iofd::sys::pipe::{PipeFlags, pipe2};
 use iofd::sys::process::{
-    PidFdFlags, WaitCode, WaitId, WaitInfo, WaitOptions, getpid, getppid, gettid, getuid,
-    pidfd_getfd, pidfd_open, pidfd_send_signal, tgkill, waitid,
+    CpuSet, PidFdFlags, WaitCode, WaitId, WaitInfo, WaitOptions, getpid, getppid, gettid, getuid,
+    pidfd_getfd, pidfd_open, pidfd_send_signal, sched_getaffinity, sched_setaffinity, tgkill,
+    waitid,
 };
 
 const SIGKILL: i32 = 9;
@@ -342,4 +344,32 @@ fn pidfd_send_signal_to_takes_one_flag() {
         ),
         Err(iofd::sys::Errno::EINVAL)
     );
+}
+
+/// Pins a spawned thread (so no other test's thread is moved) to one CPU it
+/// may run on, reads the set back by id and through 0, and checks that an
+/// empty set and a set of only a CPU the machine lacks are refused with
+/// `EINVAL`, leaving the pinning as it was.
+#[test]
+fn affinity_pins_a_thread_and_refuses_sets_it_cannot_run_on() {
+    std::thread::spawn(|| -> Result<(), Errno> {
+        let allowed = sched_getaffinity(0)?;
+        assert!(!allowed.is_empty(), "a thread may run somewhere");
+        let cpu = allowed.iter().last().expect("a CPU");
+        let one = CpuSet::from_cpus([cpu]).expect("in range");
+        sched_setaffinity(0, &one)?;
+        assert_eq!(sched_getaffinity(0)?, one);
+        assert_eq!(sched_getaffinity(gettid())?, one, "by id too");
+
+        assert_eq!(sched_setaffinity(0, &CpuSet::new()), Err(Errno::EINVAL));
+        // No machine this runs on has 1024 CPUs.
+        let absent = CpuSet::from_cpus([1023]).expect("in range");
+        assert_eq!(sched_setaffinity(0, &absent), Err(Errno::EINVAL));
+        assert_eq!(sched_getaffinity(0)?, one, "unchanged by the refusals");
+        assert_eq!(sched_getaffinity(NO_SUCH_PID), Err(Errno::ESRCH));
+        Ok(())
+    })
+    .join()
+    .expect("affinity thread")
+    .expect("affinity calls");
 }
