@@ -1,6 +1,7 @@
 //! Options: parsed by clap, then checked against each other.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
@@ -138,6 +139,39 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR", value_parser = parse_target)]
     pub target: Option<SocketAddr>,
 
+    /// Write an SVG picture of the run: latency by percentile (0 to
+    /// 99.999%, a log "nines" axis) and ops/s in each 100 ms interval,
+    /// every path on both.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+
+    /// Save the run as JSON, as NAME.json in --save-dir: the report, the
+    /// whole latency histograms, the CPU model, the kernel, the iofd
+    /// version and the command line.
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub save: Option<String>,
+
+    /// Where --save writes and --compare reads saved runs.
+    #[arg(long, value_name = "DIR", default_value = "target/harness-runs")]
+    pub save_dir: PathBuf,
+
+    /// Print the run beside saved run NAME (of the same workload): each
+    /// figure, the ratio, and whether the difference is beyond the
+    /// run-to-run spread (known when either run used --runs).
+    #[arg(long, value_name = "NAME", value_parser = parse_name)]
+    pub compare: Option<String>,
+
+    /// Repeat the workload K times: report each path's median run and the
+    /// spread (min, max) of its figures.
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub runs: u32,
+
+    /// Write an HdrHistogram interval log (a latency histogram per path
+    /// and 100 ms interval, tagged with the path) for the HdrHistogram
+    /// tools.
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<PathBuf>,
+
     /// Run this many seconds first without measuring (fractions allowed):
     /// operations completed then count in no figure. --duration follows
     /// the warm-up; --ops counts the operations pushed after it.
@@ -166,8 +200,10 @@ batch's release time), corrected for coordinated omission; the report gives the 
 uncorrected figures (from each actual push) beside it.
 
 Exit status: 0 after a run; 2 for bad options, a --target nothing listens on (connection \
-refused) or too low a descriptor limit (RLIMIT_NOFILE) for --connections; 1 when a run \
-fails (an echo that never comes, a connection the server closes).";
+refused), too low a descriptor limit (RLIMIT_NOFILE) for --connections, a --plot, --hlog \
+or --save file that cannot be written, or a --compare run that is missing or of another \
+workload (all checked before the run, so nothing is written); 1 when a run fails (an echo \
+that never comes, a connection the server closes).";
 
 /// The largest --size: 1 MiB.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -185,6 +221,23 @@ fn parse_target(s: &str) -> Result<SocketAddr, String> {
         ));
     }
     Ok(addr)
+}
+
+/// A saved run's name: letters, digits, `.`, `_` and `-`, not starting
+/// with `.`.
+fn parse_name(s: &str) -> Result<String, String> {
+    let fine = !s.is_empty()
+        && s.len() <= 100
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if fine {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a run name: use letters, digits, '.', '_' and '-' (not a leading '.')"
+        ))
+    }
 }
 
 /// Seconds as a positive `Duration` of at most a day.
@@ -235,6 +288,19 @@ pub struct Tcp {
     pub size: usize,
 }
 
+/// What the run keeps beyond its report: `--plot`, `--hlog`, `--save`,
+/// `--compare`, `--runs`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Files {
+    pub plot: Option<PathBuf>,
+    pub hlog: Option<PathBuf>,
+    pub save: Option<String>,
+    pub save_dir: PathBuf,
+    pub compare: Option<String>,
+    /// Repetitions of the workload (at least 1).
+    pub runs: usize,
+}
+
 /// The checked options.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -256,6 +322,8 @@ pub struct Config {
     pub json: bool,
     /// The tcp-echo workload's options (for it alone).
     pub tcp: Option<Tcp>,
+    /// Files written and read, and repetitions.
+    pub files: Files,
     /// Time run before measuring (zero: none).
     pub warmup: Duration,
     /// `--cpu`: the submitting thread's CPU, then the reaping thread's
@@ -291,6 +359,30 @@ impl Cli {
         Ok(Some(Duration::from_millis(u64::from(ms))))
     }
 
+    /// The file options, checked for sense (whether the files can be
+    /// written is checked before the run, in `main`).
+    fn files(&self) -> Result<Files, String> {
+        if let Some(plot) = &self.plot
+            && plot.extension().is_none_or(|e| e != "svg")
+        {
+            return Err(format!(
+                "--plot {} writes SVG: give a file name ending in .svg",
+                plot.display()
+            ));
+        }
+        if self.plot.is_some() && self.plot == self.hlog {
+            return Err("--plot and --hlog name the same file".into());
+        }
+        Ok(Files {
+            plot: self.plot.clone(),
+            hlog: self.hlog.clone(),
+            save: self.save.clone(),
+            save_dir: self.save_dir.clone(),
+            compare: self.compare.clone(),
+            runs: self.runs as usize,
+        })
+    }
+
     /// The --cpu list, checked against the CPUs the harness may run on.
     fn cpus(&self) -> Result<Vec<usize>, String> {
         let cpus = self.cpu.clone().map(|l| l.0).unwrap_or_default();
@@ -301,6 +393,7 @@ impl Cli {
     /// Checks the options against each other.
     pub fn check(self) -> Result<Config, String> {
         let sqpoll = self.sqpoll()?;
+        let files = self.files()?;
         if self.workload == Workload::TcpEcho {
             return self.check_tcp();
         }
@@ -352,6 +445,7 @@ impl Cli {
             baseline: self.baseline,
             json: self.json,
             tcp: None,
+            files,
             warmup: self.warmup.unwrap_or_default(),
             cpus: self.cpus()?,
             stall: None,
@@ -361,6 +455,7 @@ impl Cli {
     /// Checks the options of the tcp-echo workload.
     fn check_tcp(self) -> Result<Config, String> {
         let sqpoll = self.sqpoll()?;
+        let files = self.files()?;
         if self.baseline {
             return Err("--baseline does not apply to tcp-echo: there is no one-syscall-per-operation run of it to compare with".into());
         }
@@ -414,6 +509,7 @@ impl Cli {
                 connections,
                 size,
             }),
+            files,
         })
     }
 }

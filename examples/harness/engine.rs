@@ -7,16 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use iofd::ring::ops::{Nop, ReadBuf, ReadCounter, Timeout, WriteBuf, WriteCounter};
 use iofd::ring::{Notify, Op, Ring, Token};
 use iofd::sys::poll::{Events, PollFd, ppoll};
 use iofd::{Clock, Error, EventFd, MemFd, TimerFd};
 
 use crate::cli::{Config, Workload};
-use crate::inline::QueueDepth;
-use crate::measure::{Limit, Pacer, Start, nanos, stall};
+use crate::measure::{Limit, Pacer, Start, stall};
 use crate::pin::{Pinned, Role};
+use crate::recorder::{Outcome, Recorder};
 
 /// Bytes per memfd read or write.
 pub const IO_BYTES: usize = 4096;
@@ -75,154 +74,6 @@ impl Objects {
 /// The offset of memfd operation `seq`.
 fn offset(seq: u64) -> u64 {
     (seq * IO_BYTES as u64) % MEM_BYTES
-}
-
-/// What a run measured.
-pub struct Outcome {
-    pub ops: u64,
-    pub errors: u64,
-    pub elapsed: Duration,
-    /// Latency per operation, in nanoseconds.
-    pub latency: Histogram<u64>,
-    pub syscalls: u64,
-    /// Paced runs: latency from each operation's actual push (not
-    /// corrected for coordinated omission), beside `latency`.
-    pub uncorrected: Option<Histogram<u64>>,
-    /// Operations completed during the warm-up (in no other figure).
-    pub warmup_ops: u64,
-    /// How full the queue was, when the run sampled it.
-    pub queue: Option<QueueDepth>,
-}
-
-/// An empty latency histogram: 1 ns to 1 hour, 3 significant figures.
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds")
-}
-
-/// Counts and times completed operations.
-pub struct Recorder {
-    ops: u64,
-    errors: u64,
-    latency: Histogram<u64>,
-    uncorrected: Option<Histogram<u64>>,
-    /// Completions before this instant are the warm-up's: counted apart.
-    warm_end: Option<Instant>,
-    warmup: Duration,
-    warmup_ops: u64,
-}
-
-impl Recorder {
-    pub fn new() -> Recorder {
-        Recorder {
-            ops: 0,
-            errors: 0,
-            latency: histogram(),
-            uncorrected: None,
-            warm_end: None,
-            warmup: Duration::ZERO,
-            warmup_ops: 0,
-        }
-    }
-
-    /// A recorder for a run of `cfg` started at `start`: it leaves out
-    /// what completes during the warm-up, and in a paced run keeps the
-    /// uncorrected latency beside the corrected one.
-    pub fn for_run(cfg: &Config, start: Instant) -> Recorder {
-        let mut rec = Recorder {
-            uncorrected: cfg.rate.map(|_| histogram()),
-            ..Recorder::new().warmup(cfg.warmup)
-        };
-        rec.begin(start);
-        rec
-    }
-
-    /// Leaves out what completes in the first `warmup` of the run, once it
-    /// has begun.
-    pub fn warmup(self, warmup: Duration) -> Recorder {
-        Recorder { warmup, ..self }
-    }
-
-    /// The run begins: the warm-up runs from `start`.
-    pub fn begin(&mut self, start: Instant) {
-        self.warm_end = (!self.warmup.is_zero()).then(|| start + self.warmup);
-    }
-
-    /// Whether an operation completed at `now` is the warm-up's, counting
-    /// it if so.
-    fn warming(&mut self, now: Instant) -> bool {
-        if let Some(end) = self.warm_end {
-            if now < end {
-                self.warmup_ops += 1;
-                return true;
-            }
-            self.warm_end = None;
-        }
-        false
-    }
-
-    /// Records an operation that completed now: its latency runs from its
-    /// scheduled start when it had one, else from its push.
-    pub fn complete(&mut self, start: Start, ok: bool) {
-        self.complete_at(start, Instant::now(), ok);
-    }
-
-    /// Records an operation whose result was taken at `now` (the inline
-    /// reaper shares one clock read among the results of a wait).
-    pub fn complete_at(&mut self, start: Start, now: Instant, ok: bool) {
-        if self.warming(now) {
-            return;
-        }
-        if let (Some(h), Some(_)) = (&mut self.uncorrected, start.due) {
-            h.saturating_record(nanos(start.pushed, now));
-        }
-        self.count(nanos(start.due.unwrap_or(start.pushed), now), ok);
-    }
-
-    fn count(&mut self, ns: u64, ok: bool) {
-        self.ops += 1;
-        if !ok {
-            self.errors += 1;
-        }
-        self.latency.saturating_record(ns);
-    }
-
-    /// Records an operation that completed now and took `took` (unless
-    /// the warm-up is still on).
-    pub fn record(&mut self, took: Duration, ok: bool) {
-        // No clock read per request once the warm-up is over (or without
-        // one).
-        if self.warm_end.is_some() && self.warming(Instant::now()) {
-            return;
-        }
-        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
-        self.count(ns, ok);
-    }
-
-    /// Whether the warm-up is over (or there is none): the first result
-    /// after it has been recorded.
-    pub fn measuring(&self) -> bool {
-        self.warm_end.is_none()
-    }
-
-    /// Operations recorded so far.
-    pub fn ops(&self) -> u64 {
-        self.ops
-    }
-
-    /// What was measured in a run that took `elapsed`, warm-up included
-    /// (left out of the outcome's time).
-    pub fn outcome(self, elapsed: Duration, syscalls: u64) -> Outcome {
-        Outcome {
-            ops: self.ops,
-            errors: self.errors,
-            elapsed: elapsed.saturating_sub(self.warmup),
-            latency: self.latency,
-            syscalls,
-            uncorrected: self.uncorrected,
-            warmup_ops: self.warmup_ops,
-            queue: None,
-        }
-    }
 }
 
 pub fn build_ring(cfg: &Config) -> iofd::Result<Ring> {
@@ -478,7 +329,7 @@ fn reap_loop(
         {
             *release = None;
         }
-        done.store(rec.ops, Ordering::Relaxed);
+        done.store(rec.ops(), Ordering::Relaxed);
         cv.notify_all();
         if g.stop && g.pending.is_empty() {
             return;
@@ -547,7 +398,7 @@ pub fn baseline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Result<O
             rec.complete(t0, ok);
             seq += 1;
         }
-        done.store(rec.ops, Ordering::Relaxed);
+        done.store(rec.ops(), Ordering::Relaxed);
     }
     let elapsed = start.elapsed();
     Ok(rec.outcome(elapsed, syscalls))

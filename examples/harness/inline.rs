@@ -36,9 +36,10 @@ use iofd::ring::{Ring, Token};
 use serde::Serialize;
 
 use crate::cli::Config;
-use crate::engine::{Buf, Objects, Outcome, Owned, Recorder, buffers, build_ring};
+use crate::engine::{Buf, Objects, Owned, buffers, build_ring};
 use crate::measure::{Limit, Pacer, Start, stall};
 use crate::pin::{Pinned, Role};
+use crate::recorder::{Outcome, Recorder};
 
 /// The tag of a paced run's release timer (lanes are tagged from 0).
 const RELEASE: u64 = u64::MAX;

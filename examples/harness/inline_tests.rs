@@ -7,8 +7,9 @@ use std::sync::atomic::AtomicU64;
 use clap::Parser;
 
 use crate::cli::{Cli, Config};
-use crate::engine::{Objects, Outcome};
+use crate::engine::Objects;
 use crate::inline::ring_inline;
+use crate::recorder::Outcome;
 use crate::report::{Report, Run};
 
 fn config(args: &[&str]) -> Config {
@@ -92,7 +93,8 @@ fn the_report_shows_the_queue() {
 }
 
 /// The queue is sampled after the warm-up only, and `--ops` counts what
-/// is pushed after it: unpaced, at most the depth more completes.
+/// is pushed after it: unpaced, at most the depth more completes. The
+/// table gives the queue beside the warm-up.
 #[test]
 fn the_warmup_is_not_sampled() {
     let (cfg, o) = run(&[
@@ -100,6 +102,8 @@ fn the_warmup_is_not_sampled() {
     ]);
     assert!(o.warmup_ops > 200, "the warm-up ran: {}", o.warmup_ops);
     assert!((200..=208).contains(&o.ops) && o.errors == 0, "{}", o.ops);
+    // The 100 ms intervals, like the queue, count only what follows it.
+    assert_eq!(o.intervals.iter().sum::<u64>(), o.ops, "{:?}", o.intervals);
     let q = o.queue.expect("sampled");
     // Each sampled wait reaps at least one measured result.
     assert!(q.samples <= o.ops, "{q:?}");

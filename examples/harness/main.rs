@@ -9,6 +9,7 @@
 
 mod cli;
 mod engine;
+mod files;
 #[cfg(test)]
 mod honest_tests;
 mod inline;
@@ -16,7 +17,12 @@ mod inline;
 mod inline_tests;
 mod measure;
 mod pin;
+mod plot;
+mod recorder;
 mod report;
+mod saved;
+#[cfg(test)]
+mod saved_tests;
 mod tcp;
 
 // The tcp-echo workload serves itself with the example server's worker.
@@ -93,15 +99,78 @@ fn run(cfg: &Config) -> Result<Report, Failure> {
     Ok(Report::new(cfg, runs))
 }
 
+/// Checks, before any run, that the files to write can be written and
+/// that the run to compare with exists and is of the same workload.
+fn prepare(cfg: &Config) -> Result<Option<saved::Saved>, String> {
+    let f = &cfg.files;
+    // Read first: a bad --compare creates nothing, not even --save-dir.
+    let against = f
+        .compare
+        .as_deref()
+        .map(|name| saved::load(&f.save_dir, name, cfg.workload))
+        .transpose()?;
+    if let Some(plot) = &f.plot {
+        files::check_writable("--plot", plot)?;
+    }
+    if let Some(hlog) = &f.hlog {
+        files::check_writable("--hlog", hlog)?;
+        recorder::INTERVAL_HISTOGRAMS.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if let Some(name) = &f.save {
+        std::fs::create_dir_all(&f.save_dir)
+            .map_err(|e| format!("--save-dir {} cannot be created: {e}", f.save_dir.display()))?;
+        files::check_writable("--save", &saved::path_of(&f.save_dir, name))?;
+    }
+    Ok(against)
+}
+
+/// Runs the workload `--runs` times, compares, and writes the files.
+fn run_all(cfg: &Config, against: Option<&saved::Saved>) -> Result<Report, Failure> {
+    let started = std::time::SystemTime::now();
+    let mut reports = Vec::with_capacity(cfg.files.runs);
+    for _ in 0..cfg.files.runs {
+        reports.push(run(cfg)?);
+    }
+    let mut report = if reports.len() > 1 {
+        saved::fold(cfg, reports)
+    } else {
+        reports.remove(0)
+    };
+    if let Some(s) = against {
+        report.comparison = Some(saved::compare(&report, s));
+    }
+    let f = &cfg.files;
+    if let Some(path) = &f.plot {
+        let svg = plot::svg(&report).map_err(Failure::run)?;
+        files::write_whole("--plot", path, svg.as_bytes()).map_err(Failure::run)?;
+    }
+    if let Some(path) = &f.hlog {
+        let log = saved::hlog(&report, started).map_err(Failure::run)?;
+        files::write_whole("--hlog", path, &log).map_err(Failure::run)?;
+    }
+    if let Some(name) = &f.save {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let json = serde_json::to_vec_pretty(&saved::to_json(name, &report, &args))
+            .map_err(|e| Failure::run(e.to_string()))?;
+        files::write_whole("--save", &saved::path_of(&f.save_dir, name), &json)
+            .map_err(Failure::run)?;
+    }
+    Ok(report)
+}
+
 fn main() -> ExitCode {
-    let cfg = match Cli::parse().check() {
-        Ok(cfg) => cfg,
+    let checked = Cli::parse().check().and_then(|cfg| {
+        let against = prepare(&cfg)?;
+        Ok((cfg, against))
+    });
+    let (cfg, against) = match checked {
+        Ok(c) => c,
         Err(msg) => {
             eprintln!("error: {msg}");
             return ExitCode::from(2);
         }
     };
-    match run(&cfg) {
+    match run_all(&cfg, against.as_ref()) {
         Ok(report) if cfg.json => {
             match serde_json::to_string_pretty(&report) {
                 Ok(json) => println!("{json}"),

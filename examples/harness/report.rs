@@ -7,11 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::cli::{Config, Reaper, Workload};
-use crate::engine::Outcome;
 use crate::inline::QueueDepth;
+use crate::recorder::{INTERVAL, Outcome};
+use crate::saved::{Comparison, Repeats};
 
 /// Latency percentiles, in microseconds.
 #[derive(Clone, Debug, Serialize)]
@@ -34,6 +36,17 @@ pub struct Run {
     pub ops_per_sec: f64,
     pub latency_us: Latency,
     pub syscalls_per_op: f64,
+    /// Operations per second in each 100 ms interval from the warm-up's
+    /// end (the start, without one; the last one over its part of an
+    /// interval).
+    pub intervals_ops_per_sec: Vec<f64>,
+    /// The whole latency histogram, in nanoseconds (for `--plot`,
+    /// `--save`).
+    #[serde(skip)]
+    pub histogram: Histogram<u64>,
+    /// Per-interval latency histograms (with `--hlog`).
+    #[serde(skip)]
+    pub interval_latency: Vec<Histogram<u64>>,
     /// Paced runs: the latency from each operation's actual push, which a
     /// stalled ring would make look better than `latency_us` (from each
     /// operation's scheduled start).
@@ -78,11 +91,31 @@ impl Run {
                 0 => 0.0,
                 all => o.syscalls as f64 / all as f64,
             },
+            intervals_ops_per_sec: interval_rates(&o.intervals, secs),
+            histogram: o.latency.clone(),
+            interval_latency: o.interval_latency.clone(),
             uncorrected_latency_us: o.uncorrected.as_ref().map(Latency::of),
             warmup_ops: o.warmup_ops,
             queue: o.queue,
         }
     }
+}
+
+/// Operations per second of each interval; the last, cut short by the end
+/// of the run (`secs`), over its own length, or dropped when it is shorter
+/// than a tenth of an interval.
+fn interval_rates(counts: &[u64], secs: f64) -> Vec<f64> {
+    let width = INTERVAL.as_secs_f64();
+    let mut rates: Vec<f64> = counts.iter().map(|&n| n as f64 / width).collect();
+    if let Some(last) = counts.len().checked_sub(1) {
+        let tail = secs - last as f64 * width;
+        if tail < width / 10.0 {
+            rates.pop();
+        } else if tail < width {
+            rates[last] = counts[last] as f64 / tail;
+        }
+    }
+    rates
 }
 
 /// The ring beside the baseline.
@@ -135,6 +168,13 @@ pub struct Report {
     /// The tcp-echo workload's own figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpReport>,
+    /// Each path's figures over `--runs K` (K > 1): `runs` holds the
+    /// median run of each path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Vec<Repeats>>,
+    /// The run beside a saved one (`--compare`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     /// What each latency runs from: `scheduled start` (paced runs,
     /// corrected for coordinated omission) or `actual start`.
     pub latency_from: &'static str,
@@ -179,6 +219,8 @@ impl Report {
             runs,
             ratio,
             tcp: None,
+            repeats: None,
+            comparison: None,
             latency_from: crate::measure::latency_from(cfg),
             warmup_seconds: cfg.warmup.as_secs_f64(),
             cpus: cfg.cpus.clone(),
@@ -226,11 +268,24 @@ impl Report {
         out
     }
 
-    /// The human-readable table.
+    /// The human-readable table, with the repetitions' spread and the
+    /// comparison with a saved run after it.
     pub fn table(&self) -> String {
-        if let Some(tcp) = &self.tcp {
-            return self.tcp_table(tcp);
+        let mut out = match &self.tcp {
+            Some(tcp) => self.tcp_table(tcp),
+            None => self.engine_table(),
+        };
+        if let Some(repeats) = &self.repeats {
+            out += &crate::saved::repeats_table(repeats);
         }
+        if let Some(c) = &self.comparison {
+            out += &c.table();
+        }
+        out
+    }
+
+    /// The table of the engine's workloads.
+    fn engine_table(&self) -> String {
         let mut out = format!(
             "workload {:?}, depth {}, batch {}, rate {}, reaper {:?}, setup [{}]\n",
             self.workload,

@@ -39,8 +39,9 @@ use iofd::{Clock, Error, TcpStream};
 
 use crate::Failure;
 use crate::cli::{Config, Stop, Tcp};
-use crate::engine::{Outcome, Recorder, build_ring};
+use crate::engine::build_ring;
 use crate::pin::{Pinned, Role};
+use crate::recorder::{Outcome, Recorder};
 use crate::report::TcpReport;
 
 #[path = "tcp_setup.rs"]

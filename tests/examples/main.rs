@@ -10,6 +10,7 @@ mod support;
 mod util;
 
 mod echo_server;
+mod harness_files;
 mod harness_tcp;
 mod http_server;
 mod supervisor;
