@@ -15,7 +15,8 @@ use iofd::{Error, TcpListener, TcpStream};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn listener() -> Result<Arc<TcpListener>, Error> {
+/// A listener on a port the kernel picks (also `msg`'s).
+pub(crate) fn listener() -> Result<Arc<TcpListener>, Error> {
     Ok(Arc::new(TcpListener::bind("127.0.0.1:0".parse().unwrap())?))
 }
 
@@ -27,13 +28,13 @@ fn client(addr: SocketAddr) -> std::io::Result<StdStream> {
 }
 
 /// Whether the server closed `c`'s connection: its read sees the end.
-fn closed(c: &mut StdStream) -> bool {
+pub(crate) fn closed(c: &mut StdStream) -> bool {
     let mut buf = [0u8; 16];
     matches!(c.read(&mut buf), Ok(0))
 }
 
 /// One connection accepted into `ring`'s table.
-fn accept_one(
+pub(crate) fn accept_one(
     ring: &mut Ring,
     l: &Arc<TcpListener>,
 ) -> Result<(Direct<TcpStream>, StdStream), Box<dyn std::error::Error>> {

@@ -5,15 +5,15 @@
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream as StdStream};
-use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use iofd::ring::{Direct, Mailbox, Message, Ring, Sender};
+use iofd::ring::{Mailbox, Message, Ring, Sender};
 use iofd::sys::Errno;
-use iofd::{Error, TcpListener, TcpStream};
+use iofd::{Error, TcpStream};
+
+use super::direct::{accept_one, closed, listener};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -139,35 +139,6 @@ fn many_senders_lose_and_double_nothing() -> TestResult {
     assert!(ring.receive(&mut mailbox).is_none());
     assert_eq!(ring.stale_completions(), 0);
     Ok(())
-}
-
-fn listener() -> Result<Arc<TcpListener>, Error> {
-    Ok(Arc::new(TcpListener::bind("127.0.0.1:0".parse().unwrap())?))
-}
-
-/// A client connected to `addr`, whose reads give up after two seconds.
-fn client(addr: SocketAddr) -> std::io::Result<StdStream> {
-    let c = StdStream::connect(addr)?;
-    c.set_read_timeout(Some(Duration::from_secs(2)))?;
-    Ok(c)
-}
-
-/// Whether the server closed `c`'s connection: its read sees the end.
-fn closed(c: &mut StdStream) -> bool {
-    let mut buf = [0u8; 16];
-    matches!(c.read(&mut buf), Ok(0))
-}
-
-/// One connection accepted into `ring`'s table.
-fn accept_one(
-    ring: &mut Ring,
-    l: &Arc<TcpListener>,
-) -> Result<(Direct<TcpStream>, StdStream), Box<dyn std::error::Error>> {
-    let files = ring.direct_files().expect("a table is registered");
-    let t = ring.push(l.accept_direct_op_shared(files))?;
-    ring.submit()?;
-    let c = client(l.local_addr()?)?;
-    Ok((ring.wait(t)?, c))
 }
 
 #[test]
