@@ -141,6 +141,16 @@ fn many_senders_lose_and_double_nothing() -> TestResult {
     Ok(())
 }
 
+/// Two rings, each with a two-slot table of direct descriptors: a
+/// sender's and a receiver's.
+fn two_rings_with_tables() -> Result<(Ring, Ring), Error> {
+    let mut a = Ring::new(8)?;
+    a.register_files_sparse(2)?;
+    let mut b = Ring::new(8)?;
+    b.register_files_sparse(2)?;
+    Ok((a, b))
+}
+
 #[test]
 fn a_connection_handed_to_another_threads_ring_echoes_there() -> TestResult {
     let (tx, rx) = mpsc::channel::<Sender<TcpStream>>();
@@ -248,10 +258,7 @@ fn a_closed_mailbox_frees_its_slot_and_drops_what_comes_late() -> TestResult {
 
 #[test]
 fn a_file_for_a_closed_mailbox_is_closed() -> TestResult {
-    let mut a = Ring::new(8)?;
-    a.register_files_sparse(2)?;
-    let mut b = Ring::new(8)?;
-    b.register_files_sparse(2)?;
+    let (mut a, mut b) = two_rings_with_tables()?;
     let mailbox = b.mailbox::<TcpStream>(0)?;
     let sender = mailbox.sender();
     let l = listener()?;
@@ -267,10 +274,7 @@ fn a_file_for_a_closed_mailbox_is_closed() -> TestResult {
 
 #[test]
 fn untaken_files_are_closed_with_the_mailbox() -> TestResult {
-    let mut a = Ring::new(8)?;
-    a.register_files_sparse(2)?;
-    let mut b = Ring::new(8)?;
-    b.register_files_sparse(2)?;
+    let (mut a, mut b) = two_rings_with_tables()?;
     let mut mailbox = b.mailbox::<TcpStream>(0)?;
     let l = listener()?;
     let (conn, mut c) = accept_one(&mut a, &l)?;
@@ -323,10 +327,7 @@ fn a_send_that_fails_still_closes_the_source_slot() -> TestResult {
 
 #[test]
 fn bad_input_is_refused_exactly() -> TestResult {
-    let mut a = Ring::new(8)?;
-    a.register_files_sparse(2)?;
-    let mut b = Ring::new(8)?;
-    b.register_files_sparse(2)?;
+    let (mut a, mut b) = two_rings_with_tables()?;
     let own = a.mailbox::<TcpStream>(0)?;
     let mut theirs = b.mailbox::<TcpStream>(0)?;
     let l = listener()?;
@@ -446,10 +447,7 @@ fn a_dropped_ring_with_a_mailbox_drains() -> TestResult {
 
 #[test]
 fn a_file_in_a_dropped_rings_table_is_closed_while_senders_live() -> TestResult {
-    let mut a = Ring::new(8)?;
-    a.register_files_sparse(2)?;
-    let mut b = Ring::new(8)?;
-    b.register_files_sparse(2)?;
+    let (mut a, mut b) = two_rings_with_tables()?;
     let mailbox = b.mailbox::<TcpStream>(0)?;
     let sender = mailbox.sender();
     let handle = b.handle()?;
