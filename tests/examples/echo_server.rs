@@ -122,11 +122,6 @@ fn closes_idle_connections_and_exits_zero_on_sigint() {
     );
 }
 
-/// Runs the server with `args`, which it should refuse.
-fn refused(args: &[&str]) -> (Option<i32>, String) {
-    support::refused("echo_server", args)
-}
-
 #[test]
 fn bad_input_exits_two_with_a_message() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -138,12 +133,5 @@ fn bad_input_exits_two_with_a_message() {
         (&["--addr"], "--addr"),
         (&["--addr", &in_use], "in use"),
     ];
-    for (args, needle) in cases {
-        let (code, err) = refused(args);
-        assert_eq!(code, Some(2), "{args:?}: exit status; stderr: {err}");
-        assert!(
-            err.contains(needle),
-            "{args:?}: stderr names {needle:?}: {err}"
-        );
-    }
+    support::assert_refused("echo_server", &cases);
 }

@@ -84,12 +84,5 @@ fn bad_input_exits_two_with_a_message() {
         (&["--frobnicate"], "--frobnicate"),
         (&["--addr", &in_use], "in use"),
     ];
-    for (args, needle) in cases {
-        let (code, err) = support::refused("thread_per_core", args);
-        assert_eq!(code, Some(2), "{args:?}: exit status; stderr: {err}");
-        assert!(
-            err.contains(needle),
-            "{args:?}: stderr names {needle:?}: {err}"
-        );
-    }
+    support::assert_refused("thread_per_core", &cases);
 }

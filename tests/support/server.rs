@@ -169,3 +169,16 @@ pub fn refused(name: &'static str, args: &[&str]) -> (Option<i32>, String) {
         .unwrap();
     (status.code(), err)
 }
+
+/// Runs example `name` with each case's arguments, which it must refuse:
+/// exit status 2, and stderr naming the case's needle.
+pub fn assert_refused(name: &'static str, cases: &[(&[&str], &str)]) {
+    for &(args, needle) in cases {
+        let (code, err) = refused(name, args);
+        assert_eq!(code, Some(2), "{args:?}: exit status; stderr: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: stderr names {needle:?}: {err}"
+        );
+    }
+}
