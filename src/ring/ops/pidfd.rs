@@ -12,7 +12,7 @@
 )]
 
 use std::ops::Deref;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use std::process::ExitStatus;
 use std::sync::Arc;
 
@@ -231,17 +231,6 @@ fn check_waitable(pidfd: &PidFd, polled: bool) -> Result<()> {
     }
 }
 
-/// The raw descriptor of a pidfd the operation names (waits take no
-/// registered file).
-fn pidfd_number(target: Target) -> u32 {
-    match target {
-        Target::Fd(fd) => fd.as_raw_fd() as u32,
-        // `WaitExit` and `WaitChild` are built only on `&PidFd` and
-        // `Arc<PidFd>`, whose target is a descriptor.
-        Target::Fixed(i) => i,
-    }
-}
-
 // SAFETY: `WaitChild`'s SQE, poll and storage, unchanged.
 unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitExit<H> {
     type Storage = SigInfoChld;
@@ -349,7 +338,9 @@ unsafe impl<H: OpHandle + Deref<Target = PidFd>> Op for WaitChild<H> {
 
     #[inline]
     fn entry(&self, storage: *mut SigInfoChld) -> squeue::Entry {
-        let fd = pidfd_number(self.handle.target());
+        // By descriptor: io_uring's waitid takes no registered file (and
+        // the handle is a `PidFd`, never an index).
+        let fd = self.handle.raw() as u32;
         opcode::WaitId::new(P_PIDFD, fd, self.options.bits() as i32)
             .infop(storage.cast_const().cast())
             .build()
