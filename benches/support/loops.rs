@@ -126,7 +126,7 @@ pub struct IofdLoop<O: Op, F> {
 }
 
 /// An iofd loop of NOPs.
-pub fn iofd_nops(n: usize) -> IofdLoop<Nop, fn() -> Nop> {
+pub fn iofd_nops(n: usize) -> IofdLoop<Nop, impl Fn() -> Nop> {
     let efd = EventFd::new(0).expect("eventfd");
     IofdLoop::new(n, efd, Nop::new)
 }

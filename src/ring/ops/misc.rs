@@ -26,7 +26,8 @@ pub struct Nop {
 impl Nop {
     /// A no-op.
     #[doc(alias = "IORING_OP_NOP")]
-    pub fn new() -> Nop {
+    #[inline]
+    pub const fn new() -> Nop {
         Nop { _priv: () }
     }
 }
