@@ -15,7 +15,10 @@
 //! A paced run arms one ring timer (tagged apart from the lanes) for the
 //! next batch's release time from the [`Pacer`] and pushes that batch
 //! once the timer has fired and a batch of lanes is free; the lanes go on
-//! being reaped meanwhile. A `--warmup` runs the same loop: [`Limit`]
+//! being reaped meanwhile. A batch that is due already when its lanes
+//! free up (a loop behind its schedule) goes at once, with no timer, so a
+//! slow ring still keeps its queue full and its delay shows in the
+//! latency from the scheduled start. A `--warmup` runs the same loop: [`Limit`]
 //! counts `--ops` from its end and the [`Recorder`] leaves out what
 //! completes in it; the queue is sampled only once the first result after
 //! it is in.
@@ -36,13 +39,10 @@ use iofd::ring::{Ring, Token};
 use serde::Serialize;
 
 use crate::cli::Config;
-use crate::engine::{Buf, Objects, Owned, buffers, build_ring};
+use crate::engine::{Buf, Objects, Owned, RELEASE, buffers, build_ring};
 use crate::measure::{Limit, Pacer, Start, stall};
 use crate::pin::{Pinned, Role};
 use crate::recorder::{Outcome, Recorder};
-
-/// The tag of a paced run's release timer (lanes are tagged from 0).
-const RELEASE: u64 = u64::MAX;
 
 /// Operations in flight, sampled before each wait once the queue was
 /// first filled and the warm-up was over, while operations were left to
@@ -105,8 +105,9 @@ impl Lanes<'_> {
     /// Pushes a batch into the free lanes while a whole one fits (or what
     /// is left of the run), submitting each before the next; the last
     /// waits to be submitted with the wait. A paced run first arms the
-    /// batch's release timer and pushes it once that has fired; each
-    /// operation's latency then runs from the time the batch was due.
+    /// batch's release timer and pushes it once that has fired, or at
+    /// once if it is due already; each operation's latency then runs from
+    /// the time the batch was due.
     fn refill(&mut self) -> iofd::Result<()> {
         let mut unsubmitted = false;
         loop {
@@ -115,13 +116,18 @@ impl Lanes<'_> {
                 return Ok(());
             }
             if self.cfg.rate.is_some() && !self.released {
-                if self.release.is_none()
-                    && let Some(at) = self.pacer.release(n as u64)
+                if self.release.is_some() {
+                    return Ok(());
+                }
+                // A batch already due (a loop behind its schedule) goes at
+                // once: waiting for a timer would let the queue run down.
+                if let Some(at) = self.pacer.release(n as u64)
+                    && !self.pacer.is_due()
                 {
                     let timer = Timeout::at(Clock::Monotonic, at);
                     self.release = Some(self.ring.push_tagged(timer, RELEASE)?);
+                    return Ok(());
                 }
-                return Ok(());
             }
             self.released = false;
             if unsubmitted {

@@ -62,6 +62,29 @@ fn a_batch_as_deep_as_the_queue_still_refills() {
     assert_eq!((o.ops, o.errors), (4000, 0));
 }
 
+/// A paced run the ring cannot keep up with is behind its schedule from
+/// the start: each batch is due before its lanes free up, and goes at
+/// once instead of waiting for a release timer, so the queue stays as
+/// full as an unpaced run's.
+#[test]
+fn a_paced_run_behind_its_schedule_keeps_the_queue_full() {
+    let (cfg, o) = run(&[
+        "-w",
+        "memfd",
+        "-d",
+        "32",
+        "-b",
+        "8",
+        "-n",
+        "20000",
+        "-r",
+        "1000000000",
+    ]);
+    assert_eq!((o.ops, o.errors), (20_000, 0));
+    let q = o.queue.expect("sampled");
+    assert!(q.min > cfg.depth - cfg.batch, "{q:?}");
+}
+
 /// A timed run and a paced run end with every lane reaped and every
 /// result counted.
 #[test]

@@ -95,6 +95,12 @@ impl Pacer {
     pub fn due(&self) -> Option<Instant> {
         self.due
     }
+
+    /// Whether the batch last released is due now (or was, a loop behind
+    /// its schedule); `false` when unpaced.
+    pub fn is_due(&self) -> bool {
+        self.due.is_some_and(|due| due <= Instant::now())
+    }
 }
 
 /// When a run stops: the warm-up, then `--duration` more, or `--ops` more
