@@ -175,10 +175,17 @@ impl Owned {
     }
 }
 
+/// The tag of a paced run's release timer (lanes are tagged from 0).
+pub const RELEASE: u64 = u64::MAX;
+
 /// What the submitting and the reaping thread share.
 struct Inner {
     ring: Ring,
-    pending: Vec<(Owned, Start)>,
+    /// One operation in flight per busy lane, pushed under the lane's
+    /// index, and when its batch started (and, paced, was due).
+    lanes: Vec<Option<(Owned, Start)>>,
+    /// The lanes with nothing in flight.
+    free: Vec<usize>,
     /// The memfd buffers not in flight.
     bufs: Vec<Buf>,
     release: Option<Token<Timeout>>,
@@ -198,7 +205,8 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
     let shared = Arc::new((
         Mutex::new(Inner {
             ring,
-            pending: Vec::with_capacity(cfg.depth),
+            lanes: (0..cfg.depth).map(|_| None).collect(),
+            free: (0..cfg.depth).rev().collect(),
             bufs: buffers(cfg.depth),
             release: None,
             // Replaced by a recorder for the run when it starts.
@@ -238,9 +246,14 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
     let fed = (|| -> iofd::Result<()> {
         while !limit.over(seq) {
             let n = (cfg.batch as u64).min(limit.remaining(seq)) as usize;
-            if let Some(at) = pacer.release(n as u64) {
+            // A batch already due (the feeder behind its schedule) goes at
+            // once, with no timer.
+            if let Some(at) = pacer.release(n as u64)
+                && !pacer.is_due()
+            {
                 let mut g = lock.lock().expect("lock");
-                g.release = Some(g.ring.push(Timeout::at(Clock::Monotonic, at))?);
+                let timer = Timeout::at(Clock::Monotonic, at);
+                g.release = Some(g.ring.push_tagged(timer, RELEASE)?);
                 g.ring.submit()?;
                 let g = cv
                     .wait_while(g, |g| g.release.is_some() && g.failed.is_none())
@@ -251,16 +264,19 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             stall(cfg, seq, n as u64);
             let mut g = cv
                 .wait_while(lock.lock().expect("lock"), |g| {
-                    g.pending.len() + n > cfg.depth && g.failed.is_none()
+                    g.free.len() < n && g.failed.is_none()
                 })
                 .expect("lock");
             if let Some(e) = g.failed.take() {
                 return Err(e);
             }
             let g = &mut *g;
+            let t0 = Start::now(pacer.due());
             for _ in 0..n {
-                let op = Owned::push(&mut g.ring, cfg, obj, seq, None, &mut g.bufs)?;
-                g.pending.push((op, Start::now(pacer.due())));
+                let lane = g.free.pop().expect("a free lane");
+                let tag = Some(lane as u64);
+                let op = Owned::push(&mut g.ring, cfg, obj, seq, tag, &mut g.bufs)?;
+                g.lanes[lane] = Some((op, t0));
                 seq += 1;
             }
             g.ring.submit()?;
@@ -309,29 +325,27 @@ fn reap_loop(
             cv.notify_all();
             return;
         }
-        let Inner {
-            ring,
-            pending,
-            bufs,
-            rec,
-            release,
-            ..
-        } = g;
-        pending.retain_mut(|(op, t0)| match op.take(ring, bufs) {
-            Some(ok) => {
-                rec.complete(*t0, ok);
-                false
+        while let Some(c) = g.ring.next_completion() {
+            if c.tag == RELEASE {
+                if let Some(t) = &mut g.release
+                    && g.ring.take(t).is_some()
+                {
+                    g.release = None;
+                }
+                continue;
             }
-            None => true,
-        });
-        if let Some(t) = release
-            && ring.take(t).is_some()
-        {
-            *release = None;
+            let lane = c.tag as usize;
+            if let Some((op, t0)) = &mut g.lanes[lane]
+                && let Some(ok) = op.take(&mut g.ring, &mut g.bufs)
+            {
+                g.rec.complete(*t0, ok);
+                g.lanes[lane] = None;
+                g.free.push(lane);
+            }
         }
-        done.store(rec.ops(), Ordering::Relaxed);
+        done.store(g.rec.ops(), Ordering::Relaxed);
         cv.notify_all();
-        if g.stop && g.pending.is_empty() {
+        if g.stop && g.free.len() == g.lanes.len() {
             return;
         }
     }
