@@ -389,19 +389,22 @@ pub fn hlog(report: &Report, started: SystemTime) -> Result<Vec<u8>, String> {
         .with_max_value_divisor(1e6)
         .begin_log_with(&mut out, &mut serializer)
         .map_err(|e| format!("--hlog: {e}"))?;
-    // The intervals start at the warm-up's end (the run's start, without
-    // one).
+    // The paths ran one after the other, each after its own warm-up: their
+    // intervals follow one another in that order (the setup between them
+    // left out), so that no two paths claim the same moment.
     let warmup = Duration::from_secs_f64(report.warmup_seconds);
+    let mut start = Duration::ZERO;
     for run in &report.runs {
         let tag = Tag::new(run.path);
+        let seconds = Duration::from_secs_f64(run.seconds);
+        start += warmup;
         for (i, h) in run.interval_latency.iter().enumerate() {
             let from = INTERVAL * i as u32;
-            let length = Duration::from_secs_f64(run.seconds)
-                .saturating_sub(from)
-                .min(INTERVAL);
-            log.write_histogram(h, warmup + from, length, tag)
+            let length = seconds.saturating_sub(from).min(INTERVAL);
+            log.write_histogram(h, start + from, length, tag)
                 .map_err(|e| format!("--hlog: {e:?}"))?;
         }
+        start += seconds;
     }
     Ok(out)
 }

@@ -312,10 +312,12 @@ fn the_interval_log_holds_each_path() {
         "{text}"
     );
     let mut tags = Vec::new();
+    let mut spans = Vec::new();
     let mut counted = 0u64;
     for entry in IntervalLogIterator::new(&log) {
         if let LogEntry::Interval(h) = entry.expect("a log entry") {
             tags.push(h.tag().expect("tagged").as_str().to_string());
+            spans.push((h.start_timestamp(), h.start_timestamp() + h.duration()));
             assert!(h.duration() <= crate::recorder::INTERVAL);
             let bytes = base64_decode(h.encoded_histogram());
             let hist: hdrhistogram::Histogram<u64> =
@@ -331,6 +333,17 @@ fn the_interval_log_holds_each_path() {
     );
     let ops: u64 = report.runs.iter().map(|r| r.ops).sum();
     assert_eq!(counted, ops, "every operation is in one interval");
+    // The paths ran one after the other, and so they are logged: the
+    // baseline's first interval starts after the ring's last one ends.
+    let ring_end = (tags.iter().zip(&spans))
+        .filter(|(t, _)| *t == "ring")
+        .map(|(_, s)| s.1)
+        .max();
+    let baseline_start = (tags.iter().zip(&spans))
+        .filter(|(t, _)| *t == "baseline")
+        .map(|(_, s)| s.0)
+        .min();
+    assert!(ring_end <= baseline_start, "{tags:?} {spans:?}");
 }
 
 /// Standard base64, as the interval log encodes histograms.
