@@ -19,7 +19,10 @@ fn temporary(path: &Path) -> PathBuf {
 /// Creates and removes the temporary file to be sure.
 pub fn check_writable(flag: &str, path: &Path) -> Result<(), String> {
     let shown = path.display();
-    if path.file_name().is_none() || path.is_dir() {
+    if path.is_dir() {
+        return Err(format!("{flag} {shown} is a directory: give a file name"));
+    }
+    if path.file_name().is_none() {
         return Err(format!("{flag} {shown}: not a file name"));
     }
     let tmp = temporary(path);
@@ -72,7 +75,14 @@ mod tests {
             "{e}"
         );
         let e = check_writable("--plot", &dir).expect_err("a directory");
-        assert!(e.contains("not a file name"), "{e}");
+        assert!(e.ends_with("is a directory: give a file name"), "{e}");
+        let e = check_writable("--plot", Path::new("/")).expect_err("the root");
+        assert!(e.ends_with("is a directory: give a file name"), "{e}");
+        let e = check_writable("--plot", Path::new("..")).expect_err("no name");
+        assert!(
+            e.contains("is a directory") || e.contains("not a file name"),
+            "{e}"
+        );
         fs::remove_dir_all(&dir).expect("clean up");
     }
 }

@@ -152,8 +152,9 @@ fn run_all(cfg: &Config, against: Option<&saved::Saved>) -> Result<Report, Failu
         let args: Vec<String> = std::env::args().skip(1).collect();
         let json = serde_json::to_vec_pretty(&saved::to_json(name, &report, &args))
             .map_err(|e| Failure::run(e.to_string()))?;
-        files::write_whole("--save", &saved::path_of(&f.save_dir, name), &json)
-            .map_err(Failure::run)?;
+        let path = saved::path_of(&f.save_dir, name);
+        files::write_whole("--save", &path, &json).map_err(Failure::run)?;
+        eprintln!("saved run `{name}` to {}", path.display());
     }
     Ok(report)
 }

@@ -52,11 +52,27 @@ pub fn svg(report: &Report) -> Result<String, String> {
     Ok(out)
 }
 
+/// What the pictures are of: the workload and the settings that tell two
+/// runs of it apart.
+fn title(report: &Report) -> String {
+    let mut what = format!("{:?}", report.workload).to_lowercase();
+    if let (Some(d), Some(b)) = (report.depth, report.batch) {
+        what += &format!(", depth {d}, batch {b}");
+    }
+    if let Some(rate) = report.rate {
+        what += &format!(", {rate}/s");
+    }
+    if !report.setup.is_empty() {
+        what += &format!(", {}", report.setup.join(" "));
+    }
+    what
+}
+
 fn draw(report: &Report, out: &mut String) -> Result<(), Box<dyn std::error::Error>> {
     let root = SVGBackend::with_string(out, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let (top, bottom) = root.split_vertically(SIZE.1 / 2 + 40);
-    let what = format!("{:?}", report.workload).to_lowercase();
+    let what = title(report);
     let runs: Vec<&Run> = report.runs.iter().collect();
 
     let lines: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| latency_line(&r.histogram)).collect();

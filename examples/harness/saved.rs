@@ -267,7 +267,31 @@ pub struct Comparison {
     pub name: String,
     pub saved_cpu: String,
     pub saved_kernel: String,
+    /// The settings in which the two runs differ: `(setting, saved, new)`.
+    pub differs: Vec<(String, String, String)>,
     pub figures: Vec<Beside>,
+}
+
+/// The report settings a comparison shows when they differ.
+const SETTINGS: [&str; 7] = [
+    "depth",
+    "batch",
+    "rate",
+    "reaper",
+    "setup",
+    "latency_from",
+    "warmup_seconds",
+];
+
+/// A report setting as the comparison shows it.
+fn setting(v: &Value) -> String {
+    match v {
+        Value::Null => "none".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "none".into(),
+        Value::Array(a) => a.iter().map(setting).collect::<Vec<_>>().join(" "),
+        v => v.to_string(),
+    }
 }
 
 /// The relative spread of `figure` of `path` in a report's JSON.
@@ -288,6 +312,14 @@ fn spread_in(report: &Value, path: &str, figure: &str) -> Option<f64> {
 pub fn compare(report: &Report, saved: &Saved) -> Comparison {
     let ours = serde_json::to_value(report).expect("a report is JSON");
     let theirs = &saved.json["report"];
+    let differs: Vec<(String, String, String)> = SETTINGS
+        .iter()
+        .filter(|k| ours[**k] != theirs[**k])
+        .map(|k| (k.to_string(), setting(&theirs[*k]), setting(&ours[*k])))
+        .collect();
+    // Latency from a scheduled start and from an actual one are different
+    // measures: only throughput is compared then.
+    let same_latency = ours["latency_from"] == theirs["latency_from"];
     let mut figures = Vec::new();
     for run in &ours["runs"].as_array().cloned().unwrap_or_default() {
         let path = run["path"].as_str().unwrap_or("?");
@@ -313,6 +345,9 @@ pub fn compare(report: &Report, saved: &Saved) -> Comparison {
             let (Some(new), Some(was)) = (get(run), get(old)) else {
                 continue;
             };
+            if key != "ops_per_sec" && !same_latency {
+                continue;
+            }
             let ratio = if was > 0.0 { new / was } else { f64::NAN };
             let spread = [spread_in(&ours, path, key), spread_in(theirs, path, key)]
                 .into_iter()
@@ -342,6 +377,7 @@ pub fn compare(report: &Report, saved: &Saved) -> Comparison {
             .as_str()
             .unwrap_or("?")
             .into(),
+        differs,
         figures,
     }
 }
@@ -352,6 +388,12 @@ impl Comparison {
             "beside saved run `{}` (cpu {}, kernel {}):\n",
             self.name, self.saved_cpu, self.saved_kernel
         );
+        for (what, saved, new) in &self.differs {
+            out += &format!("  {what}: saved {saved}, new {new}\n");
+        }
+        if self.differs.iter().any(|(what, ..)| what == "latency_from") {
+            out += "  latency runs from a different start in each: only throughput is compared\n";
+        }
         out += &format!(
             "{:<9} {:<7} {:>12} {:>12} {:>9}  {}\n",
             "path", "figure", "saved", "new", "new/saved", "difference"
@@ -401,6 +443,10 @@ pub fn hlog(report: &Report, started: SystemTime) -> Result<Vec<u8>, String> {
         for (i, h) in run.interval_latency.iter().enumerate() {
             let from = INTERVAL * i as u32;
             let length = seconds.saturating_sub(from).min(INTERVAL);
+            if length.is_zero() && h.is_empty() {
+                // A run that ended on an interval's edge.
+                continue;
+            }
             log.write_histogram(h, start + from, length, tag)
                 .map_err(|e| format!("--hlog: {e:?}"))?;
         }

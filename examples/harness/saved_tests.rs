@@ -250,6 +250,34 @@ fn save_then_compare_round_trip() {
         assert!(b.verdict != "spread unknown");
     }
 
+    // Settings that differ are shown; a paced run beside an unpaced one
+    // has its latency from another start, so only throughput is compared.
+    assert!(c.differs.is_empty(), "{c:?}");
+    let (_, paced) = short(&[
+        "-w",
+        "nop",
+        "--baseline",
+        "-r",
+        "200000",
+        "--warmup",
+        "0.01",
+    ]);
+    let c = saved::compare(&paced, &back);
+    let differs: Vec<&str> = c.differs.iter().map(|(what, ..)| what.as_str()).collect();
+    assert_eq!(differs, ["rate", "latency_from", "warmup_seconds"], "{c:?}");
+    assert!(c.figures.iter().all(|b| b.figure == "ops/s"), "{c:?}");
+    assert_eq!(c.figures.len(), 2, "{c:?}");
+    let table = c.table();
+    assert!(
+        table.contains("  rate: saved none, new 200000\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("  latency_from: saved actual start, new scheduled start\n"),
+        "{table}"
+    );
+    assert!(table.contains("only throughput is compared"), "{table}");
+
     let e = saved::load(&dir, "base", Workload::Memfd).expect_err("another workload");
     assert!(
         e.contains("that run is of the nop workload, this one of memfd"),

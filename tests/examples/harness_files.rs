@@ -61,11 +61,20 @@ fn a_run_writes_its_plot_log_and_saved_run_then_compares() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(
+        stderr.ends_with(&format!("saved run `first` to {d}/first.json\n")),
+        "{stderr}"
+    );
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("ring over 2 runs: ops/s median"), "{table}");
     assert_eq!(names(&dir), ["first.json", "run.hlog", "run.svg"]);
     let svg = std::fs::read_to_string(&plot).expect("svg");
     assert!(svg.starts_with("<svg") && svg.contains(">\nbaseline\n</text>"));
+    // Titled with what tells two runs apart.
+    assert!(
+        svg.contains("nop, depth 16, batch 4: latency by percentile"),
+        "{svg}"
+    );
     let log = std::fs::read_to_string(&hlog).expect("hlog");
     assert!(
         log.contains("\nTag=ring,") && log.contains("\nTag=baseline,"),
@@ -122,7 +131,7 @@ fn bad_files_are_refused_before_the_run_with_status_2() {
         ),
         (
             vec!["--plot", &a_dir],
-            format!("error: --plot {a_dir}: not a file name\n"),
+            format!("error: --plot {a_dir} is a directory: give a file name\n"),
         ),
         (
             vec!["--save", "new", "--compare", "absent"],
