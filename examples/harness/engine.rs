@@ -89,10 +89,10 @@ pub fn build_ring(cfg: &Config) -> iofd::Result<Ring> {
 }
 
 /// A buffer a memfd operation owns while it is in flight.
-pub type Buf = Box<[u8]>;
+type Buf = Box<[u8]>;
 
 /// The buffers of `n` memfd operations in flight.
-pub fn buffers(n: usize) -> Vec<Buf> {
+fn buffers(n: usize) -> Vec<Buf> {
     (0..n)
         .map(|_| vec![0x5au8; IO_BYTES].into_boxed_slice())
         .collect()
@@ -101,7 +101,7 @@ pub fn buffers(n: usize) -> Vec<Buf> {
 /// A driver-owned operation in flight: it owns what it needs (a shared
 /// handle, a memfd buffer), so it stays in flight across any number of
 /// reaps, on either thread.
-pub enum Owned {
+enum Owned {
     Nop(Token<Nop>),
     Signal(Token<WriteCounter<Arc<EventFd>>>),
     Read(Token<ReadCounter<Arc<EventFd>>>),
@@ -175,19 +175,86 @@ impl Owned {
     }
 }
 
+/// The operations in flight, one per lane, each pushed tagged with its
+/// lane's index so that its completion comes back to it
+/// ([`Ring::next_completion`]), and the memfd buffers not in flight. What
+/// both reapers keep their queue in.
+pub struct Lanes {
+    /// A busy lane's operation, and when its batch started (and, paced,
+    /// was due).
+    busy: Vec<Option<(Owned, Start)>>,
+    free: Vec<usize>,
+    bufs: Vec<Buf>,
+}
+
+impl Lanes {
+    /// `depth` free lanes, with a buffer each.
+    pub fn new(depth: usize) -> Lanes {
+        Lanes {
+            busy: (0..depth).map(|_| None).collect(),
+            free: (0..depth).rev().collect(),
+            bufs: buffers(depth),
+        }
+    }
+
+    /// Lanes with nothing in flight.
+    pub fn free(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Whether no lane has an operation in flight.
+    pub fn idle(&self) -> bool {
+        self.free.len() == self.busy.len()
+    }
+
+    /// Pushes operation `seq` of the workload into a free lane; `t0` is
+    /// when its batch started.
+    ///
+    /// # Panics
+    ///
+    /// With no free lane: the caller pushes only into lanes it counted.
+    pub fn push(
+        &mut self,
+        ring: &mut Ring,
+        cfg: &Config,
+        obj: &Objects,
+        seq: u64,
+        t0: Start,
+    ) -> iofd::Result<()> {
+        let lane = self.free.pop().expect("a free lane");
+        match Owned::push(ring, cfg, obj, seq, Some(lane as u64), &mut self.bufs) {
+            Ok(op) => {
+                self.busy[lane] = Some((op, t0));
+                Ok(())
+            }
+            Err(e) => {
+                self.free.push(lane);
+                Err(e)
+            }
+        }
+    }
+
+    /// The result of the operation in lane `tag`, once it has come (the
+    /// lane is then free again): when its batch started, and whether it
+    /// succeeded.
+    pub fn take(&mut self, ring: &mut Ring, tag: u64) -> Option<(Start, bool)> {
+        let lane = usize::try_from(tag).ok()?;
+        let (op, t0) = self.busy.get_mut(lane)?.as_mut()?;
+        let ok = op.take(ring, &mut self.bufs)?;
+        let t0 = *t0;
+        self.busy[lane] = None;
+        self.free.push(lane);
+        Some((t0, ok))
+    }
+}
+
 /// The tag of a paced run's release timer (lanes are tagged from 0).
 pub const RELEASE: u64 = u64::MAX;
 
 /// What the submitting and the reaping thread share.
 struct Inner {
     ring: Ring,
-    /// One operation in flight per busy lane, pushed under the lane's
-    /// index, and when its batch started (and, paced, was due).
-    lanes: Vec<Option<(Owned, Start)>>,
-    /// The lanes with nothing in flight.
-    free: Vec<usize>,
-    /// The memfd buffers not in flight.
-    bufs: Vec<Buf>,
+    lanes: Lanes,
     release: Option<Token<Timeout>>,
     rec: Recorder,
     stop: bool,
@@ -205,9 +272,7 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
     let shared = Arc::new((
         Mutex::new(Inner {
             ring,
-            lanes: (0..cfg.depth).map(|_| None).collect(),
-            free: (0..cfg.depth).rev().collect(),
-            bufs: buffers(cfg.depth),
+            lanes: Lanes::new(cfg.depth),
             release: None,
             // Replaced by a recorder for the run when it starts.
             rec: Recorder::new(),
@@ -264,7 +329,7 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             stall(cfg, seq, n as u64);
             let mut g = cv
                 .wait_while(lock.lock().expect("lock"), |g| {
-                    g.free.len() < n && g.failed.is_none()
+                    g.lanes.free() < n && g.failed.is_none()
                 })
                 .expect("lock");
             if let Some(e) = g.failed.take() {
@@ -273,10 +338,7 @@ pub fn ring_thread(cfg: &Config, obj: &Objects, done: &Arc<AtomicU64>) -> iofd::
             let g = &mut *g;
             let t0 = Start::now(pacer.due());
             for _ in 0..n {
-                let lane = g.free.pop().expect("a free lane");
-                let tag = Some(lane as u64);
-                let op = Owned::push(&mut g.ring, cfg, obj, seq, tag, &mut g.bufs)?;
-                g.lanes[lane] = Some((op, t0));
+                g.lanes.push(&mut g.ring, cfg, obj, seq, t0)?;
                 seq += 1;
             }
             g.ring.submit()?;
@@ -334,18 +396,13 @@ fn reap_loop(
                 }
                 continue;
             }
-            let lane = c.tag as usize;
-            if let Some((op, t0)) = &mut g.lanes[lane]
-                && let Some(ok) = op.take(&mut g.ring, &mut g.bufs)
-            {
-                g.rec.complete(*t0, ok);
-                g.lanes[lane] = None;
-                g.free.push(lane);
+            if let Some((t0, ok)) = g.lanes.take(&mut g.ring, c.tag) {
+                g.rec.complete(t0, ok);
             }
         }
         done.store(g.rec.ops(), Ordering::Relaxed);
         cv.notify_all();
-        if g.stop && g.free.len() == g.lanes.len() {
+        if g.stop && g.lanes.idle() {
             return;
         }
     }

@@ -39,7 +39,7 @@ use iofd::ring::{Ring, Token};
 use serde::Serialize;
 
 use crate::cli::Config;
-use crate::engine::{Buf, Objects, Owned, RELEASE, buffers, build_ring};
+use crate::engine::{Lanes, Objects, RELEASE, build_ring};
 use crate::measure::{Limit, Pacer, Start, stall};
 use crate::pin::{Pinned, Role};
 use crate::recorder::{Outcome, Recorder};
@@ -80,18 +80,12 @@ impl Sampler {
     }
 }
 
-/// One lane's operation in flight, and when its batch started (and, paced,
-/// was due).
-type Lane = Option<(Owned, Start)>;
-
-/// The ring and its lanes.
-struct Lanes<'a> {
+/// The ring and its lanes, with the run's schedule.
+struct Feed<'a> {
     cfg: &'a Config,
     obj: &'a Objects,
     ring: Ring,
-    bufs: Vec<Buf>,
-    lanes: Vec<Lane>,
-    free: Vec<usize>,
+    lanes: Lanes,
     /// Operations pushed.
     seq: u64,
     limit: Limit,
@@ -101,7 +95,7 @@ struct Lanes<'a> {
     released: bool,
 }
 
-impl Lanes<'_> {
+impl Feed<'_> {
     /// Pushes a batch into the free lanes while a whole one fits (or what
     /// is left of the run), submitting each before the next; the last
     /// waits to be submitted with the wait. A paced run first arms the
@@ -112,7 +106,7 @@ impl Lanes<'_> {
         let mut unsubmitted = false;
         loop {
             let n = (self.cfg.batch as u64).min(self.limit.remaining(self.seq)) as usize;
-            if n == 0 || self.free.len() < n {
+            if n == 0 || self.lanes.free() < n {
                 return Ok(());
             }
             if self.cfg.rate.is_some() && !self.released {
@@ -136,17 +130,8 @@ impl Lanes<'_> {
             stall(self.cfg, self.seq, n as u64);
             let t0 = Start::now(self.pacer.due());
             for _ in 0..n {
-                let lane = self.free.pop().expect("a free lane");
-                let tag = Some(lane as u64);
-                let op = Owned::push(
-                    &mut self.ring,
-                    self.cfg,
-                    self.obj,
-                    self.seq,
-                    tag,
-                    &mut self.bufs,
-                )?;
-                self.lanes[lane] = Some((op, t0));
+                self.lanes
+                    .push(&mut self.ring, self.cfg, self.obj, self.seq, t0)?;
                 self.seq += 1;
             }
             unsubmitted = true;
@@ -169,13 +154,8 @@ impl Lanes<'_> {
                 }
                 continue;
             }
-            let lane = c.tag as usize;
-            if let Some((op, t0)) = &mut self.lanes[lane]
-                && let Some(ok) = op.take(&mut self.ring, &mut self.bufs)
-            {
-                rec.complete_at(*t0, now, ok);
-                self.lanes[lane] = None;
-                self.free.push(lane);
+            if let Some((t0, ok)) = self.lanes.take(&mut self.ring, c.tag) {
+                rec.complete_at(t0, now, ok);
             }
         }
         Ok(())
@@ -190,13 +170,11 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
     let start = Instant::now();
     let mut rec = Recorder::for_run(cfg, start);
     // The pacer's clock starts after the run's, so the run covers it.
-    let mut l = Lanes {
+    let mut l = Feed {
         cfg,
         obj,
         ring,
-        bufs: buffers(cfg.depth),
-        lanes: (0..cfg.depth).map(|_| None).collect(),
-        free: (0..cfg.depth).rev().collect(),
+        lanes: Lanes::new(cfg.depth),
         seq: 0,
         limit: Limit::new(cfg, start),
         pacer: Pacer::new(cfg)?,
@@ -215,10 +193,10 @@ pub fn ring_inline(cfg: &Config, obj: &Objects, done: &AtomicU64) -> iofd::Resul
             l.refill()?;
         }
         let left = !ended && l.limit.remaining(l.seq) > 0;
-        if l.free.len() == cfg.depth && !left {
+        if l.lanes.idle() && !left {
             break;
         }
-        filled |= l.free.len() < cfg.batch;
+        filled |= l.lanes.free() < cfg.batch;
         // Not in the warm-up, which counts in no figure.
         if filled && left && rec.measuring() {
             // The ring's own count, less the release timer.
