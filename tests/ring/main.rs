@@ -24,3 +24,14 @@ mod sqpoll;
 mod table;
 mod timers;
 mod wheel;
+
+/// Asserts that every slot of `ring`'s table is free: its whole capacity
+/// can be pushed, and each push completes.
+fn assert_every_slot_free(ring: &mut iofd::ring::Ring) {
+    let tokens: Vec<_> = (0..ring.capacity())
+        .map(|_| ring.push(iofd::ring::ops::Nop::new()).unwrap())
+        .collect();
+    for t in tokens {
+        assert_eq!(ring.wait(t), Ok(()));
+    }
+}

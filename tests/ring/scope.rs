@@ -58,13 +58,7 @@ fn a_panic_before_submission_also_cleans_up() {
     assert!(r.is_err());
     assert_eq!(ring.in_flight(), 0);
     assert_eq!(v, 0);
-    // Every slot is free again.
-    let tokens: Vec<_> = (0..ring.capacity())
-        .map(|_| ring.push(Nop::new()).unwrap())
-        .collect();
-    for t in tokens {
-        assert_eq!(ring.wait(t), Ok(()));
-    }
+    crate::assert_every_slot_free(&mut ring);
 }
 
 #[test]
