@@ -8,13 +8,23 @@
 //! Prints, per loop and batch, the median ns per operation of each side
 //! and the median, lowest and highest of the eleven ratios.
 //!
-//! Run: `cargo bench --bench loop_ab` (or with `nop`/`read` to pick one).
+//! With `floor`, it also sets the raw loop beside a model of iofd's table
+//! stripped to its shape (`support/floor.rs`): `loop/floor` takes and
+//! frees a slot per NOP as iofd does, `loop/floor_keep` keeps one slot
+//! per owner. They bound what tuning the table can give, and what the
+//! one-slot-per-owner redesign could.
+//!
+//! Run: `cargo bench --bench loop_ab` (or `-- nop floor`, say, to pick
+//! among `nop`, `read` and `floor`).
 
 use std::time::Instant;
 
+#[path = "support/floor.rs"]
+mod floor;
 #[path = "support/loops.rs"]
 mod loops;
 
+use floor::FloorLoop;
 use loops::{Kind, RawLoop, iofd_nops, iofd_reads};
 
 /// Operations per block of rounds.
@@ -37,15 +47,16 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn compare(name: &str, n: usize, raw: &mut impl FnMut(), iofd: &mut impl FnMut()) {
+/// Pairs `raw` against `other` (named `side` in the output).
+fn compare(name: &str, side: &str, n: usize, raw: &mut impl FnMut(), other: &mut impl FnMut()) {
     let rounds = BLOCK_OPS / n;
     // Warm both up.
     block(rounds / 8, n, raw);
-    block(rounds / 8, n, iofd);
+    block(rounds / 8, n, other);
     let (mut r, mut i, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..PAIRS {
         let a = block(rounds, n, raw);
-        let b = block(rounds, n, iofd);
+        let b = block(rounds, n, other);
         r.push(a);
         i.push(b);
         ratio.push(b / a);
@@ -54,7 +65,7 @@ fn compare(name: &str, n: usize, raw: &mut impl FnMut(), iofd: &mut impl FnMut()
         .iter()
         .fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
     println!(
-        "{name}/b{n}: raw_slab {:.1} ns/op, iofd {:.1} ns/op, iofd/raw_slab median {:.3} (min {lo:.3}, max {hi:.3})",
+        "{name}/b{n}: raw_slab {:.1} ns/op, {side} {:.1} ns/op, {side}/raw_slab median {:.3} (min {lo:.3}, max {hi:.3})",
         median(&mut r),
         median(&mut i),
         median(&mut ratio),
@@ -67,20 +78,37 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     let wants = |k: &str| picked.is_empty() || picked.iter().any(|p| p == k);
+    let floor = picked.iter().any(|p| p == "floor");
     for n in [1, 32, 128] {
         if wants("nop") {
             let mut raw = RawLoop::new(n, Kind::Nop);
             let mut iofd = iofd_nops(n);
-            compare("loop/nop", n, &mut || raw.round(), &mut || iofd.round());
+            compare("loop/nop", "iofd", n, &mut || raw.round(), &mut || {
+                iofd.round()
+            });
             raw.finish();
             iofd.finish();
         }
         if wants("read") {
             let mut raw = RawLoop::new(n, Kind::Read);
             let mut iofd = iofd_reads(n);
-            compare("loop/read", n, &mut || raw.round(), &mut || iofd.round());
+            compare("loop/read", "iofd", n, &mut || raw.round(), &mut || {
+                iofd.round()
+            });
             raw.finish();
             iofd.finish();
+        }
+        if floor {
+            for (name, make) in [
+                ("loop/floor", FloorLoop::new as fn(usize) -> FloorLoop),
+                ("loop/floor_keep", FloorLoop::keep),
+            ] {
+                let mut raw = RawLoop::new(n, Kind::Nop);
+                let mut model = make(n);
+                compare(name, "model", n, &mut || raw.round(), &mut || model.round());
+                raw.finish();
+                model.finish();
+            }
         }
     }
 }
