@@ -11,8 +11,9 @@
 //! With `floor`, it also sets the raw loop beside a model of iofd's table
 //! stripped to its shape (`support/floor.rs`): `loop/floor` takes and
 //! frees a slot per NOP as iofd does, `loop/floor_keep` keeps one slot
-//! per owner. They bound what tuning the table can give, and what the
-//! one-slot-per-owner redesign could.
+//! per owner, `loop/floor_slotless` gives NOPs no slot at all (the result
+//! comes with the completion). They bound what tuning the table can
+//! give, and what each redesign could.
 //!
 //! Run: `cargo bench --bench loop_ab` (or `-- nop floor`, say, to pick
 //! among `nop`, `read` and `floor`).
@@ -102,6 +103,7 @@ fn main() {
             for (name, make) in [
                 ("loop/floor", FloorLoop::new as fn(usize) -> FloorLoop),
                 ("loop/floor_keep", FloorLoop::keep),
+                ("loop/floor_slotless", FloorLoop::slotless),
             ] {
                 let mut raw = RawLoop::new(n, Kind::Nop);
                 let mut model = make(n);

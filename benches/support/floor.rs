@@ -18,6 +18,12 @@
 //! is the structural change the event loop's notes name as the way to
 //! the ≤ 1.05× bar; this measures what it could give before anyone
 //! builds it.
+//!
+//! With [`FloorLoop::slotless`], an operation whose whole result is its
+//! CQE (a NOP, a poll, a cancel) takes no slot: its `user_data` is its
+//! tag with a marker bit, and the reap queues the tag with the result,
+//! which the dispatch hands out. No token, no take. This measures an API
+//! for such operations before anyone designs one.
 
 use std::hint::black_box;
 
@@ -65,6 +71,19 @@ struct Token {
 
 /// The ring id every token of the model carries.
 const RING: u32 = 7;
+/// Marks a slotless operation's `user_data`.
+const SLOTLESS: u64 = 1 << 63;
+
+/// How an owner's operations use the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A slot per operation, freed by the take.
+    Free,
+    /// One slot per owner for life.
+    Keep,
+    /// No slot: the result comes with the completion.
+    Slotless,
+}
 
 /// The model's table: slots, free list, counts and dispatch FIFO.
 struct Table {
@@ -126,9 +145,16 @@ impl Table {
         (u64::from(s.generation) << 32) | u64::from(key)
     }
 
-    /// Records a CQE in its slot, and queues the slot's tag.
+    /// Records a CQE in its slot, and queues the slot's tag; a slotless
+    /// operation's tag is queued with its result in place of the slot.
     #[inline(always)]
     fn complete(&mut self, ud: u64, res: i32, flags: u32) {
+        if ud & SLOTLESS != 0 {
+            let at = (self.head + self.len) & (self.fifo.len() - 1);
+            self.fifo[at] = (SLOTLESS | u64::from(res as u32), ud & !SLOTLESS);
+            self.len += 1;
+            return;
+        }
         let (key, generation) = split(ud);
         let s = &mut self.slots[key];
         assert!(
@@ -149,17 +175,21 @@ impl Table {
         }
     }
 
-    /// Pops the next tag with a result to take.
+    /// Pops the next tag with a result to take, with a slotless
+    /// operation's result.
     #[inline(always)]
-    fn next(&mut self) -> Option<u64> {
+    fn next(&mut self) -> Option<(u64, Option<i32>)> {
         while self.len > 0 {
             let (ud, tag) = self.fifo[self.head];
             self.head = (self.head + 1) & (self.fifo.len() - 1);
             self.len -= 1;
+            if ud & SLOTLESS != 0 {
+                return Some((tag, Some(ud as u32 as i32)));
+            }
             let (key, generation) = split(ud);
             let s = &self.slots[key];
             if s.generation == generation && s.life == Life::Completed {
-                return Some(tag);
+                return Some((tag, None));
             }
         }
         None
@@ -209,7 +239,7 @@ impl Table {
 /// crate's queues (as `RawLoop`'s, behind `&mut self`).
 pub struct FloorLoop {
     n: usize,
-    keep: bool,
+    shape: Shape,
     submitter: io_uring::Submitter<'static>,
     sq: io_uring::SubmissionQueue<'static>,
     cq: io_uring::CompletionQueue<'static>,
@@ -220,15 +250,20 @@ pub struct FloorLoop {
 impl FloorLoop {
     /// Owners that take and free a slot for each NOP.
     pub fn new(n: usize) -> FloorLoop {
-        FloorLoop::with(n, false)
+        FloorLoop::with(n, Shape::Free)
     }
 
     /// Owners that each keep one slot for life.
     pub fn keep(n: usize) -> FloorLoop {
-        FloorLoop::with(n, true)
+        FloorLoop::with(n, Shape::Keep)
     }
 
-    fn with(n: usize, keep: bool) -> FloorLoop {
+    /// Owners whose NOPs take no slot.
+    pub fn slotless(n: usize) -> FloorLoop {
+        FloorLoop::with(n, Shape::Slotless)
+    }
+
+    fn with(n: usize, shape: Shape) -> FloorLoop {
         assert!(n <= SLOTS / 2, "room for a round and its successors");
         // Leaked, as `RawLoop`'s: the queues borrow it for the loop's life.
         let raw: &'static mut IoUring = Box::leak(Box::new(IoUring::new(256).expect("io_uring")));
@@ -237,7 +272,11 @@ impl FloorLoop {
         let mut table = Table::new();
         let mut owners = Vec::with_capacity(n);
         for i in 0..n {
-            let ud = table.alloc(i as u64);
+            let ud = if shape == Shape::Slotless {
+                SLOTLESS | i as u64
+            } else {
+                table.alloc(i as u64)
+            };
             // SAFETY: a NOP points at nothing.
             unsafe { sq.push(&opcode::Nop::new().build().user_data(ud)) }.expect("room");
             owners.push(Some(Token {
@@ -249,7 +288,7 @@ impl FloorLoop {
         sq.sync();
         FloorLoop {
             n,
-            keep,
+            shape,
             submitter,
             sq,
             cq,
@@ -269,10 +308,20 @@ impl FloorLoop {
                 .complete(cqe.user_data(), cqe.result(), cqe.flags());
         }
         let mut done = 0;
-        while let Some(tag) = self.table.next() {
+        while let Some((tag, result)) = self.table.next() {
             let owner = &mut self.owners[tag as usize];
+            if let Some(res) = result {
+                // A slotless NOP: its owner holds no token.
+                black_box(&*owner);
+                assert!(black_box(res) >= 0);
+                let next = opcode::Nop::new().build().user_data(SLOTLESS | tag);
+                // SAFETY: a NOP points at nothing.
+                unsafe { self.sq.push(&next) }.expect("room");
+                done += 1;
+                continue;
+            }
             let token = owner.take().expect("an operation in flight");
-            let ud = if self.keep {
+            let ud = if self.shape == Shape::Keep {
                 let (res, ud) = self.table.take_keep(token);
                 assert!(black_box(res) >= 0);
                 ud
@@ -298,6 +347,11 @@ impl FloorLoop {
     pub fn finish(mut self) {
         self.submitter.submit_and_wait(self.n).expect("submit");
         self.submitter.unregister_ring_fd().expect("unregister");
-        assert_eq!(self.table.live, self.n);
+        let slots = if self.shape == Shape::Slotless {
+            0
+        } else {
+            self.n
+        };
+        assert_eq!(self.table.live, slots);
     }
 }
