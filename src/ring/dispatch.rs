@@ -33,6 +33,10 @@
 //! push the next operation. The tag is the caller's, not the slot's: an
 //! owner's index stays its own whatever slot its operation gets.
 //!
+//! A [slotless](super::slotless) operation ([`Ring::push_slotless`]) goes
+//! through the same queue without a slot: its entry holds its tag and its
+//! CQE, and [`Completion::cqe`] hands the CQE out whole.
+//!
 //! Each result is announced once, as it is reaped: a multishot operation
 //! that delivered three results appears three times. A popped completion
 //! always has a result waiting. An announcement whose result was already
@@ -48,10 +52,10 @@
 
 use io_uring::squeue;
 
-use super::UserData;
 use super::driver::Ring;
 use super::op::Token;
 use super::ops::RawSqe;
+use super::{Cqe, UserData};
 use crate::error::Result;
 
 /// A tagged operation with a result to take: what
@@ -62,8 +66,13 @@ pub struct Completion {
     pub tag: u64,
     /// The operation's `user_data`: the same as its token's
     /// ([`Token::user_data`](super::Token::user_data)), which tells two
-    /// operations of one owner apart.
+    /// operations of one owner apart. A slotless operation's is made of
+    /// its tag.
     pub user_data: UserData,
+    /// A [slotless](super::slotless) operation's result, whole: decode it
+    /// with [`output`](Completion::output). `None` for an operation with a
+    /// token, whose result waits to be taken through the token.
+    pub cqe: Option<Cqe>,
 }
 
 impl Ring {
@@ -120,8 +129,19 @@ impl Ring {
     /// ```
     #[inline]
     pub fn next_completion(&mut self) -> Option<Completion> {
-        let (tag, user_data) = self.table.next_ready()?;
-        Some(Completion { tag, user_data })
+        let (tag, entry) = self.table.next_entry()?;
+        Some(match entry {
+            Ok(user_data) => Completion {
+                tag,
+                user_data,
+                cqe: None,
+            },
+            Err(cqe) => Completion {
+                tag,
+                user_data: UserData::slotless(tag),
+                cqe: Some(cqe),
+            },
+        })
     }
 
     /// Pushes a raw SQE whose CQEs come back like a typed operation's:

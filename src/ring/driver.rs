@@ -203,9 +203,10 @@ impl Ring {
         self.table.bytes()
     }
 
-    /// Operations pushed whose final CQE has not been reaped.
+    /// Operations pushed whose final CQE has not been reaped, slotless
+    /// ones ([`push_slotless`](Ring::push_slotless)) included.
     pub fn in_flight(&self) -> usize {
-        self.table.in_flight()
+        self.table.in_flight() + self.table.slotless_in_flight()
     }
 
     /// How many `io_uring_enter` syscalls the ring has made (submitting,

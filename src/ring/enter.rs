@@ -124,7 +124,8 @@ impl Ring {
     /// their tokens or popped with [`next_completion`](Ring::next_completion);
     /// the wait does not spin on them.
     /// An open [`Mailbox`](super::Mailbox) counts as in flight, like a
-    /// multishot operation that never ends by itself: close it first.
+    /// multishot operation that never ends by itself: close it first (and
+    /// cancel a slotless multishot one, [`cancel_slotless`](Ring::cancel_slotless)).
     ///
     /// # Errors
     ///
@@ -149,7 +150,7 @@ impl Ring {
     /// # Ok::<(), iofd::Error>(())
     /// ```
     pub fn wait_idle(&mut self) -> Result<()> {
-        while self.table.in_flight() > 0 {
+        while self.in_flight() > 0 {
             self.submit_and_wait_for(1)?;
         }
         Ok(())

@@ -28,6 +28,11 @@
 //!   results is announced, in completion order, by
 //!   [`Ring::next_completion`] — O(1), no scan, no allocation — and taken
 //!   from its [`Token`]. The [`dispatch`] module says why this shape.
+//! - **Slotless operations.** An operation whose whole result is its CQE
+//!   (a NOP, a poll of a registered file, a cancel: the [`Slotless`]
+//!   ones) can go with no slot and no token ([`Ring::push_slotless`]):
+//!   its tag rides in its `user_data` and its result comes whole with its
+//!   completion. The [`slotless`] module says what that saves and costs.
 //! - **Multishot operations are streams**: every CQE is one result, taken
 //!   in order ([`Ring::take`] again and again), however late; the last has
 //!   no `IORING_CQE_F_MORE`, and ends the token. A stream cancelled with
@@ -282,6 +287,7 @@ mod reap;
 mod register;
 mod scope;
 mod setup;
+pub mod slotless;
 mod sqpoll;
 mod submit;
 mod table;
@@ -309,6 +315,7 @@ pub use opcode::Opcode;
 pub use ops::Fixed;
 pub use register::Notify;
 pub use scope::Scope;
+pub use slotless::{SLOTLESS_TAGS, Slotless};
 pub use table::{BIG_BYTES, Cqe, INLINE_BYTES};
 pub use user_data::UserData;
 pub use wheel::{Expired, TimerKey, TimerWheel};

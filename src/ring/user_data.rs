@@ -41,6 +41,8 @@ impl UserData {
     const GEN_MASK: u64 = (1 << Self::GEN_BITS) - 1;
     const AUX: u64 = 1 << 63;
     const RESERVED_GEN: u64 = Self::GEN_MASK;
+    /// The reserved generation, which no slot ever has.
+    pub(crate) const RESERVED: u32 = Self::RESERVED_GEN as u32;
 
     /// The CQEs of the driver's own `ASYNC_CANCEL` requests, which are
     /// consumed and never delivered.
@@ -72,6 +74,29 @@ impl UserData {
 
     /// Bit 31 of the key: set in messages for a mailbox.
     const MAIL: u64 = 1 << 31;
+
+    /// Marks a slotless operation's `user_data` (with the reserved
+    /// generation, no auxiliary flag and no mail bit): the key's bit 30.
+    /// The tag takes the 30 bits below it.
+    pub(crate) const SLOTLESS: u64 = 1 << 30;
+
+    /// A slotless operation's `user_data` for `tag` (below
+    /// [`SLOTLESS`](UserData::SLOTLESS)).
+    #[inline(always)]
+    pub(crate) const fn slotless(tag: u64) -> UserData {
+        UserData((Self::RESERVED_GEN << Self::KEY_BITS) | Self::SLOTLESS | tag)
+    }
+
+    /// The tag of a slotless operation's `user_data`, or `None` for any
+    /// other.
+    #[inline(always)]
+    pub(crate) const fn slotless_tag(self) -> Option<u64> {
+        if self.0 >> 30 == (Self::RESERVED_GEN << 2) | 1 {
+            Some(self.0 & (Self::SLOTLESS - 1))
+        } else {
+            None
+        }
+    }
 
     /// The tag a message for mailbox `self` carries: the mailbox's key
     /// with bit 31 set, its generation, and the auxiliary flag when the

@@ -20,6 +20,7 @@ mod ops;
 mod rearm;
 mod scope;
 mod setup;
+mod slotless;
 mod sqpoll;
 mod table;
 mod timers;

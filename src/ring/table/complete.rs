@@ -30,6 +30,15 @@ impl Table {
     /// [`settle`](Table::settle)s them with one update.
     #[inline(always)]
     pub(crate) fn complete_unsettled(&mut self, ud: UserData, res: i32, flags: u32) -> Delivery {
+        if let Some(tag) = ud.slotless_tag() {
+            // A slotless operation's result has no slot to go to: it goes
+            // on the dispatch queue whole.
+            if flags & Cqe::F_MORE == 0 {
+                self.slotless_in_flight = self.slotless_in_flight.saturating_sub(1);
+            }
+            self.announce_slotless(tag, Cqe { res, flags });
+            return Delivery::Ignored;
+        }
         if let Some(slot) = self.slots.get_mut(ud.key()) {
             // Comparing the whole upper half against the generation also
             // sends every auxiliary tag to the general path.

@@ -38,7 +38,7 @@ use store::{Bigs, Extras, NONE, Shots, Sides, Slots, pool_bytes};
 pub(crate) use store::{Discard, Life, Remake};
 
 /// What a CQE reported for an operation, before it is typed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Cqe {
     /// The result: a count or value, or `-errno`.
     pub res: i32,
@@ -138,6 +138,10 @@ pub(crate) struct Table {
     stale: u64,
     /// Live slots whose final CQE has come.
     completed: usize,
+    /// Slotless operations whose final CQE has not come.
+    slotless_in_flight: usize,
+    /// Slotless results on the dispatch queue.
+    slotless_pending: usize,
     /// Untaken intermediate results.
     shots_pending: usize,
     scoped_in_flight: usize,
@@ -183,6 +187,8 @@ impl Table {
             max: 0,
             stale: 0,
             completed: 0,
+            slotless_in_flight: 0,
+            slotless_pending: 0,
             shots_pending: 0,
             scoped_in_flight: 0,
             scoped_live: 0,
@@ -229,10 +235,22 @@ impl Table {
         self.slots.live - self.completed
     }
 
+    /// Slotless operations whose final CQE has not come (not counted in
+    /// [`in_flight`](Table::in_flight): nothing of theirs needs draining).
+    pub(crate) fn slotless_in_flight(&self) -> usize {
+        self.slotless_in_flight
+    }
+
+    /// Counts a slotless operation pushed.
+    #[inline(always)]
+    pub(crate) fn slotless_pushed(&mut self) {
+        self.slotless_in_flight += 1;
+    }
+
     /// Whether any result waits to be taken.
     #[inline]
     pub(crate) fn has_results(&self) -> bool {
-        self.completed > 0 || self.shots_pending > 0
+        self.completed > 0 || self.shots_pending > 0 || self.slotless_pending > 0
     }
 
     /// Scoped operations whose final CQE has not come.

@@ -2,7 +2,7 @@
 //! entry per result, in the order they were reaped.
 
 use super::store::NONE;
-use super::{Life, Table};
+use super::{Cqe, Life, Table};
 use crate::ring::UserData;
 
 /// An entry of the dispatch queue: the operation, and its caller's tag,
@@ -98,14 +98,32 @@ impl Table {
         self.ready.push(Ready { ud, tag });
     }
 
+    /// Queues a slotless operation's whole result under `tag` (below
+    /// 2^30). The entry's `ud` has the reserved generation, which no
+    /// slot's has, with the result in its key; its `tag` holds the flags
+    /// above the tag.
+    #[inline(always)]
+    pub(super) fn announce_slotless(&mut self, tag: u64, cqe: Cqe) {
+        if self.ready.is_full() {
+            self.make_ready_room();
+        }
+        self.slotless_pending += 1;
+        self.ready.push(Ready {
+            ud: UserData::new(cqe.res as u32, UserData::RESERVED),
+            tag: (u64::from(cqe.flags) << 32) | tag,
+        });
+    }
+
     /// Drops entries of operations that have ended (their slots freed),
     /// and grows the queue if that was not enough. Entries of live
     /// operations stay even when their result was taken by token: which
     /// entry announces which result must not depend on when the queue was
     /// compacted. (So a tagged operation whose results are only ever taken
-    /// by token, never popped, grows the queue while it lives.) Out of
-    /// memory, the oldest entry is dropped: its result stays to be taken by
-    /// token.
+    /// by token, never popped, grows the queue while it lives.) A slotless
+    /// operation's entry is its result, and always stays. Out of memory,
+    /// the oldest entry is dropped: a slotted operation's result stays to
+    /// be taken by token; a slotless one's is lost, and counted in
+    /// [`stale`](Table::stale).
     #[cold]
     #[inline(never)]
     pub(super) fn make_ready_room(&mut self) {
@@ -113,14 +131,19 @@ impl Table {
         let n = self.ready.len;
         if kept.reserve(n.max(1)) {
             while let Some(entry) = self.ready.pop() {
-                if self.live(entry.ud).is_some() {
+                if entry.ud.is_reserved() || self.live(entry.ud).is_some() {
                     kept.push(entry);
                 }
             }
             self.ready = kept;
         }
-        if self.ready.is_full() && !self.ready.reserve(self.ready.len * 2 + 1) {
-            self.ready.pop();
+        if self.ready.is_full()
+            && !self.ready.reserve(self.ready.len * 2 + 1)
+            && let Some(dropped) = self.ready.pop()
+            && dropped.ud.is_reserved()
+        {
+            self.slotless_pending -= 1;
+            self.stale += 1;
         }
     }
 
@@ -137,11 +160,31 @@ impl Table {
 
     /// The next tagged operation with a result to take, in completion
     /// order: its tag and its `user_data`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn next_ready(&mut self) -> Option<(u64, UserData)> {
-        while let Some(Ready { ud, tag }) = self.ready.pop() {
-            if self.has_result(ud) {
+        loop {
+            if let (tag, Ok(ud)) = self.next_entry()? {
                 return Some((tag, ud));
+            }
+        }
+    }
+
+    /// The next entry of the dispatch queue with a result: a slotted
+    /// operation's tag and `user_data` (its result waits in its slot), or
+    /// a slotless one's tag and CQE.
+    #[inline(always)]
+    pub(crate) fn next_entry(&mut self) -> Option<(u64, Result<UserData, Cqe>)> {
+        while let Some(Ready { ud, tag }) = self.ready.pop() {
+            if ud.is_reserved() {
+                self.slotless_pending -= 1;
+                let cqe = Cqe {
+                    res: ud.key() as i32,
+                    flags: (tag >> 32) as u32,
+                };
+                return Some((tag & u64::from(u32::MAX), Err(cqe)));
+            }
+            if self.has_result(ud) {
+                return Some((tag, Ok(ud)));
             }
         }
         None

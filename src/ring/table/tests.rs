@@ -213,13 +213,38 @@ mod model {
 
     #[derive(Clone, Debug)]
     enum Step {
-        Push { tagged: bool, multishot: bool },
+        Push {
+            tagged: bool,
+            multishot: bool,
+        },
         Shot(usize),
         Final(usize),
         Take(usize),
         Detach(usize),
         Stale(usize),
         Pop,
+        /// A slotless operation pushed under a tag.
+        SlotlessPush(u64),
+        /// A CQE of the k-th slotless operation in flight: its last, or
+        /// one of many.
+        SlotlessCqe {
+            k: usize,
+            last: bool,
+        },
+    }
+
+    /// A slotted operation's tag: any `u64`, so from the top down (a
+    /// slotless entry must not be taken for one whatever its bits).
+    fn tag_of(i: usize) -> u64 {
+        u64::MAX - i as u64
+    }
+
+    /// An entry of the model's dispatch queue.
+    enum Queued {
+        /// A slotted operation, by model index.
+        Slot(usize),
+        /// A slotless operation's whole result.
+        Slotless(u64, Cqe),
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -232,6 +257,8 @@ mod model {
             1 => (0..64usize).prop_map(Step::Detach),
             1 => (0..64usize).prop_map(Step::Stale),
             2 => Just(Step::Pop),
+            1 => (0..8u64).prop_map(Step::SlotlessPush),
+            2 => (0..64usize, any::<bool>()).prop_map(|(k, last)| Step::SlotlessCqe { k, last }),
         ]
     }
 
@@ -257,7 +284,8 @@ mod model {
             DISCARDED.with(|d| d.borrow_mut().clear());
             let mut t = Table::try_new(0, 300).expect("table");
             let mut ops: Vec<Op> = Vec::new();
-            let mut ready: VecDeque<usize> = VecDeque::new();
+            let mut ready: VecDeque<Queued> = VecDeque::new();
+            let mut slotless: Vec<u64> = Vec::new();
             let mut next_res = 1i32;
             let mut discarded_expected: Vec<(usize, i32)> = Vec::new();
             let live = |ops: &Vec<Op>| ops.iter().filter(|o| !o.freed).count();
@@ -266,7 +294,7 @@ mod model {
                     Step::Push { tagged, multishot } => {
                         let i = ops.len();
                         let full = live(&ops) >= 300;
-                        let ud = t.insert(false, tagged.then_some(i as u64));
+                        let ud = t.insert(false, tagged.then_some(tag_of(i)));
                         prop_assert_eq!(ud.is_none(), full);
                         let Some(ud) = ud else { continue };
                         prop_assert!(t.set_discard(ud, record, i as *mut u8));
@@ -292,7 +320,7 @@ mod model {
                             prop_assert_eq!(d, Delivery::Stored);
                             o.pending.push_back(res);
                             o.ended = last;
-                            if o.tagged { ready.push_back(i); }
+                            if o.tagged { ready.push_back(Queued::Slot(i)); }
                         }
                     }
                     Step::Take(k) => {
@@ -334,18 +362,39 @@ mod model {
                     Step::Pop => {
                         // The model's announcement: the first queued one
                         // that still has a result to take.
+                        // A slotless result is always one.
                         let want = loop {
                             match ready.pop_front() {
                                 None => break None,
-                                Some(i) if !ops[i].freed && !ops[i].detached && !ops[i].pending.is_empty() => break Some(i),
-                                Some(_) => {}
+                                Some(Queued::Slot(i)) if !ops[i].freed && !ops[i].detached && !ops[i].pending.is_empty() => {
+                                    break Some((tag_of(i), Ok(ops[i].ud)));
+                                }
+                                Some(Queued::Slot(_)) => {}
+                                Some(Queued::Slotless(tag, cqe)) => break Some((tag, Err(cqe))),
                             }
                         };
-                        let got = t.next_ready();
-                        prop_assert_eq!(got, want.map(|i| (i as u64, ops[i].ud)));
+                        prop_assert_eq!(t.next_entry(), want);
+                    }
+                    Step::SlotlessPush(tag) => {
+                        t.slotless_pushed();
+                        slotless.push(tag);
+                    }
+                    Step::SlotlessCqe { k, last } => {
+                        if slotless.is_empty() { continue; }
+                        let tag = if last { slotless.remove(k % slotless.len()) } else { slotless[k % slotless.len()] };
+                        let cqe = Cqe { res: next_res, flags: if last { 0 } else { Cqe::F_MORE } };
+                        next_res += 1;
+                        prop_assert_eq!(t.complete(UserData::slotless(tag), cqe.res, cqe.flags), Delivery::Ignored);
+                        ready.push_back(Queued::Slotless(tag, cqe));
                     }
                 }
                 prop_assert_eq!(t.live_count(false), live(&ops));
+                prop_assert_eq!(t.slotless_in_flight(), slotless.len());
+                prop_assert_eq!(
+                    t.has_results(),
+                    ready.iter().any(|q| matches!(q, Queued::Slotless(..)))
+                        || ops.iter().any(|o| !o.freed && !o.detached && !o.pending.is_empty())
+                );
                 prop_assert_eq!(
                     t.in_flight(),
                     ops.iter().filter(|o| !o.freed && !o.ended).count()
@@ -368,6 +417,17 @@ mod model {
                 }
             }
             prop_assert_eq!(t.live_count(false), 0);
+            // Every slotless result queued comes out, in order.
+            let queued: Vec<(u64, Cqe)> = ready
+                .into_iter()
+                .filter_map(|q| match q { Queued::Slotless(tag, cqe) => Some((tag, cqe)), Queued::Slot(_) => None })
+                .collect();
+            let mut popped = Vec::new();
+            while let Some((tag, entry)) = t.next_entry() {
+                if let Err(cqe) = entry { popped.push((tag, cqe)); }
+            }
+            prop_assert_eq!(popped, queued);
+            prop_assert!(!t.has_results());
             let mut discarded = DISCARDED.with(|d| std::mem::take(&mut *d.borrow_mut()));
             discarded.sort_unstable();
             discarded_expected.sort_unstable();
