@@ -26,7 +26,7 @@ mod floor;
 mod loops;
 
 use floor::FloorLoop;
-use loops::{Kind, RawLoop, iofd_nops, iofd_reads};
+use loops::{Kind, RawLoop, SlotlessLoop, iofd_nops, iofd_reads};
 
 /// Operations per block of rounds.
 const BLOCK_OPS: usize = 1 << 20;
@@ -89,6 +89,17 @@ fn main() {
             });
             raw.finish();
             iofd.finish();
+            let mut raw = RawLoop::new(n, Kind::Nop);
+            let mut slotless = SlotlessLoop::new(n);
+            compare(
+                "loop/nop",
+                "iofd_slotless",
+                n,
+                &mut || raw.round(),
+                &mut || slotless.round(),
+            );
+            raw.finish();
+            slotless.finish();
         }
         if wants("read") {
             let mut raw = RawLoop::new(n, Kind::Read);

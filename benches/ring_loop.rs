@@ -8,7 +8,8 @@
 //!   dispatches by tag, `raw_slab` is the io-uring crate with a
 //!   `slab::Slab` of owners keyed by `user_data`). The same loops run
 //!   interleaved, round by round, in `loop_ab`, whose ratios hold up when
-//!   the machine's speed drifts between criterion's runs.
+//!   the machine's speed drifts between criterion's runs. `loop/nop` also
+//!   has `iofd_slotless`: NOPs pushed with no slot (`Ring::push_slotless`).
 //! - `multishot/timerfd/<impl>`: CPU time per result while a timerfd
 //!   armed every 20 µs is read, either by one multishot read into
 //!   provided buffers (`multishot`, woken for 32 results at a time) or by a
@@ -31,7 +32,7 @@ use iofd::ring::{Op, Ring};
 #[path = "support/loops.rs"]
 mod loops;
 
-use loops::{IofdLoop, Kind, RawLoop, iofd_nops, iofd_reads};
+use loops::{IofdLoop, Kind, RawLoop, SlotlessLoop, iofd_nops, iofd_reads};
 
 const BATCHES: [usize; 3] = [1, 32, 128];
 
@@ -61,6 +62,13 @@ fn loop_nop(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Nop);
         iofd_loop(&mut g, n, iofd_nops(n));
+        let mut l = SlotlessLoop::new(n);
+        g.bench_with_input(
+            BenchmarkId::new("iofd_slotless", format!("b{n}")),
+            &n,
+            |b, _| b.iter(|| l.round()),
+        );
+        l.finish();
     }
     g.finish();
 }

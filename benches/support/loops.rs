@@ -5,6 +5,9 @@
 //! - iofd tags each operation with its owner's index
 //!   ([`Ring::push_tagged`], [`Ring::next_completion`]) and takes the
 //!   result from the owner's token.
+//! - iofd's slotless loop pushes each NOP with
+//!   [`Ring::push_slotless`]: no slot and no token, the result handed out
+//!   with its tag.
 //! - The raw side is the io-uring crate with a `slab::Slab` of owners keyed
 //!   by `user_data`, walking the completion queue and pushing into the
 //!   submission queue split from it.
@@ -173,6 +176,53 @@ where
                 black_box(self.ring.take(&mut t).expect("a result").expect("op"));
             }
             *owner = Some(self.ring.push_tagged((self.make)(), c.tag).expect("push"));
+            done += 1;
+        }
+        assert_eq!(done, n);
+    }
+
+    /// Lets the last round's operations finish.
+    pub fn finish(mut self) {
+        let n = self.owners.len();
+        self.ring.submit_and_wait(n).expect("submit");
+    }
+}
+
+/// iofd's loop of slotless NOPs ([`Ring::push_slotless`]): each owner's
+/// NOP carries its tag and takes no slot, and its result comes with its
+/// completion ([`Completion::output`](iofd::ring::Completion::output)).
+pub struct SlotlessLoop {
+    ring: Ring,
+    /// What each owner saw last.
+    owners: Vec<u64>,
+}
+
+impl SlotlessLoop {
+    /// `n` owners with their first NOPs queued.
+    pub fn new(n: usize) -> SlotlessLoop {
+        let mut ring = Ring::builder(256)
+            .register_ring_fd(true)
+            .build()
+            .expect("ring");
+        for tag in 0..n as u64 {
+            ring.push_slotless(Nop::new(), tag).expect("push");
+        }
+        SlotlessLoop {
+            ring,
+            owners: vec![0; n],
+        }
+    }
+
+    /// One round: submit, wait for the `n` completions, dispatch each.
+    #[inline(never)]
+    pub fn round(&mut self) {
+        let n = self.owners.len();
+        self.ring.submit_and_wait(n).expect("submit");
+        let mut done = 0;
+        while let Some(c) = self.ring.next_completion() {
+            black_box(self.owners[c.tag as usize]);
+            c.output::<Nop>().expect("a slotless result").expect("nop");
+            self.ring.push_slotless(Nop::new(), c.tag).expect("push");
             done += 1;
         }
         assert_eq!(done, n);
