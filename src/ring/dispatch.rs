@@ -59,7 +59,12 @@ use super::{Cqe, UserData};
 use crate::error::Result;
 
 /// A tagged operation with a result to take: what
-/// [`Ring::next_completion`] yields.
+/// [`Ring::next_completion`] yields. For an operation with a token
+/// ([`Ring::push_tagged`]) the result waits behind the token; for a
+/// [slotless](super::slotless) one ([`Ring::push_slotless`]) it is here,
+/// in [`cqe`](Completion::cqe). Tokened and slotless operations share one
+/// space of tags: a loop that runs both gives them tags apart, or tells
+/// them apart with [`is_slotless`](Completion::is_slotless).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Completion {
     /// The tag the operation was pushed with.
@@ -76,9 +81,9 @@ pub struct Completion {
 }
 
 impl Ring {
-    /// The next tagged operation ([`push_tagged`](Ring::push_tagged)) with
-    /// a result to take, in the order the results were reaped: `None` when
-    /// there is none. Results are reaped by [`reap`](Ring::reap),
+    /// The next tagged operation ([`push_tagged`](Ring::push_tagged) or
+    /// [`push_slotless`](Ring::push_slotless)) with a result to take, in
+    /// the order the results were reaped: `None` when there is none. Results are reaped by [`reap`](Ring::reap),
     /// [`submit_and_wait`](Ring::submit_and_wait) and the other calls that
     /// wait.
     ///

@@ -112,6 +112,15 @@ unsafe impl Slotless for Poll<PollTarget> {}
 unsafe impl Slotless for PollMultishot<PollTarget> {}
 
 impl Completion {
+    /// Whether this is a slotless operation's completion, its result in
+    /// [`cqe`](Completion::cqe); otherwise the result waits behind the
+    /// operation's token. A slotless stream's last result is the one
+    /// whose CQE has no `IORING_CQE_F_MORE` ([`Cqe::more`](super::Cqe::more)).
+    #[inline]
+    pub fn is_slotless(&self) -> bool {
+        self.cqe.is_some()
+    }
+
     /// A slotless operation's result, typed as `O`'s: `None` for an
     /// operation with a token (take its result through the token). The
     /// caller knows which operation a tag stands for; decoding the

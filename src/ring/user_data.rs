@@ -189,6 +189,8 @@ impl fmt::Debug for UserData {
             f.write_str("UserData::CANCEL")
         } else if *self == UserData::WAKE {
             f.write_str("UserData::WAKE")
+        } else if let Some(tag) = self.slotless_tag() {
+            f.debug_tuple("UserData::Slotless").field(&tag).finish()
         } else {
             f.debug_struct("UserData")
                 .field("key", &self.key())

@@ -55,6 +55,11 @@ fn slotless_and_tokened_results_share_one_order() {
     let mut third = ring.push_tagged(Nop::new(), 3).unwrap();
     let got = completions(&mut ring, 3);
     assert_eq!(got.iter().map(|c| c.tag).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        got.iter().map(Completion::is_slotless).collect::<Vec<_>>(),
+        [false, true, false]
+    );
+    assert_eq!(format!("{:?}", got[1].user_data), "UserData::Slotless(2)");
     // A tokened operation's result waits in its slot, for its token.
     assert_eq!((got[0].cqe, got[0].output::<Nop>()), (None, None));
     assert_eq!(got[0].user_data, first.user_data());

@@ -43,7 +43,8 @@ pub struct Cancel {
 }
 
 impl Cancel {
-    /// Cancels the operation whose token or token has this `user_data`.
+    /// Cancels the operation whose token (or scoped token) has this
+    /// `user_data`.
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn new(target: UserData) -> Cancel {
         Cancel { target }
