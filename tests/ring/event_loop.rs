@@ -5,25 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use io_uring::opcode;
+use iofd::ring::Ring;
 use iofd::ring::ops::{Nop, Timeout, TimeoutResult};
-use iofd::ring::{Completion, Ring};
 use iofd::{Error, EventFd, MemFd};
 
-const MS: Duration = Duration::from_millis(1);
+use super::completions;
 
-/// Every completion announced until `n` have come, waiting as needed.
-fn completions(ring: &mut Ring, n: usize) -> Vec<Completion> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut out = Vec::new();
-    while out.len() < n {
-        assert!(Instant::now() < deadline, "only {} of {n}", out.len());
-        ring.submit_and_wait(1).unwrap();
-        while let Some(c) = ring.next_completion() {
-            out.push(c);
-        }
-    }
-    out
-}
+const MS: Duration = Duration::from_millis(1);
 
 #[test]
 fn tags_come_in_completion_order_across_mixed_ops() {

@@ -26,6 +26,24 @@ mod table;
 mod timers;
 mod wheel;
 
+/// Every completion announced until `n` have come, waiting as needed.
+fn completions(ring: &mut iofd::ring::Ring, n: usize) -> Vec<iofd::ring::Completion> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} of {n}",
+            out.len()
+        );
+        ring.submit_and_wait(1).unwrap();
+        while let Some(c) = ring.next_completion() {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Asserts that every slot of `ring`'s table is free: its whole capacity
 /// can be pushed, and each push completes.
 fn assert_every_slot_free(ring: &mut iofd::ring::Ring) {

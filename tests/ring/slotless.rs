@@ -2,26 +2,13 @@
 //! with their completions, with no table slot and no token.
 
 use std::os::fd::AsFd;
-use std::time::{Duration, Instant};
 
 use iofd::ring::ops::{Nop, Poll, PollFlags, PollMultishot, PollTarget};
 use iofd::ring::{Completion, Ring, SLOTLESS_TAGS};
+
+use super::completions;
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
-
-/// Every completion announced until `n` have come, waiting as needed.
-fn completions(ring: &mut Ring, n: usize) -> Vec<Completion> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut out = Vec::new();
-    while out.len() < n {
-        assert!(Instant::now() < deadline, "only {} of {n}", out.len());
-        ring.submit_and_wait(1).unwrap();
-        while let Some(c) = ring.next_completion() {
-            out.push(c);
-        }
-    }
-    out
-}
 
 #[test]
 fn nops_take_no_slot_and_come_in_order() {
