@@ -98,6 +98,10 @@ pub const SLOTLESS_TAGS: u64 = UserData::SLOTLESS;
 ///   dropped;
 /// - it needs no [`Op::poll_first`], no re-arm ([`Op::rearm`] returns
 ///   `None`) and does not fold CQEs ([`Op::FOLDS`] is `false`).
+///
+/// [`Ring::push_slotless`] calls only [`Op::ring_bound`],
+/// [`Op::files_epoch`], [`Op::check`] and [`Op::entry`], then drops the
+/// operation once its SQE is queued: nothing it owns lives on.
 pub unsafe trait Slotless: Op<Storage = ()> {}
 
 // SAFETY: a NOP touches no memory and no descriptor; its result is `()`.
