@@ -83,7 +83,8 @@ pub struct Completion {
 impl Ring {
     /// The next tagged operation ([`push_tagged`](Ring::push_tagged) or
     /// [`push_slotless`](Ring::push_slotless)) with a result to take, in
-    /// the order the results were reaped: `None` when there is none. Results are reaped by [`reap`](Ring::reap),
+    /// the order the results were reaped: `None` when there is none.
+    /// Results are reaped by [`reap`](Ring::reap),
     /// [`submit_and_wait`](Ring::submit_and_wait) and the other calls that
     /// wait.
     ///

@@ -80,6 +80,16 @@ use crate::error::{Error, Result};
 /// How many tags a slotless operation can have: its tag is below this.
 pub const SLOTLESS_TAGS: u64 = UserData::SLOTLESS;
 
+/// Refuses a tag that does not fit a slotless `user_data`.
+fn check_tag(tag: u64) -> Result<()> {
+    if tag >= SLOTLESS_TAGS {
+        return Err(Error::InvalidParam(
+            "a slotless operation's tag must be below SLOTLESS_TAGS (2^30)",
+        ));
+    }
+    Ok(())
+}
+
 /// An operation the ring can run with no table slot
 /// ([`Ring::push_slotless`]).
 ///
@@ -155,11 +165,7 @@ impl Ring {
     /// submission a full queue forces.
     #[inline(always)]
     pub fn push_slotless<O: Slotless>(&mut self, op: O, tag: u64) -> Result<()> {
-        if tag >= SLOTLESS_TAGS {
-            return Err(Error::InvalidParam(
-                "a slotless operation's tag must be below SLOTLESS_TAGS (2^30)",
-            ));
-        }
+        check_tag(tag)?;
         self.check_bound(&op)?;
         super::builder::check::<O>(&self.supported)?;
         op.check()?;
@@ -189,11 +195,7 @@ impl Ring {
     /// errors of the submission a full queue forces.
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel_slotless(&mut self, tag: u64) -> Result<()> {
-        if tag >= SLOTLESS_TAGS {
-            return Err(Error::InvalidParam(
-                "a slotless operation's tag must be below SLOTLESS_TAGS (2^30)",
-            ));
-        }
+        check_tag(tag)?;
         let target = types::CancelBuilder::user_data(UserData::slotless(tag).raw()).all();
         let entry = opcode::AsyncCancel2::new(target)
             .build()

@@ -91,7 +91,7 @@ impl UserData {
     /// other.
     #[inline(always)]
     pub(crate) const fn slotless_tag(self) -> Option<u64> {
-        if self.0 >> 30 == (Self::RESERVED_GEN << 2) | 1 {
+        if self.0 & !(Self::SLOTLESS - 1) == Self::slotless(0).0 {
             Some(self.0 & (Self::SLOTLESS - 1))
         } else {
             None

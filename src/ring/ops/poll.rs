@@ -112,9 +112,10 @@ pub struct Poll<H> {
 /// `IORING_OP_POLL_ADD` with `IORING_POLL_ADD_MULTI`. Each result is the
 /// events ready when the file was woken: the kernel posts once per
 /// wake-up, so a file left ready (an eventfd never read) posts nothing
-/// more until it is woken again (signalled again). The stream ends with a final result — `-ECANCELED`
-/// (as `Os(ECANCELED)`) when it was cancelled, or another error when the
-/// kernel ended it (it then posts no `IORING_CQE_F_MORE`).
+/// more until it is woken again (signalled again). The stream ends with a
+/// final result — `-ECANCELED` (as `Os(ECANCELED)`) when it was
+/// cancelled, or another error when the kernel ended it (it then posts no
+/// `IORING_CQE_F_MORE`).
 #[derive(Debug)]
 #[doc(alias("IORING_OP_POLL_ADD", "IORING_POLL_ADD_MULTI"))]
 pub struct PollMultishot<H> {
