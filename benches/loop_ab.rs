@@ -26,7 +26,7 @@ mod floor;
 mod loops;
 
 use floor::FloorLoop;
-use loops::{Kind, RawLoop, SlotlessLoop, iofd_nops, iofd_reads};
+use loops::{Kind, RawLoop, iofd_nops, iofd_reads, slotless_nops, slotless_reads};
 
 /// Operations per block of rounds.
 const BLOCK_OPS: usize = 1 << 20;
@@ -90,7 +90,7 @@ fn main() {
             raw.finish();
             iofd.finish();
             let mut raw = RawLoop::new(n, Kind::Nop);
-            let mut slotless = SlotlessLoop::new(n);
+            let mut slotless = slotless_nops(n);
             compare(
                 "loop/nop",
                 "iofd_slotless",
@@ -109,6 +109,17 @@ fn main() {
             });
             raw.finish();
             iofd.finish();
+            let mut raw = RawLoop::new(n, Kind::Read);
+            let mut slotless = slotless_reads(n);
+            compare(
+                "loop/read",
+                "iofd_slotless",
+                n,
+                &mut || raw.round(),
+                &mut || slotless.round(),
+            );
+            raw.finish();
+            slotless.finish();
         }
         if floor {
             for (name, make) in [

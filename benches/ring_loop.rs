@@ -27,12 +27,15 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iofd::TimerFd;
 use iofd::ring::ops::Nop;
-use iofd::ring::{Op, Ring};
+use iofd::ring::{Op, Ring, Slotless};
 
 #[path = "support/loops.rs"]
 mod loops;
 
-use loops::{IofdLoop, Kind, RawLoop, SlotlessLoop, iofd_nops, iofd_reads};
+use loops::{
+    IofdLoop, Kind, RawLoop, SlotlessLoop, SlotlessOutput, iofd_nops, iofd_reads, slotless_nops,
+    slotless_reads,
+};
 
 const BATCHES: [usize; 3] = [1, 32, 128];
 
@@ -56,19 +59,26 @@ where
     l.finish();
 }
 
+fn slotless_loop<O: Slotless<Output: SlotlessOutput>, F: Fn() -> O>(
+    g: &mut Group<'_>,
+    n: usize,
+    mut l: SlotlessLoop<O, F>,
+) {
+    g.bench_with_input(
+        BenchmarkId::new("iofd_slotless", format!("b{n}")),
+        &n,
+        |b, _| b.iter(|| l.round()),
+    );
+    l.finish();
+}
+
 fn loop_nop(c: &mut Criterion) {
     let mut g = c.benchmark_group("loop/nop");
     for n in BATCHES {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Nop);
         iofd_loop(&mut g, n, iofd_nops(n));
-        let mut l = SlotlessLoop::new(n);
-        g.bench_with_input(
-            BenchmarkId::new("iofd_slotless", format!("b{n}")),
-            &n,
-            |b, _| b.iter(|| l.round()),
-        );
-        l.finish();
+        slotless_loop(&mut g, n, slotless_nops(n));
     }
     g.finish();
 }
@@ -79,6 +89,7 @@ fn loop_read(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Read);
         iofd_loop(&mut g, n, iofd_reads(n));
+        slotless_loop(&mut g, n, slotless_reads(n));
     }
     g.finish();
 }

@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use io_uring::{IoUring, opcode, squeue, types};
 use iofd::EventFd;
 use iofd::ring::ops::{Nop, ReadCounter};
-use iofd::ring::{Fixed, Op, Ring, Token};
+use iofd::ring::{Fixed, Op, Ring, Slotless, Token};
 use slab::Slab;
 
 /// What the owners issue.
@@ -188,28 +188,51 @@ where
     }
 }
 
-/// iofd's loop of slotless NOPs ([`Ring::push_slotless`]): each owner's
-/// NOP carries its tag and takes no slot, and its result comes with its
-/// completion ([`Completion::output`](iofd::ring::Completion::output)).
-pub struct SlotlessLoop {
+/// iofd's loop of slotless operations ([`Ring::push_slotless`]): each
+/// owner's operation carries its tag and no token, and its result comes
+/// with its completion ([`Completion::output`](iofd::ring::Completion::output)).
+/// A NOP takes no slot; a read is lent one for its flight.
+pub struct SlotlessLoop<O, F> {
     ring: Ring,
     /// What each owner saw last.
     owners: Vec<u64>,
+    make: F,
+    _efd: EventFd,
+    _op: std::marker::PhantomData<O>,
 }
 
-impl SlotlessLoop {
-    /// `n` owners with their first NOPs queued.
-    pub fn new(n: usize) -> SlotlessLoop {
+/// A slotless loop of NOPs.
+pub fn slotless_nops(n: usize) -> SlotlessLoop<Nop, impl Fn() -> Nop> {
+    let efd = EventFd::new(0).expect("eventfd");
+    SlotlessLoop::new(n, efd, Nop::new)
+}
+
+/// A slotless loop of ready reads of a registered eventfd.
+pub fn slotless_reads(
+    n: usize,
+) -> SlotlessLoop<ReadCounter<Fixed<EventFd>>, impl Fn() -> ReadCounter<Fixed<EventFd>>> {
+    let efd = EventFd::new_semaphore(u32::MAX).expect("eventfd");
+    let fixed = Fixed::<EventFd>::new(0);
+    SlotlessLoop::new(n, efd, move || fixed.read_op())
+}
+
+impl<O: Slotless<Output: SlotlessOutput>, F: Fn() -> O> SlotlessLoop<O, F> {
+    /// `n` owners with their first operations queued.
+    fn new(n: usize, efd: EventFd, make: F) -> SlotlessLoop<O, F> {
         let mut ring = Ring::builder(256)
             .register_ring_fd(true)
             .build()
             .expect("ring");
+        ring.register_files(&[efd.as_fd()]).expect("files");
         for tag in 0..n as u64 {
-            ring.push_slotless(Nop::new(), tag).expect("push");
+            ring.push_slotless(make(), tag).expect("push");
         }
         SlotlessLoop {
             ring,
             owners: vec![0; n],
+            make,
+            _efd: efd,
+            _op: std::marker::PhantomData,
         }
     }
 
@@ -220,9 +243,9 @@ impl SlotlessLoop {
         self.ring.submit_and_wait(n).expect("submit");
         let mut done = 0;
         while let Some(c) = self.ring.next_completion() {
-            black_box(self.owners[c.tag as usize]);
-            c.output::<Nop>().expect("a slotless result").expect("nop");
-            self.ring.push_slotless(Nop::new(), c.tag).expect("push");
+            let out = c.output::<O>().expect("a slotless result").expect("op");
+            self.owners[c.tag as usize] = black_box(out.value());
+            self.ring.push_slotless((self.make)(), c.tag).expect("push");
             done += 1;
         }
         assert_eq!(done, n);
@@ -232,5 +255,23 @@ impl SlotlessLoop {
     pub fn finish(mut self) {
         let n = self.owners.len();
         self.ring.submit_and_wait(n).expect("submit");
+    }
+}
+
+/// A slotless result an owner keeps: a NOP's `()`, a read's counter.
+pub trait SlotlessOutput {
+    /// The value kept.
+    fn value(self) -> u64;
+}
+
+impl SlotlessOutput for () {
+    fn value(self) -> u64 {
+        0
+    }
+}
+
+impl SlotlessOutput for u64 {
+    fn value(self) -> u64 {
+        self
     }
 }

@@ -78,6 +78,9 @@ pub struct Completion {
     /// with [`output`](Completion::output). `None` for an operation with a
     /// token, whose result waits to be taken through the token.
     pub cqe: Option<Cqe>,
+    /// A slotless operation's storage word (its counter, say), copied out
+    /// of the slot it was lent; read through [`output`](Completion::output).
+    pub(super) word: u64,
 }
 
 impl Ring {
@@ -141,11 +144,13 @@ impl Ring {
                 tag,
                 user_data,
                 cqe: None,
+                word: 0,
             },
-            Err(cqe) => Completion {
+            Err((cqe, word)) => Completion {
                 tag,
                 user_data: UserData::slotless(tag),
                 cqe: Some(cqe),
+                word,
             },
         })
     }

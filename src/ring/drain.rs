@@ -103,10 +103,11 @@ impl Ring {
                         // the state a retry looks for.
                         all_sent &= self.cancel_ud(ud).is_ok();
                     }
-                    Life::Detached => {
+                    Life::Detached | Life::Lent => {
                         // Abandoned without a cancel request (a detached
-                        // operation, or a cancel that failed to go out):
-                        // it may never end on its own.
+                        // operation, or a cancel that failed to go out), or
+                        // a slotless one, which has no owner: it may never
+                        // end on its own.
                         all_sent &= self.push_cancels(ud).is_ok();
                     }
                     Life::Completed => {

@@ -29,10 +29,12 @@
 //!   [`Ring::next_completion`] — O(1), no scan, no allocation — and taken
 //!   from its [`Token`]. The [`dispatch`] module says why this shape.
 //! - **Slotless operations.** An operation whose whole result is its CQE
-//!   (a NOP, a poll of a registered file, a cancel: the [`Slotless`]
-//!   ones) can go with no slot and no token ([`Ring::push_slotless`]):
-//!   its tag rides in its `user_data` and its result comes whole with its
-//!   completion. The [`slotless`] module says what that saves and costs.
+//!   (a NOP, a poll of a registered file, a cancel) or its CQE and 8
+//!   bytes (a counter read or write of a registered file): the
+//!   [`Slotless`] ones can go with no token ([`Ring::push_slotless`]).
+//!   Its result comes whole with its completion; one without storage
+//!   takes no slot at all, one with is lent a slot for its flight. The
+//!   [`slotless`] module says what that saves and costs.
 //! - **Multishot operations are streams**: every CQE is one result, taken
 //!   in order ([`Ring::take`] again and again), however late; the last has
 //!   no `IORING_CQE_F_MORE`, and ends the token. A stream cancelled with
@@ -315,7 +317,7 @@ pub use opcode::Opcode;
 pub use ops::Fixed;
 pub use register::Notify;
 pub use scope::Scope;
-pub use slotless::{SLOTLESS_TAGS, Slotless};
+pub use slotless::{SLOTLESS_TAGS, Slotless, SlotlessStorage};
 pub use table::{BIG_BYTES, Cqe, INLINE_BYTES};
 pub use user_data::UserData;
 pub use wheel::{Expired, TimerKey, TimerWheel};

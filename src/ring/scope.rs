@@ -25,7 +25,7 @@ use std::time::Duration;
 use super::Ring;
 use super::op::{Op, ScopedToken};
 use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, check_update, mark_removed};
-use super::submit::{discard_of, remake_of};
+use super::submit::{Rearming, discard_of, remake_of};
 use super::table::Life;
 use crate::error::{Error, Result};
 
@@ -167,7 +167,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // SAFETY: `storage` is borrowed for `'env`, which outlives this
         // scope, and only reached through `ptr` from here on; the scope's
         // cleanup reaps the operation before returning.
-        unsafe { self.ring.launch(op, ud, ptr, None, None) }?;
+        unsafe { self.ring.launch(op, ud, ptr, None, Rearming::Allowed(None)) }?;
         Ok(ScopedToken::new(ud, ptr))
     }
 
@@ -188,8 +188,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         // checks), is reached only through `ptr`, and lives until the final
         // CQE.
         unsafe {
-            self.ring
-                .launch(op, ud, ptr, discard_of::<O>(), remake_of::<O>())
+            self.ring.launch(
+                op,
+                ud,
+                ptr,
+                discard_of::<O>(),
+                Rearming::Allowed(remake_of::<O>()),
+            )
         }?;
         Ok(ScopedToken::new(ud, ptr))
     }

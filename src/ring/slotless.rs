@@ -1,34 +1,57 @@
-//! Operations without a table slot: those whose whole result is their CQE.
+//! Operations with no token: their whole result comes with their
+//! completion.
 //!
 //! A typed operation pushed with [`Ring::push_tagged`] takes a slot in the
 //! ring's table: the slot holds what the kernel writes (a read's
 //! counter), what the operation keeps open (a shared handle), and its
 //! result until the owner takes it through its [`Token`](super::Token).
-//! Some operations need none of that: a NOP, a poll of a registered file,
-//! a cancel. They point at no memory, keep nothing open, and their result
-//! is the CQE itself. [`Ring::push_slotless`] sends such an operation with
-//! its tag in its `user_data`, as a raw io_uring program would; its result
-//! comes out of [`Ring::next_completion`] whole, in
+//! Some operations need little or none of that. A NOP, a poll of a
+//! registered file and a cancel point at no memory, keep nothing open,
+//! and their result is the CQE itself. A counter read or write of a
+//! registered file needs 8 bytes the kernel writes or reads, and nothing
+//! else. [`Ring::push_slotless`] sends such an operation with its tag:
+//!
+//! - **With no storage** (a [`Slotless`] operation whose
+//!   [`Storage`](super::Op::Storage) is `()`), it takes no slot at all:
+//!   its tag rides in its `user_data`, as a raw io_uring program would
+//!   pack it.
+//! - **With a `u64` of storage** (a counter read or write of a
+//!   [`Fixed`] file), the ring lends it a slot for its
+//!   flight only: the final CQE frees the slot as it is reaped, and the 8
+//!   bytes travel on with the result.
+//!
+//! Either way the result comes out of [`Ring::next_completion`] whole, in
 //! [`Completion::cqe`](super::Completion::cqe), and
 //! [`Completion::output`](super::Completion::output) types it. There is
 //! no token and no take.
 //!
-//! What that saves is the slot's whole life: claiming it, recording the
-//! result in it, checking its generation when it is dispatched and taken,
-//! and freeing it. For the NOP loop of `benches/loop_ab.rs` that is all of
-//! iofd's cost over the raw io-uring crate with a slab of owners
-//! (BENCHMARKS.md, "The ring as an event loop").
+//! What that saves is the token's round trip: checking the slot's
+//! generation when the result is dispatched and again when it is taken,
+//! and the take itself (and for NOPs, the slot's whole life). For the
+//! loops of `benches/loop_ab.rs` that is most of iofd's cost over the raw
+//! io-uring crate with a slab of owners (BENCHMARKS.md, "The ring as an
+//! event loop").
 //!
 //! What it gives up:
 //!
 //! - **Tags are below [`SLOTLESS_TAGS`]** (2^30): the tag and a marker
 //!   share the `user_data`.
-//! - **A cancel names the tag** ([`Ring::cancel_slotless`]), and ends every
-//!   slotless operation in flight under it.
-//! - **Nothing waits for them when the ring drops**: having no memory in
-//!   the kernel's hands, they need no drain; the kernel ends them when the
-//!   ring's descriptor closes. [`Ring::in_flight`] and [`Ring::wait_idle`]
-//!   count them.
+//! - **No re-arm, no poll first.** What the kernel answers is the result.
+//!   On Linux 6.18 the kernel itself waits for an eventfd or timerfd
+//!   read with nothing to read; a kernel that answers `-EAGAIN` instead
+//!   gives [`Error::WouldBlock`], where a
+//!   tokened read would be re-armed behind a poll.
+//! - **Cancelling names the tag or the file.**
+//!   [`Ring::cancel_slotless`] ends every operation without storage in
+//!   flight under a tag. One with storage has its slot's `user_data` in
+//!   the kernel, which no tag names: [`Ring::cancel_fixed`] ends every
+//!   operation on its registered file, which is how an owner that goes
+//!   away ends its reads.
+//! - **Dropping the ring**: operations without storage need no drain (the
+//!   kernel ends them when the ring's descriptor closes); those with a
+//!   lent slot are cancelled and waited for, as tokened ones are.
+//!   [`Ring::in_flight`] and [`Ring::wait_idle`] count both kinds, and
+//!   [`Ring::slotless_in_flight`] counts them alone.
 //!
 //! # Examples
 //!
@@ -63,6 +86,43 @@
 //! );
 //! # Ok::<(), iofd::Error>(())
 //! ```
+//!
+//! Counter reads of registered eventfds, one per owner, each owner's
+//! count coming with its completion; the quiet one is ended by its file:
+//!
+//! ```
+//! use std::os::fd::AsFd;
+//! use iofd::EventFd;
+//! use iofd::ring::ops::ReadCounter;
+//! use iofd::ring::{Fixed, Ring};
+//!
+//! let mut ring = Ring::new(8)?;
+//! let efds = [EventFd::new(0)?, EventFd::new(0)?, EventFd::new(0)?];
+//! ring.register_files(&[efds[0].as_fd(), efds[1].as_fd(), efds[2].as_fd()])?;
+//! for owner in 0..3u32 {
+//!     ring.push_slotless(Fixed::<EventFd>::new(owner).read_op(), owner.into())?;
+//! }
+//! efds[0].signal(5)?;
+//! efds[2].signal(7)?;
+//! let mut counts = [0; 3];
+//! while counts[0] == 0 || counts[2] == 0 {
+//!     ring.submit_and_wait(1)?;
+//!     while let Some(c) = ring.next_completion() {
+//!         counts[c.tag as usize] = c.output::<ReadCounter<Fixed<EventFd>>>().expect("slotless")?;
+//!     }
+//! }
+//! assert_eq!(counts, [5, 0, 7]);
+//! // Owner 1 goes away: its read, still waiting, is cancelled by its file.
+//! ring.cancel_fixed(Fixed::<EventFd>::new(1))?;
+//! ring.wait_idle()?;
+//! let end = ring.next_completion().expect("the read's end");
+//! assert_eq!(end.tag, 1);
+//! assert_eq!(
+//!     end.output::<ReadCounter<Fixed<EventFd>>>(),
+//!     Some(Err(iofd::Error::Os(iofd::sys::Errno::ECANCELED)))
+//! );
+//! # Ok::<(), iofd::Error>(())
+//! ```
 #![expect(
     unsafe_code,
     reason = "the Slotless trait's contract, and decoding a CQE with no storage"
@@ -70,11 +130,13 @@
 
 use io_uring::{opcode, types};
 
+use super::Fixed;
 use super::UserData;
 use super::dispatch::Completion;
 use super::driver::Ring;
 use super::op::Op;
-use super::ops::{Cancel, Nop, Poll, PollMultishot, PollTarget};
+use super::ops::{Cancel, Nop, Poll, PollMultishot, PollTarget, ReadCounter, WriteCounter};
+use super::submit::{Rearming, build};
 use crate::error::{Error, Result};
 
 /// How many tags a slotless operation can have: its tag is below this.
@@ -90,29 +152,48 @@ fn check_tag(tag: u64) -> Result<()> {
     Ok(())
 }
 
-/// An operation the ring can run with no table slot
-/// ([`Ring::push_slotless`]).
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for () {}
+    impl Sealed for u64 {}
+}
+
+/// What a [`Slotless`] operation's storage can be: `()`, for one that
+/// points at no memory (no slot at all), or a `u64`, for one the kernel
+/// reads or writes 8 bytes for (a counter: the ring lends it a slot for
+/// its flight, and hands the 8 bytes out with its completion).
+pub trait SlotlessStorage: sealed::Sealed + Copy + Send + 'static {}
+impl SlotlessStorage for () {}
+impl SlotlessStorage for u64 {}
+
+/// An operation whose whole result comes out with its completion
+/// ([`Ring::push_slotless`]): no token and no take.
 ///
 /// # Safety
 ///
 /// An implementor promises, beyond [`Op`]'s contract:
 ///
 /// - its SQE points at no memory the kernel reads or writes after the
-///   submission;
+///   submission other than its storage ([`SlotlessStorage`]: none, or
+///   one `u64`);
 /// - it names no descriptor it would have to keep open
 ///   ([`Op::into_keep`] returns `None`): it names a registered file, or
 ///   none;
-/// - its [`Op::output`] reads nothing from the storage (there is none) and
-///   its `Output` owns nothing that must be let go when nobody takes it
-///   (a descriptor, a buffer): a slotless result nobody looks at is simply
-///   dropped;
-/// - it needs no [`Op::poll_first`], no re-arm ([`Op::rearm`] returns
-///   `None`) and does not fold CQEs ([`Op::FOLDS`] is `false`).
+/// - its [`Op::output`] reads at most that `u64` from the storage, and
+///   is sound whatever the `u64` holds (a completion decoded as another
+///   operation's hands it another operation's word); its `Output` owns
+///   nothing that must be let go when nobody takes it (a descriptor, a
+///   buffer): a slotless result nobody looks at is simply dropped;
+/// - it completes once (no `IORING_CQE_F_MORE`) when it has storage, and
+///   does not fold CQEs ([`Op::FOLDS`] is `false`).
 ///
 /// [`Ring::push_slotless`] calls only [`Op::ring_bound`],
-/// [`Op::files_epoch`], [`Op::check`] and [`Op::entry`], then drops the
-/// operation once its SQE is queued: nothing it owns lives on.
-pub unsafe trait Slotless: Op<Storage = ()> {}
+/// [`Op::files_epoch`], [`Op::check`], [`Op::prepare`] and
+/// [`Op::entry`], then drops the operation once its SQE is queued:
+/// nothing it owns lives on. It never polls first ([`Op::poll_first`])
+/// and never re-arms ([`Op::rearm`]): what the kernel answers, `-EAGAIN`
+/// included, is the result.
+pub unsafe trait Slotless: Op<Storage: SlotlessStorage> {}
 
 // SAFETY: a NOP touches no memory and no descriptor; its result is `()`.
 unsafe impl Slotless for Nop {}
@@ -124,6 +205,13 @@ unsafe impl Slotless for Cancel {}
 unsafe impl Slotless for Poll<PollTarget> {}
 // SAFETY: as for `Poll<PollTarget>`, for each of its shots.
 unsafe impl Slotless for PollMultishot<PollTarget> {}
+// SAFETY: one 8-byte read of a registered file into its `u64` storage,
+// completing once; the file table keeps the file; the output is the
+// `u64`, any value of which is a counter.
+unsafe impl<H> Slotless for ReadCounter<Fixed<H>> {}
+// SAFETY: one 8-byte write to a registered file from its `u64` storage
+// (filled by `prepare`), completing once; the output is `()`.
+unsafe impl<H> Slotless for WriteCounter<Fixed<H>> {}
 
 impl Completion {
     /// Whether this is a slotless operation's completion, its result in
@@ -143,29 +231,44 @@ impl Completion {
     #[inline]
     pub fn output<O: Slotless>(&self) -> Option<Result<O::Output>> {
         let cqe = self.cqe?;
-        // SAFETY: `O::Storage` is `()`, and `O` reads nothing from it
-        // (the trait's contract): a dangling pointer is a valid `*const ()`.
-        Some(unsafe { O::output(cqe, std::ptr::NonNull::dangling().as_ptr()) })
+        let storage: *const O::Storage = if size_of::<O::Storage>() == 0 {
+            std::ptr::NonNull::dangling().as_ptr()
+        } else {
+            (&raw const self.word).cast()
+        };
+        // SAFETY: `O::Storage` is `()`, for which a dangling pointer is
+        // valid, or a `u64`, which `storage` points at: the word the
+        // operation's slot held at its final CQE (0 for one without
+        // storage). `O` reads at most that, and any value is sound for it
+        // (the trait's contract).
+        Some(unsafe { O::output(cqe, storage) })
     }
 }
 
 impl Ring {
-    /// Queues a [`Slotless`] operation under `tag`, with no table slot and
-    /// no token: its results come out of
-    /// [`next_completion`](Ring::next_completion) with the tag and the
-    /// whole CQE (see the [module docs](super::slotless)). Nothing is
-    /// submitted until [`submit`](Ring::submit) (or a call that submits).
+    /// Queues a [`Slotless`] operation under `tag`, with no token: its
+    /// results come out of [`next_completion`](Ring::next_completion) with
+    /// the tag and the whole CQE (see the [module docs](super::slotless)).
+    /// One with no storage takes no table slot; one with a `u64` of storage
+    /// (a counter read or write) is lent a slot until its final CQE.
+    /// Nothing is submitted until [`submit`](Ring::submit) (or a call that
+    /// submits).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidParam`] for a tag of [`SLOTLESS_TAGS`] or more, or
     /// when the operation refuses itself ([`Op::check`]) or is bound to
     /// another ring or file table; [`Error::Unsupported`] when the kernel
-    /// lacks the operation; [`Error::RingDisabled`] and the errors of the
-    /// submission a full queue forces.
+    /// lacks the operation; [`Error::TableFull`] and [`Error::NoMemory`]
+    /// as for [`push`](Ring::push), for one with storage;
+    /// [`Error::RingDisabled`] and the errors of the submission a full
+    /// queue forces.
     #[inline(always)]
     pub fn push_slotless<O: Slotless>(&mut self, op: O, tag: u64) -> Result<()> {
         check_tag(tag)?;
+        if size_of::<O::Storage>() != 0 {
+            return self.push_lent(op, tag);
+        }
         self.check_bound(&op)?;
         super::builder::check::<O>(&self.supported)?;
         op.check()?;
@@ -183,11 +286,69 @@ impl Ring {
         Ok(())
     }
 
-    /// Asks the kernel to cancel every slotless operation in flight under
-    /// `tag` (`IORING_OP_ASYNC_CANCEL` with `IORING_ASYNC_CANCEL_ALL`).
-    /// Each ends with its own final result, as the kernel gives it: for a
-    /// cancelled one, `-ECANCELED`. A tag with nothing in flight cancels
-    /// nothing.
+    /// [`push_slotless`](Ring::push_slotless) of an operation with
+    /// storage: a slot is lent to it for its flight, and freed by its
+    /// final CQE.
+    #[inline(always)]
+    fn push_lent<O: Slotless>(&mut self, op: O, tag: u64) -> Result<()> {
+        let (ud, storage) = match self.table.insert_lent(tag) {
+            Some(at) => at,
+            None => self.alloc_lent_full(tag)?,
+        };
+        if let Err(e) = self.check_bound(&op) {
+            self.table.remove(ud);
+            return Err(e);
+        }
+        if self.queues.sq_is_full()
+            && let Err(e) = self.make_room()
+        {
+            self.table.remove(ud);
+            return Err(e);
+        }
+        let storage = storage.cast::<O::Storage>();
+        // SAFETY: the slot's inline storage is 8-aligned and 24 bytes long,
+        // and the kernel has not seen it: its word is written whole before
+        // `prepare` (`Slot::word` reads it at the final CQE).
+        unsafe { storage.cast::<u64>().write(0) };
+        // SAFETY: the lent slot's storage stays reserved until its final
+        // CQE (the drain waits for it); nothing else touches it. A
+        // slotless operation is never re-armed.
+        let entry = unsafe {
+            build(
+                &mut self.table,
+                &self.supported,
+                &op,
+                ud,
+                storage,
+                Rearming::Never,
+                None,
+            )
+        }?;
+        // SAFETY: `O: Slotless` vouches that the SQE touches only its
+        // storage and names no descriptor to keep open; the storage
+        // outlives the operation. The queue has room: nothing was pushed
+        // since the check.
+        unsafe { self.queues.push_unchecked(entry) };
+        Ok(())
+    }
+
+    /// The slow path of [`push_lent`](Ring::push_lent): a slot claimed
+    /// after a reap, then lent.
+    #[cold]
+    #[inline(never)]
+    fn alloc_lent_full(&mut self, tag: u64) -> Result<(UserData, *mut u8)> {
+        let ud = self.alloc_full(false, None)?;
+        self.table.lend(ud, tag);
+        Ok((ud, self.table.storage_ptr(ud, false)))
+    }
+
+    /// Asks the kernel to cancel every slotless operation without storage
+    /// in flight under `tag` (`IORING_OP_ASYNC_CANCEL` with
+    /// `IORING_ASYNC_CANCEL_ALL`). Each ends with its own final result, as
+    /// the kernel gives it: for a cancelled one, `-ECANCELED`. A tag with
+    /// nothing in flight cancels nothing. An operation with storage (a
+    /// counter read) is cancelled by its file:
+    /// [`cancel_fixed`](Ring::cancel_fixed).
     ///
     /// # Errors
     ///
@@ -205,9 +366,40 @@ impl Ring {
         unsafe { self.push_entry(&entry) }
     }
 
+    /// Asks the kernel to cancel every operation in flight on registered
+    /// file `file` (`IORING_OP_ASYNC_CANCEL` with `IORING_ASYNC_CANCEL_FD`,
+    /// `_FD_FIXED` and `_ALL`): slotless ones with storage, which have no
+    /// tag of their own in the kernel ([`cancel_slotless`](Ring::cancel_slotless)
+    /// does not reach them), and tokened and slotless ones alike. Each
+    /// ends with its own final result, as the kernel gives it: for a
+    /// cancelled one, `-ECANCELED`. This is how an owner that goes away
+    /// ends its reads of its file. A read the ring re-arms behind a poll
+    /// after the cancel ran is not ended by it (cancel it by token).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] on a kernel older than 6.0 (without
+    /// `IORING_OP_SEND_ZC`, which came with the fixed-file cancel); errors
+    /// of the submission a full queue forces.
+    #[doc(alias = "IORING_ASYNC_CANCEL_FD")]
+    pub fn cancel_fixed<H>(&mut self, file: Fixed<H>) -> Result<()> {
+        if !self.is_supported(super::Opcode::SEND_ZC) {
+            return Err(Error::Unsupported(
+                "IORING_ASYNC_CANCEL_FD_FIXED (Linux 6.0)",
+            ));
+        }
+        let target = types::CancelBuilder::fd(types::Fixed(file.index())).all();
+        let entry = opcode::AsyncCancel2::new(target)
+            .build()
+            .user_data(UserData::CANCEL.raw());
+        // SAFETY: a cancel request touches no memory; its CQE carries a
+        // reserved tag, which the reap drops.
+        unsafe { self.push_entry(&entry) }
+    }
+
     /// Slotless operations whose final CQE has not come (also counted in
     /// [`in_flight`](Ring::in_flight)).
     pub fn slotless_in_flight(&self) -> usize {
-        self.table.slotless_in_flight()
+        self.table.slotless_in_flight() + self.table.lent()
     }
 }

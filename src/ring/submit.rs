@@ -30,7 +30,7 @@ use crate::sys::poll::PollFlags;
 
 /// How a read pushed by [`build`] may be re-armed after a `-EAGAIN`.
 #[derive(Clone, Copy)]
-pub(super) enum Rearming {
+pub(crate) enum Rearming {
     /// Never: a member of a link, which a re-arm would take out of it.
     Never,
     /// With the operation's recipe, if it has one: rebuilt by the
@@ -52,7 +52,7 @@ pub(super) enum Rearming {
 /// - `storage` points at `O::Storage` that stays valid, and is not
 ///   otherwise accessed, until the slot's final CQE is reaped.
 #[inline(always)]
-pub(super) unsafe fn build<O: Op>(
+pub(crate) unsafe fn build<O: Op>(
     table: &mut Table,
     supported: &[u64; 4],
     op: &O,
@@ -329,7 +329,7 @@ impl Ring {
         ud: UserData,
         storage: *mut O::Storage,
         discard: Option<Discard>,
-        remake: Option<Remake>,
+        rearming: Rearming,
     ) -> Result<()> {
         if let Err(e) = self.check_bound(&op) {
             self.table.remove(ud);
@@ -353,7 +353,7 @@ impl Ring {
                 &op,
                 ud,
                 storage,
-                Rearming::Allowed(remake),
+                rearming,
                 discard,
             )
         }?;
@@ -450,7 +450,15 @@ impl Ring {
         // SAFETY: the slot's storage fits `O::Storage` (`slot_storage`
         // checks), is reached only through this pointer, and lives until
         // the final CQE.
-        unsafe { self.launch(op, ud, storage, discard_of::<O>(), remake_of::<O>()) }?;
+        unsafe {
+            self.launch(
+                op,
+                ud,
+                storage,
+                discard_of::<O>(),
+                Rearming::Allowed(remake_of::<O>()),
+            )
+        }?;
         Ok(Token::new(ud, self.id))
     }
 

@@ -21,6 +21,7 @@ mod rearm;
 mod scope;
 mod setup;
 mod slotless;
+mod slotless_lent;
 mod sqpoll;
 mod table;
 mod timers;

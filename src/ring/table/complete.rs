@@ -36,9 +36,10 @@ impl Table {
             if flags & Cqe::F_MORE == 0 {
                 self.slotless_in_flight = self.slotless_in_flight.saturating_sub(1);
             }
-            self.announce_slotless(tag, Cqe { res, flags });
+            self.announce_slotless(tag, Cqe { res, flags }, 0);
             return Delivery::Ignored;
         }
+        let free = self.slots.free;
         if let Some(slot) = self.slots.get_mut(ud.key()) {
             // Comparing the whole upper half against the generation also
             // sends every auxiliary tag to the general path.
@@ -59,6 +60,20 @@ impl Table {
                     self.counted_out(ud, f, tag);
                 }
                 return Delivery::Unsettled;
+            }
+            if slot.generation == ud.upper() && slot.life == Life::Lent && flags & Cqe::F_MORE == 0
+            {
+                // A lent slot's one result goes out whole, and the slot
+                // with it.
+                let (word, tag) = (slot.word(), slot.tag);
+                slot.life = Life::Vacant;
+                slot.flags = 0;
+                slot.next = free;
+                self.slots.free = ud.key();
+                self.slots.live -= 1;
+                self.lent -= 1;
+                self.announce_slotless(tag, Cqe { res, flags }, word);
+                return Delivery::Ignored;
             }
         }
         self.complete_general(ud, res, flags)
@@ -165,6 +180,10 @@ impl Table {
                     Delivery::Ignored
                 }
             }
+            Life::Lent => {
+                self.lent_result(ud, cqe, last);
+                Delivery::Ignored
+            }
             Life::Completed | Life::Vacant => {
                 // A CQE after the final one cannot come from the kernel.
                 self.stale += 1;
@@ -202,7 +221,7 @@ impl Table {
     /// again.
     pub(crate) fn mark_cancelled(&mut self, ud: UserData) {
         if let Some(slot) = self.live_mut(ud)
-            && matches!(slot.life, Life::InFlight | Life::Detached)
+            && matches!(slot.life, Life::InFlight | Life::Detached | Life::Lent)
         {
             slot.flags |= ASKED;
         }
@@ -212,7 +231,8 @@ impl Table {
     /// ended: a cancel to send again.
     pub(crate) fn cancel_pending(&self, key: u32) -> Option<UserData> {
         let slot = self.slots.get(key)?;
-        (matches!(slot.life, Life::InFlight | Life::Detached) && slot.flags & ASKED != 0)
+        (matches!(slot.life, Life::InFlight | Life::Detached | Life::Lent)
+            && slot.flags & ASKED != 0)
             .then(|| UserData::new(key, slot.generation))
     }
 }

@@ -16,6 +16,7 @@
 
 mod complete;
 mod extra;
+mod lent;
 mod mail;
 mod ready;
 mod store;
@@ -138,8 +139,10 @@ pub(crate) struct Table {
     stale: u64,
     /// Live slots whose final CQE has come.
     completed: usize,
-    /// Slotless operations whose final CQE has not come.
+    /// Slotless operations whose final CQE has not come, with no slot.
     slotless_in_flight: usize,
+    /// Slots lent to slotless operations ([`Life::Lent`]).
+    lent: usize,
     /// Slotless results on the dispatch queue.
     slotless_pending: usize,
     /// Untaken intermediate results.
@@ -188,6 +191,7 @@ impl Table {
             stale: 0,
             completed: 0,
             slotless_in_flight: 0,
+            lent: 0,
             slotless_pending: 0,
             shots_pending: 0,
             scoped_in_flight: 0,
@@ -235,8 +239,9 @@ impl Table {
         self.slots.live - self.completed
     }
 
-    /// Slotless operations whose final CQE has not come (not counted in
-    /// [`in_flight`](Table::in_flight): nothing of theirs needs draining).
+    /// Slotless operations with no slot whose final CQE has not come
+    /// (not counted in [`in_flight`](Table::in_flight): nothing of theirs
+    /// needs draining).
     pub(crate) fn slotless_in_flight(&self) -> usize {
         self.slotless_in_flight
     }
@@ -386,6 +391,9 @@ impl Table {
             return;
         };
         let (extra, flags) = (slot.extra, slot.flags);
+        if slot.life == Life::Lent {
+            self.lent -= 1;
+        }
         slot.life = Life::Vacant;
         slot.extra = NONE;
         slot.flags = 0;
@@ -455,7 +463,8 @@ impl Table {
                     }
                 }
             }
-            Life::Detached | Life::Vacant => {}
+            // A lent slot has no owner to detach it from.
+            Life::Detached | Life::Vacant | Life::Lent => {}
         }
     }
 

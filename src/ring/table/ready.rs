@@ -12,7 +12,15 @@ use crate::ring::UserData;
 pub(crate) struct Ready {
     pub(crate) ud: UserData,
     pub(crate) tag: u64,
+    /// A slotless operation's storage word (see [`Life::Lent`]); 0 for
+    /// any other entry.
+    pub(crate) word: u64,
 }
+
+/// What the dispatch queue hands out with a tag: a slotted operation's
+/// `user_data` (its result waits in its slot), or a slotless one's whole
+/// result, its CQE and storage word.
+pub(crate) type Entry = Result<UserData, (Cqe, u64)>;
 
 /// A FIFO of [`Ready`] entries in a power-of-two ring buffer: a push and a
 /// pop are a masked index each, inlined into the reap and the dispatch
@@ -50,6 +58,7 @@ impl Fifo {
             Ready {
                 ud: UserData::from_raw(0),
                 tag: 0,
+                word: 0,
             },
         );
         self.buf = buf;
@@ -95,7 +104,7 @@ impl Table {
         if self.ready.is_full() {
             self.make_ready_room();
         }
-        self.ready.push(Ready { ud, tag });
+        self.ready.push(Ready { ud, tag, word: 0 });
     }
 
     /// Queues a slotless operation's whole result under `tag` (below
@@ -103,7 +112,7 @@ impl Table {
     /// slot's has, with the result in its key; its `tag` holds the flags
     /// above the tag.
     #[inline(always)]
-    pub(super) fn announce_slotless(&mut self, tag: u64, cqe: Cqe) {
+    pub(super) fn announce_slotless(&mut self, tag: u64, cqe: Cqe, word: u64) {
         if self.ready.is_full() {
             self.make_ready_room();
         }
@@ -111,6 +120,7 @@ impl Table {
         self.ready.push(Ready {
             ud: UserData::new(cqe.res as u32, UserData::RESERVED),
             tag: (u64::from(cqe.flags) << 32) | tag,
+            word,
         });
     }
 
@@ -173,15 +183,15 @@ impl Table {
     /// operation's tag and `user_data` (its result waits in its slot), or
     /// a slotless one's tag and CQE.
     #[inline(always)]
-    pub(crate) fn next_entry(&mut self) -> Option<(u64, Result<UserData, Cqe>)> {
-        while let Some(Ready { ud, tag }) = self.ready.pop() {
+    pub(crate) fn next_entry(&mut self) -> Option<(u64, Entry)> {
+        while let Some(Ready { ud, tag, word }) = self.ready.pop() {
             if ud.is_reserved() {
                 self.slotless_pending -= 1;
                 let cqe = Cqe {
                     res: ud.key() as i32,
                     flags: (tag >> 32) as u32,
                 };
-                return Some((tag & u64::from(u32::MAX), Err(cqe)));
+                return Some((tag & u64::from(u32::MAX), Err((cqe, word))));
             }
             if self.has_result(ud) {
                 return Some((tag, Ok(ud)));

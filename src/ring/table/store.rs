@@ -66,6 +66,11 @@ pub(crate) enum Life {
     Detached,
     /// The final CQE has come: the result waits to be taken.
     Completed,
+    /// Lent to a [slotless](crate::ring::slotless) operation for its
+    /// flight: it has no owner and no token. Its final CQE goes on the
+    /// dispatch queue whole, with the first 8 bytes of its storage, and
+    /// frees the slot.
+    Lent,
 }
 
 /// One operation's entry: 56 bytes, its small storage included.
@@ -100,6 +105,18 @@ impl Slot {
     #[inline(always)]
     pub(crate) fn storage_ptr(&self) -> *mut u8 {
         self.storage.get().cast()
+    }
+
+    /// The first 8 bytes of a [lent](Life::Lent) slot's storage, once its
+    /// final CQE has come.
+    #[inline(always)]
+    pub(crate) fn word(&self) -> u64 {
+        // SAFETY: the storage is 8-aligned and at least 8 bytes long; a
+        // lent slot's first word was written whole at its push (a slotless
+        // operation's storage is `()` or a `u64`, zeroed first), then
+        // only by the kernel, which is done with it once the final CQE
+        // has come. No reference to the storage exists.
+        unsafe { self.storage.get().cast::<u64>().read() }
     }
 }
 

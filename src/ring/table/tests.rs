@@ -231,6 +231,13 @@ mod model {
             k: usize,
             last: bool,
         },
+        /// A slotless operation with storage, lent a slot, under a tag.
+        LentPush(u64),
+        /// The final CQE of the k-th lent operation in flight, the kernel
+        /// having written its storage word.
+        LentCqe(usize),
+        /// A CQE for the k-th lent operation that has ended: stale.
+        LentStale(usize),
     }
 
     /// A slotted operation's tag: any `u64`, so from the top down (a
@@ -243,8 +250,8 @@ mod model {
     enum Queued {
         /// A slotted operation, by model index.
         Slot(usize),
-        /// A slotless operation's whole result.
-        Slotless(u64, Cqe),
+        /// A slotless operation's whole result, with its storage word.
+        Slotless(u64, Cqe, u64),
     }
 
     fn step() -> impl Strategy<Value = Step> {
@@ -259,6 +266,9 @@ mod model {
             2 => Just(Step::Pop),
             1 => (0..8u64).prop_map(Step::SlotlessPush),
             2 => (0..64usize, any::<bool>()).prop_map(|(k, last)| Step::SlotlessCqe { k, last }),
+            1 => (0..8u64).prop_map(Step::LentPush),
+            2 => (0..64usize).prop_map(Step::LentCqe),
+            1 => (0..64usize).prop_map(Step::LentStale),
         ]
     }
 
@@ -286,6 +296,9 @@ mod model {
             let mut ops: Vec<Op> = Vec::new();
             let mut ready: VecDeque<Queued> = VecDeque::new();
             let mut slotless: Vec<u64> = Vec::new();
+            // Lent operations in flight (`user_data`, tag, storage) and ended.
+            let mut lent: Vec<(UserData, u64, *mut u8)> = Vec::new();
+            let mut lent_ended: Vec<UserData> = Vec::new();
             let mut next_res = 1i32;
             let mut discarded_expected: Vec<(usize, i32)> = Vec::new();
             let live = |ops: &Vec<Op>| ops.iter().filter(|o| !o.freed).count();
@@ -293,7 +306,7 @@ mod model {
                 match s {
                     Step::Push { tagged, multishot } => {
                         let i = ops.len();
-                        let full = live(&ops) >= 300;
+                        let full = live(&ops) + lent.len() >= 300;
                         let ud = t.insert(false, tagged.then_some(tag_of(i)));
                         prop_assert_eq!(ud.is_none(), full);
                         let Some(ud) = ud else { continue };
@@ -370,7 +383,7 @@ mod model {
                                     break Some((tag_of(i), Ok(ops[i].ud)));
                                 }
                                 Some(Queued::Slot(_)) => {}
-                                Some(Queued::Slotless(tag, cqe)) => break Some((tag, Err(cqe))),
+                                Some(Queued::Slotless(tag, cqe, word)) => break Some((tag, Err((cqe, word)))),
                             }
                         };
                         prop_assert_eq!(t.next_entry(), want);
@@ -385,11 +398,42 @@ mod model {
                         let cqe = Cqe { res: next_res, flags: if last { 0 } else { Cqe::F_MORE } };
                         next_res += 1;
                         prop_assert_eq!(t.complete(UserData::slotless(tag), cqe.res, cqe.flags), Delivery::Ignored);
-                        ready.push_back(Queued::Slotless(tag, cqe));
+                        ready.push_back(Queued::Slotless(tag, cqe, 0));
+                    }
+                    Step::LentPush(tag) => {
+                        let full = live(&ops) + lent.len() >= 300;
+                        let at = t.insert_lent(tag);
+                        prop_assert_eq!(at.is_none(), full);
+                        let Some((ud, storage)) = at else { continue };
+                        // SAFETY: the slot's storage is 8-aligned and free
+                        // for the push to write, as `push_lent` does.
+                        unsafe { storage.cast::<u64>().write(0) };
+                        lent.push((ud, tag, storage));
+                    }
+                    Step::LentCqe(k) => {
+                        if lent.is_empty() { continue; }
+                        let (ud, tag, storage) = lent.remove(k % lent.len());
+                        let word = 0x5eed_0000_0000 | next_res as u64;
+                        // SAFETY: the kernel's write of the lent storage,
+                        // before its CQE.
+                        unsafe { storage.cast::<u64>().write(word) };
+                        let cqe = Cqe { res: next_res, flags: 0 };
+                        next_res += 1;
+                        prop_assert_eq!(t.complete(ud, cqe.res, cqe.flags), Delivery::Ignored);
+                        ready.push_back(Queued::Slotless(tag, cqe, word));
+                        lent_ended.push(ud);
+                    }
+                    Step::LentStale(k) => {
+                        if lent_ended.is_empty() { continue; }
+                        let ud = lent_ended[k % lent_ended.len()];
+                        let before = t.stale();
+                        prop_assert_eq!(t.complete(ud, 99, 0), Delivery::Stale);
+                        prop_assert_eq!(t.stale(), before + 1);
                     }
                 }
-                prop_assert_eq!(t.live_count(false), live(&ops));
+                prop_assert_eq!(t.live_count(false), live(&ops) + lent.len());
                 prop_assert_eq!(t.slotless_in_flight(), slotless.len());
+                prop_assert_eq!(t.lent(), lent.len());
                 prop_assert_eq!(
                     t.has_results(),
                     ready.iter().any(|q| matches!(q, Queued::Slotless(..)))
@@ -397,8 +441,15 @@ mod model {
                 );
                 prop_assert_eq!(
                     t.in_flight(),
-                    ops.iter().filter(|o| !o.freed && !o.ended).count()
+                    ops.iter().filter(|o| !o.freed && !o.ended).count() + lent.len()
                 );
+            }
+            // Lent operations still in flight end (no word written: the
+            // push's zero comes out).
+            for (ud, tag, _) in lent.drain(..) {
+                let cqe = Cqe { res: -4, flags: 0 };
+                prop_assert_eq!(t.complete(ud, cqe.res, cqe.flags), Delivery::Ignored);
+                ready.push_back(Queued::Slotless(tag, cqe, 0));
             }
             // The end: every operation finishes and every result is taken
             // or discarded; every slot is free.
@@ -418,13 +469,13 @@ mod model {
             }
             prop_assert_eq!(t.live_count(false), 0);
             // Every slotless result queued comes out, in order.
-            let queued: Vec<(u64, Cqe)> = ready
+            let queued: Vec<(u64, (Cqe, u64))> = ready
                 .into_iter()
-                .filter_map(|q| match q { Queued::Slotless(tag, cqe) => Some((tag, cqe)), Queued::Slot(_) => None })
+                .filter_map(|q| match q { Queued::Slotless(tag, cqe, word) => Some((tag, (cqe, word))), Queued::Slot(_) => None })
                 .collect();
             let mut popped = Vec::new();
             while let Some((tag, entry)) = t.next_entry() {
-                if let Err(cqe) = entry { popped.push((tag, cqe)); }
+                if let Err(result) = entry { popped.push((tag, result)); }
             }
             prop_assert_eq!(popped, queued);
             prop_assert!(!t.has_results());
