@@ -154,9 +154,11 @@ impl RingBuilder {
         self
     }
 
-    /// The most operations that may be in flight (or completed but not
-    /// taken) at once; a push beyond it fails with
-    /// [`Error::TableFull`]. By default
+    /// The most operations that may hold a table slot at once, in flight
+    /// or completed but not taken (tokened ones, and
+    /// [slotless](super::slotless) ones with storage, for their flight); a
+    /// push beyond it fails with [`Error::TableFull`]. Slotless operations
+    /// without storage hold no slot and are not counted. By default
     /// [`DEFAULT_MAX_CAPACITY`](RingBuilder::DEFAULT_MAX_CAPACITY).
     #[must_use]
     pub const fn max_capacity(mut self, n: usize) -> RingBuilder {

@@ -72,7 +72,9 @@ pub struct Completion {
     /// The operation's `user_data`: the same as its token's
     /// ([`Token::user_data`](super::Token::user_data)), which tells two
     /// operations of one owner apart. A slotless operation's is made of
-    /// its tag.
+    /// its tag; for one with storage (a counter read) that is not the
+    /// `user_data` the kernel holds, so it cancels nothing: cancel such an
+    /// operation with [`Ring::cancel_fixed`].
     pub user_data: UserData,
     /// A [slotless](super::slotless) operation's result, whole: decode it
     /// with [`output`](Completion::output). `None` for an operation with a

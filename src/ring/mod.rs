@@ -55,7 +55,8 @@
 //!   [`Ring::reap`]: none is lost.
 //! - **Reads that find nothing** (`-EAGAIN` on a non-blocking handle) are
 //!   re-armed by the driver — a `POLL_ADD` linked to the read — rather than
-//!   reported.
+//!   reported. (Tokened reads: a [`slotless`] one is never
+//!   re-armed.)
 //!
 //! # Who owns an operation's storage
 //!
@@ -65,7 +66,8 @@
 //! something. iofd offers three ways, from safest to rawest:
 //!
 //! 1. **Driver-owned** ([`Ring::push`]): the result lands in the
-//!    operation's own slot of the table (128 bytes inline), which is freed
+//!    operation's own slot of the table (24 bytes inline, a 128-byte block
+//!    out of line for bigger storage), which is freed
 //!    only after the final CQE. The returned [`Token`] borrows nothing, so
 //!    long-lived server operations can be kept anywhere; an operation made
 //!    from an `Arc`-held handle keeps the handle open too, and one made

@@ -37,10 +37,12 @@
 //! - **Tags are below [`SLOTLESS_TAGS`]** (2^30): the tag and a marker
 //!   share the `user_data`.
 //! - **No re-arm, no poll first.** What the kernel answers is the result.
-//!   On Linux 6.18 the kernel itself waits for an eventfd or timerfd
-//!   read with nothing to read; a kernel that answers `-EAGAIN` instead
-//!   gives [`Error::WouldBlock`], where a
-//!   tokened read would be re-armed behind a poll.
+//!   On Linux 6.18, the kernel this crate is tested on, the kernel itself
+//!   waits for an eventfd or timerfd read with nothing to read. A kernel
+//!   that answers `-EAGAIN` instead gives [`Error::WouldBlock`], where a
+//!   tokened read would be re-armed behind a poll: pushing the read again
+//!   at once would spin, so wait for readiness first (a slotless
+//!   [`Poll`] of the file, then the read) or use a tokened read there.
 //! - **Cancelling names the tag or the file.**
 //!   [`Ring::cancel_slotless`] ends every operation without storage in
 //!   flight under a tag. One with storage has its slot's `user_data` in
@@ -227,7 +229,9 @@ impl Completion {
     /// operation with a token (take its result through the token). The
     /// caller knows which operation a tag stands for; decoding the
     /// completion as another slotless operation gives that operation's
-    /// reading of the same CQE.
+    /// reading of the same CQE, which can be an error the kernel never
+    /// gave: a NOP's result (0) read as a counter read's is a short read,
+    /// `Os(EIO)`.
     #[inline]
     pub fn output<O: Slotless>(&self) -> Option<Result<O::Output>> {
         let cqe = self.cqe?;
@@ -250,7 +254,9 @@ impl Ring {
     /// results come out of [`next_completion`](Ring::next_completion) with
     /// the tag and the whole CQE (see the [module docs](super::slotless)).
     /// One with no storage takes no table slot; one with a `u64` of storage
-    /// (a counter read or write) is lent a slot until its final CQE.
+    /// (a counter read or write) is lent a slot until its final CQE, and
+    /// is cancelled by its file ([`cancel_fixed`](Ring::cancel_fixed)),
+    /// not by its tag.
     /// Nothing is submitted until [`submit`](Ring::submit) (or a call that
     /// submits).
     ///
