@@ -6,7 +6,9 @@
 //! weather; paired blocks a few milliseconds apart cannot.
 //!
 //! Prints, per loop and batch, the median ns per operation of each side
-//! and the median, lowest and highest of the eleven ratios.
+//! and the median, lowest and highest of the eleven ratios: iofd's
+//! tokened loop (`iofd`) and its slotless one (`iofd_slotless`,
+//! `Ring::push_slotless`), each against the raw loop.
 //!
 //! With `floor`, it also sets the raw loop beside a model of iofd's table
 //! stripped to its shape (`support/floor.rs`): `loop/floor` takes and

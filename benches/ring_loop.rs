@@ -8,8 +8,9 @@
 //!   dispatches by tag, `raw_slab` is the io-uring crate with a
 //!   `slab::Slab` of owners keyed by `user_data`). The same loops run
 //!   interleaved, round by round, in `loop_ab`, whose ratios hold up when
-//!   the machine's speed drifts between criterion's runs. `loop/nop` also
-//!   has `iofd_slotless`: NOPs pushed with no slot (`Ring::push_slotless`).
+//!   the machine's speed drifts between criterion's runs. Both also have
+//!   `iofd_slotless`: operations pushed with no token
+//!   (`Ring::push_slotless`), NOPs with no slot and reads lent one.
 //! - `multishot/timerfd/<impl>`: CPU time per result while a timerfd
 //!   armed every 20 µs is read, either by one multishot read into
 //!   provided buffers (`multishot`, woken for 32 results at a time) or by a

@@ -5,9 +5,9 @@
 //! - iofd tags each operation with its owner's index
 //!   ([`Ring::push_tagged`], [`Ring::next_completion`]) and takes the
 //!   result from the owner's token.
-//! - iofd's slotless loop pushes each NOP with
-//!   [`Ring::push_slotless`]: no slot and no token, the result handed out
-//!   with its tag.
+//! - iofd's slotless loop pushes each operation with
+//!   [`Ring::push_slotless`]: no token (a NOP takes no slot, a read is
+//!   lent one for its flight), the result handed out with its tag.
 //! - The raw side is the io-uring crate with a `slab::Slab` of owners keyed
 //!   by `user_data`, walking the completion queue and pushing into the
 //!   submission queue split from it.
