@@ -301,16 +301,7 @@ impl Ring {
             Some(at) => at,
             None => self.alloc_lent_full(tag)?,
         };
-        if let Err(e) = self.check_bound(&op) {
-            self.table.remove(ud);
-            return Err(e);
-        }
-        if self.queues.sq_is_full()
-            && let Err(e) = self.make_room()
-        {
-            self.table.remove(ud);
-            return Err(e);
-        }
+        self.ready_to_launch(&op, ud)?;
         let storage = storage.cast::<O::Storage>();
         // SAFETY: the slot's inline storage is 8-aligned and 24 bytes long,
         // and the kernel has not seen it: its word is written whole before

@@ -331,20 +331,7 @@ impl Ring {
         discard: Option<Discard>,
         rearming: Rearming,
     ) -> Result<()> {
-        if let Err(e) = self.check_bound(&op) {
-            self.table.remove(ud);
-            return Err(e);
-        }
-        // Room is made first so that the push never fails and never needs
-        // the SQE again: it is then written straight into the ring, where a
-        // copy through the stack would stall on store forwarding
-        // (BENCHMARKS.md, "Why the code is shaped so").
-        if self.queues.sq_is_full()
-            && let Err(e) = self.make_room()
-        {
-            self.table.remove(ud);
-            return Err(e);
-        }
+        self.ready_to_launch(&op, ud)?;
         // SAFETY: forwarded to the caller.
         let entry = unsafe {
             build(
@@ -365,6 +352,28 @@ impl Ring {
         // pushed since the check.
         unsafe { self.queues.push_unchecked(entry) };
         keep(&mut self.table, ud, op);
+        Ok(())
+    }
+
+    /// Checks that `op` may go on this ring and makes room for its SQE;
+    /// on error slot `ud` (claimed for it) is freed.
+    ///
+    /// Room is made first so that the push never fails and never needs the
+    /// SQE again: it is then written straight into the ring, where a copy
+    /// through the stack would stall on store forwarding (BENCHMARKS.md,
+    /// "Why the code is shaped so").
+    #[inline(always)]
+    pub(super) fn ready_to_launch<O: Op>(&mut self, op: &O, ud: UserData) -> Result<()> {
+        if let Err(e) = self.check_bound(op) {
+            self.table.remove(ud);
+            return Err(e);
+        }
+        if self.queues.sq_is_full()
+            && let Err(e) = self.make_room()
+        {
+            self.table.remove(ud);
+            return Err(e);
+        }
         Ok(())
     }
 
