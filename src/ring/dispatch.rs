@@ -71,10 +71,12 @@ pub struct Completion {
     pub tag: u64,
     /// The operation's `user_data`: the same as its token's
     /// ([`Token::user_data`](super::Token::user_data)), which tells two
-    /// operations of one owner apart. A slotless operation's is made of
-    /// its tag; for one with storage (a counter read) that is not the
-    /// `user_data` the kernel holds, so it cancels nothing: cancel such an
-    /// operation with [`Ring::cancel_fixed`].
+    /// tokened operations of one owner apart. A slotless operation's is
+    /// made of its tag alone, the same for every slotless operation under
+    /// that tag. For one without storage it is what the kernel holds; for
+    /// one with storage (a counter read) it is not, and a cancel naming it
+    /// reaches only the tag's operations without storage: cancel one with
+    /// storage by its file, [`Ring::cancel_fixed`].
     pub user_data: UserData,
     /// A [slotless](super::slotless) operation's result, whole: decode it
     /// with [`output`](Completion::output). `None` for an operation with a

@@ -125,7 +125,9 @@ impl Ring {
     /// the wait does not spin on them.
     /// An open [`Mailbox`](super::Mailbox) counts as in flight, like a
     /// multishot operation that never ends by itself: close it first (and
-    /// cancel a slotless multishot one, [`cancel_slotless`](Ring::cancel_slotless)).
+    /// cancel a slotless multishot one, [`cancel_slotless`](Ring::cancel_slotless),
+    /// and a slotless counter read still waiting for its count,
+    /// [`cancel_fixed`](Ring::cancel_fixed)).
     ///
     /// # Errors
     ///

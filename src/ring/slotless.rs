@@ -47,8 +47,11 @@
 //!   [`Ring::cancel_slotless`] ends every operation without storage in
 //!   flight under a tag. One with storage has its slot's `user_data` in
 //!   the kernel, which no tag names: [`Ring::cancel_fixed`] ends every
-//!   operation on its registered file, which is how an owner that goes
-//!   away ends its reads.
+//!   operation on its registered file (the file, through whatever index
+//!   or descriptor), which is how an owner that goes away ends its reads.
+//!   Cancel before giving the index up: once it holds no file, the cancel
+//!   answers `Os(EBADF)` and a read still waiting on the old file ends
+//!   only when it is signalled or the ring drops.
 //! - **Dropping the ring**: operations without storage need no drain (the
 //!   kernel ends them when the ring's descriptor closes); those with a
 //!   lent slot are cancelled and waited for, as tokened ones are.
@@ -115,7 +118,7 @@
 //! }
 //! assert_eq!(counts, [5, 0, 7]);
 //! // Owner 1 goes away: its read, still waiting, is cancelled by its file.
-//! ring.cancel_fixed(Fixed::<EventFd>::new(1))?;
+//! assert_eq!(ring.cancel_fixed(Fixed::<EventFd>::new(1))?, 1);
 //! ring.wait_idle()?;
 //! let end = ring.next_completion().expect("the read's end");
 //! assert_eq!(end.tag, 1);
@@ -137,7 +140,9 @@ use super::UserData;
 use super::dispatch::Completion;
 use super::driver::Ring;
 use super::op::Op;
-use super::ops::{Cancel, Nop, Poll, PollMultishot, PollTarget, ReadCounter, WriteCounter};
+use super::ops::{
+    Cancel, CancelFixed, Nop, Poll, PollMultishot, PollTarget, ReadCounter, WriteCounter,
+};
 use super::submit::{Rearming, build};
 use crate::error::{Error, Result};
 
@@ -207,6 +212,9 @@ unsafe impl Slotless for Cancel {}
 unsafe impl Slotless for Poll<PollTarget> {}
 // SAFETY: as for `Poll<PollTarget>`, for each of its shots.
 unsafe impl Slotless for PollMultishot<PollTarget> {}
+// SAFETY: a cancel request touches no memory and holds nothing; its
+// result is a count.
+unsafe impl Slotless for CancelFixed {}
 // SAFETY: one 8-byte read of a registered file into its `u64` storage,
 // completing once; the file table keeps the file; the output is the
 // `u64`, any value of which is a counter.
@@ -363,35 +371,29 @@ impl Ring {
         unsafe { self.push_entry(&entry) }
     }
 
-    /// Asks the kernel to cancel every operation in flight on registered
-    /// file `file` (`IORING_OP_ASYNC_CANCEL` with `IORING_ASYNC_CANCEL_FD`,
-    /// `_FD_FIXED` and `_ALL`): slotless ones with storage, which have no
-    /// tag of their own in the kernel ([`cancel_slotless`](Ring::cancel_slotless)
-    /// does not reach them), and tokened and slotless ones alike. Each
-    /// ends with its own final result, as the kernel gives it: for a
-    /// cancelled one, `-ECANCELED`. This is how an owner that goes away
-    /// ends its reads of its file. A read the ring re-arms behind a poll
-    /// after the cancel ran is not ended by it (cancel it by token).
+    /// Cancels every operation in flight on the file registered at
+    /// `file`'s index ([`CancelFixed`]), and waits for the kernel's answer:
+    /// how many it cancelled (0 when nothing was in flight on it). Each cancelled operation ends with its own
+    /// final result, `-ECANCELED`, as usual: slotless ones with storage,
+    /// which have no tag of their own in the kernel
+    /// ([`cancel_slotless`](Ring::cancel_slotless) does not reach them),
+    /// and tokened and slotless ones alike. The kernel matches the file,
+    /// not the index: operations on the same file through another index or
+    /// a plain descriptor end too. This is how an owner that goes away ends
+    /// its reads of its own file. A read the ring re-arms behind a poll
+    /// after the cancel ran is not ended by it (cancel it by token). To
+    /// cancel without waiting, push a [`CancelFixed`] (slotless, say) and
+    /// read its result when it comes.
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] on a kernel older than 6.0 (without
-    /// `IORING_OP_SEND_ZC`, which came with the fixed-file cancel); errors
-    /// of the submission a full queue forces.
+    /// `Os(EBADF)` when the index holds no file (unregistered, replaced or closed:
+    /// cancel before giving an index up, or what runs on its old file can
+    /// only be ended by dropping the ring); `Os(EINVAL)` from a kernel
+    /// before 6.0; errors of [`run`](Ring::run).
     #[doc(alias = "IORING_ASYNC_CANCEL_FD")]
-    pub fn cancel_fixed<H>(&mut self, file: Fixed<H>) -> Result<()> {
-        if !self.is_supported(super::Opcode::SEND_ZC) {
-            return Err(Error::Unsupported(
-                "IORING_ASYNC_CANCEL_FD_FIXED (Linux 6.0)",
-            ));
-        }
-        let target = types::CancelBuilder::fd(types::Fixed(file.index())).all();
-        let entry = opcode::AsyncCancel2::new(target)
-            .build()
-            .user_data(UserData::CANCEL.raw());
-        // SAFETY: a cancel request touches no memory; its CQE carries a
-        // reserved tag, which the reap drops.
-        unsafe { self.push_entry(&entry) }
+    pub fn cancel_fixed<H>(&mut self, file: Fixed<H>) -> Result<u32> {
+        self.run(CancelFixed::new(file))
     }
 
     /// Slotless operations whose final CQE has not come (also counted in

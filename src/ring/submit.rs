@@ -38,6 +38,20 @@ pub(crate) enum Rearming {
     Allowed(Option<Remake>),
 }
 
+/// Frees a claimed slot when dropped: on an error, or when an operation's
+/// own code panics before its SQE was queued (a slot never submitted
+/// would keep a drain waiting for ever). Forgotten once the SQE is built.
+struct Unsubmitted<'a> {
+    table: &'a mut Table,
+    ud: UserData,
+}
+
+impl Drop for Unsubmitted<'_> {
+    fn drop(&mut self) {
+        self.table.remove(self.ud);
+    }
+}
+
 /// Checks `op` ([`Op::check`]), fills its storage, records how to re-arm
 /// it (as `rearm` allows, when the operation has a recipe) and builds its
 /// SQE for slot `ud` of `table`; on error — the kernel lacks the opcode,
@@ -66,16 +80,7 @@ pub(crate) unsafe fn build<O: Op>(
         return Err(e);
     }
     // If `prepare`, `rearm` or `entry` panics, the slot was never
-    // submitted: free it, or a drain would wait for it forever.
-    struct Unsubmitted<'a> {
-        table: &'a mut Table,
-        ud: UserData,
-    }
-    impl Drop for Unsubmitted<'_> {
-        fn drop(&mut self) {
-            self.table.remove(self.ud);
-        }
-    }
+    // submitted: the guard frees it.
     let guard = Unsubmitted { table, ud };
     // Dropping the guard frees the slot.
     op.check()?;
@@ -200,11 +205,18 @@ impl Ring {
     /// Refuses an operation bound to another ring ([`Op::ring_bound`]).
     #[inline(always)]
     pub(crate) fn check_bound<O: Op>(&self, op: &O) -> Result<()> {
-        match op.ring_bound() {
+        self.check_bound_to(op.ring_bound(), op.files_epoch())
+    }
+
+    /// [`check_bound`](Ring::check_bound) of an operation bound to ring
+    /// `bound` and file table `epoch`.
+    #[inline(always)]
+    fn check_bound_to(&self, bound: Option<u32>, epoch: Option<u32>) -> Result<()> {
+        match bound {
             Some(id) if id != self.id => Err(Error::InvalidParam(
                 "the operation's registered resources belong to another ring",
             )),
-            _ => self.check_files_epoch(op.files_epoch()),
+            _ => self.check_files_epoch(epoch),
         }
     }
 
@@ -364,7 +376,15 @@ impl Ring {
     /// "Why the code is shaped so").
     #[inline(always)]
     pub(super) fn ready_to_launch<O: Op>(&mut self, op: &O, ud: UserData) -> Result<()> {
-        if let Err(e) = self.check_bound(op) {
+        // The operation's own code runs with the slot claimed: a panic
+        // frees it.
+        let guard = Unsubmitted {
+            table: &mut self.table,
+            ud,
+        };
+        let (bound, epoch) = (op.ring_bound(), op.files_epoch());
+        std::mem::forget(guard);
+        if let Err(e) = self.check_bound_to(bound, epoch) {
             self.table.remove(ud);
             return Err(e);
         }

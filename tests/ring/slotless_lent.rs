@@ -4,11 +4,13 @@
 
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use iofd::ring::ops::{Nop, ReadCounter, WriteCounter};
-use iofd::ring::{Fixed, Ring, SLOTLESS_TAGS};
+use iofd::ring::io_uring::squeue;
+use iofd::ring::ops::{CancelFixed, Nop, ReadCounter, WriteCounter};
+use iofd::ring::{Cqe, Fixed, Op, Opcode, Ring, SLOTLESS_TAGS, Slotless};
 use iofd::sys::Errno;
 use iofd::{Error, EventFd};
 
@@ -70,7 +72,7 @@ fn a_read_waits_for_its_counter_until_its_file_is_cancelled() {
     ring.push_slotless(read(0), 2).unwrap();
     ring.push_slotless(read(1), 5).unwrap();
     ring.submit().unwrap();
-    ring.cancel_fixed(Fixed::<EventFd>::new(0)).unwrap();
+    assert_eq!(ring.cancel_fixed(Fixed::<EventFd>::new(0)), Ok(2));
     let mut got = completions(&mut ring, 2);
     got.sort_by_key(|c| c.tag);
     for (c, tag) in got.iter().zip([1, 2]) {
@@ -82,6 +84,104 @@ fn a_read_waits_for_its_counter_until_its_file_is_cancelled() {
     let c = &completions(&mut ring, 1)[0];
     assert_eq!((c.tag, c.output::<Read>()), (5, Some(Ok(6))));
     assert_eq!(ring.in_flight(), 0);
+    // Nothing left on the file.
+    assert_eq!(ring.cancel_fixed(Fixed::<EventFd>::new(0)), Ok(0));
+}
+
+#[test]
+fn a_cancel_by_file_says_when_the_index_holds_none() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = EventFd::new(0).unwrap();
+    ring.register_files(&[efd.as_fd()]).unwrap();
+    ring.push_slotless(Fixed::<EventFd>::new(0).read_op(), 1)
+        .unwrap();
+    ring.submit().unwrap();
+    ring.unregister_files().unwrap();
+    // The read runs on, on a file no index names: the cancel says so.
+    assert_eq!(
+        ring.cancel_fixed(Fixed::<EventFd>::new(0)),
+        Err(Error::Os(Errno::EBADF))
+    );
+    assert_eq!(ring.in_flight(), 1);
+    // Its count still comes, under its tag.
+    efd.signal(9).unwrap();
+    let c = &completions(&mut ring, 1)[0];
+    assert_eq!((c.tag, c.output::<Read>()), (1, Some(Ok(9))));
+}
+
+#[test]
+fn a_cancel_by_file_can_go_without_waiting() {
+    let mut ring = Ring::new(8).unwrap();
+    let efd = EventFd::new(0).unwrap();
+    ring.register_files(&[efd.as_fd()]).unwrap();
+    ring.push_slotless(Fixed::<EventFd>::new(0).read_op(), 1)
+        .unwrap();
+    ring.submit().unwrap();
+    ring.push_slotless(CancelFixed::new(Fixed::<EventFd>::new(0)), 2)
+        .unwrap();
+    let mut got = completions(&mut ring, 2);
+    got.sort_by_key(|c| c.tag);
+    assert_eq!(
+        got[0].output::<Read>(),
+        Some(Err(Error::Os(Errno::ECANCELED)))
+    );
+    assert_eq!(got[1].output::<CancelFixed>(), Some(Ok(1)));
+}
+
+/// A counter read whose `ring_bound` panics.
+struct Panicky(ReadCounter<Fixed<EventFd>>);
+
+// SAFETY: forwards to the counter read, whose promises it keeps; only
+// `ring_bound` differs, and it panics before anything is submitted.
+unsafe impl Op for Panicky {
+    type Storage = u64;
+    type Output = u64;
+    const CODE: Opcode = Opcode::READ;
+    const NAME: &'static str = "panicky read";
+
+    fn ring_bound(&self) -> Option<u32> {
+        panic!("ring_bound")
+    }
+
+    fn entry(&self, storage: *mut u64) -> squeue::Entry {
+        self.0.entry(storage)
+    }
+
+    unsafe fn output(cqe: Cqe, storage: *const u64) -> iofd::Result<u64> {
+        // SAFETY: forwarded to the caller.
+        unsafe { Read::output(cqe, storage) }
+    }
+}
+
+// SAFETY: as `ReadCounter<Fixed<_>>`'s.
+unsafe impl Slotless for Panicky {}
+
+#[test]
+fn a_panic_in_the_operations_own_code_frees_its_slot() {
+    // In a thread: a slot left claimed would keep the ring's drop
+    // cancelling for ever.
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut ring = Ring::builder(8).max_capacity(2).build().unwrap();
+        let efd = EventFd::new(5).unwrap();
+        ring.register_files(&[efd.as_fd()]).unwrap();
+        let op = || Panicky(Fixed::<EventFd>::new(0).read_op());
+        for _ in 0..3 {
+            let lent = catch_unwind(AssertUnwindSafe(|| ring.push_slotless(op(), 1)));
+            assert!(lent.is_err(), "the panic came through");
+            let tokened = catch_unwind(AssertUnwindSafe(|| ring.push(op()).map(drop)));
+            assert!(tokened.is_err());
+        }
+        let counts = (ring.in_flight(), ring.slotless_in_flight());
+        if counts == (0, 0) {
+            super::assert_every_slot_free(&mut ring);
+        }
+        done.send(counts).unwrap();
+    });
+    let counts = finished
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the checks ran");
+    assert_eq!(counts, (0, 0), "no slot left claimed");
 }
 
 #[test]

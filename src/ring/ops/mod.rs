@@ -42,6 +42,7 @@
 //! | a [`Sender`](super::Sender) | `message_op(value)` | [`SendMessage`] | `()` once posted to the other ring's [`Mailbox`](super::Mailbox) |
 //! | a [`Sender`](super::Sender) and a [`Direct`](super::Direct) | [`Ring::send_file`](super::Ring::send_file) | [`SendFile`] | `()` once the file is in the other ring's table |
 //! | — | [`Cancel::new`] | [`Cancel`] | `()` when found and cancelled |
+//! | — | [`CancelFixed::new`] | [`CancelFixed`] | how many operations on the file it cancelled |
 //! | — | [`Timeout::after`], [`Timeout::at`], [`Timeout::every`] | [`Timeout`] | a [`TimeoutResult`] per shot |
 //! | — | [`Ring::push_with_timeout`](super::Ring::push_with_timeout) | [`LinkTimeout`] | a [`LinkTimeoutResult`] |
 //! | — | [`Ring::remove_timeout`](super::Ring::remove_timeout) | [`TimeoutRemove`] | `()` when found and removed |
@@ -92,7 +93,7 @@ pub use direct::{AcceptDirect, AcceptDirectMulti, DirectStorage};
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use fixedio::{FixedResult, FixedStorage, ReadFixed, WriteFixed};
-pub use misc::{Cancel, Nop, RawSqe};
+pub use misc::{Cancel, CancelFixed, Nop, RawSqe};
 pub(crate) use msg::{MailState, Receive};
 pub use msg::{SendFile, SendMessage};
 pub use open::{OpenAt, OpenStorage};
