@@ -88,14 +88,21 @@ fn a_read_waits_for_its_counter_until_its_file_is_cancelled() {
     assert_eq!(ring.cancel_fixed(Fixed::<EventFd>::new(0)), Ok(0));
 }
 
-#[test]
-fn a_cancel_by_file_says_when_the_index_holds_none() {
+/// A ring with a slotless read of a zero eventfd (fixed file 0, tag 1)
+/// submitted and waiting.
+fn a_waiting_read() -> (Ring, EventFd) {
     let mut ring = Ring::new(8).unwrap();
     let efd = EventFd::new(0).unwrap();
     ring.register_files(&[efd.as_fd()]).unwrap();
     ring.push_slotless(Fixed::<EventFd>::new(0).read_op(), 1)
         .unwrap();
     ring.submit().unwrap();
+    (ring, efd)
+}
+
+#[test]
+fn a_cancel_by_file_says_when_the_index_holds_none() {
+    let (mut ring, efd) = a_waiting_read();
     ring.unregister_files().unwrap();
     // The read runs on, on a file no index names: the cancel says so.
     assert_eq!(
@@ -111,12 +118,7 @@ fn a_cancel_by_file_says_when_the_index_holds_none() {
 
 #[test]
 fn a_cancel_by_file_can_go_without_waiting() {
-    let mut ring = Ring::new(8).unwrap();
-    let efd = EventFd::new(0).unwrap();
-    ring.register_files(&[efd.as_fd()]).unwrap();
-    ring.push_slotless(Fixed::<EventFd>::new(0).read_op(), 1)
-        .unwrap();
-    ring.submit().unwrap();
+    let (mut ring, _efd) = a_waiting_read();
     ring.push_slotless(CancelFixed::new(Fixed::<EventFd>::new(0)), 2)
         .unwrap();
     let mut got = completions(&mut ring, 2);
