@@ -3,7 +3,6 @@
 //! The slot is claimed at the push and freed by the final CQE, whose
 //! result goes out on the dispatch queue with the storage's first word.
 
-use super::store::NONE;
 use super::{Cqe, Life, Table};
 use crate::ring::UserData;
 
@@ -13,23 +12,9 @@ impl Table {
     /// when the table is at its maximum or out of memory.
     #[inline(always)]
     pub(crate) fn insert_lent(&mut self, tag: u64) -> Option<(UserData, *mut u8)> {
-        if self.slots.live >= self.max || (self.slots.free == NONE && !self.grow()) {
-            return None;
-        }
-        let key = self.slots.free;
-        let slot = self.slots.get_mut(key)?;
-        let storage = slot.storage_ptr();
-        let next = slot.next;
-        slot.generation = UserData::next_gen(slot.generation);
-        slot.life = Life::Lent;
-        slot.extra = NONE;
-        slot.flags = 0;
-        slot.tag = tag;
-        let ud = UserData::new(key, slot.generation);
-        self.slots.free = next;
-        self.slots.live += 1;
+        let at = self.claim(Life::Lent, 0, tag)?;
         self.lent += 1;
-        Some((ud, storage))
+        Some(at)
     }
 
     /// Lends slot `ud`, just claimed for an untagged, unscoped operation

@@ -284,6 +284,24 @@ impl Table {
         scoped: bool,
         tag: Option<u64>,
     ) -> Option<(UserData, *mut u8)> {
+        let mut flags = if scoped { SCOPED } else { 0 };
+        if tag.is_some() {
+            flags |= TAGGED;
+        }
+        let at = self.claim(Life::InFlight, flags, tag.unwrap_or(0))?;
+        if scoped {
+            self.scoped_in_flight += 1;
+            self.scoped_live += 1;
+        }
+        Some(at)
+    }
+
+    /// Takes the first free slot (growing the table if need be) into
+    /// `life` with `flags` and `tag`, under its next generation, with a
+    /// pointer to its inline storage; `None` when the table is at its
+    /// maximum or out of memory.
+    #[inline(always)]
+    fn claim(&mut self, life: Life, flags: u8, tag: u64) -> Option<(UserData, *mut u8)> {
         if self.slots.live >= self.max || (self.slots.free == NONE && !self.grow()) {
             return None;
         }
@@ -293,20 +311,15 @@ impl Table {
         let storage = slot.storage_ptr();
         let next = slot.next;
         slot.generation = UserData::next_gen(slot.generation);
-        slot.life = Life::InFlight;
+        slot.life = life;
         slot.extra = NONE;
-        slot.flags = if scoped { SCOPED } else { 0 };
-        if let Some(tag) = tag {
+        slot.flags = flags;
+        if flags & TAGGED != 0 || life == Life::Lent {
             slot.tag = tag;
-            slot.flags |= TAGGED;
         }
         let ud = UserData::new(key, slot.generation);
         slots.free = next;
         slots.live += 1;
-        if scoped {
-            self.scoped_in_flight += 1;
-            self.scoped_live += 1;
-        }
         Some((ud, storage))
     }
 
