@@ -523,6 +523,46 @@ fn ring_event_loop() -> Result<()> {
     Ok(())
 }
 
+fn ring_slotless() -> Result<()> {
+    use iofd::EventFd;
+    use iofd::ring::ops::ReadCounter;
+    use iofd::ring::{Fixed, Ring};
+    section("slotless operations: no token, the result with its completion");
+    let mut ring = Ring::new(16)?;
+    // Four owners, each with a registered eventfd and one counter read
+    // in flight under its index: no token, the count comes with the tag.
+    let efds = (0..4)
+        .map(|_| EventFd::new(0))
+        .collect::<iofd::Result<Vec<_>>>()?;
+    ring.register_files(&efds.iter().map(AsFd::as_fd).collect::<Vec<_>>())?;
+    for owner in 0..4u32 {
+        ring.push_slotless(Fixed::<EventFd>::new(owner).read_op(), owner.into())?;
+    }
+    efds[1].signal(10)?;
+    efds[3].signal(30)?;
+    let mut seen = 0;
+    while seen < 2 {
+        ring.submit_and_wait(1)?;
+        while let Some(c) = ring.next_completion() {
+            let count = c
+                .output::<ReadCounter<Fixed<EventFd>>>()
+                .expect("slotless")?;
+            println!("owner {} read {count}", c.tag);
+            seen += 1;
+        }
+    }
+    // The quiet owners leave: their reads are ended by their files.
+    let ended = ring.cancel_fixed(Fixed::<EventFd>::new(0))?
+        + ring.cancel_fixed(Fixed::<EventFd>::new(2))?;
+    ring.wait_idle()?;
+    while ring.next_completion().is_some() {}
+    println!(
+        "{ended} quiet reads cancelled by file; {} in flight",
+        ring.in_flight()
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     println!("iofd tour — Linux x86_64, iofd's syscalls through its own inline asm, not libc");
     syscall_core()?;
@@ -535,6 +575,7 @@ fn main() -> Result<()> {
     ring_batch()?;
     ring_timers()?;
     ring_event_loop()?;
+    ring_slotless()?;
     cost()?;
     println!("\ntour complete");
     Ok(())
