@@ -120,6 +120,25 @@ impl RawLoop {
     }
 }
 
+/// iofd's ring for a loop: room for a round and its successors, the ring
+/// fd registered, and `efd` as fixed file 0 (as the raw loop has them).
+fn iofd_ring(efd: &EventFd) -> Ring {
+    let mut ring = Ring::builder(256)
+        .register_ring_fd(true)
+        .build()
+        .expect("ring");
+    ring.register_files(&[efd.as_fd()]).expect("files");
+    ring
+}
+
+/// A semaphore eventfd loaded with 2^32 - 1 units, and reads of it as
+/// fixed file 0: each completes at once with 1.
+fn ready_reads() -> (EventFd, impl Fn() -> ReadCounter<Fixed<EventFd>>) {
+    let efd = EventFd::new_semaphore(u32::MAX).expect("eventfd");
+    let fixed = Fixed::<EventFd>::new(0);
+    (efd, move || fixed.read_op())
+}
+
 /// iofd's loop: `n` owners, each with one operation from `make` in flight.
 pub struct IofdLoop<O: Op, F> {
     ring: Ring,
@@ -130,17 +149,15 @@ pub struct IofdLoop<O: Op, F> {
 
 /// An iofd loop of NOPs.
 pub fn iofd_nops(n: usize) -> IofdLoop<Nop, impl Fn() -> Nop> {
-    let efd = EventFd::new(0).expect("eventfd");
-    IofdLoop::new(n, efd, Nop::new)
+    IofdLoop::new(n, EventFd::new(0).expect("eventfd"), Nop::new)
 }
 
 /// An iofd loop of ready reads of a registered eventfd.
 pub fn iofd_reads(
     n: usize,
 ) -> IofdLoop<ReadCounter<Fixed<EventFd>>, impl Fn() -> ReadCounter<Fixed<EventFd>>> {
-    let efd = EventFd::new_semaphore(u32::MAX).expect("eventfd");
-    let fixed = Fixed::<EventFd>::new(0);
-    IofdLoop::new(n, efd, move || fixed.read_op())
+    let (efd, make) = ready_reads();
+    IofdLoop::new(n, efd, make)
 }
 
 impl<O: Op + 'static, F: Fn() -> O> IofdLoop<O, F>
@@ -148,11 +165,7 @@ where
     O::Storage: Sized,
 {
     fn new(n: usize, efd: EventFd, make: F) -> IofdLoop<O, F> {
-        let mut ring = Ring::builder(256)
-            .register_ring_fd(true)
-            .build()
-            .expect("ring");
-        ring.register_files(&[efd.as_fd()]).expect("files");
+        let mut ring = iofd_ring(&efd);
         let owners = (0..n)
             .map(|i| Some(ring.push_tagged(make(), i as u64).expect("push")))
             .collect();
@@ -203,27 +216,21 @@ pub struct SlotlessLoop<O, F> {
 
 /// A slotless loop of NOPs.
 pub fn slotless_nops(n: usize) -> SlotlessLoop<Nop, impl Fn() -> Nop> {
-    let efd = EventFd::new(0).expect("eventfd");
-    SlotlessLoop::new(n, efd, Nop::new)
+    SlotlessLoop::new(n, EventFd::new(0).expect("eventfd"), Nop::new)
 }
 
 /// A slotless loop of ready reads of a registered eventfd.
 pub fn slotless_reads(
     n: usize,
 ) -> SlotlessLoop<ReadCounter<Fixed<EventFd>>, impl Fn() -> ReadCounter<Fixed<EventFd>>> {
-    let efd = EventFd::new_semaphore(u32::MAX).expect("eventfd");
-    let fixed = Fixed::<EventFd>::new(0);
-    SlotlessLoop::new(n, efd, move || fixed.read_op())
+    let (efd, make) = ready_reads();
+    SlotlessLoop::new(n, efd, make)
 }
 
 impl<O: Slotless<Output: SlotlessOutput>, F: Fn() -> O> SlotlessLoop<O, F> {
     /// `n` owners with their first operations queued.
     fn new(n: usize, efd: EventFd, make: F) -> SlotlessLoop<O, F> {
-        let mut ring = Ring::builder(256)
-            .register_ring_fd(true)
-            .build()
-            .expect("ring");
-        ring.register_files(&[efd.as_fd()]).expect("files");
+        let mut ring = iofd_ring(&efd);
         for tag in 0..n as u64 {
             ring.push_slotless(make(), tag).expect("push");
         }
