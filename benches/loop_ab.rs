@@ -6,16 +6,18 @@
 //! weather; paired blocks a few milliseconds apart cannot.
 //!
 //! Prints, per loop and batch, the median ns per operation of each side
-//! and the median, lowest and highest of the eleven ratios: iofd's
-//! tokened loop (`iofd`) and its slotless one (`iofd_slotless`,
-//! `Ring::push_slotless`), each against the raw loop.
+//! and the median, lowest and highest of the eleven ratios, each against
+//! a raw loop of its own: iofd's loop (`iofd`: `Ring::push_slotless`, the
+//! way iofd's docs give for NOPs and counter reads) and iofd's tokened
+//! loop (`iofd_tokened`: `Ring::push_tagged` and a take by token, the
+//! path every operation has). `support/loops.rs` has all three.
 //!
 //! With `floor`, it also sets the raw loop beside a model of iofd's table
 //! stripped to its shape (`support/floor.rs`): `loop/floor` takes and
-//! frees a slot per NOP as iofd does, `loop/floor_keep` keeps one slot
-//! per owner, `loop/floor_slotless` gives NOPs no slot at all (the result
-//! comes with the completion). They bound what tuning the table can
-//! give, and what each redesign could.
+//! frees a slot per NOP as iofd's tokened loop does, `loop/floor_keep`
+//! keeps one slot per owner, `loop/floor_slotless` gives NOPs no slot at
+//! all (the result comes with the completion). They bound what tuning the
+//! table can give, and what each redesign could.
 //!
 //! Run: `cargo bench --bench loop_ab` (or `-- nop floor`, say, to pick
 //! among `nop`, `read` and `floor`).
@@ -28,7 +30,10 @@ mod floor;
 mod loops;
 
 use floor::FloorLoop;
-use loops::{Kind, RawLoop, iofd_nops, iofd_reads, slotless_nops, slotless_reads};
+use loops::{
+    Kind, RawLoop, SlotlessLoop, TokenedLoop, slotless_nops, slotless_reads, tokened_nops,
+    tokened_reads,
+};
 
 /// Operations per block of rounds.
 const BLOCK_OPS: usize = 1 << 20;
@@ -75,6 +80,22 @@ fn compare(name: &str, side: &str, n: usize, raw: &mut impl FnMut(), other: &mut
     );
 }
 
+/// Pairs a raw loop of `kind` against `other` (named `side`), then lets
+/// both finish.
+fn pair<L>(
+    (name, side, n, kind): (&str, &str, usize, Kind),
+    mut other: L,
+    round: impl Fn(&mut L),
+    finish: impl FnOnce(L),
+) {
+    let mut raw = RawLoop::new(n, kind);
+    compare(name, side, n, &mut || raw.round(), &mut || {
+        round(&mut other)
+    });
+    raw.finish();
+    finish(other);
+}
+
 fn main() {
     let picked: Vec<String> = std::env::args()
         .skip(1)
@@ -84,44 +105,18 @@ fn main() {
     let floor = picked.iter().any(|p| p == "floor");
     for n in [1, 32, 128] {
         if wants("nop") {
-            let mut raw = RawLoop::new(n, Kind::Nop);
-            let mut iofd = iofd_nops(n);
-            compare("loop/nop", "iofd", n, &mut || raw.round(), &mut || {
-                iofd.round()
-            });
-            raw.finish();
-            iofd.finish();
-            let mut raw = RawLoop::new(n, Kind::Nop);
-            let mut slotless = slotless_nops(n);
-            compare(
-                "loop/nop",
-                "iofd_slotless",
-                n,
-                &mut || raw.round(),
-                &mut || slotless.round(),
-            );
-            raw.finish();
-            slotless.finish();
+            let at = |side| ("loop/nop", side, n, Kind::Nop);
+            let (round, finish) = (SlotlessLoop::round, SlotlessLoop::finish);
+            pair(at("iofd"), slotless_nops(n), round, finish);
+            let (round, finish) = (TokenedLoop::round, TokenedLoop::finish);
+            pair(at("iofd_tokened"), tokened_nops(n), round, finish);
         }
         if wants("read") {
-            let mut raw = RawLoop::new(n, Kind::Read);
-            let mut iofd = iofd_reads(n);
-            compare("loop/read", "iofd", n, &mut || raw.round(), &mut || {
-                iofd.round()
-            });
-            raw.finish();
-            iofd.finish();
-            let mut raw = RawLoop::new(n, Kind::Read);
-            let mut slotless = slotless_reads(n);
-            compare(
-                "loop/read",
-                "iofd_slotless",
-                n,
-                &mut || raw.round(),
-                &mut || slotless.round(),
-            );
-            raw.finish();
-            slotless.finish();
+            let at = |side| ("loop/read", side, n, Kind::Read);
+            let (round, finish) = (SlotlessLoop::round, SlotlessLoop::finish);
+            pair(at("iofd"), slotless_reads(n), round, finish);
+            let (round, finish) = (TokenedLoop::round, TokenedLoop::finish);
+            pair(at("iofd_tokened"), tokened_reads(n), round, finish);
         }
         if floor {
             for (name, make) in [
@@ -129,11 +124,8 @@ fn main() {
                 ("loop/floor_keep", FloorLoop::keep),
                 ("loop/floor_slotless", FloorLoop::slotless),
             ] {
-                let mut raw = RawLoop::new(n, Kind::Nop);
-                let mut model = make(n);
-                compare(name, "model", n, &mut || raw.round(), &mut || model.round());
-                raw.finish();
-                model.finish();
+                let at = (name, "model", n, Kind::Nop);
+                pair(at, make(n), FloorLoop::round, FloorLoop::finish);
             }
         }
     }

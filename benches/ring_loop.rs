@@ -4,13 +4,14 @@
 //! - `loop/nop/<impl>/b<N>` and `loop/read/<impl>/b<N>`: N owners, each
 //!   with one operation in flight. A round submits, waits for the N
 //!   completions, and dispatches each to its owner, which takes its
-//!   result and pushes its next operation (`support/loops.rs`: `iofd`
-//!   dispatches by tag, `raw_slab` is the io-uring crate with a
-//!   `slab::Slab` of owners keyed by `user_data`). The same loops run
+//!   result and pushes its next operation (`support/loops.rs`). `iofd`
+//!   pushes each operation with `Ring::push_slotless` under its owner's
+//!   index and gets its result with the completion (a NOP takes no slot, a
+//!   read is lent one); `iofd_tokened` pushes with `Ring::push_tagged` and
+//!   takes each result by token; `raw_slab` is the io-uring crate with a
+//!   `slab::Slab` of owners keyed by `user_data`. The same loops run
 //!   interleaved, round by round, in `loop_ab`, whose ratios hold up when
-//!   the machine's speed drifts between criterion's runs. Both also have
-//!   `iofd_slotless`: operations pushed with no token
-//!   (`Ring::push_slotless`), NOPs with no slot and reads lent one.
+//!   the machine's speed drifts between criterion's runs.
 //! - `multishot/timerfd/<impl>`: CPU time per result while a timerfd
 //!   armed every 20 µs is read, either by one multishot read into
 //!   provided buffers (`multishot`, woken for 32 results at a time) or by a
@@ -34,8 +35,8 @@ use iofd::ring::{Op, Ring, Slotless};
 mod loops;
 
 use loops::{
-    IofdLoop, Kind, RawLoop, SlotlessLoop, SlotlessOutput, iofd_nops, iofd_reads, slotless_nops,
-    slotless_reads,
+    Kind, RawLoop, SlotlessLoop, SlotlessOutput, TokenedLoop, slotless_nops, slotless_reads,
+    tokened_nops, tokened_reads,
 };
 
 const BATCHES: [usize; 3] = [1, 32, 128];
@@ -50,13 +51,18 @@ fn raw_loop(g: &mut Group<'_>, n: usize, kind: Kind) {
     l.finish();
 }
 
-fn iofd_loop<O: Op + 'static, F: Fn() -> O>(g: &mut Group<'_>, n: usize, mut l: IofdLoop<O, F>)
-where
+fn tokened_loop<O: Op + 'static, F: Fn() -> O>(
+    g: &mut Group<'_>,
+    n: usize,
+    mut l: TokenedLoop<O, F>,
+) where
     O::Storage: Sized,
 {
-    g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, _| {
-        b.iter(|| l.round())
-    });
+    g.bench_with_input(
+        BenchmarkId::new("iofd_tokened", format!("b{n}")),
+        &n,
+        |b, _| b.iter(|| l.round()),
+    );
     l.finish();
 }
 
@@ -65,11 +71,9 @@ fn slotless_loop<O: Slotless<Output: SlotlessOutput>, F: Fn() -> O>(
     n: usize,
     mut l: SlotlessLoop<O, F>,
 ) {
-    g.bench_with_input(
-        BenchmarkId::new("iofd_slotless", format!("b{n}")),
-        &n,
-        |b, _| b.iter(|| l.round()),
-    );
+    g.bench_with_input(BenchmarkId::new("iofd", format!("b{n}")), &n, |b, _| {
+        b.iter(|| l.round())
+    });
     l.finish();
 }
 
@@ -78,8 +82,8 @@ fn loop_nop(c: &mut Criterion) {
     for n in BATCHES {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Nop);
-        iofd_loop(&mut g, n, iofd_nops(n));
         slotless_loop(&mut g, n, slotless_nops(n));
+        tokened_loop(&mut g, n, tokened_nops(n));
     }
     g.finish();
 }
@@ -89,8 +93,8 @@ fn loop_read(c: &mut Criterion) {
     for n in BATCHES {
         g.throughput(Throughput::Elements(n as u64));
         raw_loop(&mut g, n, Kind::Read);
-        iofd_loop(&mut g, n, iofd_reads(n));
         slotless_loop(&mut g, n, slotless_reads(n));
+        tokened_loop(&mut g, n, tokened_reads(n));
     }
     g.finish();
 }

@@ -2,18 +2,21 @@
 //! N owners with one operation each in flight, every completion dispatched
 //! to its owner, which takes its result and pushes its next operation.
 //!
-//! - iofd tags each operation with its owner's index
-//!   ([`Ring::push_tagged`], [`Ring::next_completion`]) and takes the
-//!   result from the owner's token.
-//! - iofd's slotless loop pushes each operation with
-//!   [`Ring::push_slotless`]: no token (a NOP takes no slot, a read is
-//!   lent one for its flight), the result handed out with its tag.
-//! - The raw side is the io-uring crate with a `slab::Slab` of owners keyed
-//!   by `user_data`, walking the completion queue and pushing into the
-//!   submission queue split from it.
+//! - iofd's loop (`iofd`, [`SlotlessLoop`]) is the one its docs give for
+//!   NOPs and counter reads: each operation is pushed with
+//!   [`Ring::push_slotless`] under its owner's index, and its result comes
+//!   out of [`Ring::next_completion`] with that index (a NOP takes no
+//!   slot; a read is lent one for its flight). No token, no take.
+//! - iofd's tokened loop (`iofd_tokened`, [`TokenedLoop`]) is the general
+//!   path every operation has: [`Ring::push_tagged`] returns a token, the
+//!   completion names the owner, and the owner takes its result with the
+//!   token.
+//! - The raw side (`raw_slab`) is the io-uring crate with a `slab::Slab`
+//!   of owners keyed by `user_data`, walking the completion queue and
+//!   pushing into the submission queue split from it.
 //!
 //! Reads are of a semaphore eventfd loaded with 2^32 - 1 units (each
-//! completes at once with 1), both sides by fixed file with a registered
+//! completes at once with 1), all sides by fixed file with a registered
 //! ring fd.
 
 use std::hint::black_box;
@@ -139,37 +142,38 @@ fn ready_reads() -> (EventFd, impl Fn() -> ReadCounter<Fixed<EventFd>>) {
     (efd, move || fixed.read_op())
 }
 
-/// iofd's loop: `n` owners, each with one operation from `make` in flight.
-pub struct IofdLoop<O: Op, F> {
+/// iofd's tokened loop: `n` owners, each with one operation from `make`
+/// in flight and its token.
+pub struct TokenedLoop<O: Op, F> {
     ring: Ring,
     owners: Vec<Option<Token<O>>>,
     make: F,
     _efd: EventFd,
 }
 
-/// An iofd loop of NOPs.
-pub fn iofd_nops(n: usize) -> IofdLoop<Nop, impl Fn() -> Nop> {
-    IofdLoop::new(n, EventFd::new(0).expect("eventfd"), Nop::new)
+/// A tokened loop of NOPs.
+pub fn tokened_nops(n: usize) -> TokenedLoop<Nop, impl Fn() -> Nop> {
+    TokenedLoop::new(n, EventFd::new(0).expect("eventfd"), Nop::new)
 }
 
-/// An iofd loop of ready reads of a registered eventfd.
-pub fn iofd_reads(
+/// A tokened loop of ready reads of a registered eventfd.
+pub fn tokened_reads(
     n: usize,
-) -> IofdLoop<ReadCounter<Fixed<EventFd>>, impl Fn() -> ReadCounter<Fixed<EventFd>>> {
+) -> TokenedLoop<ReadCounter<Fixed<EventFd>>, impl Fn() -> ReadCounter<Fixed<EventFd>>> {
     let (efd, make) = ready_reads();
-    IofdLoop::new(n, efd, make)
+    TokenedLoop::new(n, efd, make)
 }
 
-impl<O: Op + 'static, F: Fn() -> O> IofdLoop<O, F>
+impl<O: Op + 'static, F: Fn() -> O> TokenedLoop<O, F>
 where
     O::Storage: Sized,
 {
-    fn new(n: usize, efd: EventFd, make: F) -> IofdLoop<O, F> {
+    fn new(n: usize, efd: EventFd, make: F) -> TokenedLoop<O, F> {
         let mut ring = iofd_ring(&efd);
         let owners = (0..n)
             .map(|i| Some(ring.push_tagged(make(), i as u64).expect("push")))
             .collect();
-        IofdLoop {
+        TokenedLoop {
             ring,
             owners,
             make,
