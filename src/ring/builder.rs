@@ -135,8 +135,12 @@ impl RingBuilder {
     }
 
     /// The completion-queue size (`IORING_SETUP_CQSIZE`); by default twice
-    /// the submission queue. Completions beyond it wait in the kernel's
-    /// overflow list and are flushed by the driver: none is lost.
+    /// the submission queue, and never less than it (the kernel's rule:
+    /// [`build`](RingBuilder::build) refuses a smaller one). Completions
+    /// beyond it wait in the kernel's overflow list and are flushed by the
+    /// driver: none is lost. A multishot stream, though, ends when it finds
+    /// the queue full (the [`ring`](crate::ring) module's "Multishot
+    /// operations are streams").
     #[must_use]
     pub const fn cq_entries(mut self, n: u32) -> RingBuilder {
         self.cq_entries = Some(n);

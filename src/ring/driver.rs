@@ -32,6 +32,12 @@ use crate::sys::uring::Features;
 /// The error for a token another ring issued.
 pub(super) const FOREIGN_TOKEN: &str = "the token belongs to another ring";
 
+/// The error for a token whose operation has ended: its final result was
+/// taken (a multishot stream may end by itself, as when the kernel finds
+/// the completion queue full: [`Token::is_done`](super::Token::is_done)).
+pub(super) const SPENT_TOKEN: &str =
+    "the token is spent: its operation ended and its final result was taken";
+
 /// An io_uring instance with a completion table: the iofd driver.
 ///
 /// Operations are values ([`Op`](super::Op)) that handles hand out

@@ -23,6 +23,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use super::Ring;
+use super::driver::SPENT_TOKEN;
 use super::op::{Op, ScopedToken};
 use super::ops::{LinkTimeout, Timeout, TimeoutRemove, TimeoutUpdate, check_update, mark_removed};
 use super::submit::{Rearming, discard_of, remake_of};
@@ -235,7 +236,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         timeout: &ScopedToken<'scope, Timeout>,
     ) -> Result<ScopedToken<'scope, TimeoutRemove>> {
         if timeout.done {
-            return Err(Error::InvalidParam("the token's result was already taken"));
+            return Err(Error::InvalidParam(SPENT_TOKEN));
         }
         let remove = self.push(TimeoutRemove::new(timeout.ud))?;
         if self.ring.table_state(timeout.ud) == Some(Life::InFlight) {
@@ -259,7 +260,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         after: Duration,
     ) -> Result<ScopedToken<'scope, TimeoutUpdate>> {
         if timeout.done {
-            return Err(Error::InvalidParam("the token's result was already taken"));
+            return Err(Error::InvalidParam(SPENT_TOKEN));
         }
         if self.ring.table_state(timeout.ud) == Some(Life::InFlight) {
             // SAFETY: the operation is in flight and its storage is the
@@ -351,7 +352,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
                 continue;
             }
             if token.done {
-                return Err(Error::InvalidParam("the token's result was already taken"));
+                return Err(Error::InvalidParam(SPENT_TOKEN));
             }
             self.ring.submit_and_wait_for(1)?;
         }
@@ -371,7 +372,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel_keep<O: Op>(&mut self, token: &ScopedToken<'scope, O>) -> Result<()> {
         if token.done {
-            return Err(Error::InvalidParam("the token's result was already taken"));
+            return Err(Error::InvalidParam(SPENT_TOKEN));
         }
         self.ring.request_cancel(token.ud)
     }

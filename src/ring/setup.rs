@@ -346,12 +346,29 @@ impl RingBuilder {
                     "ring entries beyond the kernel's maximum (32768 submission, 65536 completion): set clamp to have them clamped",
                 )
             }
+            Refused::Sizes if self.cq_below_sq(entries) => Error::InvalidParam(
+                "cq_entries must be at least the ring's entries (the submission queue's size)",
+            ),
             Refused::Flag(Flag::SqAff(_)) => Error::InvalidParam(
                 "the SQPOLL CPU is not online, or not one this thread may run on",
             ),
             Refused::Flag(flag) => Error::Unsupported(flag.name()),
             Refused::Sizes | Refused::Nothing => io_error(e),
         }
+    }
+}
+
+impl RingBuilder {
+    /// Whether the completion queue asked for is smaller than the
+    /// submission queue, which the kernel refuses once it has clamped (if
+    /// asked to) and rounded both up to powers of two.
+    fn cq_below_sq(&self, entries: u32) -> bool {
+        let sized = |n: u32, max: u32| {
+            let n = if self.clamp { n.min(max) } else { n };
+            n.checked_next_power_of_two().unwrap_or(u32::MAX)
+        };
+        self.cq_entries
+            .is_some_and(|cq| sized(cq, MAX_CQ_ENTRIES) < sized(entries, MAX_SQ_ENTRIES))
     }
 }
 

@@ -14,7 +14,7 @@
 use io_uring::opcode;
 
 use super::UserData;
-use super::driver::{FOREIGN_TOKEN, Ring};
+use super::driver::{FOREIGN_TOKEN, Ring, SPENT_TOKEN};
 use super::op::{Op, Token};
 use super::orphans::{self, Posted};
 use super::submit::is_big;
@@ -92,7 +92,7 @@ impl Ring {
                 return r;
             }
             if token.done {
-                return Err(Error::InvalidParam("the token's result was already taken"));
+                return Err(Error::InvalidParam(SPENT_TOKEN));
             }
             if let Err(e) = self.submit_and_wait_for(1) {
                 return self.wait_failed(token, e);
@@ -208,7 +208,7 @@ impl Ring {
     #[doc(alias = "IORING_OP_ASYNC_CANCEL")]
     pub fn cancel_keep<O: Op>(&mut self, token: &Token<O>) -> Result<()> {
         if token.done {
-            return Err(Error::InvalidParam("the token's result was already taken"));
+            return Err(Error::InvalidParam(SPENT_TOKEN));
         }
         let ud = self.ud_of(token)?;
         self.request_cancel(ud)

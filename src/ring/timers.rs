@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use super::Ring;
+use super::driver::SPENT_TOKEN;
 use super::op::{Op, Token};
 use super::ops::{
     LinkTimeout, Timeout, TimeoutRemove, TimeoutStorage, TimeoutUpdate, check_update, mark_removed,
@@ -23,7 +24,7 @@ impl Ring {
     fn own<O: Op>(&self, token: &Token<O>) -> Result<UserData> {
         let ud = self.ud_of(token)?;
         if token.done {
-            return Err(Error::InvalidParam("the token's result was already taken"));
+            return Err(Error::InvalidParam(SPENT_TOKEN));
         }
         Ok(ud)
     }

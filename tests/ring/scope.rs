@@ -115,7 +115,9 @@ fn scoped_tokens_take_once_and_wait_consumes() {
         assert_eq!(s.take(&mut r), None, "a result is taken once");
         assert_eq!(
             s.wait(r),
-            Err(Error::InvalidParam("the token's result was already taken"))
+            Err(Error::InvalidParam(
+                "the token is spent: its operation ended and its final result was taken"
+            ))
         );
         assert!(s.take(&mut t).is_none());
         efd.signal(8)?;
@@ -162,7 +164,9 @@ fn scope_cancel_delivers_ecanceled_to_the_token() {
     });
     assert_eq!(
         r,
-        Err(Error::InvalidParam("the token's result was already taken"))
+        Err(Error::InvalidParam(
+            "the token is spent: its operation ended and its final result was taken"
+        ))
     );
 }
 

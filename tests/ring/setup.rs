@@ -163,6 +163,26 @@ fn clamp_clamps_oversized_queues_instead_of_refusing_them() {
 }
 
 #[test]
+fn a_completion_queue_smaller_than_the_submission_queue_is_refused_by_name() {
+    let small = "cq_entries must be at least the ring's entries (the submission queue's size)";
+    assert_eq!(
+        build_error(Ring::builder(64).cq_entries(32)),
+        Error::InvalidParam(small)
+    );
+    // Both are rounded up to powers of two first: 33 is 64 then.
+    let ring = Ring::builder(64).cq_entries(33).build().unwrap();
+    assert_eq!((ring.sq_entries(), ring.cq_entries()), (64, 64));
+    // And clamped first, when asked: 65,536 entries are 32,768.
+    let ring = Ring::builder(65_536)
+        .cq_entries(32_768)
+        .capacity(64)
+        .clamp(true)
+        .build()
+        .unwrap();
+    assert_eq!((ring.sq_entries(), ring.cq_entries()), (32_768, 32_768));
+}
+
+#[test]
 fn sqpoll_options_out_of_range_are_refused_by_name() {
     assert_eq!(
         build_error(Ring::builder(8).sqpoll(Duration::ZERO)),

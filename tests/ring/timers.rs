@@ -231,7 +231,9 @@ fn removing_or_updating_a_fired_timeout_finds_nothing() {
     // Taken: the token has nothing left to remove or update.
     assert_eq!(
         ring.remove_timeout(&token).map(drop),
-        Err(Error::InvalidParam("the token's result was already taken"))
+        Err(Error::InvalidParam(
+            "the token is spent: its operation ended and its final result was taken"
+        ))
     );
     assert!(ring.update_timeout(&token, MS).is_err());
 }
