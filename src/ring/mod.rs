@@ -33,8 +33,12 @@
 //!   bytes (a counter read or write of a registered file): the
 //!   [`Slotless`] ones can go with no token ([`Ring::push_slotless`]).
 //!   Its result comes whole with its completion; one without storage
-//!   takes no slot at all, one with is lent a slot for its flight. The
-//!   [`slotless`] module says what that saves and costs.
+//!   takes no slot at all, one with is lent a slot for its flight. In a
+//!   hot loop of such operations this is the way to push them: it runs
+//!   within a few percent of a raw io-uring loop with a slab of owners,
+//!   where the token's round trip costs five to ten (BENCHMARKS.md, "The
+//!   ring as an event loop"). The [`slotless`] module says what it saves
+//!   and what it gives up.
 //! - **Multishot operations are streams**: every CQE is one result, taken
 //!   in order ([`Ring::take`] again and again), however late; the last has
 //!   no `IORING_CQE_F_MORE`, and ends the token. A stream cancelled with
@@ -43,6 +47,14 @@
 //!   [`TimeoutResult::Cancelled`](ops::TimeoutResult::Cancelled) for a
 //!   periodic timeout); one the kernel ends ends with its own error
 //!   (`Os(ENOBUFS)` when a multishot read runs out of provided buffers).
+//!   **The kernel also ends a stream when the completion queue is full**
+//!   as it posts a result: that result comes as the final one (no
+//!   `IORING_CQE_F_MORE`), an ordinary value (a connection, a timer's
+//!   [`Fired`](ops::TimeoutResult::Fired)), and the token is then
+//!   [`done`](Token::is_done). No result is lost, but the stream stops: a
+//!   loop whose streams must go on pushes one again when its token is
+//!   done, and sizes the completion queue
+//!   ([`RingBuilder::cq_entries`]) for the results a wake-up can bring.
 //! - **Nothing untaken leaks.** A result nobody takes — its token dropped,
 //!   its operation detached or cancelled, its ring dropped — is decoded
 //!   and dropped, so an owned buffer is freed and a provided buffer goes
@@ -83,6 +95,26 @@
 //!
 //! Dropping a [`Ring`] cancels and reaps every operation still in flight
 //! before any storage is freed.
+//!
+//! # Shutting a loop down
+//!
+//! Dropping the ring is a complete shutdown: everything in flight is
+//! cancelled and reaped, and results nobody took are dropped (buffers
+//! freed, descriptors and direct slots closed). A loop that must see the
+//! last results first (a counter read, a child's exit status) ends each
+//! kind of operation by what names it, then waits:
+//!
+//! - tokened operations: [`Ring::cancel_keep`] with the token, which
+//!   still takes every result up to the final one (a token already
+//!   [`done`](Token::is_done), as a stream the kernel ended, needs
+//!   nothing);
+//! - slotless ones without storage: [`Ring::cancel_slotless`] with the
+//!   tag;
+//! - slotless counter reads and writes: [`Ring::cancel_fixed`] with the
+//!   file;
+//! - a [`Mailbox`]: close it;
+//! - then [`Ring::wait_idle`], and [`Ring::next_completion`] until it is
+//!   empty: [`Ring::in_flight`] is then 0.
 //!
 //! # Timers
 //!

@@ -1,5 +1,6 @@
 //! Multishot operations as streams: every CQE delivered once, in order,
-//! even when taken late; the end of a stream told apart from a cancel.
+//! even when taken late; the end of a stream told apart from a cancel, and
+//! a stream the kernel ends when the completion queue is full.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -168,4 +169,41 @@ fn a_dropped_stream_gives_its_buffers_back() {
     assert_eq!(bufs.available(), 8, "untaken results let their buffers go");
     drop(ring);
     assert_eq!(Arc::strong_count(&efd), 1);
+}
+
+#[test]
+fn a_full_completion_queue_ends_a_stream_with_an_ordinary_last_result() {
+    // Two completion entries: the third signal finds the queue full, and
+    // the kernel ends the poll with that readiness as its final result.
+    let mut ring = Ring::builder(2).cq_entries(2).build().unwrap();
+    assert_eq!(ring.cq_entries(), 2);
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let mut polls = ring
+        .push(PollMultishot::new(Arc::clone(&efd), PollFlags::IN))
+        .unwrap();
+    ring.submit().unwrap();
+    for _ in 0..3 {
+        efd.signal(1).unwrap();
+        efd.wait().unwrap(); // read, so the next signal wakes the poll anew
+    }
+    let mut events = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !polls.is_done() {
+        assert!(Instant::now() < deadline, "the stream must end: {events:?}");
+        ring.submit_and_wait(1).unwrap();
+        take_all(&mut ring, &mut polls, &mut events);
+    }
+    assert_eq!(
+        events,
+        vec![Ok(PollFlags::IN); 3],
+        "none lost, the last final"
+    );
+    assert_eq!(ring.in_flight(), 0);
+    // Its token is spent: a cancel that keeps it says so by name.
+    assert_eq!(
+        ring.cancel_keep(&polls),
+        Err(Error::InvalidParam(
+            "the token is spent: its operation ended and its final result was taken"
+        ))
+    );
 }

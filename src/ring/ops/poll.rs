@@ -115,7 +115,9 @@ pub struct Poll<H> {
 /// more until it is woken again (signalled again). The stream ends with a
 /// final result — `-ECANCELED` (as `Os(ECANCELED)`) when it was
 /// cancelled, or another error when the kernel ended it (it then posts no
-/// `IORING_CQE_F_MORE`).
+/// `IORING_CQE_F_MORE`). The kernel also ends it, with an ordinary
+/// readiness as the final result, when the completion queue is full (the
+/// [`ring`](crate::ring) module's "Multishot operations are streams").
 #[derive(Debug)]
 #[doc(alias("IORING_OP_POLL_ADD", "IORING_POLL_ADD_MULTI"))]
 pub struct PollMultishot<H> {

@@ -60,7 +60,10 @@ pub struct ReadProvided<H> {
 /// `IORING_OP_READ_MULTISHOT` (Linux 6.7). Each time the file has data the
 /// kernel reads it into a fresh buffer and posts a CQE; the operation runs
 /// until it is cancelled, fails, or the group runs out of buffers
-/// (`Os(ENOBUFS)`, its final result). Each result is a [`ProvidedBuf`].
+/// (`Os(ENOBUFS)`, its final result), or, with a buffer of data as its
+/// final result, when the completion queue is full (the
+/// [`ring`](crate::ring) module's "Multishot operations are streams").
+/// Each result is a [`ProvidedBuf`].
 ///
 /// It relies on the driver as [`ReadProvided`] does, for every one of its
 /// CQEs.

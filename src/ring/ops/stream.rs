@@ -155,7 +155,9 @@ unsafe impl<H: OpHandle> Op for SendSlice<H> {
 /// the peer shut its side down, and is the final result. The stream also
 /// ends when the group runs out of buffers (`Os(ENOBUFS)`: give buffers
 /// back and push it again; nothing is lost, the data waits in the socket),
-/// or on an error or a cancel (`Os(ECANCELED)`).
+/// on an error or a cancel (`Os(ECANCELED)`), or, with data as its final
+/// result, when the completion queue is full (the [`ring`](crate::ring)
+/// module's "Multishot operations are streams").
 #[doc(alias("IORING_OP_RECV", "IORING_RECV_MULTISHOT"))]
 pub struct RecvMulti<H> {
     handle: H,

@@ -189,6 +189,19 @@ impl Timeout {
     /// shot is one [`TimeoutResult::Fired`]; the last one ends the
     /// operation. A zero period is refused by the kernel
     /// ([`Error::InvalidParam`]).
+    ///
+    /// The kernel starts each period anew once it has posted the last
+    /// shot, which it does in the context of the ring's thread (and, on a
+    /// ring built with [`defer_taskrun`](crate::ring::RingBuilder::defer_taskrun),
+    /// only when that thread enters the ring): each shot's lateness adds
+    /// to the next, so a loop whose thread is busy or waits for a CPU sees
+    /// fewer shots than the time elapsed divided by `period`. Where every
+    /// period counts, read a [`TimerFd`](crate::TimerFd), whose counter
+    /// adds up the expirations missed. And like every multishot stream, it ends
+    /// (with an ordinary `Fired` as its final result) if a shot finds the
+    /// completion queue full: push it again when its token
+    /// [`is_done`](crate::ring::Token::is_done) (the [`ring`](crate::ring)
+    /// module's "Multishot operations are streams").
     #[doc(alias = "IORING_OP_TIMEOUT")]
     pub fn every(period: Duration) -> Timeout {
         Timeout {
