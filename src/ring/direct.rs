@@ -33,13 +33,16 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{Ordering, fence};
 
 use super::builder::io_error;
 use super::driver::Ring;
-use super::ops::{Close, Fixed};
+use super::ops::{Close, Fixed, InstallDirect};
 use super::orphans::{self, Posted};
 use super::user_data::UserData;
+use crate::Handle;
 use crate::error::{Error, Result};
+use crate::sys::file::fcntl_dupfd_cloexec;
 
 /// The largest table [`Ring::register_files_sparse`] asks for: the
 /// kernel's own limit (`IORING_MAX_FIXED_FILES`).
@@ -229,6 +232,62 @@ impl Ring {
         self.direct_slots = slots;
         self.mail_files_epoch();
         Ok(self.direct_files().expect("registered just now"))
+    }
+
+    /// Installs `handle`'s file into a free slot of the ring's table of
+    /// direct descriptors ([`InstallDirect`]), and returns the slot's
+    /// owner. The handle stays the caller's: the table holds the file
+    /// too, until the [`Direct`] is dropped (or closed). This is how a ring
+    /// whose one file table holds direct connections
+    /// ([`register_files_sparse`](Ring::register_files_sparse)) names an
+    /// eventfd, a timerfd or a listener by index as well: for a
+    /// [`Fixed`] file's slotless counter reads
+    /// ([`push_slotless`](Ring::push_slotless)), say.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParam`] when no direct-descriptor table is
+    /// registered; [`Error::Closed`] for a closed handle; `Os(ENFILE)` when
+    /// the table has no free slot; `Os(EMFILE)`
+    /// when the process cannot duplicate the descriptor for the kernel to
+    /// read; errors of [`run`](Ring::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use iofd::EventFd;
+    /// use iofd::ring::ops::ReadCounter;
+    /// use iofd::ring::{Fixed, Ring};
+    ///
+    /// let mut ring = Ring::new(8)?;
+    /// ring.register_files_sparse(1024)?; // for direct accepts, say
+    /// let efd = EventFd::new(0)?;
+    /// let direct = ring.install_direct(&efd)?;
+    /// ring.push_slotless(direct.fixed().read_op(), 7)?;
+    /// efd.signal(5)?;
+    /// ring.submit_and_wait(1)?;
+    /// let c = ring.next_completion().expect("the read");
+    /// assert_eq!(c.tag, 7);
+    /// assert_eq!(c.output::<ReadCounter<Fixed<EventFd>>>(), Some(Ok(5)));
+    /// # Ok::<(), iofd::Error>(())
+    /// ```
+    #[doc(alias("IORING_OP_FILES_UPDATE", "IORING_FILE_INDEX_ALLOC"))]
+    pub fn install_direct<H: Handle + 'static>(&mut self, handle: &H) -> Result<Direct<H>> {
+        let files = self.direct_files().ok_or(Error::InvalidParam(
+            "no direct-descriptor table to install into: register one with register_files_sparse",
+        ))?;
+        // The operation owns a descriptor of its own, open until its final
+        // CQE, whatever becomes of `handle` meanwhile.
+        let fd = fcntl_dupfd_cloexec(handle.as_fd(), 0)?;
+        // A handle closed before the copy (or while it was made) has the
+        // inert placeholder behind its number: checked after the copy, as
+        // the handles' own `try_clone` does, so the placeholder is never
+        // installed.
+        fence(Ordering::SeqCst);
+        if !handle.is_valid() {
+            return Err(Error::Closed);
+        }
+        self.run(InstallDirect::new(files, fd))
     }
 
     /// The table of direct descriptors registered with

@@ -54,6 +54,8 @@ impl Opcode {
     pub const CONNECT: Opcode = Opcode(io_uring::opcode::Connect::CODE);
     /// `IORING_OP_SHUTDOWN`.
     pub const SHUTDOWN: Opcode = Opcode(io_uring::opcode::Shutdown::CODE);
+    /// `IORING_OP_FILES_UPDATE`.
+    pub const FILES_UPDATE: Opcode = Opcode(io_uring::opcode::FilesUpdate::CODE);
     /// `IORING_OP_CLOSE`.
     pub const CLOSE: Opcode = Opcode(io_uring::opcode::Close::CODE);
     /// `IORING_OP_OPENAT`.

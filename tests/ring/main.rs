@@ -13,6 +13,7 @@ mod edges;
 mod event_loop;
 mod eventfd;
 mod fixed;
+mod install;
 mod msg;
 mod multishot;
 mod net;

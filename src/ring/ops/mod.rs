@@ -23,6 +23,7 @@
 //! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_op` | [`Accept`] | the connection, a [`TcpStream`](crate::TcpStream) or [`UnixStream`](crate::UnixStream) (closed if not taken) |
 //! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_multi_op` | [`AcceptMulti`] | a connection per shot |
 //! | [`TcpListener`](crate::TcpListener), [`UnixListener`](crate::UnixListener) | `accept_direct_op(files)` / `accept_direct_multi_op(files)` | [`AcceptDirect`] / [`AcceptDirectMulti`] | a [`Direct`](super::Direct): the connection in a slot of the ring's [`DirectFiles`](super::DirectFiles) table (closed if not taken) |
+//! | — | [`Ring::install_direct`](super::Ring::install_direct)`(&handle)` | [`InstallDirect`] | a [`Direct`](super::Direct): a file the process holds, put in a free slot of that table (closed if not taken) |
 //! | [`TcpListener`](crate::TcpListener) | `accept_from_op` | [`AcceptFrom`] | the connection and its peer's address |
 //! | [`TcpStream`](crate::TcpStream), [`UdpSocket`](crate::UdpSocket) | `connect_op(addr)` | [`Connect`] | `()` once connected |
 //! | [`TcpStream`](crate::TcpStream), [`UnixStream`](crate::UnixStream) | `recv_op(buf)` | [`RecvBuf`] | bytes received and the buffer ([`BufResult`]) |
@@ -53,7 +54,10 @@
 //! keep it open themselves, for the driver-owned [`Ring::push`](super::Ring::push).
 //! A [`Fixed`] file — a handle registered in the ring's file table — offers
 //! the same operations by index, for either API, and they keep nothing:
-//! the cheapest driver-owned operations.
+//! the cheapest driver-owned operations. Its counter reads and writes,
+//! polls and cancels are [`Slotless`](super::Slotless) too: pushed with
+//! [`Ring::push_slotless`](super::Ring::push_slotless), with no token, they
+//! are the cheapest way to run them in an event loop.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -72,6 +76,7 @@ mod direct;
 mod eventfd;
 mod file;
 mod fixedio;
+mod install;
 mod misc;
 mod msg;
 mod open;
@@ -93,6 +98,7 @@ pub use direct::{AcceptDirect, AcceptDirectMulti, DirectStorage};
 pub use eventfd::{ReadCounter, WriteCounter};
 pub use file::{ReadAt, WriteAt};
 pub use fixedio::{FixedResult, FixedStorage, ReadFixed, WriteFixed};
+pub use install::{InstallDirect, InstallStorage};
 pub use misc::{Cancel, CancelFixed, Nop, RawSqe};
 pub(crate) use msg::{MailState, Receive};
 pub use msg::{SendFile, SendMessage};
