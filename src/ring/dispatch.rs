@@ -47,7 +47,7 @@
 //! popped, so a loop that tags operations pops them.
 #![expect(
     unsafe_code,
-    reason = "push_raw_tagged forwards a raw SQE under its caller's contract"
+    reason = "push_raw_tagged forwards a raw SQE under its caller's contract, and reads its flags"
 )]
 
 use io_uring::squeue;
@@ -56,7 +56,7 @@ use super::driver::Ring;
 use super::op::Token;
 use super::ops::RawSqe;
 use super::{Cqe, UserData};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A tagged operation with a result to take: what
 /// [`Ring::next_completion`] yields. For an operation with a token
@@ -176,12 +176,19 @@ impl Ring {
     ///
     /// # Errors
     ///
-    /// As [`push`](Ring::push).
+    /// [`Error::InvalidParam`] for an SQE flagged `IOSQE_CQE_SKIP_SUCCESS`:
+    /// its slot is freed only by a final CQE, which that flag suppresses
+    /// when the SQE succeeds. Otherwise as [`push`](Ring::push).
     pub unsafe fn push_raw_tagged(
         &mut self,
         entry: &squeue::Entry,
         tag: u64,
     ) -> Result<Token<RawSqe>> {
+        if sqe_flags(entry) & squeue::Flags::SKIP_SUCCESS.bits() != 0 {
+            return Err(Error::InvalidParam(
+                "a raw SQE pushed with a token must post its CQE: no IOSQE_CQE_SKIP_SUCCESS",
+            ));
+        }
         let ud = self.alloc(false, Some(tag))?;
         let entry = entry.clone().user_data(ud.raw());
         // SAFETY: forwarded to the caller.
@@ -191,4 +198,13 @@ impl Ring {
         }
         Ok(Token::new(ud, self.id))
     }
+}
+
+/// The `flags` byte of an SQE (`IOSQE_*`), which the io-uring crate sets
+/// but does not give back.
+fn sqe_flags(entry: &squeue::Entry) -> u8 {
+    // SAFETY: `Entry` is `#[repr(C)]` around the kernel's `io_uring_sqe`,
+    // fully initialised, whose second byte is `flags` (the io_uring ABI:
+    // `__u8 opcode; __u8 flags;`).
+    unsafe { std::ptr::from_ref(entry).cast::<u8>().add(1).read() }
 }

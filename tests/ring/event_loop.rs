@@ -92,6 +92,21 @@ fn a_raw_sqe_result_comes_with_its_tag() {
     assert_eq!(cqe.result(), Err(Error::Os(iofd::sys::Errno::EBADF)));
     assert_eq!(ring.wait(typed), Ok(()));
     assert_eq!(ring.stale_completions(), 0, "no raw CQE thrown away");
+    // An SQE that would post no CQE on success would hold its slot for
+    // ever (and the ring's drop with it): refused, with nothing queued.
+    let quiet = opcode::Nop::new()
+        .build()
+        .flags(io_uring::squeue::Flags::SKIP_SUCCESS | io_uring::squeue::Flags::ASYNC);
+    // SAFETY: as the first NOP.
+    let refused = unsafe { ring.push_raw_tagged(&quiet, 4) }.map(drop);
+    assert_eq!(
+        refused,
+        Err(Error::InvalidParam(
+            "a raw SQE pushed with a token must post its CQE: no IOSQE_CQE_SKIP_SUCCESS"
+        ))
+    );
+    assert_eq!(ring.in_flight(), 0);
+    ring.wait_idle().unwrap();
 }
 
 #[test]
