@@ -344,6 +344,7 @@ impl RingBuilder {
             sqpoll: self.sqpoll.is_some(),
             disabled: self.r_disabled,
             mail: Default::default(),
+            posted: Vec::new(),
         };
         if self.r_disabled {
             ring.queues.set_disabled(true);

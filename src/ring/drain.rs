@@ -193,6 +193,7 @@ impl Ring {
             sqpoll: self.sqpoll,
             disabled: self.disabled,
             mail: std::mem::take(&mut self.mail),
+            posted: Vec::new(),
         }
     }
 

@@ -147,6 +147,9 @@ pub struct Ring {
     pub(super) disabled: bool,
     /// Its handle for other threads, once made, and its open mailboxes.
     pub(super) mail: super::mailbox::Mail,
+    /// What was last taken of what dropped tokens and `Direct`s posted
+    /// for the ring, kept empty between takes so that its room is reused.
+    pub(super) posted: Vec<(UserData, super::orphans::Posted)>,
 }
 
 impl Ring {

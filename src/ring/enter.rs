@@ -68,12 +68,16 @@ impl Ring {
     pub(super) fn take_posted_slow(&mut self) {
         // Ending one can post more (a detached accept's result, a
         // `Direct`, closes its slot when dropped): taken in the same call.
+        // The buffer is the ring's, so a loop whose tokens are dropped
+        // allocates nothing once it has grown (a submission forced below
+        // may come back here: it then uses a buffer of its own).
+        let mut posted = std::mem::take(&mut self.posted);
         loop {
-            let posted = orphans::take_posted(self.id);
+            orphans::take_posted(self.id, &mut posted);
             if posted.is_empty() {
                 break;
             }
-            for (ud, what) in posted {
+            for (ud, what) in posted.drain(..) {
                 match what {
                     Posted::Cancel => {
                         let _ = self.cancel_ud(ud);
@@ -83,6 +87,7 @@ impl Ring {
                 }
             }
         }
+        self.posted = posted;
     }
 
     /// `io_uring_enter` — submits every queued SQE, reaps what has

@@ -320,9 +320,8 @@ pub(crate) fn any_posted() -> bool {
     POSTED.load(Ordering::Relaxed) != 0
 }
 
-/// Takes what is posted for ring `ring`.
-pub(crate) fn take_posted(ring: u32) -> Vec<(UserData, Posted)> {
-    let mut mine = Vec::new();
+/// Takes what is posted for ring `ring`, into `mine` (empty).
+pub(crate) fn take_posted(ring: u32, mine: &mut Vec<(UserData, Posted)>) {
     let mut m = mailbox();
     m.posted.retain(|&(r, ud, what)| {
         if r == ring {
@@ -331,7 +330,6 @@ pub(crate) fn take_posted(ring: u32) -> Vec<(UserData, Posted)> {
         r != ring
     });
     POSTED.fetch_sub(mine.len(), Ordering::Release);
-    mine
 }
 
 #[cfg(test)]
