@@ -206,8 +206,12 @@ impl Ring {
     }
 
     /// Bytes of memory the completion table holds: its slots (56 bytes
-    /// each, 24 of them an operation's inline storage), the side records
-    /// of operations that need one, and the dispatch queue.
+    /// each, 24 of them an operation's inline storage), what some
+    /// operations need beside theirs (16 bytes a slot for a kept `Arc`
+    /// handle, 80 for a re-arm recipe recorded as an SQE, each allocated
+    /// for a chunk of 128 slots once one of them needs it; side records
+    /// of multishot and out-of-line operations), and the dispatch queue
+    /// (24 bytes a result waiting to be popped, in a buffer that doubles).
     pub fn table_bytes(&self) -> usize {
         self.table.bytes()
     }

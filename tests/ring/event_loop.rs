@@ -1,12 +1,13 @@
 //! The ring as an event loop: dispatch by tag, a table that grows, owned
 //! buffers, raw SQEs with their results, multishot results one by one.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use io_uring::opcode;
-use iofd::ring::Ring;
 use iofd::ring::ops::{Nop, Timeout, TimeoutResult};
+use iofd::ring::{Fixed, Ring};
 use iofd::{Error, EventFd, MemFd};
 
 use super::completions;
@@ -157,6 +158,40 @@ fn a_small_op_costs_at_most_64_bytes_of_table() {
     for t in tokens {
         assert_eq!(ring.wait(t), Ok(()));
     }
+}
+
+#[test]
+fn a_counter_read_costs_its_slot_and_a_kept_handle_only() {
+    const N: usize = 10_000;
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    // By registered file: the slot, nothing else.
+    let mut ring = Ring::new(64).unwrap();
+    ring.register_files(&[efd.as_fd()]).unwrap();
+    let before = ring.table_bytes();
+    let fixed = Fixed::<EventFd>::new(0);
+    let reads: Vec<_> = (0..N)
+        .map(|_| ring.push(fixed.read_op()).unwrap())
+        .collect();
+    ring.submit().unwrap();
+    let per_op = (ring.table_bytes() - before) as f64 / N as f64;
+    println!("{per_op:.1} bytes of table per fixed-file counter read in flight");
+    assert!(per_op <= 64.0, "{per_op}");
+    assert_eq!(ring.cancel_fixed(fixed), Ok(N as u32));
+    drop(reads);
+    ring.wait_idle().unwrap();
+    // By `Arc`: the slot, and the kept handle's 16 bytes beside it.
+    let mut ring = Ring::new(64).unwrap();
+    let before = ring.table_bytes();
+    let reads: Vec<_> = (0..N)
+        .map(|_| ring.push(efd.read_op_shared()).unwrap())
+        .collect();
+    let per_op = (ring.table_bytes() - before) as f64 / N as f64;
+    println!("{per_op:.1} bytes of table per shared-handle counter read in flight");
+    assert!(per_op <= 80.0, "{per_op}");
+    for t in reads {
+        ring.cancel(t).unwrap();
+    }
+    ring.wait_idle().unwrap();
 }
 
 #[test]

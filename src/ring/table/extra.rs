@@ -56,10 +56,10 @@ impl Table {
         entry: impl FnOnce() -> squeue::Entry,
     ) -> bool {
         // `ud` was just claimed by the caller: live, so no generation check.
-        let Some(side) = self.sides.get_or_alloc(ud.key()) else {
+        let Some(side) = self.rearms.get_or_alloc(ud.key()) else {
             return false;
         };
-        side.rearm = Some(Rearm {
+        *side = Some(Rearm {
             target,
             events,
             entry: entry(),
@@ -145,10 +145,10 @@ impl Table {
     #[inline(always)]
     pub(crate) fn set_keep(&mut self, ud: UserData, keep: Keep) -> Result<(), Keep> {
         // As in `set_rearm`: `ud` is the caller's, just claimed.
-        let Some(side) = self.sides.get_or_alloc(ud.key()) else {
+        let Some(side) = self.keeps.get_or_alloc(ud.key()) else {
             return Err(keep);
         };
-        side.keep = Some(keep);
+        *side = Some(keep);
         if let Some(slot) = self.slots.get_mut(ud.key()) {
             slot.flags |= KEEP;
         }
@@ -159,7 +159,7 @@ impl Table {
     /// a caller's type (see [`release`](Table::release)).
     #[inline(always)]
     pub(super) fn release_keep(&mut self, key: u32) {
-        if let Some(keep) = self.sides.get_mut(key).and_then(|s| s.keep.take()) {
+        if let Some(keep) = self.keeps.get_mut(key).and_then(Option::take) {
             self.release(move || drop(keep));
         }
     }

@@ -126,7 +126,8 @@ pub(crate) enum Delivery {
 /// The table of operations in flight.
 pub(crate) struct Table {
     slots: Slots,
-    sides: Sides,
+    rearms: Sides<Rearm>,
+    keeps: Sides<Keep>,
     extras: Extras,
     shots: Shots,
     bigs: Bigs,
@@ -182,7 +183,8 @@ impl Table {
     pub(crate) const fn empty() -> Table {
         Table {
             slots: Slots::new(),
-            sides: Sides::new(),
+            rearms: Sides::new(),
+            keeps: Sides::new(),
             extras: Extras::new(),
             shots: Shots::new(),
             bigs: Bigs::new(),
@@ -230,7 +232,8 @@ impl Table {
             + pool_bytes(&self.extras)
             + pool_bytes(&self.shots)
             + self.bigs.bytes()
-            + self.sides.bytes()
+            + self.rearms.bytes()
+            + self.keeps.bytes()
             + self.ready.bytes()
     }
 
@@ -536,7 +539,7 @@ impl Table {
         }
         let ud = UserData::new(key, slot.generation);
         if slot.flags & REMAKE == 0 {
-            let rearm = self.sides.get(key)?.rearm.clone()?;
+            let rearm = self.rearms.get(key)?.clone()?;
             return Some(Ok((ud, rearm)));
         }
         let target = if slot.flags & REMAKE_FIXED != 0 {

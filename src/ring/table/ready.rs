@@ -147,8 +147,10 @@ impl Table {
             }
             self.ready = kept;
         }
+        // One more than it holds: `reserve` rounds that up to the next
+        // power of two, so the queue doubles (and no more).
         if self.ready.is_full()
-            && !self.ready.reserve(self.ready.len * 2 + 1)
+            && !self.ready.reserve(self.ready.len + 1)
             && let Some(dropped) = self.ready.pop()
             && dropped.ud.is_reserved()
         {

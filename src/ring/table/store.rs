@@ -22,7 +22,7 @@ use std::ptr::NonNull;
 
 use io_uring::squeue;
 
-use super::{Cqe, Keep, Rearm};
+use super::Cqe;
 
 /// Bytes of storage each slot holds inline: a counter, a `timespec`, a
 /// timeout's state, an owned buffer's `Vec`. Bigger storage (a
@@ -129,38 +129,32 @@ pub(crate) type Remake =
 /// value is dropped (a buffer freed, a descriptor closed).
 pub(crate) type Discard = unsafe fn(Cqe, *mut u8);
 
-/// What reads and handle-keeping operations need beside their slot: a
-/// re-arm recipe and a kept handle. Chunks of these are allocated beside a
-/// chunk of slots the first time one of its operations needs one, and are
-/// flagged per slot (`REARM`, `KEEP`), so that the common read completes
-/// on the fast path without a side record.
-pub(crate) struct Side {
-    /// How to re-arm a read that found nothing ready.
-    pub(crate) rearm: Option<Rearm>,
-    /// A handle kept open until the final CQE.
-    pub(crate) keep: Option<Keep>,
+/// What reads and handle-keeping operations need beside their slot, one
+/// kind to an array: a re-arm recipe recorded as an SQE, or a kept handle.
+/// A chunk of either is allocated beside a chunk of slots the first time
+/// one of its operations needs one, and is flagged per slot (`REARM`,
+/// `KEEP`), so that the common read completes on the fast path without
+/// it. Apart, so that an operation that keeps its handle (16 bytes) does
+/// not hold room for a recipe (80) it does not have.
+pub(crate) struct Sides<T> {
+    chunks: Vec<Option<Box<[Option<T>]>>>,
 }
 
-/// The side chunks, by slot chunk.
-pub(crate) struct Sides {
-    chunks: Vec<Option<Box<[Side]>>>,
-}
-
-impl Sides {
-    pub(crate) const fn new() -> Sides {
+impl<T> Sides<T> {
+    pub(crate) const fn new() -> Sides<T> {
         Sides { chunks: Vec::new() }
     }
 
     /// Slot `key`'s side.
     #[inline(always)]
-    pub(crate) fn get(&self, key: u32) -> Option<&Side> {
+    pub(crate) fn get(&self, key: u32) -> Option<&Option<T>> {
         let chunk = self.chunks.get((key as usize) >> CHUNK_SHIFT)?.as_ref()?;
         chunk.get(key as usize & CHUNK_MASK)
     }
 
     /// Slot `key`'s side.
     #[inline(always)]
-    pub(crate) fn get_mut(&mut self, key: u32) -> Option<&mut Side> {
+    pub(crate) fn get_mut(&mut self, key: u32) -> Option<&mut Option<T>> {
         let chunk = self
             .chunks
             .get_mut((key as usize) >> CHUNK_SHIFT)?
@@ -171,7 +165,7 @@ impl Sides {
     /// Slot `key`'s side, its chunk allocated if need be; `None` when out
     /// of memory.
     #[inline(always)]
-    pub(crate) fn get_or_alloc(&mut self, key: u32) -> Option<&mut Side> {
+    pub(crate) fn get_or_alloc(&mut self, key: u32) -> Option<&mut Option<T>> {
         let c = (key as usize) >> CHUNK_SHIFT;
         if !matches!(self.chunks.get(c), Some(Some(_))) {
             self.alloc(c)?;
@@ -187,13 +181,7 @@ impl Sides {
         }
         let mut v = Vec::new();
         v.try_reserve_exact(CHUNK).ok()?;
-        v.extend(
-            std::iter::repeat_with(|| Side {
-                rearm: None,
-                keep: None,
-            })
-            .take(CHUNK),
-        );
+        v.extend(std::iter::repeat_with(|| None).take(CHUNK));
         self.chunks[c] = Some(v.into_boxed_slice());
         Some(())
     }
@@ -201,7 +189,7 @@ impl Sides {
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
         self.chunks.capacity() * size_of::<usize>()
-            + self.chunks.iter().flatten().count() * CHUNK * size_of::<Side>()
+            + self.chunks.iter().flatten().count() * CHUNK * size_of::<Option<T>>()
     }
 }
 
