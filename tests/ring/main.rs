@@ -18,6 +18,8 @@ mod msg;
 mod multishot;
 mod net;
 mod ops;
+mod ops_core;
+mod ops_fixed;
 mod rearm;
 mod scope;
 mod setup;
@@ -25,6 +27,8 @@ mod slotless;
 mod slotless_lent;
 mod sqpoll;
 mod table;
+mod timer_links;
+mod timer_wheel;
 mod timers;
 mod wheel;
 

@@ -1,5 +1,7 @@
-//! Every typed ring operation end to end, on real kernel objects, with the
-//! errors their CQEs map to.
+//! The handles' typed ring operations end to end (eventfd, timerfd,
+//! pidfd, memfd and plain descriptors), on real kernel objects, with the
+//! errors their CQEs map to. The ring's own operations are in `ops_core`,
+//! those by registered file in `ops_fixed`.
 //!
 //! Children are spawned with `std::process::Command` and reaped only
 //! through their `PidFd` (never `Child::wait`, never "any child").
@@ -11,16 +13,15 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iofd::ring::ops::{Cancel, Nop, Timeout};
-use iofd::ring::{Cqe, Fixed, Op, Opcode, Ring, UserData};
+use iofd::ring::ops::Nop;
+use iofd::ring::{Opcode, Ring};
 use iofd::sys::Errno;
 use iofd::sys::pipe::{PipeFlags, pipe2};
 use iofd::sys::process::getppid;
-use iofd::sys::uring::Features;
 use iofd::{Error, EventFd, Fd, MemFd, PidFd, Signal, TimerFd};
 
 /// A non-blocking, close-on-exec pipe as `(read end, write end)`.
-fn pipe() -> (Fd, Fd) {
+pub(crate) fn pipe() -> (Fd, Fd) {
     let (r, w): (OwnedFd, OwnedFd) =
         pipe2(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC).expect("pipe2");
     (Fd::from(r), Fd::from(w))
@@ -28,7 +29,7 @@ fn pipe() -> (Fd, Fd) {
 
 /// Spawns a child and opens its pidfd. The `Child` is dropped unwaited on
 /// purpose: the tests reap it through the pidfd.
-fn child(cmd: &str, args: &[&str]) -> PidFd {
+pub(crate) fn child(cmd: &str, args: &[&str]) -> PidFd {
     let pid = Command::new(cmd)
         .args(args)
         .spawn()
@@ -38,7 +39,7 @@ fn child(cmd: &str, args: &[&str]) -> PidFd {
 }
 
 /// Reaps a child through its pidfd, polling for at most 10 s.
-fn reap(p: &PidFd) -> std::process::ExitStatus {
+pub(crate) fn reap(p: &PidFd) -> std::process::ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(status) = p.try_wait().expect("try_wait") {
@@ -50,7 +51,7 @@ fn reap(p: &PidFd) -> std::process::ExitStatus {
 }
 
 /// Reaps until nothing is in flight (at most 5 s).
-fn settle(ring: &mut Ring) {
+pub(crate) fn settle(ring: &mut Ring) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while ring.in_flight() > 0 {
         assert!(Instant::now() < deadline, "operations still in flight");
@@ -495,357 +496,4 @@ fn closing_a_handle_under_an_armed_read_then_leaving_the_scope() {
     assert_eq!(r, Err(Error::Closed));
     assert_eq!(ring.in_flight(), 0);
     assert_eq!(v, 0);
-}
-
-// ---- Nop and Cancel ---------------------------------------------------
-
-#[test]
-fn nop_completes() {
-    let mut ring = Ring::new(8).unwrap();
-    let token = ring.push(Nop::new()).unwrap();
-    assert_eq!(ring.wait(token), Ok(()));
-    let r = ring.scope(|s| {
-        let t = s.push(Nop::default())?;
-        s.wait(t)
-    });
-    assert_eq!(r, Ok(()));
-    assert_eq!(ring.in_flight(), 0);
-}
-
-#[test]
-fn cancel_op_finds_an_armed_poll_and_reports_enoent_otherwise() {
-    let mut ring = Ring::new(8).unwrap();
-    let p = child("sleep", &["30"]);
-    let (target, cancel) = ring
-        .scope(|s| {
-            let t = s.push(p.exit_op())?;
-            s.submit()?;
-            let c = s.push(Cancel::new(t.user_data()))?;
-            let cancel = s.wait(c);
-            Ok::<_, Error>((s.wait(t), cancel))
-        })
-        .unwrap();
-    assert_eq!(cancel, Ok(()));
-    assert_eq!(target, Err(Error::Os(Errno::ECANCELED)));
-    p.send_signal(Signal::KILL).unwrap();
-    reap(&p);
-
-    // Nothing carries this tag.
-    let nobody = UserData::from_raw(0x7777_0000_0001);
-    let r = ring.scope(|s| {
-        let c = s.push(Cancel::new(nobody))?;
-        s.wait(c)
-    });
-    assert_eq!(r, Err(Error::Os(Errno::ENOENT)));
-    assert_eq!(ring.in_flight(), 0);
-}
-
-#[test]
-fn ring_cancel_of_an_armed_read_frees_its_slot_after_the_cqe() {
-    let mut ring = Ring::new(8).unwrap();
-    let efd = Arc::new(EventFd::new(0).unwrap());
-    let token = ring.push(efd.read_op_shared()).unwrap();
-    ring.submit().unwrap();
-    ring.reap().unwrap();
-    ring.submit().unwrap();
-    assert_eq!(ring.in_flight(), 1);
-    ring.cancel(token).unwrap();
-    settle(&mut ring);
-    assert_eq!(ring.in_flight(), 0);
-    assert_eq!(Arc::strong_count(&efd), 1, "the slot let go of the handle");
-    // The counter was never read by the cancelled operation.
-    efd.signal(2).unwrap();
-    assert_eq!(efd.wait(), Ok(2));
-    assert_eq!(ring.stale_completions(), 0);
-
-    // A cancelled operation that had already completed frees at once.
-    let token = ring.push(Nop::new()).unwrap();
-    ring.submit_and_wait(1).unwrap();
-    ring.cancel(token).unwrap();
-    assert_eq!(ring.in_flight(), 0);
-    crate::assert_every_slot_free(&mut ring);
-}
-
-#[test]
-fn ring_cancel_of_an_armed_pidfd_poll() {
-    let mut ring = Ring::new(8).unwrap();
-    let p = Arc::new(child("sleep", &["30"]));
-    let token = ring.push(p.exit_op_shared()).unwrap();
-    ring.submit().unwrap();
-    ring.cancel(token).unwrap();
-    settle(&mut ring);
-    assert_eq!(Arc::strong_count(&p), 1);
-    p.send_signal(Signal::KILL).unwrap();
-    reap(&p);
-}
-
-#[test]
-fn opcode_probe() {
-    let ring = Ring::new(8).unwrap();
-    assert!(ring.is_supported(Opcode::NOP));
-    assert!(ring.is_supported(Opcode::READ));
-    assert!(ring.is_supported(Opcode::new(io_uring::opcode::Read::CODE)));
-    assert!(!ring.is_supported(Opcode::new(255)));
-}
-
-/// An operation whose opcode no kernel has (255), to be refused by the
-/// probe.
-struct Unknown;
-
-// SAFETY: the probe refuses it before submission; were its SQE ever
-// submitted, it is a NOP, which touches no memory and no descriptor.
-unsafe impl Op for Unknown {
-    type Storage = u64;
-    type Output = ();
-    const CODE: Opcode = Opcode::new(255);
-    const NAME: &'static str = "unknown (opcode 255)";
-
-    fn entry(&self, _storage: *mut u64) -> io_uring::squeue::Entry {
-        io_uring::opcode::Nop::new().build()
-    }
-
-    unsafe fn output(_cqe: Cqe, _storage: *const u64) -> iofd::Result<()> {
-        Ok(())
-    }
-}
-
-#[test]
-fn an_op_the_kernel_lacks_is_refused_by_name_and_nothing_is_queued() {
-    let refused =
-        |r: iofd::Result<()>| matches!(r, Err(Error::Unsupported("unknown (opcode 255)")));
-    let mut ring = Ring::new(8).unwrap();
-    assert!(refused(ring.push(Unknown).map(drop)));
-    let deadline = Timeout::after(Duration::from_secs(1));
-    assert!(refused(ring.push_with_timeout(Unknown, deadline).map(drop)));
-    let mut out = 0u64;
-    let mut other = 0u64;
-    ring.scope(|s| {
-        assert!(refused(s.push_into(Unknown, &mut out).map(drop)));
-        assert!(refused(s.push(Unknown).map(drop)));
-        assert!(refused(
-            s.push_into_with_timeout(Unknown, &mut other, deadline)
-                .map(drop)
-        ));
-        Ok::<(), Error>(())
-    })
-    .unwrap();
-    // No slot was kept and no SQE queued.
-    assert_eq!(ring.in_flight(), 0);
-    assert_eq!(ring.submit().unwrap(), 0);
-    // The ring works on.
-    let nop = ring.push(Nop::new()).unwrap();
-    ring.wait(nop).unwrap();
-}
-
-#[test]
-fn the_features_the_driver_relies_on_are_reported() {
-    let ring = Ring::new(8).unwrap();
-    assert!(
-        ring.features()
-            .contains(Features::NODROP | Features::CQE_SKIP)
-    );
-}
-
-// ---- Deferred task running --------------------------------------------
-
-/// A ring with `IORING_SETUP_DEFER_TASKRUN`, or `None` (with a note) when
-/// the kernel lacks it.
-fn defer_taskrun_ring(entries: u32) -> Option<Ring> {
-    match Ring::builder(entries).defer_taskrun(true).build() {
-        Ok(ring) => Some(ring),
-        Err(e) => {
-            eprintln!("skipped: DEFER_TASKRUN unavailable ({e})");
-            None
-        }
-    }
-}
-
-#[test]
-fn defer_taskrun_reap_runs_the_deferred_completion_of_an_armed_read() {
-    let Some(mut ring) = defer_taskrun_ring(8) else {
-        return;
-    };
-    let efd = Arc::new(EventFd::new(0).unwrap());
-    let mut token = ring.push(efd.read_op_shared()).unwrap();
-    ring.submit().unwrap();
-    ring.reap().unwrap();
-    assert!(ring.take(&mut token).is_none());
-    efd.signal(5).unwrap();
-    // The completion is deferred work now: `reap` alone must run it.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let got = loop {
-        ring.reap().unwrap();
-        if let Some(r) = ring.take(&mut token) {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "reap never ran the deferred completion"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    assert_eq!(got, Ok(5));
-    assert_eq!(ring.in_flight(), 0);
-}
-
-#[test]
-fn defer_taskrun_every_operation_kind() {
-    let Some(mut ring) = defer_taskrun_ring(8) else {
-        return;
-    };
-    let efd = EventFd::new(0).unwrap();
-    let timer = TimerFd::new().unwrap();
-    let mem = MemFd::new("defer").unwrap();
-    let mut msg = *b"deferred";
-    let mut back = [0u8; 8];
-    timer.arm(Duration::from_millis(2), Duration::ZERO).unwrap();
-    let r = ring.scope(|s| {
-        let e = s.push(efd.read_op())?;
-        let t = s.push(timer.expirations_op())?;
-        let w = s.push_into(mem.write_at_op(3), &mut msg)?;
-        let n = s.push(Nop::new())?;
-        s.submit()?;
-        efd.signal(2)?;
-        let w = s.wait(w)?;
-        let rd = s.push_into(mem.read_at_op(3), &mut back)?;
-        Ok::<_, Error>((s.wait(e)?, s.wait(t)?, w, s.wait(n)?, s.wait(rd)?))
-    });
-    assert_eq!(r, Ok((2, 1, 8, (), 8)));
-    assert_eq!(&back, b"deferred");
-}
-
-// ---- Fixed files ------------------------------------------------------
-
-#[test]
-fn fixed_eventfd_reads_and_signals_by_index_and_is_rearmed() {
-    use std::os::fd::AsFd;
-    let mut ring = Ring::new(8).unwrap();
-    let efd = EventFd::new(0).unwrap();
-    ring.register_files(&[efd.as_fd()]).unwrap();
-    let fixed = Fixed::<EventFd>::new(0);
-    assert_eq!(fixed.index(), 0);
-
-    // Armed before the signal: the non-blocking read finds nothing and is
-    // re-armed on a poll of the fixed file, not surfaced as WouldBlock.
-    let armed = ring.push(fixed.read_op()).unwrap();
-    settle_some(&mut ring);
-    assert_eq!(ring.in_flight(), 1, "still waiting");
-    let signal = ring.push(fixed.signal_op(9)).unwrap();
-    assert_eq!(ring.wait(signal), Ok(()));
-    assert_eq!(ring.wait(armed), Ok(9));
-
-    // The file stays reachable by index after the handle is closed: the
-    // ring's table holds it.
-    drop(efd);
-    let signal = ring.push(fixed.signal_op(4)).unwrap();
-    assert_eq!(ring.wait(signal), Ok(()));
-    let mut v = 0u64;
-    let got = ring
-        .scope(|s| {
-            let t = s.push_into(fixed.read_op(), &mut v)?;
-            s.wait(t)
-        })
-        .unwrap();
-    assert_eq!((got, v), (4, 4));
-    assert_eq!(ring.in_flight(), 0);
-}
-
-/// Submits and reaps a few times without waiting for anything.
-fn settle_some(ring: &mut Ring) {
-    for _ in 0..3 {
-        ring.submit().unwrap();
-        ring.reap().unwrap();
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-#[test]
-fn fixed_index_with_no_file_is_ebadf() {
-    use std::os::fd::AsFd;
-    let mut ring = Ring::new(8).unwrap();
-    // No table at all.
-    let t = ring.push(Fixed::<EventFd>::new(0).read_op()).unwrap();
-    assert_eq!(ring.wait(t), Err(Error::Os(Errno::EBADF)));
-    // A table, but the index is past its end.
-    let efd = EventFd::new(1).unwrap();
-    ring.register_files(&[efd.as_fd()]).unwrap();
-    let t = ring.push(Fixed::<EventFd>::new(1).read_op()).unwrap();
-    assert_eq!(ring.wait(t), Err(Error::Os(Errno::EBADF)));
-    assert_eq!(ring.in_flight(), 0);
-}
-
-#[test]
-fn fixed_index_of_another_kind_of_file_gives_that_files_result() {
-    use std::os::fd::AsFd;
-    let mut ring = Ring::new(8).unwrap();
-    let mem = MemFd::new("not an eventfd").unwrap();
-    ring.register_files(&[mem.as_fd()]).unwrap();
-    // An 8-byte counter read of an empty memfd reads 0 bytes: not a counter.
-    let t = ring.push(Fixed::<EventFd>::new(0).read_op()).unwrap();
-    assert_eq!(ring.wait(t), Err(Error::Os(Errno::EIO)));
-}
-
-#[test]
-fn fixed_memfd_and_fd_read_and_write_at_offsets() {
-    use std::os::fd::AsFd;
-    let mut ring = Ring::new(8).unwrap();
-    let mem = MemFd::new("fixed").unwrap();
-    let (r, w) = pipe();
-    ring.register_files(&[mem.as_fd(), r.as_fd(), w.as_fd()])
-        .unwrap();
-    let (fm, fr, fw) = (
-        Fixed::<MemFd>::new(0),
-        Fixed::<Fd>::new(1),
-        Fixed::<Fd>::new(2),
-    );
-    let mut out = *b"fixed files";
-    let mut back = [0u8; 5];
-    let (wrote, read) = ring
-        .scope(|s| {
-            let t = s.push_into(fm.write_at_op(10), &mut out)?;
-            let wrote = s.wait(t)?;
-            let t = s.push_into(fm.read_at_op(16), &mut back)?;
-            Ok::<_, Error>((wrote, s.wait(t)?))
-        })
-        .unwrap();
-    assert_eq!((wrote, read), (11, 5));
-    assert_eq!(&back, b"files");
-    assert_eq!(mem.len(), Ok(21));
-
-    // A pipe read armed before the write, re-armed on the fixed file.
-    let mut buf = [0u8; 8];
-    let mut msg = *b"ping";
-    let n = ring
-        .scope(|s| {
-            let mut t = s.push_into(fr.read_at_op(0), &mut buf)?;
-            s.submit()?;
-            s.reap()?;
-            assert!(s.take(&mut t).is_none(), "nothing written yet");
-            let wt = s.push_into(fw.write_at_op(0), &mut msg)?;
-            assert_eq!(s.wait(wt)?, 4);
-            s.wait(t)
-        })
-        .unwrap();
-    assert_eq!(&buf[..n], b"ping");
-}
-
-#[test]
-fn fixed_timerfd_and_pidfd() {
-    use std::os::fd::AsFd;
-    let mut ring = Ring::new(8).unwrap();
-    let timer = TimerFd::new().unwrap();
-    let p = child("sleep", &["30"]);
-    ring.register_files(&[timer.as_fd(), p.as_fd()]).unwrap();
-    timer.arm(Duration::from_millis(5), Duration::ZERO).unwrap();
-    let t = ring
-        .push(Fixed::<TimerFd>::new(0).expirations_op())
-        .unwrap();
-    assert_eq!(ring.wait(t), Ok(1));
-
-    let mut exit = ring.push(Fixed::<PidFd>::new(1).exit_op()).unwrap();
-    settle_some(&mut ring);
-    assert!(ring.take(&mut exit).is_none(), "the child still runs");
-    p.send_signal(Signal::KILL).unwrap();
-    assert_eq!(ring.wait(exit), Ok(()));
-    assert_eq!(reap(&p).signal(), Some(9));
 }

@@ -1,7 +1,7 @@
 //! Completion-based timers end to end: every kind of ring timeout, update
-//! and remove, link timeouts on both sides, past deadlines, 100,000 timers
-//! on one ring, cancellation when a scope ends or the ring drops, and the
-//! wheel driven by one ring timeout.
+//! and remove, past deadlines, 100,000 timers on one ring, and
+//! cancellation when a scope ends or the ring drops. Link timeouts are in
+//! `timer_links`, the wheel driven by one ring timeout in `timer_wheel`.
 //!
 //! "Never early" is checked against the clock each timer was armed on:
 //! the clock is read before the timer is pushed and again once its result
@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use iofd::ring::Ring;
 use iofd::ring::ops::{LinkTimeoutResult, Nop, Timeout, TimeoutResult};
-use iofd::ring::{Ring, WheelTimers};
 use iofd::sys::Errno;
 use iofd::{Clock, Error, EventFd};
 
-const MS: Duration = Duration::from_millis(1);
+pub(crate) const MS: Duration = Duration::from_millis(1);
 
-fn errno(e: Error) -> Option<i32> {
+pub(crate) fn errno(e: Error) -> Option<i32> {
     e.errno().map(Errno::raw)
 }
 
@@ -296,123 +296,6 @@ fn updating_moves_the_expiry_both_ways() {
 }
 
 #[test]
-fn a_link_timeout_cancels_an_operation_that_misses_it() {
-    let mut ring = Ring::new(8).expect("ring");
-    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
-    let start = Instant::now();
-    let (read, deadline) = ring
-        .push_with_timeout(efd.read_op_shared(), Timeout::after(10 * MS))
-        .expect("push");
-    assert_eq!(
-        ring.wait(deadline).expect("deadline"),
-        LinkTimeoutResult::Expired
-    );
-    assert_eq!(
-        ring.wait(read).map_err(errno),
-        Err(Some(Errno::ECANCELED.raw()))
-    );
-    assert!(start.elapsed() >= 10 * MS);
-    // The counter was never consumed.
-    efd.signal(3).expect("signal");
-    assert_eq!(efd.wait().expect("wait"), 3);
-}
-
-#[test]
-fn a_link_timeout_is_disarmed_when_the_operation_completes_first() {
-    let mut ring = Ring::new(8).expect("ring");
-    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
-    // Ready before the push: completes inline.
-    efd.signal(7).expect("signal");
-    let (read, deadline) = ring
-        .push_with_timeout(
-            efd.read_op_shared(),
-            Timeout::after(Duration::from_secs(60)),
-        )
-        .expect("push");
-    assert_eq!(ring.wait(read), Ok(7));
-    assert_eq!(
-        ring.wait(deadline).expect("deadline"),
-        LinkTimeoutResult::Disarmed
-    );
-
-    // Signalled while armed: completes through the kernel's poll.
-    let (read, deadline) = ring
-        .push_with_timeout(
-            efd.read_op_shared(),
-            Timeout::after(Duration::from_secs(60)),
-        )
-        .expect("push");
-    ring.submit().expect("submit");
-    efd.signal(9).expect("signal");
-    assert_eq!(ring.wait(read), Ok(9));
-    assert_eq!(
-        ring.wait(deadline).expect("deadline"),
-        LinkTimeoutResult::Disarmed
-    );
-    assert_eq!(ring.in_flight(), 0);
-}
-
-#[test]
-fn a_link_timeout_on_an_absolute_deadline_and_its_update() {
-    let mut ring = Ring::new(8).expect("ring");
-    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
-    let at = Clock::Monotonic.now().expect("now") + 5 * MS;
-    let (read, deadline) = ring
-        .push_with_timeout(efd.read_op_shared(), Timeout::at(Clock::Monotonic, at))
-        .expect("push");
-    assert_eq!(
-        ring.wait(deadline).expect("deadline"),
-        LinkTimeoutResult::Expired
-    );
-    assert!(ring.wait(read).is_err());
-    assert!(Clock::Monotonic.now().expect("now") >= at);
-
-    // A one-minute deadline brought forward to 10 ms.
-    let (read, deadline) = ring
-        .push_with_timeout(
-            efd.read_op_shared(),
-            Timeout::after(Duration::from_secs(60)),
-        )
-        .expect("push");
-    ring.submit().expect("submit");
-    let start = Instant::now();
-    let update = ring
-        .update_link_timeout(&deadline, 10 * MS)
-        .expect("update");
-    assert_eq!(ring.wait(update), Ok(()));
-    assert_eq!(
-        ring.wait(deadline).expect("deadline"),
-        LinkTimeoutResult::Expired
-    );
-    assert!(ring.wait(read).is_err());
-    let took = start.elapsed();
-    assert!(
-        took >= 10 * MS && took < Duration::from_secs(30),
-        "{took:?}"
-    );
-}
-
-#[test]
-fn a_link_timeout_must_be_one_shot_without_a_count() {
-    let mut ring = Ring::new(8).expect("ring");
-    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
-    assert_eq!(
-        ring.push_with_timeout(efd.read_op_shared(), Timeout::every(MS))
-            .map(drop),
-        Err(Error::InvalidParam("a link timeout cannot be periodic"))
-    );
-    assert_eq!(
-        ring.push_with_timeout(efd.read_op_shared(), Timeout::after(MS).completions(2))
-            .map(drop),
-        Err(Error::InvalidParam(
-            "a link timeout cannot wait for a completion count"
-        ))
-    );
-    assert_eq!(ring.in_flight(), 0, "nothing queued on error");
-    assert_eq!(Arc::strong_count(&efd), 1, "no handle kept on error");
-}
-
-#[test]
 fn scoped_timeouts_and_link_timeouts() {
     let mut ring = Ring::new(8).expect("ring");
     let efd = EventFd::new(0).expect("eventfd");
@@ -515,7 +398,7 @@ fn one_hundred_thousand_timers_on_one_ring_each_fire_once() {
 
 /// Runs `f` on another thread and fails if it has not finished in 10 s:
 /// a ring that did not cancel its timers would wait on them for an hour.
-fn finishes(f: impl FnOnce() + Send + 'static) {
+pub(crate) fn finishes(f: impl FnOnce() + Send + 'static) {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         f();
@@ -571,99 +454,6 @@ fn leaving_a_scope_cancels_its_armed_timers() {
         });
         assert_eq!(ring.in_flight(), 0);
     });
-}
-
-#[test]
-fn the_wheel_fires_never_early_never_lost_once_each() {
-    let mut ring = Ring::new(64).expect("ring");
-    let mut timers = WheelTimers::with_capacity(10_000);
-    let mut deadlines = Vec::new();
-    let mut keys = Vec::new();
-    let start = Instant::now();
-    for i in 0..10_000u64 {
-        let at = start + Duration::from_millis(i % 40);
-        keys.push(timers.arm_at(at, i as usize));
-        deadlines.push(at);
-    }
-    // Cancel every tenth before it can fire.
-    let mut cancelled = 0;
-    for (i, key) in keys.iter().enumerate().step_by(10) {
-        assert_eq!(timers.cancel(*key), Some(i));
-        cancelled += 1;
-    }
-    let mut seen = vec![false; deadlines.len()];
-    let mut fired = 0;
-    while !timers.is_empty() {
-        timers.schedule(&mut ring).expect("schedule");
-        assert!(timers.is_scheduled());
-        ring.submit_and_wait(1).expect("wait");
-        fired += timers
-            .expire(&mut ring, |_, i| {
-                assert!(Instant::now() >= deadlines[i], "timer {i} early");
-                assert!(!seen[i], "timer {i} twice");
-                assert!(i % 10 != 0, "cancelled timer {i} fired");
-                seen[i] = true;
-            })
-            .expect("expire");
-    }
-    assert_eq!(fired + cancelled, deadlines.len());
-    // Cancelling after expiry finds nothing.
-    assert_eq!(timers.cancel(keys[1]), None);
-    timers.unschedule(&mut ring).expect("unschedule");
-    ring.submit_and_wait(0).expect("submit");
-    while ring.in_flight() > 0 {
-        ring.submit_and_wait(1).expect("drain");
-    }
-}
-
-#[test]
-fn the_wheel_moves_its_ring_timeout_earlier_for_a_sooner_timer() {
-    let mut ring = Ring::new(64).expect("ring");
-    let mut timers = WheelTimers::new();
-    let late = timers.arm(Duration::from_secs(60), "late");
-    timers.schedule(&mut ring).expect("schedule");
-    ring.submit().expect("submit");
-    let start = Instant::now();
-    let _soon = timers.arm(10 * MS, "soon");
-    timers.schedule(&mut ring).expect("schedule");
-    let mut fired = Vec::new();
-    while fired.is_empty() {
-        ring.submit_and_wait(1).expect("wait");
-        timers
-            .expire(&mut ring, |_, v| fired.push(v))
-            .expect("expire");
-    }
-    assert_eq!(fired, ["soon"]);
-    let took = start.elapsed();
-    assert!(
-        took >= 10 * MS && took < Duration::from_secs(30),
-        "{took:?}"
-    );
-    assert_eq!(timers.cancel(late), Some("late"));
-    timers.unschedule(&mut ring).expect("unschedule");
-}
-
-#[test]
-fn the_wheel_holds_a_million_timers_on_one_ring_timeout() {
-    let mut ring = Ring::new(64).expect("ring");
-    let mut timers = WheelTimers::with_capacity(1_000_000);
-    let start = Instant::now();
-    for i in 0..1_000_000u32 {
-        timers.arm_at(start + Duration::from_millis(u64::from(i % 20)), i);
-    }
-    let mut count = 0usize;
-    let mut sum = 0u64;
-    while !timers.is_empty() {
-        timers.schedule(&mut ring).expect("schedule");
-        // One ring timeout (plus at most one detached update) at a time.
-        assert!(ring.in_flight() <= 2);
-        ring.submit_and_wait(1).expect("wait");
-        count += timers
-            .expire(&mut ring, |_, i| sum += u64::from(i))
-            .expect("expire");
-    }
-    assert_eq!(count, 1_000_000);
-    assert_eq!(sum, (0..1_000_000u64).sum::<u64>());
 }
 
 #[test]
@@ -764,96 +554,4 @@ fn updates_the_kernel_would_get_wrong_are_refused() {
     for t in [bounded, counted, periodic] {
         ring.cancel(t).expect("cancel");
     }
-}
-
-#[test]
-fn a_wheel_refuses_a_second_ring_and_keeps_its_timeout() {
-    let mut a = Ring::new(16).expect("ring");
-    let mut b = Ring::new(16).expect("ring");
-    let mut timers = WheelTimers::new();
-    timers.arm(5 * MS, 1u8);
-    timers.schedule(&mut a).expect("schedule");
-    let wrong = Err(Error::InvalidParam(
-        "the wheel's ring timeout is armed on another ring",
-    ));
-    assert_eq!(timers.schedule(&mut b), wrong);
-    assert_eq!(timers.expire(&mut b, |_, _| {}).map(drop), wrong);
-    assert_eq!(timers.unschedule(&mut b), wrong);
-    assert!(timers.is_scheduled());
-    assert_eq!(b.in_flight(), 0);
-    // Ring `a` still wakes for it.
-    let mut fired = 0;
-    while fired == 0 {
-        a.submit_and_wait(1).expect("wait");
-        fired = timers
-            .expire(&mut a, |_, v| assert_eq!(v, 1))
-            .expect("expire");
-    }
-}
-
-/// An operation whose SQE cannot be built: its `entry` panics.
-struct Explodes;
-
-// SAFETY: it never builds an SQE.
-unsafe impl iofd::ring::Op for Explodes {
-    type Storage = ();
-    type Output = ();
-    const CODE: iofd::ring::Opcode = iofd::ring::Opcode::NOP;
-    const NAME: &'static str = "explodes";
-
-    fn entry(&self, _storage: *mut ()) -> io_uring::squeue::Entry {
-        panic!("entry panics")
-    }
-
-    unsafe fn output(_cqe: iofd::ring::Cqe, _storage: *const ()) -> iofd::Result<()> {
-        Ok(())
-    }
-}
-
-#[test]
-fn a_panic_while_building_a_linked_operation_leaves_no_slot() {
-    finishes(|| {
-        let mut ring = Ring::new(16).expect("ring");
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = ring.push_with_timeout(Explodes, Timeout::after(MS));
-        }));
-        assert!(r.is_err());
-        assert_eq!(ring.in_flight(), 0);
-        let mut unit = ();
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ring.scope(|s| {
-                let _ = s.push_into_with_timeout(Explodes, &mut unit, Timeout::after(MS));
-            })
-        }));
-        assert!(r.is_err());
-        assert_eq!(ring.in_flight(), 0);
-        drop(ring);
-    });
-}
-
-#[test]
-fn a_tagged_wheel_wakes_an_event_loop_under_its_tag() {
-    const WHEEL: u64 = 77;
-    let mut ring = Ring::new(8).unwrap();
-    let mut timers = WheelTimers::new().with_tag(WHEEL);
-    let key = timers.arm(Duration::from_millis(50), "idle");
-    timers.arm(Duration::from_millis(2), "soon");
-    // Activity pushes the first timer back.
-    assert!(timers.reset_after(key, Duration::from_millis(60)));
-    timers.schedule(&mut ring).unwrap();
-    let start = Instant::now();
-    let mut fired = Vec::new();
-    while fired.len() < 2 {
-        ring.submit_and_wait(1).unwrap();
-        while let Some(c) = ring.next_completion() {
-            assert_eq!(c.tag, WHEEL, "only the wheel's timeout is in flight");
-            timers
-                .expire(&mut ring, |_, v| fired.push((v, start.elapsed())))
-                .unwrap();
-        }
-    }
-    assert_eq!(fired[0].0, "soon");
-    assert_eq!(fired[1].0, "idle");
-    assert!(fired[1].1 >= Duration::from_millis(60), "{:?}", fired[1].1);
-    timers.unschedule(&mut ring).unwrap();
 }
