@@ -197,6 +197,50 @@ fn an_armed_signal_read_is_cancelled_with_its_scope() -> TestResult {
     Ok(())
 }
 
+fn a_multishot_read_delivers_every_signal_as_it_comes() -> TestResult {
+    let mut ring = Ring::new(8)?;
+    let sfd = Arc::new(SignalFd::new(&MASK)?);
+    // Room for one record a buffer, and more buffers than signals.
+    let bufs = ring.register_buf_ring(61, 16, SignalInfo::SIZE as u32)?;
+    let mut stream = ring.push(sfd.read_multishot_op_shared(&bufs))?;
+    ring.submit()?;
+    ring.reap()?;
+    assert!(ring.take(&mut stream).is_none(), "nothing pending yet");
+    let sent = [Signal::USR1, RT41, RT41, Signal::USR2, RT41];
+    let mut got = Vec::new();
+    for sig in sent {
+        send_to_self(sig)?;
+        // Each signal is read as it comes, one record a result.
+        while got.len() < sent.len() && ring.in_flight() > 0 {
+            ring.submit_and_wait(1)?;
+            let before = got.len();
+            while let Some(r) = ring.take(&mut stream) {
+                let buf = r?;
+                got.extend(buf.signals());
+            }
+            if got.len() > before {
+                break;
+            }
+        }
+    }
+    assert_eq!(got.len(), sent.len(), "{got:?}");
+    for (info, sig) in got.iter().zip(sent) {
+        assert_from_us(info, sig);
+    }
+    assert!(!stream.is_done(), "the stream goes on until cancelled");
+    ring.cancel_keep(&stream)?;
+    let mut end = None;
+    while !stream.is_done() {
+        ring.submit_and_wait(1)?;
+        while let Some(r) = ring.take(&mut stream) {
+            end = Some(r.map(drop));
+        }
+    }
+    assert_eq!(end, Some(Err(Error::Os(iofd::sys::Errno::ECANCELED))));
+    assert_eq!(bufs.available(), 16, "every buffer back");
+    Ok(())
+}
+
 fn nothing_is_left_pending() -> TestResult {
     let sfd = SignalFd::new(&MASK)?;
     assert_eq!(sfd.read_info(), Err(Error::WouldBlock));
@@ -220,6 +264,7 @@ fn main() {
         read_many_op_with_room_for_fewer_than_pending,
         read_many_op_armed_before_the_signal,
         an_armed_signal_read_is_cancelled_with_its_scope,
+        a_multishot_read_delivers_every_signal_as_it_comes,
         nothing_is_left_pending,
     ];
 }

@@ -497,3 +497,38 @@ fn closing_a_handle_under_an_armed_read_then_leaving_the_scope() {
     assert_eq!(ring.in_flight(), 0);
     assert_eq!(v, 0);
 }
+
+// ---- One-shot polls ---------------------------------------------------
+
+#[test]
+fn a_one_shot_poll_of_any_handle_reports_its_readiness() {
+    use iofd::UnixStream;
+    use iofd::ring::ops::{Poll, PollFlags};
+
+    let mut ring = Ring::new(8).unwrap();
+    // Driver-owned, of an `Arc`: waits until the eventfd is signalled.
+    let efd = Arc::new(EventFd::new(0).unwrap());
+    let t = ring
+        .push(Poll::new(Arc::clone(&efd), PollFlags::IN))
+        .unwrap();
+    ring.submit().unwrap();
+    ring.reap().unwrap();
+    assert_eq!(ring.in_flight(), 1, "not ready yet");
+    efd.signal(1).unwrap();
+    assert_eq!(ring.wait(t), Ok(PollFlags::IN));
+    assert_eq!(Arc::strong_count(&efd), 1, "the handle let go");
+    // Scoped, borrowing a socket and a pipe (not iofd-specific: any `AsFd`).
+    let (a, b) = UnixStream::pair().unwrap();
+    let (r, w) = pipe();
+    drop(w);
+    let (out, hup) = ring
+        .scope(|s| {
+            let out = s.push(Poll::new(&a, PollFlags::IN | PollFlags::OUT))?;
+            let hup = s.push(Poll::new(&r, PollFlags::IN))?;
+            Ok::<_, Error>((s.wait(out)?, s.wait(hup)?))
+        })
+        .unwrap();
+    assert_eq!(out, PollFlags::OUT, "writable, nothing to read");
+    assert!(hup.contains(PollFlags::HUP), "the writer is gone: {hup:?}");
+    drop(b);
+}
