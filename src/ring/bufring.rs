@@ -98,9 +98,9 @@ use crate::error::{Error, Result};
 use groups::Reservation;
 
 /// `IORING_CQE_F_BUFFER`: the CQE names a provided buffer.
-const F_BUFFER: u32 = 1 << 0;
+const F_BUFFER: u32 = super::Cqe::F_BUFFER;
 /// `IORING_CQE_BUFFER_SHIFT`: where the buffer id sits in the CQE flags.
-const BUFFER_SHIFT: u32 = 16;
+const BUFFER_SHIFT: u32 = super::Cqe::BUFFER_SHIFT;
 /// The most entries a ring can have.
 const MAX_ENTRIES: u16 = 1 << 15;
 /// The ring's alignment: the kernel maps it by whole pages, and x86_64

@@ -32,16 +32,11 @@ use io_uring::squeue;
 
 use crate::sys::Errno;
 use crate::sys::mem::{MapFlags, Prot, mmap, munmap};
-use crate::sys::uring::{IORING_OFF_SQ_RING, IORING_OFF_SQES, IoUringParams};
-
-/// `IORING_SQ_NEED_WAKEUP`: the SQPOLL thread sleeps.
-const SQ_NEED_WAKEUP: u32 = 1 << 0;
-/// `IORING_SQ_CQ_OVERFLOW`: completions wait in the kernel's overflow list.
-const SQ_CQ_OVERFLOW: u32 = 1 << 1;
-/// `IORING_SQ_TASKRUN`: completion work waits to be run.
-const SQ_TASKRUN: u32 = 1 << 2;
-/// `IORING_CQ_EVENTFD_DISABLED`.
-const CQ_EVENTFD_DISABLED: u32 = 1 << 0;
+use crate::sys::uring::{
+    IORING_CQ_EVENTFD_DISABLED as CQ_EVENTFD_DISABLED, IORING_OFF_SQ_RING, IORING_OFF_SQES,
+    IORING_SQ_CQ_OVERFLOW as SQ_CQ_OVERFLOW, IORING_SQ_NEED_WAKEUP as SQ_NEED_WAKEUP,
+    IORING_SQ_TASKRUN as SQ_TASKRUN, IoUringParams,
+};
 
 /// A CQE as the kernel lays it out (`struct io_uring_cqe`, 16 bytes).
 #[repr(C)]

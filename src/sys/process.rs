@@ -80,15 +80,24 @@ pub enum WaitId<'a> {
     PidFd(BorrowedFd<'a>),
 }
 
+/// `P_ALL`: `waitid`'s id type for any child.
+pub const P_ALL: u32 = 0;
+/// `P_PID`: `waitid`'s id type for one child by process id.
+pub const P_PID: u32 = 1;
+/// `P_PGID`: `waitid`'s id type for any child in a process group.
+pub const P_PGID: u32 = 2;
+/// `P_PIDFD`: `waitid`'s id type for the child a pidfd refers to.
+pub const P_PIDFD: u32 = 3;
+
 impl<'a> WaitId<'a> {
     /// The `(idtype, id)` arguments.
     #[inline(always)]
     fn args(self) -> (ArgReg<'a, A0>, ArgReg<'a, A1>) {
         match self {
-            WaitId::All => (0u32.into(), 0u32.into()),
-            WaitId::Pid(pid) => (1u32.into(), pid.into()),
-            WaitId::Pgid(pgid) => (2u32.into(), pgid.into()),
-            WaitId::PidFd(fd) => (3u32.into(), fd.into()),
+            WaitId::All => (P_ALL.into(), 0u32.into()),
+            WaitId::Pid(pid) => (P_PID.into(), pid.into()),
+            WaitId::Pgid(pgid) => (P_PGID.into(), pgid.into()),
+            WaitId::PidFd(fd) => (P_PIDFD.into(), fd.into()),
         }
     }
 }

@@ -44,6 +44,33 @@ pub const IORING_OFF_SQES: u64 = 0x1000_0000;
 /// supported opcode.
 pub const IO_URING_OP_SUPPORTED: u16 = 1;
 
+/// `IORING_SQ_NEED_WAKEUP`, in the submission ring's flags: the SQPOLL
+/// thread sleeps.
+pub const IORING_SQ_NEED_WAKEUP: u32 = 1 << 0;
+/// `IORING_SQ_CQ_OVERFLOW`, in the submission ring's flags: completions
+/// wait in the kernel's overflow list.
+pub const IORING_SQ_CQ_OVERFLOW: u32 = 1 << 1;
+/// `IORING_SQ_TASKRUN`, in the submission ring's flags: completion work
+/// waits to be run.
+pub const IORING_SQ_TASKRUN: u32 = 1 << 2;
+/// `IORING_CQ_EVENTFD_DISABLED`, in the completion ring's flags: the
+/// registered eventfd is not signalled.
+pub const IORING_CQ_EVENTFD_DISABLED: u32 = 1 << 0;
+
+/// `IORING_TIMEOUT_ABS`: a timeout's `timespec` is a deadline.
+pub const IORING_TIMEOUT_ABS: u32 = 1 << 0;
+/// `IORING_TIMEOUT_UPDATE`: a timeout removal updates it instead.
+pub const IORING_TIMEOUT_UPDATE: u32 = 1 << 1;
+/// `IORING_TIMEOUT_BOOTTIME`: the timeout runs on `CLOCK_BOOTTIME`.
+pub const IORING_TIMEOUT_BOOTTIME: u32 = 1 << 2;
+/// `IORING_TIMEOUT_REALTIME`: the timeout runs on `CLOCK_REALTIME`.
+pub const IORING_TIMEOUT_REALTIME: u32 = 1 << 3;
+/// `IORING_LINK_TIMEOUT_UPDATE`: a timeout removal updates a link
+/// timeout.
+pub const IORING_LINK_TIMEOUT_UPDATE: u32 = 1 << 4;
+/// `IORING_TIMEOUT_MULTISHOT` (Linux 6.4): the timeout fires every period.
+pub const IORING_TIMEOUT_MULTISHOT: u32 = 1 << 6;
+
 bitflags! {
     /// Flags of `io_uring_setup` (`IORING_SETUP_*`), in
     /// [`IoUringParams::flags`].

@@ -30,12 +30,12 @@ use crate::fd::{TcpListener, TcpStream, UnixListener, UnixStream};
 use crate::ring::Opcode;
 use crate::ring::op::{Op, cqe_error};
 use crate::ring::{Cqe, Target};
-use crate::sys::net::SockAddr;
+use crate::sys::net::{SockAddr, SocketFlags};
 use crate::sys::poll::PollFlags;
 
 /// `SOCK_NONBLOCK | SOCK_CLOEXEC`, as accept flags: every accepted stream
 /// is a handle like any other.
-const ACCEPT_FLAGS: i32 = 0o4000 | 0o2000000;
+const ACCEPT_FLAGS: i32 = SocketFlags::NONBLOCK.union(SocketFlags::CLOEXEC).bits() as i32;
 
 /// The accepted descriptor of a CQE, as a stream handle of type `S`.
 ///

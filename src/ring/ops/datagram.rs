@@ -36,7 +36,7 @@ use crate::ring::op::{Op, cqe_count};
 use crate::sys::net::SockAddr;
 
 /// `MSG_NOSIGNAL`.
-const MSG_NOSIGNAL: u32 = 0x4000;
+const MSG_NOSIGNAL: u32 = crate::sys::net::MsgFlags::NOSIGNAL.bits();
 /// Bytes of address room: a `sockaddr_in6`.
 const ADDR: usize = 28;
 

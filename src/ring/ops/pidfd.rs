@@ -26,10 +26,7 @@ use crate::ring::Opcode;
 use crate::ring::op::{Op, Target, cqe_error, cqe_unit};
 use crate::sys::Errno;
 use crate::sys::poll::PollFlags;
-use crate::sys::process::{SigInfoChld, WaitOptions};
-
-/// `P_PIDFD`: wait for the child this pidfd names.
-const P_PIDFD: u32 = 3;
+use crate::sys::process::{P_PIDFD, SigInfoChld, WaitOptions};
 
 /// Completes once the process has exited: `IORING_OP_POLL_ADD` of `POLLIN`
 /// on the pidfd. Works for any process, child or not; reaps nothing.

@@ -33,7 +33,7 @@ use crate::ring::op::{Op, cqe_count};
 use crate::ring::{BufRing, Cqe, ProvidedBuf, Target};
 
 /// `MSG_NOSIGNAL`: a broken connection is `EPIPE`, never a `SIGPIPE`.
-const MSG_NOSIGNAL: i32 = 0x4000;
+const MSG_NOSIGNAL: i32 = crate::sys::net::MsgFlags::NOSIGNAL.bits() as i32;
 
 /// Receives into a buffer the operation owns: `IORING_OP_RECV`, up to the
 /// buffer's capacity. The result is the byte count (0 once the peer has

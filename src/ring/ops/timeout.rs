@@ -24,18 +24,11 @@ use crate::ring::{Cqe, UserData};
 use crate::sys::Errno;
 use crate::sys::time::Timespec;
 
-/// `IORING_TIMEOUT_ABS`.
-const ABS: u32 = 1 << 0;
-/// `IORING_TIMEOUT_UPDATE`.
-const UPDATE: u32 = 1 << 1;
-/// `IORING_TIMEOUT_BOOTTIME`.
-const BOOTTIME: u32 = 1 << 2;
-/// `IORING_TIMEOUT_REALTIME`.
-const REALTIME: u32 = 1 << 3;
-/// `IORING_LINK_TIMEOUT_UPDATE`.
-const LINK_UPDATE: u32 = 1 << 4;
-/// `IORING_TIMEOUT_MULTISHOT` (Linux 6.4).
-const MULTISHOT: u32 = 1 << 6;
+use crate::sys::uring::{
+    IORING_LINK_TIMEOUT_UPDATE as LINK_UPDATE, IORING_TIMEOUT_ABS as ABS,
+    IORING_TIMEOUT_BOOTTIME as BOOTTIME, IORING_TIMEOUT_MULTISHOT as MULTISHOT,
+    IORING_TIMEOUT_REALTIME as REALTIME, IORING_TIMEOUT_UPDATE as UPDATE,
+};
 
 /// `ETIME`, `ECANCELED`, `EALREADY`, `ENOENT` as CQE results carry them.
 const ETIME: i32 = Errno::ETIME.raw();

@@ -18,11 +18,7 @@ use crate::fd::ChildEvent;
 use crate::ring::Cqe;
 use crate::ring::Opcode;
 use crate::ring::op::Op;
-use crate::sys::process::{SigInfoChld, WaitOptions};
-
-/// `P_ALL` and `P_PGID`, as `waitid` takes them.
-const P_ALL: u32 = 0;
-const P_PGID: u32 = 2;
+use crate::sys::process::{P_ALL, P_PGID, SigInfoChld, WaitOptions};
 
 /// Waits for a change of state of any child, or of any child in a process
 /// group, and reports it as a [`ChildEvent`] (which child, and how).

@@ -32,7 +32,7 @@ use crate::ring::Opcode;
 use crate::ring::op::Op;
 
 /// `MSG_NOSIGNAL`.
-const MSG_NOSIGNAL: i32 = 0x4000;
+const MSG_NOSIGNAL: i32 = crate::sys::net::MsgFlags::NOSIGNAL.bits() as i32;
 
 /// Sends from a buffer the operation owns without copying it into the
 /// kernel: `IORING_OP_SEND_ZC` (Linux 6.0). The kernel posts the byte

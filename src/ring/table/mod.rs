@@ -51,6 +51,8 @@ impl Cqe {
     /// `IORING_CQE_F_BUFFER`: the upper 16 bits of `flags` hold the id of
     /// the provided buffer the operation used.
     pub const F_BUFFER: u32 = 1 << 0;
+    /// `IORING_CQE_BUFFER_SHIFT`: where that buffer id starts in `flags`.
+    pub const BUFFER_SHIFT: u32 = 16;
     /// `IORING_CQE_F_MORE`: more CQEs will follow for this operation.
     pub const F_MORE: u32 = 1 << 1;
     /// `IORING_CQE_F_NOTIF`: a zero-copy send's notification that the
