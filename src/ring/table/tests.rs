@@ -238,6 +238,13 @@ mod model {
         LentCqe(usize),
         /// A CQE for the k-th lent operation that has ended: stale.
         LentStale(usize),
+        /// A second final CQE for the k-th operation, whose final result
+        /// came but is not taken yet (its slot still live): stale, and the
+        /// result waiting is kept.
+        Duplicate(usize),
+        /// `n` tagged operations pushed at once: the table grows chunk by
+        /// chunk.
+        Burst(usize),
     }
 
     /// A slotted operation's tag: any `u64`, so from the top down (a
@@ -269,6 +276,8 @@ mod model {
             1 => (0..8u64).prop_map(Step::LentPush),
             2 => (0..64usize).prop_map(Step::LentCqe),
             1 => (0..64usize).prop_map(Step::LentStale),
+            1 => (0..64usize).prop_map(Step::Duplicate),
+            1 => (1..200usize).prop_map(Step::Burst),
         ]
     }
 
@@ -291,8 +300,10 @@ mod model {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
         fn the_table_matches_a_naive_model(steps in prop::collection::vec(step(), 1..400)) {
+            // Room for bursts to grow the table over several chunks.
+            const MAX: usize = 1000;
             DISCARDED.with(|d| d.borrow_mut().clear());
-            let mut t = Table::try_new(0, 300).expect("table");
+            let mut t = Table::try_new(0, MAX).expect("table");
             let mut ops: Vec<Op> = Vec::new();
             let mut ready: VecDeque<Queued> = VecDeque::new();
             let mut slotless: Vec<u64> = Vec::new();
@@ -306,7 +317,7 @@ mod model {
                 match s {
                     Step::Push { tagged, multishot } => {
                         let i = ops.len();
-                        let full = live(&ops) + lent.len() >= 300;
+                        let full = live(&ops) + lent.len() >= MAX;
                         let ud = t.insert(false, tagged.then_some(tag_of(i)));
                         prop_assert_eq!(ud.is_none(), full);
                         let Some(ud) = ud else { continue };
@@ -401,7 +412,7 @@ mod model {
                         ready.push_back(Queued::Slotless(tag, cqe, 0));
                     }
                     Step::LentPush(tag) => {
-                        let full = live(&ops) + lent.len() >= 300;
+                        let full = live(&ops) + lent.len() >= MAX;
                         let at = t.insert_lent(tag);
                         prop_assert_eq!(at.is_none(), full);
                         let Some((ud, storage)) = at else { continue };
@@ -429,6 +440,25 @@ mod model {
                         let before = t.stale();
                         prop_assert_eq!(t.complete(ud, 99, 0), Delivery::Stale);
                         prop_assert_eq!(t.stale(), before + 1);
+                    }
+                    Step::Duplicate(k) => {
+                        let Some(i) = (!ops.is_empty()).then(|| k % ops.len()) else { continue };
+                        if !ops[i].ended || ops[i].freed { continue; }
+                        let before = t.stale();
+                        prop_assert_eq!(t.complete(ops[i].ud, 98, 0), Delivery::Stale);
+                        prop_assert_eq!(t.stale(), before + 1);
+                    }
+                    Step::Burst(n) => {
+                        for _ in 0..n {
+                            let i = ops.len();
+                            let full = live(&ops) + lent.len() >= MAX;
+                            let ud = t.insert(false, Some(tag_of(i)));
+                            prop_assert_eq!(ud.is_none(), full);
+                            let Some(ud) = ud else { break };
+                            prop_assert!(t.set_discard(ud, record, i as *mut u8));
+                            ops.push(Op { ud, tagged: true, multishot: false, pending: VecDeque::new(),
+                                ended: false, detached: false, freed: false });
+                        }
                     }
                 }
                 prop_assert_eq!(t.live_count(false), live(&ops) + lent.len());
