@@ -19,6 +19,8 @@
 //!   wait for one), 1,000 results an iteration.
 //! - `table/100k_in_flight`: pushing 100,000 NOPs on a ring built with the
 //!   default capacity (the table grows to them), and taking all of them.
+//!   Before it, `table/bytes` lines print the table's bytes per operation
+//!   in flight for 100,000 NOPs, timeouts and counter reads.
 //!
 //! Run: `cargo bench --bench ring_loop`.
 
@@ -27,8 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use iofd::TimerFd;
-use iofd::ring::ops::Nop;
+use iofd::{EventFd, TimerFd};
+use iofd::ring::ops::{Nop, Timeout};
 use iofd::ring::{Op, Ring, Slotless};
 
 #[path = "support/loops.rs"]
@@ -167,8 +169,34 @@ fn multishot(c: &mut Criterion) {
     g.finish();
 }
 
+/// Prints the table's bytes per operation in flight for `N` operations
+/// from `make` on a ring built with the default capacity.
+fn print_table_bytes<O: Op + 'static>(what: &str, n: usize, make: impl Fn() -> O)
+where
+    O::Storage: Sized,
+{
+    let mut ring = Ring::new(256).expect("ring");
+    let before = ring.table_bytes();
+    let tokens: Vec<_> = (0..n).map(|_| ring.push(make()).expect("push")).collect();
+    println!(
+        "table/bytes: {:.1} bytes per {what} in flight ({n} of them, capacity {})",
+        (ring.table_bytes() - before) as f64 / n as f64,
+        ring.capacity(),
+    );
+    for t in tokens {
+        ring.cancel(t).expect("cancel");
+    }
+    ring.wait_idle().expect("idle");
+}
+
 fn table(c: &mut Criterion) {
     const N: usize = 100_000;
+    print_table_bytes("NOP", N, Nop::new);
+    print_table_bytes("60 s timeout", N, || Timeout::after(Duration::from_secs(60)));
+    let efd = Arc::new(EventFd::new(0).expect("eventfd"));
+    print_table_bytes("counter read of an Arc-held eventfd", N, || {
+        efd.read_op_shared()
+    });
     let mut g = c.benchmark_group("table");
     g.sample_size(10);
     g.throughput(Throughput::Elements(N as u64));
