@@ -36,8 +36,8 @@
 //!   takes no slot at all, one with is lent a slot for its flight. In a
 //!   hot loop of such operations this is the way to push them: it runs
 //!   within a few percent of a raw io-uring loop with a slab of owners,
-//!   where the token's round trip costs five to ten (BENCHMARKS.md, "The
-//!   ring as an event loop"). The [`slotless`] module says what it saves
+//!   where the token's round trip costs four to thirteen (BENCHMARKS.md,
+//!   "The ring as an event loop"). The [`slotless`] module says what it saves
 //!   and what it gives up.
 //! - **Multishot operations are streams**: every CQE is one result, taken
 //!   in order ([`Ring::take`] again and again), however late; the last has
