@@ -29,9 +29,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use iofd::{EventFd, TimerFd};
 use iofd::ring::ops::{Nop, Timeout};
 use iofd::ring::{Op, Ring, Slotless};
+use iofd::{EventFd, TimerFd};
 
 #[path = "support/loops.rs"]
 mod loops;
@@ -200,7 +200,9 @@ where
 fn table(c: &mut Criterion) {
     const N: usize = 100_000;
     print_table_bytes("NOP", N, Nop::new);
-    print_table_bytes("60 s timeout", N, || Timeout::after(Duration::from_secs(60)));
+    print_table_bytes("60 s timeout", N, || {
+        Timeout::after(Duration::from_secs(60))
+    });
     let efd = Arc::new(EventFd::new(0).expect("eventfd"));
     print_table_bytes("counter read of an Arc-held eventfd", N, || {
         efd.read_op_shared()

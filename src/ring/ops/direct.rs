@@ -130,12 +130,11 @@ unsafe fn accepted_direct<S>(cqe: Cqe, storage: *const DirectStorage) -> Result<
     Ok(Direct::new(files, cqe.res as u32))
 }
 
-/// The methods both direct accepts' `Op` implementations share: the
-/// checks, the table's name written to the storage, and the decoding.
-macro_rules! direct_accept_op_common {
+/// The `Op` methods of an operation made for a table of direct
+/// descriptors (its `files` field): refused on another ring, and once the
+/// table has been registered again.
+macro_rules! bound_to_direct_table {
     () => {
-        super::handle_methods!(check; keep);
-
         #[inline]
         fn ring_bound(&self) -> Option<u32> {
             Some(self.files.ring_id())
@@ -145,6 +144,17 @@ macro_rules! direct_accept_op_common {
         fn files_epoch(&self) -> Option<u32> {
             Some(self.files.epoch())
         }
+    };
+}
+
+pub(super) use bound_to_direct_table;
+
+/// The methods both direct accepts' `Op` implementations share: the
+/// checks, the table's name written to the storage, and the decoding.
+macro_rules! direct_accept_op_common {
+    () => {
+        super::handle_methods!(check; keep);
+        bound_to_direct_table!();
 
         #[inline]
         unsafe fn prepare(&self, storage: *mut DirectStorage) {

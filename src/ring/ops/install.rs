@@ -112,15 +112,7 @@ unsafe impl<S> Op for InstallDirect<S> {
     const NAME: &'static str =
         "direct file installation (IORING_OP_FILES_UPDATE, IORING_FILE_INDEX_ALLOC)";
 
-    #[inline]
-    fn ring_bound(&self) -> Option<u32> {
-        Some(self.files.ring_id())
-    }
-
-    #[inline]
-    fn files_epoch(&self) -> Option<u32> {
-        Some(self.files.epoch())
-    }
+    super::direct::bound_to_direct_table!();
 
     #[inline]
     unsafe fn prepare(&self, storage: *mut InstallStorage) {
