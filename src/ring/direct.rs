@@ -80,8 +80,11 @@ impl DirectFiles {
 /// of a direct accept. Its operations are those of [`Fixed<S>`], made with
 /// [`fixed`](Direct::fixed) and pushed on the same ring.
 ///
-/// Dropping it closes the slot: the ring it belongs to closes it at its
-/// next submission (`IORING_OP_CLOSE` on the slot). [`close_op`](Direct::close_op)
+/// Dropping it closes the slot: its ring queues the close
+/// (`IORING_OP_CLOSE` on the slot) when it next submits, behind what was
+/// pushed before. [`Ring::wait_idle`] sends it out even with nothing else
+/// to submit, and [`Ring::install_direct`] queues it ahead of its own
+/// operation. [`close_op`](Direct::close_op)
 /// does the same as an operation of your own, and
 /// [`into_index`](Direct::into_index) gives the slot up to the caller,
 /// who then closes it (with [`Close::fixed`]).
@@ -276,6 +279,9 @@ impl Ring {
         let files = self.direct_files().ok_or(Error::InvalidParam(
             "no direct-descriptor table to install into: register one with register_files_sparse",
         ))?;
+        // Slots given up by dropped `Direct`s are closed first, so that a
+        // table they filled has room again.
+        self.take_posted();
         // The operation owns a descriptor of its own, open until its final
         // CQE, whatever becomes of `handle` meanwhile.
         let fd = fcntl_dupfd_cloexec(handle.as_fd(), 0)?;

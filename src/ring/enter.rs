@@ -160,6 +160,13 @@ impl Ring {
         while self.in_flight() > 0 {
             self.submit_and_wait_for(1)?;
         }
+        // What is queued and counts as nothing in flight (the close of a
+        // dropped `Direct`'s slot, a cancel) goes out too: an idle ring has
+        // nothing left to submit.
+        self.take_posted();
+        if !self.queues.sq_is_empty() {
+            self.submit()?;
+        }
         Ok(())
     }
 

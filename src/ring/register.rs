@@ -69,10 +69,21 @@ impl Ring {
     /// the direct descriptors in it: every [`Direct`](super::Direct) of the
     /// table is stale from now on).
     ///
+    /// What is queued is submitted first, so that operations made for this
+    /// table reach it (an installation, a slot's close) rather than a
+    /// table registered later. A direct accept still waiting for its
+    /// connection is not ended: should a later table be registered, it
+    /// installs the connection there under a stale `Direct`, which closes
+    /// nothing. Cancel such accepts before dropping their table.
+    ///
     /// # Errors
     ///
-    /// `Os(ENXIO)` when none is registered.
+    /// `Os(ENXIO)` when none is registered; errors of the submission.
     pub fn unregister_files(&mut self) -> Result<()> {
+        self.take_posted();
+        if !self.queues.sq_is_empty() {
+            self.submit()?;
+        }
         self.uring
             .submitter()
             .unregister_files()

@@ -129,9 +129,17 @@ fn installing_needs_a_table_with_a_free_slot() -> TestResult {
         ring.install_direct(&efd).err(),
         Some(Error::Os(Errno::ENFILE))
     );
+    // The slot a dropped `Direct` gives up is closed before the next
+    // installation takes one, with no submission in between.
     drop(kept);
-    ring.submit()?;
-    ring.install_direct(&efd)?;
+    let again = ring.install_direct(&efd)?;
+    // And an idle ring sends such a close out by itself: the table has
+    // room for an installation pushed as a plain operation.
+    drop(again);
+    ring.wait_idle()?;
+    let files = ring.direct_files().expect("registered");
+    let fd = efd.as_fd().try_clone_to_owned()?;
+    ring.run(InstallDirect::<EventFd>::new(files, fd))?;
     Ok(())
 }
 
@@ -152,5 +160,24 @@ fn a_closed_handle_or_a_stale_table_is_refused() -> TestResult {
             "the ring's file table was registered again since the operation was made"
         ))
     );
+    Ok(())
+}
+
+#[test]
+fn an_installation_queued_when_its_table_goes_reaches_that_table() -> TestResult {
+    let mut ring = Ring::new(8)?;
+    let old = ring.register_files_sparse(1)?;
+    let efd = EventFd::new(0)?;
+    let fd = efd.as_fd().try_clone_to_owned()?;
+    let queued = ring.push(InstallDirect::<EventFd>::new(old, fd))?;
+    // Dropping the table submits what was queued for it first: the file
+    // goes into the old table, not into the one registered next.
+    ring.unregister_files()?;
+    ring.register_files_sparse(1)?;
+    let stale = ring.wait(queued)?;
+    drop(stale); // names the old table: closes nothing
+    ring.wait_idle()?;
+    let fresh = ring.install_direct(&efd)?;
+    assert_eq!(fresh.index(), 0, "the new table's one slot was free");
     Ok(())
 }
