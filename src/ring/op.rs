@@ -346,9 +346,13 @@ pub(crate) fn cqe_count(cqe: Cqe) -> Result<usize> {
 /// [`Ring::take`] or [`Ring::wait`]; give it up with [`Ring::cancel`] (or
 /// [`Ring::detach`]). A token dropped before its final result was taken
 /// detaches its operation: it runs on, and its slot is freed, its result
-/// dropped, when it ends. A multishot operation that never ends by itself
-/// (a periodic timeout, a multishot recv on a live connection) keeps
-/// running, its results dropped as they come: cancel it instead. Beware
+/// dropped, when it ends. A multishot operation that need not end by
+/// itself (a periodic timeout, a multishot recv on a live connection)
+/// keeps running, its results dropped as they come: cancel it instead.
+/// (Any multishot stream may still end by itself: the kernel ends one
+/// whose result finds the completion queue full, that result its final
+/// one, and the token is then [`is_done`](Token::is_done); see the
+/// [`ring`](super) module's "Multishot operations are streams".) Beware
 /// of dropping one by accident — `Option::take` followed by a check that
 /// fails drops the token; [`is_for`](Token::is_for) tells whether a
 /// [`Completion`](super::Completion) is this token's before anything is

@@ -54,7 +54,11 @@ pub struct AcceptDirect<H, S> {
 /// of direct descriptors: [`AcceptDirect`] with `IORING_ACCEPT_MULTISHOT`.
 /// Each connection is one result, a [`Direct`]; the stream runs until
 /// cancelled or it fails (`Os(ENFILE)` once the table is full — push it
-/// again when slots are free).
+/// again when slots are free). The kernel also ends it with a connection
+/// as its final result when the completion queue is full, so a server
+/// that wants more pushes it again once its token
+/// [`is_done`](crate::ring::Token::is_done) (the [`ring`](crate::ring)
+/// module's "Multishot operations are streams").
 #[doc(alias("IORING_OP_ACCEPT", "IORING_ACCEPT_MULTISHOT"))]
 pub struct AcceptDirectMulti<H, S> {
     handle: H,
