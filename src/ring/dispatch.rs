@@ -200,6 +200,10 @@ impl Ring {
     }
 }
 
+// `sqe_flags` reads the kernel's layout through the io-uring crate's
+// `#[repr(C)]` wrapper: a wrapper of another size is not that layout.
+const _: () = assert!(size_of::<squeue::Entry>() == 64);
+
 /// The `flags` byte of an SQE (`IOSQE_*`), which the io-uring crate sets
 /// but does not give back.
 fn sqe_flags(entry: &squeue::Entry) -> u8 {

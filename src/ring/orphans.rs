@@ -322,6 +322,7 @@ pub(crate) fn any_posted() -> bool {
 
 /// Takes what is posted for ring `ring`, into `mine` (empty).
 pub(crate) fn take_posted(ring: u32, mine: &mut Vec<(UserData, Posted)>) {
+    debug_assert!(mine.is_empty(), "the count below is of what is taken now");
     let mut m = mailbox();
     m.posted.retain(|&(r, ud, what)| {
         if r == ring {

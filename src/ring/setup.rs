@@ -347,7 +347,7 @@ impl RingBuilder {
                 )
             }
             Refused::Sizes if self.cq_below_sq(entries) => Error::InvalidParam(
-                "cq_entries must be at least the ring's entries (the submission queue's size)",
+                "cq_entries must be at least the submission queue's size (the ring's entries, at least 2, rounded up to a power of two)",
             ),
             Refused::Flag(Flag::SqAff(_)) => Error::InvalidParam(
                 "the SQPOLL CPU is not online, or not one this thread may run on",

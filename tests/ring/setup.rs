@@ -164,9 +164,14 @@ fn clamp_clamps_oversized_queues_instead_of_refusing_them() {
 
 #[test]
 fn a_completion_queue_smaller_than_the_submission_queue_is_refused_by_name() {
-    let small = "cq_entries must be at least the ring's entries (the submission queue's size)";
+    let small = "cq_entries must be at least the submission queue's size (the ring's entries, at least 2, rounded up to a power of two)";
     assert_eq!(
         build_error(Ring::builder(64).cq_entries(32)),
+        Error::InvalidParam(small)
+    );
+    // A ring has two entries at least: one completion entry is too few.
+    assert_eq!(
+        build_error(Ring::builder(1).cq_entries(1)),
         Error::InvalidParam(small)
     );
     // Both are rounded up to powers of two first: 33 is 64 then.

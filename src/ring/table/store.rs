@@ -188,7 +188,7 @@ impl<T> Sides<T> {
 
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
-        self.chunks.capacity() * size_of::<usize>()
+        self.chunks.capacity() * size_of::<Option<Box<[Option<T>]>>>()
             + self.chunks.iter().flatten().count() * CHUNK * size_of::<Option<T>>()
     }
 }
