@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 S=benches/servers.sh
-PORT=$((20000 + RANDOM % 20000))
+# Below the kernel's ephemeral range (32768 and up by default), so that no
+# client socket of an earlier test, lingering in TIME_WAIT, holds it.
+PORT=$((20000 + RANDOM % 12000))
 fail() { echo "servers_check: $*" >&2; exit 1; }
 
 # expect STATUS TEXT COMMAND...: the command exits STATUS and says TEXT.
