@@ -18,7 +18,7 @@
 //! kernel holds a reference for the length of the syscall) or the
 //! placeholder, on which I/O fails with `EBADF`; an operation that makes a
 //! new descriptor from the number checks the state again afterwards
-//! (`Fd::unless_closed`), so it never hands out a copy of the placeholder.
+//! (`unless_closed`), so it never hands out a copy of the placeholder.
 //! The number itself is released only by `Drop` or `into_raw_fd`, which
 //! take the `Fd` by value or by `&mut`, so no borrow can outlive it.
 //!
@@ -344,30 +344,7 @@ impl Fd {
     /// See [fcntl(2)](https://man7.org/linux/man-pages/man2/fcntl.2.html).
     pub fn dup(&self) -> Result<Fd> {
         let copy = sys::file::fcntl_dupfd_cloexec(self.borrow()?, 0);
-        self.unless_closed(copy).map(Fd::from)
-    }
-
-    /// What a syscall that made a new descriptor from this one returned,
-    /// or [`Error::Closed`] (dropping, so closing, any new descriptor) if
-    /// this `Fd` was closed by the time it returned.
-    ///
-    /// A `close` racing the syscall may have put the placeholder on the
-    /// number before the kernel looked it up, so the syscall copied the
-    /// placeholder or failed on it. `close` marks the state closed before
-    /// its `dup3`, so a state still open after the syscall proves the
-    /// lookup found the real file; the fences here and in `close` keep the
-    /// kernel's accesses to the descriptor table on their side of the state
-    /// on any architecture.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Closed`]; else the syscall's error.
-    pub(super) fn unless_closed<T>(&self, made: std::result::Result<T, Errno>) -> Result<T> {
-        fence(Ordering::SeqCst);
-        if self.state.load(Ordering::Acquire) < 0 {
-            return Err(Error::Closed);
-        }
-        Ok(made?)
+        unless_closed(self, copy).map(Fd::from)
     }
 
     /// Converts into an [`OwnedFd`].
@@ -462,6 +439,31 @@ impl FromRawFd for Fd {
         // SAFETY: forwarded to the caller.
         unsafe { Fd::from_raw(fd) }
     }
+}
+
+/// What a syscall that made a new descriptor from `handle`'s returned, or
+/// [`Error::Closed`] (dropping, so closing, any new descriptor) if the
+/// handle was closed by the time it returned.
+///
+/// A `close` racing the syscall may have put the placeholder on the number
+/// before the kernel looked it up, so the syscall copied the placeholder or
+/// failed on it. `close` marks the state closed before its `dup3`, so a
+/// state still open after the syscall proves the lookup found the real
+/// file; the fences here and in `close` keep the kernel's accesses to the
+/// descriptor table on their side of the state on any architecture.
+///
+/// # Errors
+///
+/// [`Error::Closed`]; else the syscall's error.
+pub(crate) fn unless_closed<H: super::Handle + ?Sized, T>(
+    handle: &H,
+    made: std::result::Result<T, Errno>,
+) -> Result<T> {
+    fence(Ordering::SeqCst);
+    if !handle.is_valid() {
+        return Err(Error::Closed);
+    }
+    Ok(made?)
 }
 
 impl From<OwnedFd> for Fd {

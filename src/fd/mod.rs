@@ -46,6 +46,7 @@ pub use eventfd::EventFd;
 #[cfg(feature = "ring")]
 pub(crate) use eventfd::SIGNAL_MAX;
 pub use fd::Fd;
+pub(crate) use fd::unless_closed;
 pub use memfd::{MappedRegion, MemFd};
 pub use net::{ListenOptions, TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 pub use pidfd::PidFd;

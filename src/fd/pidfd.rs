@@ -219,7 +219,7 @@ impl PidFd {
     /// See [pidfd_getfd(2)](https://man7.org/linux/man-pages/man2/pidfd_getfd.2.html).
     pub fn get_fd(&self, target: RawFd) -> Result<Fd> {
         let copy = process::pidfd_getfd(self.fd.borrow()?, target);
-        self.fd.unless_closed(copy).map(Fd::from)
+        super::unless_closed(&self.fd, copy).map(Fd::from)
     }
 
     /// `waitid(P_PIDFD, pidfd, WEXITED | WNOHANG)` — reaps the process if it

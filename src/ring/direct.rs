@@ -33,7 +33,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{Ordering, fence};
 
 use super::builder::io_error;
 use super::driver::Ring;
@@ -42,6 +41,7 @@ use super::orphans::{self, Posted};
 use super::user_data::UserData;
 use crate::Handle;
 use crate::error::{Error, Result};
+use crate::fd::unless_closed;
 use crate::sys::file::fcntl_dupfd_cloexec;
 
 /// The largest table [`Ring::register_files_sparse`] asks for: the
@@ -283,16 +283,9 @@ impl Ring {
         // table they filled has room again.
         self.take_posted();
         // The operation owns a descriptor of its own, open until its final
-        // CQE, whatever becomes of `handle` meanwhile.
-        let fd = fcntl_dupfd_cloexec(handle.as_fd(), 0)?;
-        // A handle closed before the copy (or while it was made) has the
-        // inert placeholder behind its number: checked after the copy, as
-        // the handles' own `try_clone` does, so the placeholder is never
-        // installed.
-        fence(Ordering::SeqCst);
-        if !handle.is_valid() {
-            return Err(Error::Closed);
-        }
+        // CQE, whatever becomes of `handle` meanwhile; never a copy of the
+        // placeholder a closed handle has behind its number.
+        let fd = unless_closed(handle, fcntl_dupfd_cloexec(handle.as_fd(), 0))?;
         self.run(InstallDirect::new(files, fd))
     }
 
