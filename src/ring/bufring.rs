@@ -97,10 +97,6 @@ use super::driver::Ring;
 use crate::error::{Error, Result};
 use groups::Reservation;
 
-/// `IORING_CQE_F_BUFFER`: the CQE names a provided buffer.
-const F_BUFFER: u32 = super::Cqe::F_BUFFER;
-/// `IORING_CQE_BUFFER_SHIFT`: where the buffer id sits in the CQE flags.
-const BUFFER_SHIFT: u32 = super::Cqe::BUFFER_SHIFT;
 /// The most entries a ring can have.
 const MAX_ENTRIES: u16 = 1 << 15;
 /// The ring's alignment: the kernel maps it by whole pages, and x86_64
@@ -276,10 +272,10 @@ impl Inner {
     /// `IORING_CQE_F_BUFFER`, for an id out of range, or for one already
     /// held (never handed out twice).
     fn take(self: Arc<Inner>, cqe: Cqe) -> Option<ProvidedBuf> {
-        if cqe.flags & F_BUFFER == 0 {
+        if cqe.flags & Cqe::F_BUFFER == 0 {
             return None;
         }
-        let bid = u16::try_from(cqe.flags >> BUFFER_SHIFT).ok()?;
+        let bid = u16::try_from(cqe.flags >> Cqe::BUFFER_SHIFT).ok()?;
         if bid >= self.entries {
             return None;
         }

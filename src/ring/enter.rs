@@ -51,6 +51,17 @@ impl Ring {
         self.enter(0)
     }
 
+    /// Submits what is queued, what dropped owners posted included, if
+    /// anything is: the closes and cancels that count as nothing in flight
+    /// go out with no wait.
+    pub(super) fn submit_queued(&mut self) -> Result<()> {
+        self.take_posted();
+        if !self.queues.sq_is_empty() {
+            self.enter(0)?;
+        }
+        Ok(())
+    }
+
     /// Ends the operations posted for this ring by owners dropped without
     /// it (see the `orphans` module): one load while none are.
     #[inline(always)]
@@ -163,11 +174,7 @@ impl Ring {
         // What is queued and counts as nothing in flight (the close of a
         // dropped `Direct`'s slot, a cancel) goes out too: an idle ring has
         // nothing left to submit.
-        self.take_posted();
-        if !self.queues.sq_is_empty() {
-            self.submit()?;
-        }
-        Ok(())
+        self.submit_queued()
     }
 
     /// [`submit_and_wait`](Ring::submit_and_wait) without the check for

@@ -80,10 +80,7 @@ impl Ring {
     ///
     /// `Os(ENXIO)` when none is registered; errors of the submission.
     pub fn unregister_files(&mut self) -> Result<()> {
-        self.take_posted();
-        if !self.queues.sq_is_empty() {
-            self.submit()?;
-        }
+        self.submit_queued()?;
         self.uring
             .submitter()
             .unregister_files()

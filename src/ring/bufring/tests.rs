@@ -5,7 +5,7 @@ use super::*;
 
 /// `IORING_CQE_F_BUFFER` naming buffer `bid`.
 fn named(bid: u16) -> u32 {
-    F_BUFFER | u32::from(bid) << BUFFER_SHIFT
+    Cqe::F_BUFFER | u32::from(bid) << Cqe::BUFFER_SHIFT
 }
 
 /// An unregistered group of 4 buffers of 16 bytes.
